@@ -1,0 +1,316 @@
+"""Every network in the zoo is one row of data: a :class:`ResNetSpec`.
+
+The builder (``builder.py``) turns a spec into a Keras model and the complexity
+counter (``complexity.py``) turns it into parameter and FLOP counts; both read the
+network's topology from :meth:`ResNetSpec.units`, so topology decisions (where the
+stride goes, which shortcut a unit gets) are made in exactly one place.
+
+This module is pure Python: importing it does not import Keras or TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Iterator
+
+FAMILIES = ("imagenet", "cifar")
+BLOCK_TYPES = {"basic": 1, "bottleneck": 4}  # block type -> channel expansion
+SHORTCUTS = ("A", "B", "C")
+# Where a strided bottleneck puts its stride. "1x1" is the paper's Caffe models and
+# keras.applications ("v1"); "3x3" is torchvision ("v1.5").
+STRIDE_PLACEMENTS = {"1x1": "1x1", "3x3": "3x3", "v1": "1x1", "v1.5": "3x3"}
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One residual (or plain) unit of a network, as the builder lays it out.
+
+    ``shortcut`` is ``"identity"``, ``"projection"`` (1x1 conv + BN, options B/C),
+    ``"pad"`` (option A: stride-2 subsampling and zero channels) or ``None`` (plain net).
+    """
+
+    name: str  # keras.applications layer-name prefix, e.g. "conv3_block1"
+    stage: int  # 2 for conv2_x, ...
+    index: int  # 1-based position inside the stage
+    in_channels: int
+    width: int  # filters of the 3x3 convolutions
+    out_channels: int
+    stride: int
+    shortcut: str | None
+
+
+@dataclass(frozen=True)
+class ResNetSpec:
+    """A residual or plain network described as data.
+
+    Attributes:
+        name: registry name, e.g. ``"resnet50"``.
+        family: ``"imagenet"`` (7x7/2 stem conv + 3x3/2 max pool) or ``"cifar"``
+            (3x3 stem conv, no pooling).
+        block: ``"basic"`` (3x3, 3x3) or ``"bottleneck"`` (1x1, 3x3, 1x1, 4x expansion).
+        blocks_per_stage: units in each stage; stage ``i`` (0-based) is named
+            ``conv{i+2}``; every stage but the first halves the resolution.
+        widths: filters of each stage's 3x3 convolutions.
+        stem_width: filters of the first convolution.
+        residual: ``False`` builds the paper's plain baseline (no shortcuts).
+        shortcut: ``"A"`` zero-padding identity, ``"B"`` projection where the shape
+            changes, ``"C"`` projection everywhere; ``None`` for plain nets.
+        stride_placement: ``"1x1"`` (paper, v1) or ``"3x3"`` (torchvision, v1.5);
+            matters for bottleneck blocks only.
+        default_input_shape: channels-last (H, W, C) used when none is given.
+        default_classes: classifier size used when none is given.
+    """
+
+    name: str
+    family: str
+    block: str
+    blocks_per_stage: tuple[int, ...]
+    widths: tuple[int, ...]
+    stem_width: int
+    residual: bool = True
+    shortcut: str | None = "B"
+    stride_placement: str = "1x1"
+    default_input_shape: tuple[int, int, int] = (224, 224, 3)
+    default_classes: int = 1000
+
+    def __post_init__(self):
+        if self.family not in FAMILIES:
+            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
+        if self.block not in BLOCK_TYPES:
+            raise ValueError(
+                f"block must be one of {tuple(BLOCK_TYPES)}, got {self.block!r}"
+            )
+        if len(self.blocks_per_stage) != len(self.widths) or not self.widths:
+            raise ValueError(
+                "blocks_per_stage and widths need one entry per stage; got "
+                f"{self.blocks_per_stage} and {self.widths}"
+            )
+        if any(int(b) < 1 for b in self.blocks_per_stage):
+            raise ValueError(f"every stage needs >= 1 block, got {self.blocks_per_stage}")
+        if any(int(w) < 1 for w in self.widths) or self.stem_width < 1:
+            raise ValueError("widths and stem_width must be positive integers")
+        if self.residual:
+            if self.shortcut not in SHORTCUTS:
+                raise ValueError(
+                    f"shortcut must be one of {SHORTCUTS} (A: zero-padding identity, "
+                    f"B: projection where the shape changes, C: projection everywhere); "
+                    f"got {self.shortcut!r}"
+                )
+        elif self.shortcut is not None:
+            raise ValueError(
+                f"{self.name} is a plain network (no shortcuts); do not pass shortcut="
+                f"{self.shortcut!r}"
+            )
+        if self.stride_placement not in STRIDE_PLACEMENTS:
+            raise ValueError(
+                f"stride_placement must be one of {tuple(STRIDE_PLACEMENTS)} "
+                f"('1x1'/'v1': paper and keras.applications; '3x3'/'v1.5': torchvision); "
+                f"got {self.stride_placement!r}"
+            )
+        # Normalise the aliases so equal networks compare equal.
+        object.__setattr__(self, "stride_placement", STRIDE_PLACEMENTS[self.stride_placement])
+        object.__setattr__(self, "blocks_per_stage", tuple(int(b) for b in self.blocks_per_stage))
+        object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
+        if self.shortcut == "A":
+            channels = [self.stem_width] + [w * self.expansion for w in self.widths]
+            if any(b < a for a, b in zip(channels, channels[1:])):
+                raise ValueError(
+                    "shortcut 'A' pads channels with zeros, so channel counts may not "
+                    f"shrink from stage to stage; got stem {self.stem_width} and "
+                    f"widths {self.widths}. Use shortcut 'B' or 'C'."
+                )
+
+    # ----------------------------------------------------------------- derived
+    @property
+    def expansion(self) -> int:
+        return BLOCK_TYPES[self.block]
+
+    @property
+    def convs_per_unit(self) -> int:
+        return 2 if self.block == "basic" else 3
+
+    @property
+    def depth(self) -> int:
+        """Weighted layers counted as the paper does: stem conv + block convs + fc."""
+        return 1 + self.convs_per_unit * sum(self.blocks_per_stage) + 1
+
+    @property
+    def stem_stride(self) -> int:
+        return 4 if self.family == "imagenet" else 1
+
+    @property
+    def total_stride(self) -> int:
+        return self.stem_stride * 2 ** (len(self.widths) - 1)
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        return tuple(f"conv{i + 2}" for i in range(len(self.widths)))
+
+    @property
+    def num_features(self) -> int:
+        return self.widths[-1] * self.expansion
+
+    @property
+    def constructor_name(self) -> str:
+        """Public constructor name: ``resnet50`` -> ``ResNet50``, ``plain20`` -> ``Plain20``."""
+        prefix = "ResNet" if self.residual else "Plain"
+        return f"{prefix}{self.depth}"
+
+    def replace(self, **changes) -> "ResNetSpec":
+        return dataclasses.replace(self, **changes)
+
+    def units(self) -> Iterator[Unit]:
+        """Yield every unit in order, with its channels, stride and shortcut kind."""
+        channels = self.stem_width
+        for s, (count, width) in enumerate(zip(self.blocks_per_stage, self.widths)):
+            out = width * self.expansion
+            for i in range(count):
+                stride = 2 if (s > 0 and i == 0) else 1
+                yield Unit(
+                    name=f"conv{s + 2}_block{i + 1}",
+                    stage=s + 2,
+                    index=i + 1,
+                    in_channels=channels,
+                    width=width,
+                    out_channels=out,
+                    stride=stride,
+                    shortcut=self._shortcut_kind(channels, out, stride),
+                )
+                channels = out
+
+    def _shortcut_kind(self, in_channels: int, out_channels: int, stride: int):
+        if not self.residual:
+            return None
+        if self.shortcut == "C":
+            return "projection"
+        if stride == 1 and in_channels == out_channels:
+            return "identity"
+        return "projection" if self.shortcut == "B" else "pad"
+
+
+IMAGENET_WIDTHS = (64, 128, 256, 512)
+IMAGENET_DEPTHS = {  # the paper's Table 1
+    18: ("basic", (2, 2, 2, 2)),
+    34: ("basic", (3, 4, 6, 3)),
+    50: ("bottleneck", (3, 4, 6, 3)),
+    101: ("bottleneck", (3, 4, 23, 3)),
+    152: ("bottleneck", (3, 8, 36, 3)),
+}
+CIFAR_WIDTHS = (16, 32, 64)
+CIFAR_DEPTHS = (20, 32, 44, 56, 110, 1202)  # the paper's Table 6
+CIFAR_PLAIN_DEPTHS = (20, 32, 44, 56, 110)  # the paper's Figure 6
+
+
+def imagenet_spec(depth: int, residual: bool = True, **changes) -> ResNetSpec:
+    """The paper's ImageNet network of the given depth (18, 34, 50, 101, 152)."""
+    if depth not in IMAGENET_DEPTHS:
+        raise ValueError(
+            f"ImageNet depth must be one of {sorted(IMAGENET_DEPTHS)}, got {depth!r}; "
+            "for other layouts build a ResNetSpec directly"
+        )
+    block, blocks = IMAGENET_DEPTHS[depth]
+    fields = dict(
+        name=f"{'resnet' if residual else 'plain'}{depth}",
+        family="imagenet",
+        block=block,
+        blocks_per_stage=blocks,
+        widths=IMAGENET_WIDTHS,
+        stem_width=64,
+        residual=residual,
+        shortcut="B" if residual else None,
+    )
+    fields.update(changes)
+    return ResNetSpec(**fields)
+
+
+def cifar_spec(
+    depth: int | None = None,
+    *,
+    n: int | None = None,
+    residual: bool = True,
+    width_multiplier: float = 1.0,
+    name: str | None = None,
+    **changes,
+) -> ResNetSpec:
+    """A CIFAR-style network (paper section 4.2): depth ``6n + 2``, 16/32/64 filters.
+
+    Give either ``depth`` (must be ``6n + 2``) or ``n`` (units per stage).
+    ``width_multiplier`` scales every width (e.g. 4 gives 64/128/256 filters).
+    """
+    if (depth is None) == (n is None):
+        raise ValueError("give exactly one of depth= (6n+2) or n= (units per stage)")
+    if depth is not None:
+        if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+            raise ValueError(
+                f"CIFAR depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, "
+                f"1202, ...), got {depth!r}"
+            )
+        n = (depth - 2) // 6
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n (units per stage) must be a positive integer, got {n!r}")
+    if not width_multiplier > 0:
+        raise ValueError(f"width_multiplier must be > 0, got {width_multiplier!r}")
+    widths = tuple(max(1, int(round(w * width_multiplier))) for w in CIFAR_WIDTHS)
+    depth = 6 * n + 2
+    if name is None:
+        name = f"{'resnet' if residual else 'plain'}{depth}"
+        if width_multiplier != 1.0:
+            name += f"_w{width_multiplier:g}"
+    fields = dict(
+        name=name,
+        family="cifar",
+        block="basic",
+        blocks_per_stage=(n, n, n),
+        widths=widths,
+        stem_width=widths[0],
+        residual=residual,
+        shortcut="A" if residual else None,
+        default_input_shape=(32, 32, 3),
+        default_classes=10,
+    )
+    fields.update(changes)
+    return ResNetSpec(**fields)
+
+
+def _registry() -> dict[str, ResNetSpec]:
+    specs = []
+    for residual in (True, False):
+        specs += [imagenet_spec(d, residual) for d in IMAGENET_DEPTHS]
+    specs += [cifar_spec(d) for d in CIFAR_DEPTHS]
+    specs += [cifar_spec(d, residual=False) for d in CIFAR_PLAIN_DEPTHS]
+    return {s.name: s for s in specs}
+
+
+SPECS: dict[str, ResNetSpec] = _registry()
+
+
+def normalize_name(name: str) -> str:
+    """``"ResNet-50"``, ``"resnet_50"`` and ``"ResNet50"`` all mean ``"resnet50"``."""
+    return str(name).lower().replace("-", "").replace("_", "")
+
+
+def get_spec(name: str) -> ResNetSpec:
+    """Look a named network up in the registry, with a helpful error."""
+    if isinstance(name, ResNetSpec):
+        return name
+    key = normalize_name(name)
+    if key not in SPECS:
+        raise ValueError(
+            f"Unknown model {name!r}. Valid names: {', '.join(SPECS)}. "
+            "For another depth or width use keras_resnet.cifar_spec(...) or a "
+            "ResNetSpec and pass it to keras_resnet.build()."
+        )
+    return SPECS[key]
+
+
+def list_models(family: str | None = None, residual: bool | None = None) -> list[str]:
+    """Registry names, optionally filtered by family and residual/plain."""
+    if family is not None and family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES} or None, got {family!r}")
+    return [
+        name
+        for name, spec in SPECS.items()
+        if (family is None or spec.family == family)
+        and (residual is None or spec.residual == residual)
+    ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import warnings
 
 import keras
 from keras import layers
@@ -258,11 +259,20 @@ def _check_weights(spec, weights, shape, data_format):
 
 
 def _load_weights_file(model, path):
-    try:
-        model.load_weights(os.fspath(path))
-    except (ValueError, KeyError) as err:
+    path = os.fspath(path)
+    problem = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.load_weights(path)
+        except (ValueError, KeyError) as err:
+            problem = str(err).split("\n")[0]
+    skipped = [str(w.message) for w in caught if "Skipping" in str(w.message)]
+    if problem is None and skipped:  # Keras loaded only part of the file
+        problem = skipped[0]
+    if problem is not None:
         raise ValueError(
-            f"weights file {os.fspath(path)!r} does not fit {model.name} "
-            f"({model.count_params():,} parameters): {err}. Was it saved from the same "
-            "architecture, variant options and classes?"
-        ) from None
+            f"weights file {path!r} does not fit {model.name} "
+            f"({model.count_params():,} parameters): {problem} Was it saved from the "
+            "same architecture, variant options and number of classes?"
+        )

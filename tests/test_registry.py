@@ -65,11 +65,11 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 sys.setrecursionlimit(10000)  # ResNet-1202 has ~4,200 layers
 import keras, numpy as np
 cases = json.loads(sys.argv[1])
-for path, npz in cases:
+for path, npz, training in cases:
     data = np.load(npz)
     model = keras.saving.load_model(path)
     assert "keras_resnet" not in sys.modules
-    out = keras.ops.convert_to_numpy(model(data["x"], training=False))
+    out = keras.ops.convert_to_numpy(model(data["x"], training=training))
     err = float(np.max(np.abs(out - data["y"])))
     print(json.dumps({"path": path, "err": err, "name": model.name}), flush=True)
 """
@@ -82,11 +82,16 @@ def _save_and_reload(tmp_path, names, variants=None):
         spec = keras_resnet.get_spec(name)
         model = keras_resnet.build(name, input_shape=_small_input(spec), **options)
         x = images((2, *_small_input(spec)), seed=i)
-        y = keras.ops.convert_to_numpy(model(x, training=False))
+        # A freshly initialised ResNet-1202 overflows in inference mode (600 residual
+        # additions, each roughly doubling the variance, with BN statistics still at
+        # their initial values); compare it with batch statistics instead.
+        training = name == "resnet1202"
+        y = keras.ops.convert_to_numpy(model(x, training=training))
+        assert np.all(np.isfinite(y)), name
         path = str(tmp_path / f"{name}.keras")
         model.save(path)
         np.savez(tmp_path / f"{name}.npz", x=x, y=y)
-        cases.append((path, str(tmp_path / f"{name}.npz")))
+        cases.append((path, str(tmp_path / f"{name}.npz"), training))
     env = dict(os.environ, KERAS_BACKEND="tensorflow")
     out = subprocess.run([sys.executable, "-c", _LOADER, json.dumps(cases)], env=env,
                          capture_output=True, text=True, timeout=1500)

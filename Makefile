@@ -1,0 +1,41 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   train a ResNet-20 on the embedded Fashion-MNIST sample (the main job)
+#   make test   the whole test suite, slow tests included (what CI runs)
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test test-fast bench data clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test,bench]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Optional real data (the full Fashion-MNIST idx files) from Debian; the tests that
+# need it are skipped without it. Best effort: needs root and apt.
+data:
+	@if [ -d /usr/share/datasets/fashion-mnist ]; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) >/dev/null 2>&1 \
+	    || echo "note: could not install dataset-fashion-mnist; tests needing it will be skipped"; \
+	else echo "note: dataset-fashion-mnist not installed; tests needing it will be skipped"; fi
+
+demo: $(STAMP)
+	$(VENV)/bin/keras-resnet demo
+
+test: $(STAMP) data
+	$(PY) -m pytest --durations=25
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" --durations=10
+
+bench: $(STAMP)
+	$(PY) bench/inference_vs_keras_applications.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,89 @@
+"""The keras-resnet command."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import keras_resnet
+from keras_resnet.cli import main
+
+TORCHVISION_PARAMS = {"resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032,
+                      "resnet101": 44_549_160, "resnet152": 60_192_808}
+
+
+def _rows(text):
+    return {line.split()[0]: line.split() for line in text.splitlines()
+            if line and line.split()[0] in keras_resnet.list_models()}
+
+
+def test_models_lists_every_model_with_params_and_flops(capsys):
+    assert main(["models"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert set(rows) == set(keras_resnet.list_models())
+    for name, params in TORCHVISION_PARAMS.items():
+        assert int(rows[name][7].replace(",", "")) == params
+    assert rows["resnet50"][8] == "3.858" and "Table" in " ".join(rows["resnet50"])
+    assert rows["resnet110"][7] == "1,727,962"
+    assert main(["models", "--family", "cifar"]) == 0
+    assert set(_rows(capsys.readouterr().out)) == set(keras_resnet.list_models(family="cifar"))
+
+
+def test_summary_prints_stage_shapes_and_totals(capsys):
+    assert main(["summary", "resnet50"]) == 0
+    out = capsys.readouterr().out
+    for stage, shape in [("stem", "(56, 56, 64)"), ("conv2", "(56, 56, 256)"),
+                         ("conv3", "(28, 28, 512)"), ("conv4", "(14, 14, 1024)"),
+                         ("conv5", "(7, 7, 2048)"), ("head", "(1000,)")]:
+        line = next(l for l in out.splitlines() if l.startswith(stage))
+        assert shape in line
+    total = next(l for l in out.splitlines() if l.startswith("total")).split()
+    assert total[1] == "25,557,032" and abs(float(total[2]) - 3858.0) < 0.1
+    assert main(["summary", "resnet20", "--input-shape", "28,28,1"]) == 0
+    assert "(7, 7, 64)" in capsys.readouterr().out
+
+
+def test_cli_errors_are_one_clear_line(capsys):
+    assert main(["summary", "resnet21"]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown model 'resnet21'" in err and "Traceback" not in err
+    assert main(["summary", "resnet50", "--input-shape", "8,8,3"]) == 2
+    assert "too small" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["summary", "resnet50", "--input-shape", "a,b"])
+    assert main(["demo", "--epochs", "0", "--out", "unused"]) == 2
+    assert "epochs" in capsys.readouterr().err
+
+
+def test_console_script_is_installed():
+    exe = shutil.which("keras-resnet", path=os.path.dirname(sys.executable))
+    assert exe, "pip install . should create the keras-resnet console script"
+    out = subprocess.run([exe, "models", "--family", "imagenet"], capture_output=True,
+                         text=True, check=True, timeout=120)
+    assert "resnet152" in out.stdout and "60,192,808" in out.stdout
+
+
+@pytest.mark.slow
+def test_demo_reaches_80_percent_on_the_embedded_test_sample(tmp_path):
+    exe = shutil.which("keras-resnet", path=os.path.dirname(sys.executable))
+    out = subprocess.run([exe, "demo", "--out", str(tmp_path)], capture_output=True,
+                         text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "Test accuracy on the embedded test sample" in out.stdout
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["test_accuracy"] >= 0.80
+    # Re-evaluate the saved model independently of the number the demo printed.
+    from keras_resnet.data import load_embedded
+    from keras_resnet.demo import prepare
+
+    model = keras_resnet.load_model(tmp_path / "model.keras")
+    (_, _), (x_test, y_test) = load_embedded()
+    x, _ = prepare(x_test, np.load(tmp_path / "pixel_mean.npy"))
+    accuracy = float(np.mean(np.argmax(model.predict(x, verbose=0), 1) == y_test))
+    assert accuracy >= 0.80
+    assert abs(accuracy - metrics["test_accuracy"]) < 1e-6
+    assert not list(tmp_path.glob("*.partial*"))

@@ -86,11 +86,22 @@ def main():
                   f"{r['median_speed_ratio']:>15.3f}x"
                   f"{r['min_ratio']:>8.2f}-{r['max_ratio']:.2f}", flush=True)
     os.makedirs(args.out, exist_ok=True)
-    meta = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+    meta = {"machine": cpu_name(), "cpus": os.cpu_count(),
             "tensorflow": tf.__version__, "keras": keras.__version__}
     with open(os.path.join(args.out, "inference_vs_keras_applications.json"), "w") as f:
         json.dump({"meta": meta, "results": results}, f, indent=2)
     plot(results, os.path.join(args.out, "inference_vs_keras_applications.png"))
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def plot(results, path):
@@ -111,6 +122,8 @@ def plot(results, path):
     for x, r in zip(xs, results):
         ax.text(x, max(r["ours_img_s"], r["keras_applications_img_s"]) * 1.02,
                 f"{r['median_speed_ratio']:.2f}x", ha="center")
+    ax.set_ylim(0, 1.18 * max(max(r["ours_img_s"], r["keras_applications_img_s"])
+                              for r in results))
     ax.set_xticks(xs, labels)
     ax.set_ylabel("images / s (tf.function, CPU)")
     ax.set_title("Inference throughput, interleaved runs (ratio = median per round)")

@@ -9,7 +9,8 @@ Each framework runs in its own subprocess, one after the other, so that neither 
 GPU memory while the other runs. Each does `--warmup` steps (compilation included),
 then times `--steps` steps and waits for the device before stopping the clock.
 
-* keras: a jitted train step over `model.stateless_call` and
+* keras: ResNet-50 v1.5 (torchvision's stride placement, the same FLOPs as
+  torchvision's model) and v1 (the paper's), each with a jitted train step over `model.stateless_call` and
   `optimizer.stateless_apply` (Keras 3's documented JAX training-loop pattern), SGD with
   momentum 0.9, policy `mixed_bfloat16`, XLA-compiled by JAX.
 * torch: torchvision.models.resnet50, channels_last, `torch.autocast(bfloat16)`, SGD
@@ -37,50 +38,57 @@ def keras_worker(args):
 
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     size, batch = args.size, args.batch
-    model = keras_resnet.ResNet50(input_shape=(size, size, 3), classifier_activation=None)
-    optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
-    optimizer.build(model.trainable_variables)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    def compute_loss(trainable, non_trainable, x, y):
-        logits, non_trainable = model.stateless_call(trainable, non_trainable, x,
-                                                     training=True)
-        return loss_fn(y, logits), non_trainable
-
-    grad_fn = jax.value_and_grad(compute_loss, has_aux=True)
-
-    @jax.jit
-    def train_step(state, x, y):
-        trainable, non_trainable, opt_vars = state
-        (loss, non_trainable), grads = grad_fn(trainable, non_trainable, x, y)
-        trainable, opt_vars = optimizer.stateless_apply(opt_vars, grads, trainable)
-        return loss, (trainable, non_trainable, opt_vars)
-
     rng = np.random.default_rng(0)
     x = jax.device_put(rng.standard_normal((batch, size, size, 3)).astype("float32"))
     y = jax.device_put(rng.integers(0, 1000, batch).astype("int32"))
-    state = ([v.value for v in model.trainable_variables],
-             [v.value for v in model.non_trainable_variables],
-             [v.value for v in optimizer.variables])
-    start = time.perf_counter()
-    for _ in range(args.warmup):
-        loss, state = train_step(state, x, y)
-    loss.block_until_ready()
-    warmup_s = time.perf_counter() - start
-    start = time.perf_counter()
-    for _ in range(args.steps):
-        loss, state = train_step(state, x, y)
-    loss.block_until_ready()
-    elapsed = time.perf_counter() - start
-    return [{
-        "framework": "keras_resnet (Keras 3 + JAX, jit)",
-        "versions": f"keras {keras.__version__}, jax {jax.__version__}",
-        "device": str(jax.devices()[0].device_kind),
-        "img_s": batch * args.steps / elapsed,
-        "step_ms": 1000 * elapsed / args.steps,
-        "warmup_s": warmup_s,
-        "final_loss": float(loss),
-    }]
+    rows = []
+    # v1.5 is torchvision's architecture (same FLOPs); v1 is the paper's.
+    for placement in ("v1.5", "v1"):
+        model = keras_resnet.ResNet50(input_shape=(size, size, 3),
+                                      classifier_activation=None,
+                                      stride_placement=placement)
+        optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
+        optimizer.build(model.trainable_variables)
+        loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+        def compute_loss(trainable, non_trainable, x, y, model=model, loss_fn=loss_fn):
+            logits, non_trainable = model.stateless_call(trainable, non_trainable, x,
+                                                         training=True)
+            return loss_fn(y, logits), non_trainable
+
+        grad_fn = jax.value_and_grad(compute_loss, has_aux=True)
+
+        @jax.jit
+        def train_step(state, x, y, grad_fn=grad_fn, optimizer=optimizer):
+            trainable, non_trainable, opt_vars = state
+            (loss, non_trainable), grads = grad_fn(trainable, non_trainable, x, y)
+            trainable, opt_vars = optimizer.stateless_apply(opt_vars, grads, trainable)
+            return loss, (trainable, non_trainable, opt_vars)
+
+        state = ([v.value for v in model.trainable_variables],
+                 [v.value for v in model.non_trainable_variables],
+                 [v.value for v in optimizer.variables])
+        start = time.perf_counter()
+        for _ in range(args.warmup):
+            loss, state = train_step(state, x, y)
+        loss.block_until_ready()
+        warmup_s = time.perf_counter() - start
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            loss, state = train_step(state, x, y)
+        loss.block_until_ready()
+        elapsed = time.perf_counter() - start
+        rows.append({
+            "framework": f"keras_resnet {placement} (Keras 3 + JAX, jit)",
+            "versions": f"keras {keras.__version__}, jax {jax.__version__}",
+            "device": str(jax.devices()[0].device_kind),
+            "img_s": batch * args.steps / elapsed,
+            "step_ms": 1000 * elapsed / args.steps,
+            "warmup_s": warmup_s,
+            "final_loss": float(loss),
+        })
+        del state, model, optimizer
+    return rows
 
 
 def torch_worker(args):
@@ -149,8 +157,15 @@ def main():
     p.add_argument("--no-torch-compile", action="store_true")
     p.add_argument("--smoke", action="store_true", help="batch 2, 64x64, 2 steps")
     p.add_argument("--out", default=None, help="folder for the JSON results and plot")
+    p.add_argument("--replot", metavar="JSON", help="redraw the plot of a saved result")
     p.add_argument("--worker", choices=["keras", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.replot:
+        with open(args.replot) as f:
+            saved = json.load(f)
+        args.batch = saved["batch"]
+        plot(saved["results"], args, os.path.splitext(args.replot)[0] + ".png")
+        return
     if args.smoke:
         args.batch, args.size, args.steps, args.warmup = 2, 64, 2, 1
         args.no_torch_compile = True
@@ -174,10 +189,10 @@ def main():
         rows += json.loads(out.stdout.split("RESULT", 1)[1])
     if not rows:
         sys.exit(1)
-    base = next((r for r in rows if r["framework"].startswith("keras_resnet")), rows[0])
+    base = next((r for r in rows if r["framework"].startswith("keras_resnet v1.5")), rows[0])
     print(f"ResNet-50 training, batch {args.batch}, {args.size}x{args.size}, "
           f"{args.steps} timed steps after {args.warmup} warm-up steps, bf16 mixed precision")
-    print(f"{'framework':<58}{'img/s':>9}{'ms/step':>9}{'vs keras':>10}{'warm-up s':>11}")
+    print(f"{'framework':<58}{'img/s':>9}{'ms/step':>9}{'vs ours':>10}{'warm-up s':>11}")
     for r in rows:
         print(f"{r['framework']:<58}{r['img_s']:>9.0f}{r['step_ms']:>9.1f}"
               f"{r['img_s'] / base['img_s']:>9.2f}x{r['warmup_s']:>11.1f}")
@@ -200,13 +215,16 @@ def plot(rows, args, path):
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    fig, ax = plt.subplots(figsize=(7.5, 0.7 + 0.55 * len(rows)))
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.55 * len(rows)))
     names = [r["framework"] for r in rows]
     ax.barh(range(len(rows)), [r["img_s"] for r in rows])
     ax.set_yticks(range(len(rows)), names)
     ax.invert_yaxis()
     ax.set_xlabel("training images / s")
-    ax.set_title(f"ResNet-50 training on {rows[0]['device']}, batch {args.batch}, bf16")
+    for i, r in enumerate(rows):
+        ax.text(r["img_s"], i, f" {r['img_s']:.0f}", va="center")
+    ax.set_xlim(0, 1.15 * max(r["img_s"] for r in rows))
+    ax.set_title(f"ResNet-50 training, {rows[0]['device']}\nbatch {args.batch}, bf16 mixed precision")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import warnings
 
 import keras
 from keras import layers
 
 from . import blocks
+from .pretrained.loading import plan_weights
 from .specs import STRIDE_PLACEMENTS, ResNetSpec, get_spec
 
 POOLINGS = (None, "avg", "max")
@@ -43,8 +43,11 @@ def build(
             :func:`list_models`) or a :class:`ResNetSpec` for a custom layout.
         include_top: whether to add global average pooling and the ``predictions``
             classifier. The top is size-agnostic, so any input size works with it.
-        weights: ``None`` (random init), or a path to a weights file saved from the
-            same architecture (``model.save_weights("x.weights.h5")``).
+        weights: ``None`` (random init); a registry tag (``"imagenet"`` picks the
+            model's default source; see ``keras_resnet.pretrained.registry``), fetched
+            once into the Keras cache and hash-checked; or a file path: a Keras 3
+            ``.weights.h5`` saved from the same architecture, or a keras.applications
+            ``.h5`` file (converted on load).
         input_tensor: optional Keras tensor to use as the model's input.
         input_shape: ``(H, W, C)`` (channels-last) or ``(C, H, W)`` (channels-first).
             ``H``/``W`` may be ``None`` for any size; defaults to the family's size
@@ -75,7 +78,10 @@ def build(
                    bn_epsilon, bn_momentum)
     data_format = keras.config.image_data_format()
     shape = _resolve_input_shape(spec, input_shape, input_tensor, data_format)
-    _check_weights(spec, weights, shape, data_format)
+    channels = shape[-1] if data_format == "channels_last" else shape[0]
+    spec, load_weights = plan_weights(
+        spec, weights, include_top=include_top, classes=classes, channels=channels,
+        stride_placement_given=stride_placement is not None)
 
     if input_tensor is None:
         inputs = keras.Input(shape=shape, name="input_layer")
@@ -116,8 +122,8 @@ def build(
 
     with deep_graph_recursion(spec):
         net = keras.Model(inputs, x, name=name or spec.name)
-    if weights is not None:
-        _load_weights_file(net, weights)
+    if load_weights is not None:
+        load_weights(net)
     return net
 
 
@@ -224,55 +230,3 @@ def _resolve_input_shape(spec, input_shape, input_tensor, data_format):
                 f"be at least {spec.total_stride} (the network's total stride), or None"
             )
     return shape
-
-
-def _check_weights(spec, weights, shape, data_format):
-    if weights is None:
-        return
-    if not isinstance(weights, (str, os.PathLike)):
-        raise ValueError(
-            f"weights must be None or a path to a .weights.h5 file, got {weights!r}"
-        )
-    path = os.fspath(weights)
-    if os.path.exists(path):
-        if not path.endswith(".weights.h5"):
-            raise ValueError(
-                f"weights file {path!r} is not a Keras .weights.h5 file; save one with "
-                "model.save_weights('name.weights.h5')"
-            )
-        return
-    looks_like_path = os.sep in path or path.endswith((".h5", ".pth", ".pt", ".keras"))
-    if looks_like_path:
-        raise ValueError(f"weights file not found: {path!r}")
-    # A pretrained tag such as "imagenet": such weights are RGB images.
-    channels = shape[-1] if data_format == "channels_last" else shape[0]
-    if channels != 3:
-        raise ValueError(
-            f"pretrained weights {path!r} expect 3 input channels (RGB), but the input "
-            f"has {channels}; use weights=None for {channels}-channel inputs"
-        )
-    raise ValueError(
-        f"no pretrained weights named {path!r} are registered for {spec.name}. "
-        "Pass weights=None, or the path to a .weights.h5 file saved from this "
-        "architecture."
-    )
-
-
-def _load_weights_file(model, path):
-    path = os.fspath(path)
-    problem = None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            model.load_weights(path)
-        except (ValueError, KeyError) as err:
-            problem = str(err).split("\n")[0]
-    skipped = [str(w.message) for w in caught if "Skipping" in str(w.message)]
-    if problem is None and skipped:  # Keras loaded only part of the file
-        problem = skipped[0]
-    if problem is not None:
-        raise ValueError(
-            f"weights file {path!r} does not fit {model.name} "
-            f"({model.count_params():,} parameters): {problem} Was it saved from the "
-            "same architecture, variant options and number of classes?"
-        )

@@ -183,7 +183,10 @@ def test_weights_file_round_trip_and_mismatch(tmp_path):
     (dict(shortcut="D"), "shortcut must be one of"),
     (dict(stride_placement="5x5"), "stride_placement must be one of"),
     (dict(weights="imagenet", input_shape=(224, 224, 1)), "expect 3 input channels"),
-    (dict(weights="imagenet"), "no pretrained weights named 'imagenet'"),
+    (dict(weights="foo"), "unknown weights 'foo' for resnet50; available for resnet50: imagenet"),
+    (dict(weights="imagenet", classes=10), "classes must be 1000"),
+    (dict(weights="tv_in1k", stride_placement="1x1"), "do not pass stride_placement"),
+    (dict(weights="model.pth"), "weights file not found"),
     (dict(weights="missing/file.weights.h5"), "not found"),
     (dict(weight_decay=-1), "weight_decay"),
     (dict(include_top="yes"), "include_top"),
@@ -197,6 +200,13 @@ def test_bad_arguments_fail_before_building(kwargs, match, monkeypatch):
     monkeypatch.setattr(builder.blocks, "stem", no_graph)
     with pytest.raises(ValueError, match=match):
         keras_resnet.ResNet50(**kwargs)
+
+
+def test_unsupported_weights_file_type(tmp_path):
+    f = tmp_path / "weights.npz"
+    f.write_bytes(b"x")
+    with pytest.raises(ValueError, match="unsupported weights file"):
+        keras_resnet.ResNet20(weights=str(f))
 
 
 def test_plain_nets_reject_shortcut_options():

@@ -21,14 +21,33 @@ def _rows(text):
             if line and line.split()[0] in keras_resnet.list_models()}
 
 
-def test_models_lists_every_model_with_params_and_flops(capsys):
+# The paper's tables, written here independently of keras_resnet.paper.
+PAPER_TABLE1_GMACS = {"resnet18": 1.8, "resnet34": 3.6, "resnet50": 3.8, "resnet101": 7.6,
+                      "resnet152": 11.3}
+PAPER_TABLE6_PARAMS_M = {"resnet20": 0.27, "resnet32": 0.46, "resnet44": 0.66,
+                         "resnet56": 0.85, "resnet110": 1.7, "resnet1202": 19.4}
+
+
+def test_models_lists_every_model_with_numbers_that_agree_with_the_paper(capsys):
+    from keras_resnet import spec_complexity
+
     assert main(["models"]) == 0
     rows = _rows(capsys.readouterr().out)
     assert set(rows) == set(keras_resnet.list_models())
-    for name, params in TORCHVISION_PARAMS.items():
-        assert int(rows[name][7].replace(",", "")) == params
-    assert rows["resnet50"][8] == "3.858" and "Table" in " ".join(rows["resnet50"])
-    assert rows["resnet110"][7] == "1,727,962"
+    for name, row in rows.items():
+        params, gmacs = int(row[7].replace(",", "")), float(row[8])
+        c = spec_complexity(keras_resnet.get_spec(name))
+        assert params == c.params and abs(gmacs - c.macs / 1e9) < 5e-4, name
+        if name in TORCHVISION_PARAMS:
+            assert params == TORCHVISION_PARAMS[name]
+        if name in PAPER_TABLE1_GMACS:
+            paper = PAPER_TABLE1_GMACS[name]
+            assert abs(gmacs - paper) / paper <= 0.03
+            assert f"{paper} GMACs (Table 1)" in " ".join(row)
+        if name in PAPER_TABLE6_PARAMS_M:
+            paper = PAPER_TABLE6_PARAMS_M[name]
+            assert round(params / 1e6, 2 if paper < 1 else 1) == paper
+            assert f"{paper}M params (Table 6)" in " ".join(row)
     assert main(["models", "--family", "cifar"]) == 0
     assert set(_rows(capsys.readouterr().out)) == set(keras_resnet.list_models(family="cifar"))
 

@@ -1,0 +1,1 @@
+"""Pretrained weights: the registry, verified downloads and converters."""

@@ -1,0 +1,96 @@
+"""What ``weights=`` means, decided before any layer is built.
+
+``plan_weights`` checks the argument against the model's options and returns the spec
+to build (pretrained weights may fix the stride placement) and a function that loads
+the weights into the built model.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+from .convert import load_keras_applications_h5
+from .download import fetch
+from .registry import resolve
+
+SUPPORTED_FILES = ".weights.h5 (this package / Keras 3), .h5 (keras.applications)"
+
+
+def plan_weights(spec, weights, *, include_top, classes, channels, stride_placement_given):
+    if weights is None:
+        return spec, None
+    if not isinstance(weights, (str, os.PathLike)):
+        raise ValueError(
+            f"weights must be None, a registry tag such as 'imagenet', or a file path; "
+            f"got {weights!r}"
+        )
+    path = os.fspath(weights)
+    if os.path.exists(path):
+        return spec, _file_loader(path, include_top)
+    if os.sep in path or path.endswith((".h5", ".pth", ".pt", ".keras")):
+        raise ValueError(f"weights file not found: {path!r}")
+
+    # A registry tag. Published ImageNet weights take RGB images.
+    if channels != 3:
+        raise ValueError(
+            f"pretrained weights {path!r} expect 3 input channels (RGB), but the input "
+            f"has {channels}; use weights=None for {channels}-channel inputs"
+        )
+    entry = resolve(spec.name, path)
+    if include_top and classes != entry.classes:
+        raise ValueError(
+            f"weights {entry.tag!r} have a {entry.classes}-class classifier; with "
+            f"include_top=True, classes must be {entry.classes} (got {classes}). For "
+            "another number of classes use include_top=False and add your own head."
+        )
+    if entry.stride_placement != spec.stride_placement:
+        if stride_placement_given:
+            raise ValueError(
+                f"weights {entry.tag!r} were trained with stride_placement="
+                f"{entry.stride_placement!r}; do not pass stride_placement="
+                f"{spec.stride_placement!r} with them"
+            )
+        spec = spec.replace(stride_placement=entry.stride_placement)
+    if entry.format != "keras-applications-h5":
+        raise ValueError(
+            f"weights {entry.tag!r} are a {entry.format} file; loading that format is "
+            "not implemented yet. Registered weights that load today: the "
+            "keras.applications ones (resnet50/101/152.imagenet)."
+        )
+    record = entry.file_for(include_top)
+
+    def load(model):
+        local = fetch(record["file_name"], record["urls"], record["hash"])
+        load_keras_applications_h5(model, local, skip_top=not include_top)
+
+    return spec, load
+
+
+def _file_loader(path, include_top):
+    if path.endswith(".weights.h5"):
+        return lambda model: load_keras3_weights(model, path)
+    if path.endswith((".h5", ".hdf5")):
+        return lambda model: load_keras_applications_h5(model, path, skip_top=not include_top)
+    raise ValueError(f"unsupported weights file {path!r}; supported: {SUPPORTED_FILES}")
+
+
+def load_keras3_weights(model, path):
+    """``model.load_weights`` for a Keras 3 ``.weights.h5`` file, with a clear error
+    when the file does not fit (Keras only warns when it skips part of a file)."""
+    problem = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.load_weights(path)
+        except (ValueError, KeyError) as err:
+            problem = str(err).split("\n")[0]
+    skipped = [str(w.message) for w in caught if "Skipping" in str(w.message)]
+    if problem is None and skipped:
+        problem = skipped[0]
+    if problem is not None:
+        raise ValueError(
+            f"weights file {path!r} does not fit {model.name} "
+            f"({model.count_params():,} parameters): {problem} Was it saved from the "
+            "same architecture, variant options and number of classes?"
+        )

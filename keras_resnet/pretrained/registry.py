@@ -1,0 +1,77 @@
+"""The weights registry: ``weights/registry.json``, shipped as ``keras_resnet.weights``.
+
+Each entry is keyed ``<arch>.<tag>`` (``resnet50.imagenet``, ``resnet50.tv_in1k``) and
+says where the file comes from, its publisher's hash, its format, the preprocessing
+the weights expect, the input/crop size, the number of classes, the reported accuracy
+with its source, and the licence.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from importlib import resources
+
+from ..specs import normalize_name
+
+
+@dataclass(frozen=True)
+class WeightsEntry:
+    tag: str
+    arch: str
+    stride_placement: str
+    format: str  # "keras-applications-h5" | "torchvision-state-dict" | "keras-weights-h5"
+    files: dict  # "top" / "notop" -> {"file_name", "urls", "hash"}
+    preprocessing: dict
+    resize: int
+    crop: int
+    classes: int
+    metrics: dict
+    origin: str
+    license: str
+
+    def file_for(self, include_top: bool) -> dict:
+        """The file record to fetch: the no-top file when one exists and the top is
+        not wanted, else the full file (whose classifier is then ignored)."""
+        if not include_top and "notop" in self.files:
+            return self.files["notop"]
+        return self.files["top"]
+
+
+@functools.lru_cache(maxsize=1)
+def load_registry() -> tuple[dict, dict]:
+    """``(entries by tag, default tags)``; read once per process."""
+    text = (resources.files("keras_resnet.weights") / "registry.json").read_text()
+    raw = json.loads(text)
+    defaults = raw.get("_defaults", {})
+    entries = {tag: WeightsEntry(tag=tag, **fields)
+               for tag, fields in raw.items() if not tag.startswith("_")}
+    return entries, defaults
+
+
+def list_weights(arch: str | None = None) -> list[str]:
+    """Registry tags, optionally only those for one architecture."""
+    entries, _ = load_registry()
+    key = normalize_name(arch) if arch else None
+    return [tag for tag, e in entries.items() if key is None or e.arch == key]
+
+
+def resolve(arch: str, name: str) -> WeightsEntry:
+    """Find the entry that ``weights=name`` means for architecture ``arch``.
+
+    ``name`` may be a full tag (``"resnet50.tv_in1k"``), a short tag (``"tv_in1k"``)
+    or an alias with a default per architecture (``"imagenet"``).
+    """
+    entries, defaults = load_registry()
+    arch = normalize_name(arch)
+    tag = defaults.get(name, {}).get(arch) or (name if "." in name else f"{arch}.{name}")
+    entry = entries.get(tag)
+    if entry is None or entry.arch != arch:
+        available = list_weights(arch)
+        aliases = sorted(a for a, per_arch in defaults.items() if arch in per_arch)
+        hint = (f"available for {arch}: {', '.join(aliases + available)}" if available
+                else f"no pretrained weights are registered for {arch}")
+        raise ValueError(f"unknown weights {name!r} for {arch}; {hint}. Pass weights=None, "
+                         "a registry tag, or the path to a weights file.")
+    return entry

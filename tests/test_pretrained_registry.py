@@ -1,0 +1,115 @@
+"""The weights registry as data, and weights="imagenet" end to end (served locally)."""
+
+import dataclasses
+import functools
+import hashlib
+import http.server
+import threading
+
+import keras
+import pytest
+
+import keras_resnet
+from keras_resnet.numerics import assert_close
+from keras_resnet.pretrained import registry
+from keras_resnet.pretrained.download import parse_hash
+from tests.helpers import images, randomise, save_legacy_h5
+
+
+def test_every_entry_is_complete_and_consistent():
+    entries, defaults = registry.load_registry()
+    assert len(entries) >= 8
+    names = set()
+    for tag, e in entries.items():
+        assert tag.startswith(e.arch + ".") and e.arch in keras_resnet.list_models()
+        assert e.stride_placement in ("1x1", "3x3")
+        assert e.format in ("keras-applications-h5", "torchvision-state-dict")
+        assert e.classes == 1000 and e.crop == 224 and e.resize >= e.crop
+        assert e.preprocessing["mode"] in ("caffe", "torch")
+        assert 0 < e.metrics["top1"] < e.metrics["top5"] < 100 and e.metrics["source"]
+        assert e.license and e.origin
+        for record in e.files.values():
+            parse_hash(record["hash"])
+            assert all(u.startswith("https://") and u.endswith(record["file_name"])
+                       for u in record["urls"])
+            assert record["file_name"] not in names
+            names.add(record["file_name"])
+    for alias, per_arch in defaults.items():
+        for arch, tag in per_arch.items():
+            assert entries[tag].arch == arch
+
+
+def test_keras_applications_entries_carry_keras_own_hashes_and_urls():
+    from keras.src.applications import resnet as ka
+
+    for depth in (50, 101, 152):
+        e = registry.resolve(f"resnet{depth}", "imagenet")
+        top, notop = ka.WEIGHTS_HASHES[f"resnet{depth}"]
+        assert e.files["top"]["hash"] == f"md5:{top}"
+        assert e.files["notop"]["hash"] == f"md5:{notop}"
+        for record in e.files.values():
+            assert record["urls"] == [ka.BASE_WEIGHTS_PATH + record["file_name"]]
+        assert e.stride_placement == "1x1" and e.preprocessing["mode"] == "caffe"
+
+
+def test_torchvision_entries_hash_is_the_file_name_prefix():
+    for arch in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"):
+        e = registry.resolve(arch, "tv_in1k")
+        record = e.files["top"]
+        stem = record["file_name"].rsplit("-", 1)[1].split(".")[0]
+        assert record["hash"] == f"sha256:{stem}" and len(stem) == 8
+        assert e.stride_placement == "3x3" and e.preprocessing["std"] == [0.229, 0.224, 0.225]
+
+
+def test_resolve_aliases_and_errors():
+    assert registry.resolve("ResNet-50", "imagenet").tag == "resnet50.imagenet"
+    assert registry.resolve("resnet18", "imagenet").tag == "resnet18.tv_in1k"
+    assert registry.resolve("resnet50", "resnet50.tv_in1k").tag == "resnet50.tv_in1k"
+    with pytest.raises(ValueError, match="no pretrained weights are registered for resnet20"):
+        registry.resolve("resnet20", "imagenet")
+    with pytest.raises(ValueError, match="unknown weights 'resnet101.imagenet' for resnet50"):
+        registry.resolve("resnet50", "resnet101.imagenet")
+    assert registry.list_weights("resnet50") == ["resnet50.imagenet", "resnet50.tv_in1k"]
+
+
+def test_torchvision_weights_are_refused_before_any_download(monkeypatch):
+    import keras_resnet.pretrained.loading as loading
+
+    monkeypatch.setattr(loading, "fetch", lambda *a, **k: pytest.fail("downloaded"))
+    with pytest.raises(ValueError, match="not implemented yet"):
+        keras_resnet.ResNet18(weights="imagenet")
+
+
+def test_weights_imagenet_end_to_end_through_a_local_mirror(tmp_path, monkeypatch):
+    """resolve -> download from a mirror on 127.0.0.1 -> hash check -> cache -> convert."""
+    ref = keras.applications.ResNet50(weights=None, classifier_activation=None)
+    randomise(ref, seed=3)
+    served = tmp_path / "served"
+    served.mkdir()
+    entry = registry.resolve("resnet50", "imagenet")
+    record = entry.files["top"]
+    save_legacy_h5(ref, served / record["file_name"])
+    md5 = hashlib.md5((served / record["file_name"]).read_bytes()).hexdigest()
+
+    # The registry, with the published hash replaced by the fixture's.
+    entries, defaults = registry.load_registry()
+    files = {"top": dict(record, hash=f"md5:{md5}")}
+    patched = dict(entries, **{entry.tag: dataclasses.replace(entry, files=files)})
+    monkeypatch.setattr(registry, "load_registry", lambda: (patched, defaults))
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("KERAS_RESNET_WEIGHTS_MIRROR", f"http://127.0.0.1:{httpd.server_address[1]}")
+        monkeypatch.setenv("KERAS_RESNET_CACHE", str(tmp_path / "cache"))
+        monkeypatch.delenv("KERAS_RESNET_WEIGHTS_DIR", raising=False)
+        ours = keras_resnet.ResNet50(weights="imagenet", classifier_activation=None)
+    finally:
+        httpd.shutdown()
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [record["file_name"]]
+    x = images((2, 224, 224, 3)) * 50
+    assert_close(keras.ops.convert_to_numpy(ours(x, training=False)),
+                 keras.ops.convert_to_numpy(ref(x, training=False)), 1e-4,
+                 "weights='imagenet' vs keras.applications")

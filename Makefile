@@ -12,6 +12,11 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[test,bench]"
+	@# PyTorch (CPU) is the reference for the torchvision-converter tests. Where a local
+	@# CPU wheel exists (this project's machines keep one in /opt/wheels) use it; else
+	@# try the index; without torch those tests are skipped.
+	$(PY) -m pip install -q "torch==2.13.0" $$([ -d /opt/wheels ] && echo --find-links /opt/wheels) \
+	  || echo "note: torch not installed; the PyTorch parity tests will be skipped"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -72,12 +72,27 @@ def test_resolve_aliases_and_errors():
     assert registry.list_weights("resnet50") == ["resnet50.imagenet", "resnet50.tv_in1k"]
 
 
-def test_torchvision_weights_are_refused_before_any_download(monkeypatch):
+def test_registry_weights_fix_the_stride_placement_before_download(monkeypatch):
     import keras_resnet.pretrained.loading as loading
 
-    monkeypatch.setattr(loading, "fetch", lambda *a, **k: pytest.fail("downloaded"))
-    with pytest.raises(ValueError, match="not implemented yet"):
-        keras_resnet.ResNet18(weights="imagenet")
+    def no_download(*args, **kwargs):
+        raise RuntimeError("stop before downloading")
+
+    monkeypatch.setattr(loading, "fetch", no_download)
+    seen = {}
+    real_build = keras_resnet.builder.blocks.stem
+
+    def spy(x, family, filters, opts):
+        seen["placement"] = opts.stride_placement
+        return real_build(x, family, filters, opts)
+
+    monkeypatch.setattr(keras_resnet.builder.blocks, "stem", spy)
+    with pytest.raises(RuntimeError, match="stop before downloading"):
+        keras_resnet.ResNet50(weights="tv_in1k", input_shape=(64, 64, 3))
+    assert seen["placement"] == "3x3"
+    with pytest.raises(RuntimeError, match="stop before downloading"):
+        keras_resnet.ResNet50(weights="imagenet", input_shape=(64, 64, 3))
+    assert seen["placement"] == "1x1"
 
 
 def test_weights_imagenet_end_to_end_through_a_local_mirror(tmp_path, monkeypatch):

@@ -49,55 +49,33 @@ def read_legacy_h5(path) -> dict[str, list[np.ndarray]]:
         return out
 
 
-def keras_applications_to_ours(model, source: dict[str, list[np.ndarray]],
-                               source_epsilon: float = KERAS_APPLICATIONS_BN_EPSILON,
-                               skip_top: bool = False) -> None:
-    """Assign keras.applications weights (read by :func:`read_legacy_h5`) to ``model``.
+class _Missing(Exception):
+    """A layer of the model finds nothing (or nothing usable) in the file."""
 
-    Every weighted layer of ``model`` must find its tensors with matching shapes;
-    otherwise a ``ValueError`` names the first layers that do not fit.
-    """
-    import keras
 
-    assignments, problems = [], []
-    used = set()
+def _assign(model, values_for, source_keys, ignored, skip_top):
+    """Shared by the converters: collect every weighted layer's arrays through
+    ``values_for(layer) -> (arrays, keys used)``, check shapes, refuse files with
+    tensors the model lacks, and only then assign (a failed load changes nothing)."""
+    assignments, problems, used = [], [], set()
     for layer in model.layers:
-        if not layer.weights:
+        if not layer.weights or (skip_top and layer.name == "predictions"):
             continue
-        if skip_top and layer.name == "predictions":
+        try:
+            values, keys = values_for(layer)
+        except _Missing as err:
+            problems.append(f"{layer.name}: {err}")
             continue
-        if isinstance(layer, keras.layers.BatchNormalization):
-            conv_name = layer.name[: -len("_bn")] + "_conv"
-            bn = source.get(layer.name)
-            conv = source.get(conv_name)
-            if bn is None or len(bn) != 4:
-                problems.append(f"{layer.name}: missing in the file")
-                continue
-            gamma, beta, mean, var = bn
-            bias = conv[1] if conv is not None and len(conv) == 2 else 0.0
-            values = [gamma, beta, mean - bias, var + source_epsilon - layer.epsilon]
-        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
-            src = source.get(layer.name)
-            if src is None:
-                problems.append(f"{layer.name}: missing in the file")
-                continue
-            if isinstance(layer, keras.layers.Conv2D):
-                values = [src[0]]  # the bias is folded into the following BN
-            else:
-                values = list(src)
-        else:
-            problems.append(f"{layer.name}: no converter for {type(layer).__name__}")
-            continue
-        used.add(layer.name)
+        used.update(keys)
         expected = [tuple(w.shape) for w in layer.weights]
         got = [tuple(np.shape(v)) for v in values]
         if expected != got:
             problems.append(f"{layer.name}: file has shapes {got}, model needs {expected}")
             continue
         assignments.append((layer, values))
-    extra = sorted(set(source) - used - ({"predictions"} if skip_top else set()))
+    extra = sorted(set(source_keys) - used - set(ignored))
     if extra:
-        problems.append(f"the file has {len(extra)} layers the model lacks "
+        problems.append(f"the file has {len(extra)} tensors or layers the model lacks "
                         f"(e.g. {', '.join(extra[:3])}): it is from a deeper network")
     if problems:
         raise ValueError(
@@ -108,5 +86,120 @@ def keras_applications_to_ours(model, source: dict[str, list[np.ndarray]],
         layer.set_weights([np.asarray(v, dtype="float32") for v in values])
 
 
+def keras_applications_to_ours(model, source: dict[str, list[np.ndarray]],
+                               source_epsilon: float = KERAS_APPLICATIONS_BN_EPSILON,
+                               skip_top: bool = False) -> None:
+    """Assign keras.applications weights (read by :func:`read_legacy_h5`) to ``model``.
+
+    Every weighted layer of ``model`` must find its tensors with matching shapes, and
+    the file may hold no layer the model lacks; otherwise a ``ValueError`` names them.
+    """
+    import keras
+
+    def values_for(layer):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            conv_name = layer.name[: -len("_bn")] + "_conv"
+            bn, conv = source.get(layer.name), source.get(conv_name)
+            if bn is None or len(bn) != 4:
+                raise _Missing("missing in the file")
+            gamma, beta, mean, var = bn
+            bias = conv[1] if conv is not None and len(conv) == 2 else 0.0
+            return [gamma, beta, mean - bias, var + source_epsilon - layer.epsilon], [layer.name]
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+            if layer.name not in source:
+                raise _Missing("missing in the file")
+            src = source[layer.name]
+            # A conv's bias is folded into the BN that follows it.
+            values = [src[0]] if isinstance(layer, keras.layers.Conv2D) else list(src)
+            return values, [layer.name]
+        raise _Missing(f"no converter for {type(layer).__name__}")
+
+    _assign(model, values_for, source, {"predictions"} if skip_top else set(), skip_top)
+
+
 def load_keras_applications_h5(model, path, skip_top: bool = False) -> None:
     keras_applications_to_ours(model, read_legacy_h5(path), skip_top=skip_top)
+
+
+# ----------------------------------------------------------------- torchvision
+def read_torch_state_dict(path) -> dict[str, np.ndarray]:
+    """Read a torchvision ``.pth`` state_dict into numpy arrays (needs PyTorch)."""
+    try:
+        import torch
+    except ImportError:
+        raise ImportError(
+            "reading .pth files needs PyTorch: pip install 'keras-resnet-zoo[torch]' "
+            "(or pip install torch)"
+        ) from None
+    path = os.fspath(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for a bad file
+        raise ValueError(f"cannot read {path!r} as a PyTorch state_dict (truncated or "
+                         f"not a .pth file?): {err}") from None
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"{path!r} does not hold a state_dict")
+    return {k: v.detach().cpu().numpy() for k, v in state.items() if hasattr(v, "numpy")}
+
+
+def torchvision_name_map(model) -> dict[str, str]:
+    """Our layer name -> torchvision module prefix, e.g. ``conv3_block2_1_conv`` ->
+    ``layer2.1.conv1``, ``conv3_block1_0_bn`` -> ``layer2.0.downsample.1``."""
+    out = {"conv1_conv": "conv1", "conv1_bn": "bn1", "predictions": "fc"}
+    for layer in model.layers:
+        parts = layer.name.split("_")
+        if len(parts) != 4 or not parts[1].startswith("block"):
+            continue
+        stage, block, k, kind = parts
+        prefix = f"layer{int(stage[4:]) - 1}.{int(block[5:]) - 1}"
+        if k == "0":
+            out[layer.name] = f"{prefix}.downsample.{0 if kind == 'conv' else 1}"
+        elif kind in ("conv", "bn"):
+            out[layer.name] = f"{prefix}.{kind}{k}"
+    return out
+
+
+def torchvision_to_ours(model, state: dict[str, np.ndarray], skip_top: bool = False) -> None:
+    """Assign a torchvision ResNet state_dict to ``model`` (which must use the same
+    stride placement: torchvision's bottlenecks are v1.5, ``stride_placement="3x3"``).
+
+    Kernels go from PyTorch's (out, in, kh, kw) to Keras' (kh, kw, in, out); the
+    classifier from (out, in) to (in, out); BN maps weight/bias/running_mean/
+    running_var to gamma/beta/moving_mean/moving_variance (both use eps 1e-5). The
+    symmetric padding of strided convolutions is the same in both (explicit pad layers
+    here), so no shift is needed.
+    """
+    import keras
+
+    names = torchvision_name_map(model)
+
+    def values_for(layer):
+        prefix = names.get(layer.name)
+        if prefix is None:
+            raise _Missing("no torchvision counterpart")
+        if isinstance(layer, keras.layers.BatchNormalization):
+            keys = [f"{prefix}.{s}" for s in ("weight", "bias", "running_mean", "running_var")]
+        elif isinstance(layer, keras.layers.Dense):
+            keys = [f"{prefix}.weight", f"{prefix}.bias"]
+        else:
+            keys = [f"{prefix}.weight"]
+        missing = [k for k in keys if k not in state]
+        if missing:
+            raise _Missing(f"{missing[0]} missing in the file")
+        values = [state[k] for k in keys]
+        if isinstance(layer, keras.layers.Conv2D):
+            values = [np.transpose(values[0], (2, 3, 1, 0))]
+        elif isinstance(layer, keras.layers.Dense):
+            values = [values[0].T, values[1]]
+        return values, keys
+
+    ignored = {k for k in state if k.endswith("num_batches_tracked")}
+    if skip_top:
+        ignored |= {"fc.weight", "fc.bias"}
+    _assign(model, values_for, state, ignored, skip_top)
+
+
+def load_torchvision_pth(model, path, skip_top: bool = False) -> None:
+    torchvision_to_ours(model, read_torch_state_dict(path), skip_top=skip_top)

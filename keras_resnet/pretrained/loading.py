@@ -10,11 +10,16 @@ from __future__ import annotations
 import os
 import warnings
 
-from .convert import load_keras_applications_h5
+from .convert import load_keras_applications_h5, load_torchvision_pth
 from .download import fetch
 from .registry import resolve
 
-SUPPORTED_FILES = ".weights.h5 (this package / Keras 3), .h5 (keras.applications)"
+SUPPORTED_FILES = (".weights.h5 (this package / Keras 3), .h5 (keras.applications), "
+                   ".pth / .pt (a torchvision ResNet state_dict; needs PyTorch)")
+LOADERS = {
+    "keras-applications-h5": load_keras_applications_h5,
+    "torchvision-state-dict": load_torchvision_pth,
+}
 
 
 def plan_weights(spec, weights, *, include_top, classes, channels, stride_placement_given):
@@ -27,6 +32,8 @@ def plan_weights(spec, weights, *, include_top, classes, channels, stride_placem
         )
     path = os.fspath(weights)
     if os.path.exists(path):
+        if path.endswith((".pth", ".pt")):  # torchvision bottlenecks are v1.5
+            spec = _with_stride_placement(spec, "3x3", stride_placement_given, path)
         return spec, _file_loader(path, include_top)
     if os.sep in path or path.endswith((".h5", ".pth", ".pt", ".keras")):
         raise ValueError(f"weights file not found: {path!r}")
@@ -44,27 +51,39 @@ def plan_weights(spec, weights, *, include_top, classes, channels, stride_placem
             f"include_top=True, classes must be {entry.classes} (got {classes}). For "
             "another number of classes use include_top=False and add your own head."
         )
-    if entry.stride_placement != spec.stride_placement:
-        if stride_placement_given:
-            raise ValueError(
-                f"weights {entry.tag!r} were trained with stride_placement="
-                f"{entry.stride_placement!r}; do not pass stride_placement="
-                f"{spec.stride_placement!r} with them"
-            )
-        spec = spec.replace(stride_placement=entry.stride_placement)
-    if entry.format != "keras-applications-h5":
-        raise ValueError(
-            f"weights {entry.tag!r} are a {entry.format} file; loading that format is "
-            "not implemented yet. Registered weights that load today: the "
-            "keras.applications ones (resnet50/101/152.imagenet)."
-        )
+    spec = _with_stride_placement(spec, entry.stride_placement, stride_placement_given,
+                                  repr(entry.tag))
     record = entry.file_for(include_top)
+    if entry.format == "torchvision-state-dict":
+        _require_torch(entry.tag)
 
     def load(model):
         local = fetch(record["file_name"], record["urls"], record["hash"])
-        load_keras_applications_h5(model, local, skip_top=not include_top)
+        LOADERS[entry.format](model, local, skip_top=not include_top)
 
     return spec, load
+
+
+def _with_stride_placement(spec, needed, given, what):
+    """Weights fix the stride placement of a bottleneck net; basic blocks have none."""
+    if spec.block != "bottleneck" or spec.stride_placement == needed:
+        return spec
+    if given:
+        raise ValueError(
+            f"weights {what} were trained with stride_placement={needed!r}; do not pass "
+            f"stride_placement={spec.stride_placement!r} with them"
+        )
+    return spec.replace(stride_placement=needed)
+
+
+def _require_torch(what):
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ValueError(
+            f"weights {what!r} are a PyTorch file; reading it needs PyTorch: "
+            "pip install 'keras-resnet-zoo[torch]'"
+        ) from None
 
 
 def _file_loader(path, include_top):
@@ -72,6 +91,9 @@ def _file_loader(path, include_top):
         return lambda model: load_keras3_weights(model, path)
     if path.endswith((".h5", ".hdf5")):
         return lambda model: load_keras_applications_h5(model, path, skip_top=not include_top)
+    if path.endswith((".pth", ".pt")):
+        _require_torch(path)
+        return lambda model: load_torchvision_pth(model, path, skip_top=not include_top)
     raise ValueError(f"unsupported weights file {path!r}; supported: {SUPPORTED_FILES}")
 
 

@@ -1,0 +1,176 @@
+"""torchvision state_dict -> ours, against a PyTorch reference ResNet written here
+with torchvision's exact module and state_dict names (torchvision itself does not
+import beside the CPU build of torch used here)."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_resnet
+from keras_resnet.numerics import assert_close, within_tolerance
+from keras_resnet.pretrained.convert import read_torch_state_dict, torchvision_to_ours
+from tests.helpers import images
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+RTOL = 1e-4
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + identity)
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)  # v1.5
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + identity)
+
+
+class TorchResNet(nn.Module):
+    def __init__(self, block, layers, num_classes=1000):
+        super().__init__()
+        self.inplanes = 64
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.layer1 = self._make_layer(block, 64, layers[0])
+        self.layer2 = self._make_layer(block, 128, layers[1], 2)
+        self.layer3 = self._make_layer(block, 256, layers[2], 2)
+        self.layer4 = self._make_layer(block, 512, layers[3], 2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(512 * block.expansion, num_classes)
+
+    def _make_layer(self, block, planes, blocks, stride=1):
+        downsample = None
+        if stride != 1 or self.inplanes != planes * block.expansion:
+            downsample = nn.Sequential(
+                nn.Conv2d(self.inplanes, planes * block.expansion, 1, stride, bias=False),
+                nn.BatchNorm2d(planes * block.expansion))
+        layers = [block(self.inplanes, planes, stride, downsample)]
+        self.inplanes = planes * block.expansion
+        layers += [block(self.inplanes, planes) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+ARCHS = {"resnet18": (BasicBlock, [2, 2, 2, 2]), "resnet34": (BasicBlock, [3, 4, 6, 3]),
+         "resnet50": (Bottleneck, [3, 4, 6, 3])}
+
+
+def reference(name, seed=0):
+    torch.manual_seed(seed)
+    net = TorchResNet(*ARCHS[name])
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                n = m.num_features
+                m.weight.copy_(torch.rand(n, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(n, generator=g) * 0.2)
+                m.running_mean.copy_(torch.randn(n, generator=g) * 0.2)
+                m.running_var.copy_(torch.rand(n, generator=g) * 1.5 + 0.5)
+    return net.eval()
+
+
+def torch_logits(net, x_nhwc):
+    with torch.no_grad():
+        return net(torch.from_numpy(np.transpose(x_nhwc, (0, 3, 1, 2)))).numpy()
+
+
+@pytest.mark.parametrize("name", sorted(ARCHS))
+def test_logits_match_pytorch_reference(name, tmp_path):
+    net = reference(name)
+    path = tmp_path / f"{name}.pth"
+    torch.save(net.state_dict(), path)
+    x = images((2, 96, 96, 3))  # odd-sized maps at stride 32: padding must agree
+    y = torch_logits(net, x)
+    ours = keras_resnet.build(name, weights=str(path), classifier_activation=None,
+                              input_shape=(96, 96, 3))
+    if name == "resnet50":
+        assert ours.get_layer("conv3_block1_2_conv").strides == (2, 2)  # v1.5 chosen
+    assert_close(keras.ops.convert_to_numpy(ours(x, training=False)), y, RTOL,
+                 f"{name} logits vs PyTorch")
+
+
+def test_negative_control_and_errors(tmp_path):
+    net = reference("resnet18", seed=1)
+    x = images((2, 64, 64, 3), seed=1)
+    y = torch_logits(net, x)
+    state = {k: v.numpy() for k, v in net.state_dict().items()}
+    ours = keras_resnet.ResNet18(classifier_activation=None, input_shape=(64, 64, 3))
+    bad = dict(state)
+    bad["layer2.0.bn1.running_mean"], bad["layer2.0.bn1.running_var"] = (
+        state["layer2.0.bn1.running_var"], state["layer2.0.bn1.running_mean"])
+    torchvision_to_ours(ours, bad)
+    assert not within_tolerance(keras.ops.convert_to_numpy(ours(x)), y, RTOL)
+    bad = dict(state)
+    bad["layer3.1.conv2.weight"] = np.transpose(state["layer3.1.conv2.weight"], (0, 1, 3, 2))
+    torchvision_to_ours(ours, bad)  # kh/kw swapped: same shape, wrong numbers
+    assert not within_tolerance(keras.ops.convert_to_numpy(ours(x)), y, RTOL)
+    torchvision_to_ours(ours, state)
+    assert_close(keras.ops.convert_to_numpy(ours(x)), y, RTOL)
+
+    path = tmp_path / "r18.pth"
+    torch.save(net.state_dict(), path)
+    with pytest.raises(ValueError, match="do not fit resnet34.*layer1.2"):
+        keras_resnet.ResNet34(weights=str(path))
+    with pytest.raises(ValueError, match="do not fit resnet50"):
+        keras_resnet.ResNet50(weights=str(path))
+    cut = tmp_path / "cut.pth"
+    cut.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(ValueError, match="cannot read"):
+        keras_resnet.ResNet18(weights=str(cut))
+    with pytest.raises(ValueError, match="do not pass stride_placement"):
+        keras_resnet.ResNet50(weights=str(path), stride_placement="1x1")
+    assert len(read_torch_state_dict(path)) == len(net.state_dict())
+
+
+def test_no_top_and_new_classes_from_a_full_file(tmp_path):
+    net = reference("resnet18", seed=2)
+    path = tmp_path / "r18.pth"
+    torch.save(net.state_dict(), path)
+    x = images((1, 64, 64, 3), seed=2)
+    with torch.no_grad():
+        t = torch.from_numpy(np.transpose(x, (0, 3, 1, 2)))
+        feats = net.layer4(net.layer3(net.layer2(net.layer1(
+            net.maxpool(net.relu(net.bn1(net.conv1(t)))))))).numpy()
+    ours = keras_resnet.ResNet18(include_top=False, weights=str(path), input_shape=(64, 64, 3))
+    assert_close(np.transpose(keras.ops.convert_to_numpy(ours(x)), (0, 3, 1, 2)), feats, RTOL,
+                 "conv5 features vs PyTorch")

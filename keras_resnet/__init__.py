@@ -35,14 +35,18 @@ _EXPORTS = {
     "imagenet_spec": "specs",
     "get_spec": "specs",
     "list_models": "specs",
+    "preprocess_input": "preprocessing",
+    "load_pretrained": "preprocessing",
 }
 
-__all__ = [*_EXPORTS, *_CONSTRUCTOR_NAMES]
+__all__ = [*_EXPORTS, "list_weights", *_CONSTRUCTOR_NAMES]
 
 
 def __getattr__(name):
     if name in _EXPORTS:
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    elif name == "list_weights":
+        value = importlib.import_module(".pretrained.registry", __name__).list_weights
     elif name in _CONSTRUCTOR_NAMES:
         value = importlib.import_module(".zoo", __name__).CONSTRUCTORS[name]
     else:
@@ -58,6 +62,8 @@ def __dir__():
 if TYPE_CHECKING:  # for static analysis and IDE completion
     from .builder import build
     from .complexity import Complexity, model_complexity, spec_complexity
+    from .preprocessing import load_pretrained, preprocess_input
+    from .pretrained.registry import list_weights
     from .saving import load_model
     from .specs import ResNetSpec, cifar_spec, get_spec, imagenet_spec, list_models
     from .zoo import CONSTRUCTORS

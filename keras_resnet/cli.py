@@ -2,6 +2,7 @@
 
     keras-resnet models [--family imagenet|cifar]
     keras-resnet summary NAME [--input-shape 224,224,3] [--shortcut A|B|C] [--stride-placement 1x1|3x3]
+    keras-resnet convert SRC --arch resnet50 --out x.weights.h5 [--no-top]
     keras-resnet demo [--model resnet20] [--epochs 8] [--out runs/demo]
 """
 
@@ -86,6 +87,34 @@ def cmd_demo(args):
     return 0
 
 
+def cmd_convert(args):
+    _quiet_tensorflow()
+    from .builder import build
+    from .fileio import atomic_write
+
+    if not args.out.endswith(".weights.h5"):
+        raise ValueError(f"--out must end in .weights.h5, got {args.out!r}")
+    options = {"stride_placement": args.stride_placement} if args.stride_placement else {}
+    model = build(args.arch, weights=args.src, include_top=not args.no_top, **options)
+    atomic_write(args.out, model.save_weights)
+    print(f"Converted {args.src} -> {args.out} ({model.name}, "
+          f"{model.count_params():,} parameters, "
+          f"{'no top' if args.no_top else 'with classifier'}). Load it with "
+          f"keras_resnet.build({args.arch!r}, weights={args.out!r}"
+          f"{', include_top=False' if args.no_top else ''}"
+          f"{_placement_hint(model)})")
+    return 0
+
+
+def _placement_hint(model):
+    """Files from torchvision are v1.5: the loading call must say so too."""
+    try:
+        strided_3x3 = model.get_layer("conv3_block1_2_conv").strides == (2, 2)
+    except ValueError:
+        return ""
+    return ", stride_placement='3x3'" if strided_3x3 else ""
+
+
 def make_parser():
     parser = argparse.ArgumentParser(
         prog="keras-resnet",
@@ -105,6 +134,15 @@ def make_parser():
     p.add_argument("--stride-placement", choices=["1x1", "3x3", "v1", "v1.5"])
     p.set_defaults(func=cmd_summary)
 
+    p = sub.add_parser("convert", help="convert a keras.applications .h5 or torchvision "
+                       ".pth file into this package's .weights.h5")
+    p.add_argument("src", help="weights file (.h5 or .pth) or registry tag")
+    p.add_argument("--arch", required=True, help="e.g. resnet50")
+    p.add_argument("--out", required=True, help="output file, ending in .weights.h5")
+    p.add_argument("--no-top", action="store_true", help="drop the classifier")
+    p.add_argument("--stride-placement", choices=["1x1", "3x3", "v1", "v1.5"])
+    p.set_defaults(func=cmd_convert)
+
     p = sub.add_parser("demo", help="train a ResNet on the embedded Fashion-MNIST sample")
     p.add_argument("--model", default="resnet20")
     p.add_argument("--epochs", type=int, default=8)
@@ -119,7 +157,7 @@ def main(argv=None):
     args = make_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, ImportError, RuntimeError) as err:
         print(f"keras-resnet {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -33,6 +33,7 @@ def run_demo(model_name="resnet20", epochs=8, batch_size=64, learning_rate=0.1,
 
     from .builder import build
     from .data import load_embedded
+    from .fileio import atomic_write
 
     keras.utils.set_random_seed(seed)
     (x_train, y_train), (x_test, y_test) = load_embedded()
@@ -59,8 +60,8 @@ def run_demo(model_name="resnet20", epochs=8, batch_size=64, learning_rate=0.1,
 
     os.makedirs(out, exist_ok=True)
     model_path = os.path.join(out, "model.keras")
-    _atomic(model_path, model.save)
-    _atomic(os.path.join(out, "pixel_mean.npy"), lambda p: np.save(p, pixel_mean))
+    atomic_write(model_path, model.save)
+    atomic_write(os.path.join(out, "pixel_mean.npy"), lambda p: np.save(p, pixel_mean))
     result = {
         "model": model.name,
         "epochs": epochs,
@@ -72,21 +73,9 @@ def run_demo(model_name="resnet20", epochs=8, batch_size=64, learning_rate=0.1,
         "train_seconds": round(train_seconds, 1),
         "model_path": model_path,
     }
-    _atomic(os.path.join(out, "metrics.json"),
+    atomic_write(os.path.join(out, "metrics.json"),
             lambda p: open(p, "w").write(json.dumps(result, indent=2) + "\n"))
     print(f"Test accuracy on the embedded test sample: {test_accuracy:.2%} "
           f"(trained in {train_seconds:.0f} s). Saved {model_path}")
     return result
 
-
-def _atomic(path, write):
-    """Write through a temporary file in the same folder, then rename: a reader never
-    sees a half-written file."""
-    root, ext = os.path.splitext(path)
-    tmp = f"{root}.partial{ext}"  # keep the extension: Keras checks it
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)

@@ -174,3 +174,87 @@ def test_no_top_and_new_classes_from_a_full_file(tmp_path):
     ours = keras_resnet.ResNet18(include_top=False, weights=str(path), input_shape=(64, 64, 3))
     assert_close(np.transpose(keras.ops.convert_to_numpy(ours(x)), (0, 3, 1, 2)), feats, RTOL,
                  "conv5 features vs PyTorch")
+
+
+def serve_offline(tmp_path, monkeypatch, net, arch="resnet18"):
+    """Place ``net``'s state_dict in an offline folder under the registry's file name,
+    with the registry's published hash replaced by the file's (a SHA-256 prefix, as
+    torchvision publishes it). Returns the real registry contents."""
+    import dataclasses
+    import hashlib
+
+    from keras_resnet.pretrained import registry
+
+    entry = registry.resolve(arch, "tv_in1k")
+    record = entry.files["top"]
+    offline = tmp_path / "offline"
+    offline.mkdir(exist_ok=True)
+    torch.save(net.state_dict(), offline / record["file_name"])
+    digest = hashlib.sha256((offline / record["file_name"]).read_bytes()).hexdigest()
+    entries, defaults = registry.load_registry()
+    files = {"top": dict(record, hash=f"sha256:{digest[:8]}")}
+    patched = dict(entries, **{entry.tag: dataclasses.replace(entry, files=files)})
+    monkeypatch.setattr(registry, "load_registry", lambda: (patched, defaults))
+    monkeypatch.setenv("KERAS_RESNET_WEIGHTS_DIR", str(offline))
+    monkeypatch.setenv("KERAS_RESNET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("KERAS_RESNET_WEIGHTS_MIRROR", "http://127.0.0.1:9/")  # never reached
+    return entries, defaults
+
+
+def test_weights_imagenet_for_resnet18_from_an_offline_folder(tmp_path, monkeypatch):
+    """weights="imagenet" -> resnet18.tv_in1k -> file placed by hand, hash-checked,
+    converted."""
+    from keras_resnet.pretrained import registry
+    from keras_resnet.pretrained.download import WeightsDownloadError
+
+    net = reference("resnet18", seed=4)
+    entries, defaults = serve_offline(tmp_path, monkeypatch, net)
+    ours = keras_resnet.ResNet18(weights="imagenet", classifier_activation=None,
+                                 input_shape=(64, 64, 3))
+    x = images((2, 64, 64, 3), seed=4)
+    assert_close(keras.ops.convert_to_numpy(ours(x)), torch_logits(net, x), RTOL)
+    assert not (tmp_path / "cache").exists()  # used in place, nothing copied
+    # The published hash (the real registry) rejects this stand-in file.
+    monkeypatch.setattr(registry, "load_registry", lambda: (entries, defaults))
+    with pytest.raises(WeightsDownloadError, match="does not match its published hash"):
+        keras_resnet.ResNet18(weights="imagenet", input_shape=(64, 64, 3))
+
+
+def test_load_pretrained_returns_the_model_and_its_preprocessing(tmp_path, monkeypatch):
+    from keras_resnet.preprocessing import resize_and_crop
+
+    net = reference("resnet18", seed=6)
+    serve_offline(tmp_path, monkeypatch, net)
+    model, preprocess = keras_resnet.load_pretrained("resnet18.tv_in1k",
+                                                     classifier_activation=None)
+    raw = np.random.default_rng(6).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    x = preprocess(raw)
+    assert x.shape == (1, 224, 224, 3) and x.dtype == np.float32
+    manual = (resize_and_crop(raw, 256, 224) / 255.0 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
+    np.testing.assert_allclose(x[0], manual, rtol=1e-5, atol=1e-5)
+    assert_close(keras.ops.convert_to_numpy(model(x)), torch_logits(net, x), RTOL)
+    gray = preprocess(np.zeros((5, 28, 28), np.uint8))
+    assert gray.shape == (5, 224, 224, 3)
+    np.testing.assert_allclose(gray[0, 0, 0], -np.array([0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225],
+                               rtol=1e-5)
+
+
+def test_cli_convert_writes_a_file_that_loads_back(tmp_path, capsys):
+    from keras_resnet.cli import main
+
+    net = reference("resnet50", seed=5)
+    src = tmp_path / "r50.pth"
+    torch.save(net.state_dict(), src)
+    out = tmp_path / "r50.weights.h5"
+    assert main(["convert", str(src), "--arch", "resnet50", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "stride_placement='3x3'" in said
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r50.pth", "r50.weights.h5"]
+    model = keras_resnet.ResNet50(weights=str(out), stride_placement="3x3",
+                                  classifier_activation=None, input_shape=(64, 64, 3))
+    x = images((1, 64, 64, 3), seed=5)
+    assert_close(keras.ops.convert_to_numpy(model(x)), torch_logits(net, x), RTOL)
+    assert main(["convert", str(src), "--arch", "resnet101", "--out", str(tmp_path / "b.weights.h5")]) == 2
+    assert "do not fit resnet101" in capsys.readouterr().err
+    assert not (tmp_path / "b.weights.h5").exists()
+    assert main(["convert", str(src), "--arch", "resnet50", "--out", str(tmp_path / "x.h5")]) == 2

@@ -1,0 +1,106 @@
+"""Input preprocessing that travels with the weights.
+
+Each registry entry records the preprocessing its weights expect:
+
+* ``caffe`` (keras.applications / the paper's Caffe models): RGB -> BGR, subtract the
+  ImageNet BGR mean, no scaling (inputs 0-255);
+* ``torch`` (torchvision): scale to [0, 1], subtract the RGB mean, divide by the std.
+
+:func:`preprocess_input` applies one of them to a batch of RGB images;
+:func:`load_pretrained` returns a model with the function that turns raw images, as a
+dataset stores them, into that model's input (resize, centre crop, normalise).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MODES = ("caffe", "torch")
+
+
+def _settings(weights=None, mode=None) -> dict:
+    if (weights is None) == (mode is None):
+        raise ValueError("give exactly one of weights= (a registry tag such as "
+                         "'resnet50.imagenet') or mode= ('caffe' or 'torch')")
+    if weights is not None:
+        from .pretrained.registry import load_registry
+
+        entries, _ = load_registry()
+        if weights not in entries:
+            raise ValueError(f"unknown weights tag {weights!r}; known tags: "
+                             f"{', '.join(entries)}")
+        return entries[weights].preprocessing
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    from .pretrained.registry import load_registry
+
+    entries, _ = load_registry()
+    return next(e.preprocessing for e in entries.values()
+                if e.preprocessing["mode"] == mode)
+
+
+def preprocess_input(x, weights: str | None = None, mode: str | None = None):
+    """Normalise RGB images with values 0-255, channels last (``(..., H, W, 3)``), the
+    way the given weights (or mode) expect. Returns float32 numpy."""
+    p = _settings(weights, mode)
+    x = np.asarray(x, dtype="float32")
+    if x.ndim < 3 or x.shape[-1] != 3:
+        raise ValueError(f"expected RGB images with 3 channels last, got shape {x.shape}")
+    if p["channel_order"] == "BGR":
+        x = x[..., ::-1]
+    x = x * np.float32(p["scale"]) - np.asarray(p["mean"], "float32")
+    if p["std"] is not None:
+        x = x / np.asarray(p["std"], "float32")
+    return x
+
+
+def resize_and_crop(images, resize: int, crop: int):
+    """Resize so the shorter side is ``resize`` (bilinear), then take the centre
+    ``crop`` x ``crop`` square. ``images``: (H, W, C) or (N, H, W, C)."""
+    import keras
+
+    x = np.asarray(images)
+    single = x.ndim == 3
+    if single:
+        x = x[None]
+    if x.ndim != 4:
+        raise ValueError(f"expected an image (H, W, C) or a batch (N, H, W, C), got {x.shape}")
+    h, w = x.shape[1:3]
+    scale = resize / min(h, w)
+    size = (max(crop, round(h * scale)), max(crop, round(w * scale)))
+    x = keras.ops.convert_to_numpy(
+        keras.ops.image.resize(x.astype("float32"), size, interpolation="bilinear",
+                               antialias=True))
+    top, left = (size[0] - crop) // 2, (size[1] - crop) // 2
+    x = x[:, top:top + crop, left:left + crop]
+    return x[0] if single else x
+
+
+def load_pretrained(tag: str, **build_options):
+    """``(model, preprocess)`` for a registry tag such as ``"resnet50.imagenet"``.
+
+    ``preprocess`` takes raw uint8 RGB images as stored, (H, W, 3) or (N, H, W, 3),
+    any size, and returns the batch the model expects (resized, centre-cropped,
+    normalised). Grayscale (H, W) or (N, H, W, 1) images are repeated to RGB.
+    """
+    from .builder import build
+    from .pretrained.registry import load_registry
+
+    entries, _ = load_registry()
+    if tag not in entries:
+        raise ValueError(f"unknown weights tag {tag!r}; known tags: {', '.join(entries)}")
+    entry = entries[tag]
+    model = build(entry.arch, weights=tag, **build_options)
+
+    def preprocess(images):
+        x = np.asarray(images)
+        if x.ndim == 2 or (x.ndim == 3 and x.shape[-1] not in (1, 3)):
+            x = x[..., None]  # (H, W) or (N, H, W)
+        if x.shape[-1] == 1:
+            x = np.repeat(x, 3, axis=-1)
+        x = resize_and_crop(x, entry.resize, entry.crop)
+        if x.ndim == 3:
+            x = x[None]
+        return preprocess_input(x, weights=tag)
+
+    return model, preprocess

@@ -13,7 +13,7 @@ from keras import layers
 
 from . import blocks
 from .pretrained.loading import plan_weights
-from .specs import STRIDE_PLACEMENTS, ResNetSpec, get_spec
+from .specs import ResNetSpec, get_spec
 
 POOLINGS = (None, "avg", "max")
 
@@ -159,13 +159,8 @@ def _resolve_spec(model, shortcut, stride_placement) -> ResNetSpec:
             )
         changes["shortcut"] = shortcut.upper() if isinstance(shortcut, str) else shortcut
     if stride_placement is not None:
-        if stride_placement not in STRIDE_PLACEMENTS:
-            raise ValueError(
-                f"stride_placement must be one of {tuple(STRIDE_PLACEMENTS)}, "
-                f"got {stride_placement!r}"
-            )
         changes["stride_placement"] = stride_placement
-    return spec.replace(**changes) if changes else spec  # replace re-validates
+    return spec.replace(**changes) if changes else spec  # replace validates the options
 
 
 def _check_options(spec, include_top, pooling, classes, zero_init_residual, weight_decay,

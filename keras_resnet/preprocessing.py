@@ -19,22 +19,21 @@ MODES = ("caffe", "torch")
 
 
 def _settings(weights=None, mode=None) -> dict:
+    """The registry's preprocessing record for a weights tag, or for a mode (the
+    numbers live in the registry only)."""
+    from .pretrained.registry import load_registry
+
     if (weights is None) == (mode is None):
         raise ValueError("give exactly one of weights= (a registry tag such as "
                          "'resnet50.imagenet') or mode= ('caffe' or 'torch')")
+    entries, _ = load_registry()
     if weights is not None:
-        from .pretrained.registry import load_registry
-
-        entries, _ = load_registry()
         if weights not in entries:
             raise ValueError(f"unknown weights tag {weights!r}; known tags: "
                              f"{', '.join(entries)}")
         return entries[weights].preprocessing
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    from .pretrained.registry import load_registry
-
-    entries, _ = load_registry()
     return next(e.preprocessing for e in entries.values()
                 if e.preprocessing["mode"] == mode)
 

@@ -26,7 +26,7 @@ install: $(STAMP)
 data:
 	@if [ -d /usr/share/datasets/fashion-mnist ]; then :; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) >/dev/null 2>&1 \
+	  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist wordnet-base) >/dev/null 2>&1 \
 	    || echo "note: could not install dataset-fashion-mnist; tests needing it will be skipped"; \
 	else echo "note: dataset-fashion-mnist not installed; tests needing it will be skipped"; fi
 

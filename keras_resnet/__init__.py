@@ -37,14 +37,23 @@ _EXPORTS = {
     "list_models": "specs",
     "preprocess_input": "preprocessing",
     "load_pretrained": "preprocessing",
+    "decode_predictions": "classes",
+    "imagenet_classes": "classes",
 }
 
-__all__ = [*_EXPORTS, "list_weights", *_CONSTRUCTOR_NAMES]
+_SUBMODULES = ("models", "layers", "classes", "data", "pretrained")
+
+__all__ = [*_EXPORTS, "list_weights", "custom_objects", *_CONSTRUCTOR_NAMES]
 
 
 def __getattr__(name):
     if name in _EXPORTS:
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    elif name in _SUBMODULES:  # keras_resnet.models without an explicit import
+        value = importlib.import_module(f".{name}", __name__)
+    elif name == "custom_objects":  # keras-resnet 0.2.0 exported this mapping
+        value = {"BatchNormalization":
+                 importlib.import_module(".layers", __name__).BatchNormalization}
     elif name == "list_weights":
         value = importlib.import_module(".pretrained.registry", __name__).list_weights
     elif name in _CONSTRUCTOR_NAMES:
@@ -61,6 +70,7 @@ def __dir__():
 
 if TYPE_CHECKING:  # for static analysis and IDE completion
     from .builder import build
+    from .classes import decode_predictions, imagenet_classes
     from .complexity import Complexity, model_complexity, spec_complexity
     from .preprocessing import load_pretrained, preprocess_input
     from .pretrained.registry import list_weights

@@ -12,6 +12,7 @@ import keras
 from keras import layers
 
 from . import blocks
+from .preprocessing import preprocessing_layers, resolve_preprocessing
 from .pretrained.loading import plan_weights
 from .specs import ResNetSpec, get_spec
 
@@ -34,6 +35,7 @@ def build(
     weight_decay: float = 0.0,
     bn_epsilon: float = 1e-5,
     bn_momentum: float = 0.9,
+    include_preprocessing=False,
     name: str | None = None,
 ):
     """Build a network from its registry name or a :class:`ResNetSpec`.
@@ -69,6 +71,13 @@ def build(
             regularizers set on layers after they are built do nothing.
         bn_epsilon, bn_momentum: BatchNormalization settings; the defaults 1e-5 and
             0.9 equal PyTorch's (eps 1e-5, momentum 0.1 in its convention).
+        include_preprocessing: put the input normalisation inside the model, so that
+            it takes raw RGB images with values 0-255 (any dtype; uint8 is cast), as a
+            TFLite app has them. ``True`` uses the settings recorded for ``weights`` (a
+            registry tag); or give ``"caffe"``, ``"torch"``, a weights tag such as
+            ``"resnet50.tv_in1k"``, or a dict (``scale``, ``mean``, ``std``,
+            ``channel_order``; ``mean``/``std`` per channel or per pixel). Adds the
+            layers ``preprocess_normalize`` (and ``preprocess_bgr`` for Caffe weights).
         name: model name; defaults to the spec's name.
     """
     spec = _resolve_spec(model, shortcut, stride_placement)
@@ -79,6 +88,7 @@ def build(
     data_format = keras.config.image_data_format()
     shape = _resolve_input_shape(spec, input_shape, input_tensor, data_format)
     channels = shape[-1] if data_format == "channels_last" else shape[0]
+    preprocessing = resolve_preprocessing(include_preprocessing, spec.name, weights)
     spec, load_weights = plan_weights(
         spec, weights, include_top=include_top, classes=classes, channels=channels,
         stride_placement_given=stride_placement is not None)
@@ -102,6 +112,8 @@ def build(
         kernel_regularizer=regularizer,
         stride_placement=spec.stride_placement,
     )
+    if preprocessing is not None:
+        x = preprocessing_layers(x, preprocessing, data_format)
     x = blocks.stem(x, spec.family, spec.stem_width, opts)
     for unit in spec.units():
         x = blocks.residual_unit(x, unit, spec.block, opts)

@@ -8,7 +8,9 @@ Each registry entry records the preprocessing its weights expect:
 
 :func:`preprocess_input` applies one of them to a batch of RGB images;
 :func:`load_pretrained` returns a model with the function that turns raw images, as a
-dataset stores them, into that model's input (resize, centre crop, normalise).
+dataset stores them, into that model's input (resize, centre crop, normalise);
+``build(..., include_preprocessing=...)`` puts the normalisation inside the model
+(stock layers only), so that it takes raw 0-255 RGB images -- what a TFLite app has.
 """
 
 from __future__ import annotations
@@ -36,6 +38,72 @@ def _settings(weights=None, mode=None) -> dict:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     return next(e.preprocessing for e in entries.values()
                 if e.preprocessing["mode"] == mode)
+
+
+def resolve_preprocessing(include_preprocessing, model_name: str, weights):
+    """The settings for ``build(include_preprocessing=...)``: ``None`` (off), or a
+    dict with ``channel_order``, ``scale``, ``mean``, ``std`` (``mean``/``std`` may be
+    per channel or per pixel, ``(H, W, C)``)."""
+    if include_preprocessing is None or include_preprocessing is False:
+        return None
+    if include_preprocessing is True:
+        from .pretrained.registry import resolve
+
+        if not isinstance(weights, str) or weights.endswith((".h5", ".pth", ".pt")) \
+                or "/" in weights:
+            raise ValueError(
+                "include_preprocessing=True takes its settings from the weights' registry "
+                f"entry, but weights={weights!r} is not a registry tag; pass the settings "
+                "instead: include_preprocessing='caffe' or 'torch', a tag such as "
+                "'resnet50.imagenet', or a dict with scale, mean, std, channel_order")
+        return dict(resolve(model_name, weights).preprocessing)
+    if isinstance(include_preprocessing, str):
+        if include_preprocessing in MODES:
+            return dict(_settings(mode=include_preprocessing))
+        return dict(_settings(weights=include_preprocessing))
+    if isinstance(include_preprocessing, dict):
+        p = {"channel_order": "RGB", "scale": 1.0, "mean": 0.0, "std": None,
+             **include_preprocessing}
+        unknown = set(p) - {"mode", "channel_order", "scale", "mean", "std"}
+        if unknown:
+            raise ValueError(f"unknown preprocessing keys {sorted(unknown)}; allowed: "
+                             "channel_order, scale, mean, std")
+        if p["channel_order"] not in ("RGB", "BGR"):
+            raise ValueError(f"channel_order must be 'RGB' or 'BGR', got {p['channel_order']!r}")
+        return p
+    raise ValueError(
+        "include_preprocessing must be False, True, 'caffe', 'torch', a weights tag or a "
+        f"dict; got {include_preprocessing!r}")
+
+
+def preprocessing_layers(x, settings: dict, data_format: str):
+    """Apply ``settings`` inside a Keras graph: ``preprocess_normalize`` (a Rescaling
+    layer: cast to float, ``x * scale / std - mean / std``) and, for BGR weights,
+    ``preprocess_bgr`` (a frozen 1x1 convolution that reverses the channel order).
+    The arithmetic equals :func:`preprocess_input` up to float rounding."""
+    from keras import layers
+
+    mean = np.asarray(settings["mean"], "float32")
+    std = np.ones_like(mean) if settings["std"] is None else np.asarray(settings["std"],
+                                                                       "float32")
+    scale = np.float32(settings["scale"]) / std
+    offset = -mean / std
+    bgr = settings["channel_order"] == "BGR"
+    if bgr and offset.ndim == 1:  # the mean is listed in BGR order; the input is RGB
+        scale, offset = scale[::-1], offset[::-1]
+    if data_format == "channels_first":  # per-channel (C,) -> (C, 1, 1); (H, W, C) -> (C, H, W)
+        scale, offset = (a.reshape(-1, 1, 1) if a.ndim == 1 else
+                         np.moveaxis(a, -1, 0) if a.ndim == 3 else a for a in (scale, offset))
+    x = layers.Rescaling(scale=scale.copy(), offset=offset.copy(),
+                         name="preprocess_normalize")(x)
+    if bgr:
+        channels = x.shape[-1 if data_format == "channels_last" else 1]
+        flip = np.eye(channels, dtype="float32")[::-1].reshape(1, 1, channels, channels)
+        conv = layers.Conv2D(channels, 1, use_bias=False, data_format=data_format,
+                             trainable=False, name="preprocess_bgr")
+        x = conv(x)
+        conv.set_weights([flip])
+    return x
 
 
 def preprocess_input(x, weights: str | None = None, mode: str | None = None):
@@ -80,7 +148,9 @@ def load_pretrained(tag: str, **build_options):
 
     ``preprocess`` takes raw uint8 RGB images as stored, (H, W, 3) or (N, H, W, 3),
     any size, and returns the batch the model expects (resized, centre-cropped,
-    normalised). Grayscale (H, W) or (N, H, W, 1) images are repeated to RGB.
+    normalised). Grayscale (H, W) or (N, H, W, 1) images are repeated to RGB. With
+    ``include_preprocessing=True`` the model normalises by itself and ``preprocess``
+    only resizes and crops (values stay 0-255).
     """
     from .builder import build
     from .pretrained.registry import load_registry
@@ -90,6 +160,7 @@ def load_pretrained(tag: str, **build_options):
         raise ValueError(f"unknown weights tag {tag!r}; known tags: {', '.join(entries)}")
     entry = entries[tag]
     model = build(entry.arch, weights=tag, **build_options)
+    normalise = not build_options.get("include_preprocessing")
 
     def preprocess(images):
         x = np.asarray(images)
@@ -100,6 +171,6 @@ def load_pretrained(tag: str, **build_options):
         x = resize_and_crop(x, entry.resize, entry.crop)
         if x.ndim == 3:
             x = x[None]
-        return preprocess_input(x, weights=tag)
+        return preprocess_input(x, weights=tag) if normalise else x.astype("float32")
 
     return model, preprocess

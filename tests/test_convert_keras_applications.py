@@ -101,3 +101,20 @@ def test_deeper_nets_match_keras_applications(depth, tmp_path):
     # Deeper file into a shallower net: refused, not silently truncated.
     with pytest.raises(ValueError, match="deeper network"):
         keras_resnet.ResNet50(weights=str(path))
+
+
+def test_in_model_caffe_preprocessing_takes_raw_uint8_images(resnet50_fixture):
+    """A model with include_preprocessing='caffe' fed raw uint8 RGB equals
+    keras.applications fed its own preprocess_input of the same images."""
+    from keras.applications import resnet
+
+    ref, path, _, _ = resnet50_fixture
+    raw = np.random.default_rng(7).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
+    expected = keras.ops.convert_to_numpy(
+        ref(resnet.preprocess_input(raw.astype("float32")), training=False))
+    ours = keras_resnet.ResNet50(weights=path, classifier_activation=None,
+                                 include_preprocessing="resnet50.imagenet")
+    assert ours.layers[1].name == "preprocess_normalize"
+    assert ours.get_layer("preprocess_bgr").trainable is False
+    assert_close(keras.ops.convert_to_numpy(ours(raw, training=False)), expected, RTOL,
+                 "raw uint8 through in-model caffe preprocessing")

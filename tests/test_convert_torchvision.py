@@ -233,6 +233,12 @@ def test_load_pretrained_returns_the_model_and_its_preprocessing(tmp_path, monke
     manual = (resize_and_crop(raw, 256, 224) / 255.0 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
     np.testing.assert_allclose(x[0], manual, rtol=1e-5, atol=1e-5)
     assert_close(keras.ops.convert_to_numpy(model(x)), torch_logits(net, x), RTOL)
+    # In-model preprocessing: the model takes the resized raw image (0-255) itself.
+    model_raw, resize_only = keras_resnet.load_pretrained(
+        "resnet18.tv_in1k", classifier_activation=None, include_preprocessing=True)
+    r = resize_only(raw)
+    np.testing.assert_allclose(r[0], resize_and_crop(raw, 256, 224), rtol=0, atol=0)
+    assert_close(keras.ops.convert_to_numpy(model_raw(r)), torch_logits(net, x), RTOL)
     gray = preprocess(np.zeros((5, 28, 28), np.uint8))
     assert gray.shape == (5, 224, 224, 3)
     np.testing.assert_allclose(gray[0, 0, 0], -np.array([0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225],

@@ -52,3 +52,55 @@ def test_resize_and_crop_geometry():
     assert out[:, :100].max() < 1 and out[:, 124:].min() > 254
     batch = resize_and_crop(np.stack([img, img]), 256, 224)
     assert batch.shape == (2, 224, 224, 3)
+
+
+def copy_weights_by_name(src, dst):
+    for layer in src.layers:
+        if layer.weights:
+            dst.get_layer(layer.name).set_weights(layer.get_weights())
+
+
+@pytest.mark.parametrize("mode", ["caffe", "torch"])
+def test_in_model_preprocessing_equals_preprocess_input(mode):
+    from keras_resnet.numerics import assert_close
+
+    plain = keras_resnet.build("resnet20", input_shape=(32, 32, 3), classifier_activation=None)
+    raw_model = keras_resnet.build("resnet20", input_shape=(32, 32, 3),
+                                   classifier_activation=None, include_preprocessing=mode)
+    copy_weights_by_name(plain, raw_model)
+    raw = np.random.default_rng(3).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    expected = keras.ops.convert_to_numpy(plain(keras_resnet.preprocess_input(raw, mode=mode)))
+    got = keras.ops.convert_to_numpy(raw_model(raw))
+    assert_close(got, expected, 1e-5, f"in-model {mode} preprocessing")
+    np.testing.assert_array_equal(got, keras.ops.convert_to_numpy(
+        raw_model(raw.astype("float32"))))  # uint8 input is cast, not wrapped
+    # The extra layers add no trainable weights.
+    assert len(raw_model.trainable_weights) == len(plain.trainable_weights)
+
+
+def test_in_model_per_pixel_mean_and_round_trip(tmp_path):
+    """A stored per-pixel mean (the paper's CIFAR preprocessing), saved and reloaded
+    by plain Keras: the layers are stock ones."""
+    mean = np.random.default_rng(1).uniform(0.2, 0.6, (28, 28, 1)).astype("float32")
+    model = keras_resnet.build("resnet20", input_shape=(28, 28, 1), classes=10,
+                               include_preprocessing={"scale": 1 / 255, "mean": mean})
+    plain = keras_resnet.build("resnet20", input_shape=(28, 28, 1), classes=10)
+    copy_weights_by_name(model, plain)
+    raw = np.random.default_rng(2).integers(0, 256, (3, 28, 28, 1), dtype=np.uint8)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(raw)),
+                               keras.ops.convert_to_numpy(plain(raw / np.float32(255) - mean)),
+                               rtol=1e-5, atol=1e-6)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    again = keras.saving.load_model(path)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(again(raw)),
+                                  keras.ops.convert_to_numpy(model(raw)))
+
+
+def test_in_model_preprocessing_errors():
+    with pytest.raises(ValueError, match="not a registry tag"):
+        keras_resnet.build("resnet18", include_preprocessing=True)
+    with pytest.raises(ValueError, match="unknown weights tag"):
+        keras_resnet.build("resnet18", include_preprocessing="caffee")
+    with pytest.raises(ValueError, match="unknown preprocessing keys"):
+        keras_resnet.build("resnet18", include_preprocessing={"means": [1, 2, 3]})

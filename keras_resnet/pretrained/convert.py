@@ -59,7 +59,8 @@ def _assign(model, values_for, source_keys, ignored, skip_top):
     tensors the model lacks, and only then assign (a failed load changes nothing)."""
     assignments, problems, used = [], [], set()
     for layer in model.layers:
-        if not layer.weights or (skip_top and layer.name == "predictions"):
+        if not layer.weights or (skip_top and layer.name == "predictions") \
+                or layer.name.startswith("preprocess_"):  # in-model preprocessing: fixed
             continue
         try:
             values, keys = values_for(layer)

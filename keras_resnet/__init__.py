@@ -41,7 +41,8 @@ _EXPORTS = {
     "imagenet_classes": "classes",
 }
 
-_SUBMODULES = ("models", "layers", "classes", "data", "pretrained")
+_SUBMODULES = ("models", "layers", "classes", "data", "pretrained", "training", "evaluation",
+               "analysis")
 
 __all__ = [*_EXPORTS, "list_weights", "custom_objects", *_CONSTRUCTOR_NAMES]
 

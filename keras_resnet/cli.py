@@ -3,7 +3,10 @@
     keras-resnet models [--family imagenet|cifar]
     keras-resnet summary NAME [--input-shape 224,224,3] [--shortcut A|B|C] [--stride-placement 1x1|3x3]
     keras-resnet convert SRC --arch resnet50 --out x.weights.h5 [--no-top]
-    keras-resnet demo [--model resnet20] [--epochs 8] [--out runs/demo]
+    keras-resnet train --model resnet20 --dataset embedded --recipe fashion-mnist --epochs N --out runs/x
+    keras-resnet evaluate --weights runs/x --dataset embedded --view center|10crop|multiscale
+    keras-resnet plot runs/x [runs/y ...] [--out curves.png]
+    keras-resnet demo [--epochs 10] [--out runs/demo]    (train + evaluate on the embedded data)
 """
 
 from __future__ import annotations
@@ -80,10 +83,103 @@ def cmd_summary(args):
 
 def cmd_demo(args):
     _quiet_tensorflow()
-    from .demo import run_demo
+    from .training import train
 
-    run_demo(model_name=args.model, epochs=args.epochs, batch_size=args.batch_size,
-             out=args.out, seed=args.seed)
+    result = train(args.model, "embedded", "fashion-mnist", epochs=args.epochs,
+                   batch_size=args.batch_size, out=args.out, seed=args.seed,
+                   overwrite=True)
+    ev = _evaluate(args.out, None, "embedded", "10crop", 256, None, None, None, None)
+    print(f"Demo: {result['model']} on the embedded Fashion-MNIST sample: test accuracy "
+          f"{result['test_accuracy']:.2%} (centre view), {ev['top1_accuracy']:.2%} (10-crop).")
+    return 0
+
+
+def cmd_train(args):
+    _quiet_tensorflow()
+    from .training import train
+
+    train(args.model, args.dataset, args.recipe, epochs=args.epochs,
+          batch_size=args.batch_size, out=args.out, seed=args.seed, overwrite=args.overwrite,
+          holdout=args.holdout, max_train_examples=args.max_train_examples,
+          max_test_examples=args.max_test_examples, data_dir=args.data_dir,
+          manual_dir=args.manual_dir, scale_lr=not args.no_lr_scaling,
+          shortcut=args.shortcut, width_multiplier=args.width_multiplier,
+          verbose=2 if args.log_epochs else "auto")
+    return 0
+
+
+def _load_for_evaluation(weights, model_name, pixel_mean_path):
+    """(model, pixel_mean, family) from a run directory, a .keras file, or a
+    .weights.h5 file plus --model and --pixel-mean."""
+    import json
+
+    import numpy as np
+
+    from .saving import load_model
+    from .specs import get_spec
+
+    if os.path.isdir(weights):
+        with open(os.path.join(weights, "config.json")) as f:
+            config = json.load(f)
+        path = os.path.join(weights, "model.keras")
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path} not found: the run has not finished; its "
+                                    f"checkpoints are in {weights}/checkpoints")
+        model = load_model(path)
+        mean = np.load(pixel_mean_path or os.path.join(weights, "pixel_mean.npy"))
+        return model, mean, get_spec(config["model"]).family
+    if pixel_mean_path is None:
+        raise ValueError("--pixel-mean FILE.npy is needed with a model or weights file "
+                         "(a run directory has its own)")
+    mean = np.load(pixel_mean_path)
+    if weights.endswith(".keras"):
+        model = load_model(weights)
+        family = "imagenet" if model.input.shape[1] is None or model.input.shape[1] > 64 else "cifar"
+        return model, mean, family
+    if not model_name:
+        raise ValueError("--model is needed with a .weights.h5 file")
+    from .builder import build
+
+    spec = get_spec(model_name)
+    shape = tuple(mean.shape) if spec.family == "cifar" else (None, None, mean.shape[-1])
+    return build(spec, input_shape=shape, weights=weights, classes=None), mean, spec.family
+
+
+def _evaluate(weights, model_name, dataset, view, batch_size, max_examples, pixel_mean,
+              data_dir, manual_dir, split="test"):
+    from .data.sources import load_split
+    from .evaluation import evaluate
+
+    model, mean, family = _load_for_evaluation(weights, model_name, pixel_mean)
+    data = load_split(dataset, split, data_dir=data_dir, manual_dir=manual_dir)
+    if max_examples:
+        data = data.take(max_examples)
+    return evaluate(model, data, family, mean, view, batch_size=batch_size)
+
+
+def cmd_evaluate(args):
+    _quiet_tensorflow()
+    import json
+
+    r = _evaluate(args.weights, args.model, args.dataset, args.view, args.batch_size,
+                  args.max_examples, args.pixel_mean, args.data_dir, args.manual_dir,
+                  args.split)
+    print(f"{args.dataset} {args.split}, {r['examples']} images, view {r['view']}: "
+          f"top-1 error {r['top1_error']:.2%}, top-5 error {r['top5_error']:.2%} "
+          f"(top-1 accuracy {r['top1_accuracy']:.2%})")
+    if args.json:
+        from .fileio import atomic_write
+
+        atomic_write(args.json, lambda p: open(p, "w").write(json.dumps(r, indent=2) + "\n"))
+    return 0
+
+
+def cmd_plot(args):
+    from .analysis import plot_runs
+
+    out = args.out or os.path.join(args.runs[0], "curves.png")
+    plot_runs(args.runs, out, labels=args.labels)
+    print(f"wrote {out}")
     return 0
 
 
@@ -143,13 +239,65 @@ def make_parser():
     p.add_argument("--stride-placement", choices=["1x1", "3x3", "v1", "v1.5"])
     p.set_defaults(func=cmd_convert)
 
-    p = sub.add_parser("demo", help="train a ResNet on the embedded Fashion-MNIST sample")
+    p = sub.add_parser("demo", help="train + evaluate a ResNet-20 on the embedded "
+                       "Fashion-MNIST sample (the README's main job)")
     p.add_argument("--model", default="resnet20")
-    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("train", help="train with a paper recipe; resumes after a crash")
+    p.add_argument("--model", default="resnet20", help="registry name, e.g. resnet20, plain56")
+    p.add_argument("--dataset", default="embedded",
+                   help="embedded | fashion_mnist | cifar10 | cifar100 | imagenet2012 | a "
+                        "directory (idx files, CIFAR python folder, image folders)")
+    p.add_argument("--recipe", default="fashion-mnist",
+                   help="paper-cifar10 | paper-imagenet | fashion-mnist")
+    p.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="global batch (all replicas); default: the recipe's")
+    p.add_argument("--out", default="runs/train", help="run directory")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete a run with another configuration in --out and start afresh")
+    p.add_argument("--holdout", type=int, default=None,
+                   help="keep the last N training images apart as the validation set "
+                        "(the paper's 45k/5k CIFAR split: 5000)")
+    p.add_argument("--max-train-examples", type=int, default=None)
+    p.add_argument("--max-test-examples", type=int, default=None)
+    p.add_argument("--data-dir", default=None, help="tensorflow-datasets data_dir")
+    p.add_argument("--manual-dir", default=None,
+                   help="folder with the dataset's original files (TFDS manual_dir)")
+    p.add_argument("--no-lr-scaling", action="store_true",
+                   help="keep the recipe's learning rate for another global batch size")
+    p.add_argument("--shortcut", choices=["A", "B", "C"])
+    p.add_argument("--width-multiplier", type=float, default=None)
+    p.add_argument("--log-epochs", action="store_true",
+                   help="one line per epoch instead of a progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="top-1/top-5 error under an evaluation view")
+    p.add_argument("--weights", required=True,
+                   help="a run directory, a .keras model, or a .weights.h5 file (+ --model)")
+    p.add_argument("--model", default=None)
+    p.add_argument("--dataset", default="embedded")
+    p.add_argument("--split", default="test")
+    p.add_argument("--view", default="center", choices=["center", "10crop", "multiscale"])
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--max-examples", type=int, default=None)
+    p.add_argument("--pixel-mean", default=None, help=".npy mean image (run dirs have one)")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--manual-dir", default=None)
+    p.add_argument("--json", default=None, help="also write the result here")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("plot", help="training/test error curves of runs as a PNG")
+    p.add_argument("runs", nargs="+", help="run directories")
+    p.add_argument("--out", default=None, help="PNG path (default: RUN/curves.png)")
+    p.add_argument("--labels", nargs="+", default=None)
+    p.set_defaults(func=cmd_plot)
     return parser
 
 

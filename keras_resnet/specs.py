@@ -11,6 +11,7 @@ This module is pure Python: importing it does not import Keras or TensorFlow.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -295,6 +296,10 @@ def get_spec(name: str) -> ResNetSpec:
     if isinstance(name, ResNetSpec):
         return name
     key = normalize_name(name)
+    m = re.fullmatch(r"(resnet|plain)(\d+)", key)
+    if key not in SPECS and m and int(m.group(2)) % 6 == 2 and int(m.group(2)) >= 8:
+        # Any CIFAR depth 6n+2 (resnet8, plain14, ...), as the paper's section 4.2 defines.
+        return cifar_spec(int(m.group(2)), residual=m.group(1) == "resnet")
     if key not in SPECS:
         raise ValueError(
             f"Unknown model {name!r}. Valid names: {', '.join(SPECS)}. "

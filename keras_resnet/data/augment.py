@@ -1,0 +1,184 @@
+"""The paper's input pipelines (tf.data; TensorFlow is imported on first use).
+
+CIFAR (section 4.2): per-pixel mean subtraction, 4 zero pixels padded on each side, a
+random crop of the original size, random horizontal flip. ImageNet (section 3.4): the
+shorter side resized to a random length in [256, 480], a random 224 x 224 crop,
+random flip, per-pixel mean subtraction, and the standard colour augmentation of
+Krizhevsky et al. (PCA lighting noise). Pixel values are scaled to [0, 1] first, so a
+mean image is stored in those units.
+
+Channel handling: images are converted to the channel count the model takes
+(grayscale -> RGB by repetition, RGB -> grayscale by luminance), so a 1-channel
+Fashion-MNIST source can feed a 3-channel ImageNet network and vice versa.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+FAMILIES = ("cifar", "imagenet")
+# ImageNet RGB covariance (pixel values in [0, 1]): the eigenvalues and eigenvectors
+# used by Krizhevsky et al. 2012 and every ResNet training script since.
+PCA_EIGVAL = np.array([0.2175, 0.0188, 0.0045], "float32")
+PCA_EIGVEC = np.array([[-0.5675, 0.7192, 0.4009],
+                       [-0.5808, -0.0045, -0.8140],
+                       [-0.5836, -0.6948, 0.4203]], "float32")
+PCA_STD = 0.1
+IMAGENET_SCALE_RANGE = (256, 480)
+IMAGENET_CROP = 224
+IMAGENET_EVAL_RESIZE = 256
+
+
+def to_channels(image, channels: int):
+    import tensorflow as tf
+
+    have = image.shape[-1]
+    if have == channels or channels is None:
+        return image
+    if have == 1 and channels == 3:
+        return tf.image.grayscale_to_rgb(image)
+    if have == 3 and channels == 1:
+        return tf.cast(tf.round(tf.image.rgb_to_grayscale(tf.cast(image, "float32"))),
+                       image.dtype)
+    raise ValueError(f"cannot turn {have}-channel images into {channels}-channel ones")
+
+
+def resize_shorter(image, size):
+    """Resize so that the shorter side is ``size`` (bilinear, antialiased), float32."""
+    import tensorflow as tf
+
+    shape = tf.shape(image)
+    h, w = tf.cast(shape[-3], "float32"), tf.cast(shape[-2], "float32")
+    scale = tf.cast(size, "float32") / tf.minimum(h, w)
+    new = (tf.maximum(tf.cast(size, "int32"), tf.cast(tf.round(h * scale), "int32")),
+           tf.maximum(tf.cast(size, "int32"), tf.cast(tf.round(w * scale), "int32")))
+    return tf.image.resize(tf.cast(image, "float32"), new, method="bilinear", antialias=True)
+
+
+def center_crop(image, size):
+    import tensorflow as tf
+
+    shape = tf.shape(image)
+    top, left = (shape[-3] - size) // 2, (shape[-2] - size) // 2
+    return image[..., top:top + size, left:left + size, :]
+
+
+def pca_lighting(image, std=PCA_STD):
+    """Add ``eigvec @ (alpha * eigval)`` to every pixel, alpha ~ N(0, std) per image."""
+    import tensorflow as tf
+
+    alpha = tf.random.normal([3], stddev=std)
+    shift = tf.linalg.matvec(tf.constant(PCA_EIGVEC), alpha * tf.constant(PCA_EIGVAL))
+    return image + shift
+
+
+def cifar_train_map(pixel_mean, channels, pad=4, crop=True):
+    import tensorflow as tf
+
+    mean = tf.constant(pixel_mean, "float32")
+    shape = tuple(pixel_mean.shape)
+
+    def f(image, label):
+        x = tf.cast(to_channels(image, channels), "float32") / 255.0 - mean
+        if crop:
+            x = tf.pad(x, [[pad, pad], [pad, pad], [0, 0]])  # zeros = the mean image
+            x = tf.image.random_crop(x, shape)
+        return tf.image.random_flip_left_right(x), label
+
+    return f
+
+
+def imagenet_train_map(pixel_mean, channels, crop=IMAGENET_CROP,
+                       scale_range=IMAGENET_SCALE_RANGE, lighting=True):
+    import tensorflow as tf
+
+    mean = tf.constant(pixel_mean, "float32")
+
+    def f(image, label):
+        image = to_channels(image, channels)
+        size = tf.random.uniform([], scale_range[0], scale_range[1] + 1, dtype="int32")
+        x = resize_shorter(image, size) / 255.0
+        x = tf.image.random_crop(x, (crop, crop, channels))
+        x = tf.image.random_flip_left_right(x)
+        if lighting and channels == 3:
+            x = pca_lighting(x)
+        return x - mean, label
+
+    return f
+
+
+def eval_map(family, pixel_mean, channels, resize=IMAGENET_EVAL_RESIZE, crop=IMAGENET_CROP):
+    """The single-view evaluation input: CIFAR images as they are; ImageNet images
+    resized (shorter side ``resize``) and centre-cropped to ``crop``."""
+    import tensorflow as tf
+
+    mean = tf.constant(pixel_mean, "float32")
+
+    def f(image, label):
+        image = to_channels(image, channels)
+        if family == "imagenet":
+            x = center_crop(resize_shorter(image, resize), crop) / 255.0
+        else:
+            x = tf.cast(image, "float32") / 255.0
+        return x - mean, label
+
+    return f
+
+
+def compute_pixel_mean(split, family: str, channels: int, max_images: int = 20000,
+                       resize=IMAGENET_EVAL_RESIZE, crop=IMAGENET_CROP) -> np.ndarray:
+    """The per-pixel mean image of (up to ``max_images`` of) a training split, in [0, 1]
+    units: (H, W, C) at the source's size for CIFAR-style nets, at the crop size for
+    ImageNet nets (after the evaluation resize and centre crop)."""
+    import tensorflow as tf
+
+    if split.arrays is not None and family == "cifar":
+        x = split.arrays[0][:max_images]
+        x = tf.cast(to_channels(tf.constant(x), channels), "float32").numpy()
+        return (x.mean(axis=0) / 255.0).astype("float32")
+    ds = split.dataset.take(max_images)
+
+    def prep(image, _):
+        image = to_channels(image, channels)
+        if family == "imagenet":
+            return center_crop(resize_shorter(image, resize), crop)
+        return tf.cast(image, "float32")
+
+    total, n = None, 0
+    for batch in ds.map(prep, num_parallel_calls=tf.data.AUTOTUNE).batch(256):
+        s = tf.reduce_sum(batch, axis=0).numpy().astype("float64")
+        total = s if total is None else total + s
+        n += int(batch.shape[0])
+    return (total / n / 255.0).astype("float32")
+
+
+def train_dataset(split, family, pixel_mean, batch_size, *, channels=None, seed=None,
+                  shuffle_buffer=None, cache=True, drop_remainder=False, augment=True,
+                  crop=True):
+    """Batched, shuffled, augmented, prefetched training data from a :class:`Split`."""
+    import tensorflow as tf
+
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    channels = channels or int(pixel_mean.shape[-1])
+    ds = split.dataset
+    if cache and split.arrays is None and split.size <= 200_000 and None not in split.image_shape:
+        ds = ds.cache()
+    ds = ds.shuffle(shuffle_buffer or min(split.size, 50_000), seed=seed,
+                    reshuffle_each_iteration=True)
+    if augment:
+        fn = (cifar_train_map(pixel_mean, channels, crop=crop) if family == "cifar"
+              else imagenet_train_map(pixel_mean, channels))
+    else:
+        fn = eval_map(family, pixel_mean, channels)
+    ds = ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+def eval_dataset(split, family, pixel_mean, batch_size, *, channels=None):
+    import tensorflow as tf
+
+    channels = channels or int(pixel_mean.shape[-1])
+    ds = split.dataset.map(eval_map(family, pixel_mean, channels),
+                           num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,315 @@
+"""Where images come from. Every source gives the same thing, a :class:`Split`:
+uint8 images as stored (H, W, C) with integer labels, as a tf.data pipeline and, for
+datasets small enough, as numpy arrays too.
+
+Sources (the ``dataset`` argument of :func:`load_split` and of ``keras-resnet train``):
+
+* ``"embedded"``: the Fashion-MNIST sample shipped in the package (no download).
+* tensorflow-datasets names: ``"fashion_mnist"``, ``"cifar10"``, ``"cifar100"``,
+  ``"imagenet2012"`` (ImageNet needs its tar files in ``manual_dir``, as TFDS
+  requires). Offline, ``fashion_mnist`` is prepared from the idx files of Debian's
+  ``dataset-fashion-mnist`` through TFDS' own ``manual_dir`` mechanism.
+* A directory, recognised by its contents: the four (Fashion-)MNIST idx files; a
+  CIFAR-10/100 "python version" folder (``data_batch_1`` ... / ``train`` + ``test``
+  pickles); or an image-folder tree (``train/<class>/*.jpg`` and ``val/`` or
+  ``test/`` beside it, or one level of class folders), which is also how an extracted
+  ImageNet is laid out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import os
+import pickle
+import struct
+
+import numpy as np
+
+from .embedded import FASHION_MNIST_CLASSES, load_embedded, load_idx_dir
+
+TFDS_NAMES = ("fashion_mnist", "cifar10", "cifar100", "imagenet2012")
+DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+# Upstream gzip headers of the Fashion-MNIST files (see fashion_mnist_manual_dir).
+_FASHION_MNIST_MTIMES = {"train": 1504176606, "t10k": 1504176627}
+
+
+@dataclasses.dataclass
+class Split:
+    """One split of a dataset.
+
+    ``dataset`` yields ``(image, label)``: uint8 ``(H, W, C)`` and int64. ``arrays``
+    is ``(images, labels)`` as numpy when the split is held in memory, else ``None``.
+    ``image_shape`` has ``None`` for sizes that vary (image folders, ImageNet).
+    """
+
+    name: str
+    size: int
+    num_classes: int
+    image_shape: tuple
+    class_names: tuple | None
+    arrays: tuple | None = None
+    files: tuple | None = None  # (paths, labels) for image-folder sources
+    _dataset_fn: object = None
+
+    @property
+    def dataset(self):
+        import tensorflow as tf
+
+        if self.arrays is not None:
+            return tf.data.Dataset.from_tensor_slices(self.arrays)
+        return self._dataset_fn()
+
+    def take(self, n: int) -> "Split":
+        """The first ``n`` examples (tests, quick runs)."""
+        if self.arrays is not None:
+            x, y = self.arrays
+            return dataclasses.replace(self, size=min(n, self.size), arrays=(x[:n], y[:n]))
+        if self.files is not None:
+            paths, labels = self.files
+            return _folder_split(self.name, paths[:n], labels[:n], self.class_names)
+        fn = self._dataset_fn
+        return dataclasses.replace(self, size=min(n, self.size),
+                                   _dataset_fn=lambda: fn().take(n))
+
+
+def _array_split(name, x, y, num_classes, class_names=None) -> Split:
+    x = np.asarray(x)
+    if x.ndim == 3:
+        x = x[..., None]  # grayscale (N, H, W) -> (N, H, W, 1)
+    if x.dtype != np.uint8 or x.ndim != 4:
+        raise ValueError(f"{name}: expected uint8 images (N, H, W[, C]), got {x.dtype} {x.shape}")
+    y = np.asarray(y).astype("int64").reshape(-1)
+    return Split(name, len(x), num_classes, tuple(x.shape[1:]),
+                 tuple(class_names) if class_names else None, arrays=(x, y))
+
+
+# ------------------------------------------------------------------- dispatch
+def load_split(dataset: str, split: str = "train", *, data_dir: str | None = None,
+               manual_dir: str | None = None, holdout: int = 0) -> Split:
+    """Load ``split`` (``"train"``, ``"test"``; ``"validation"`` for ImageNet) of a
+    source. ``holdout=k`` keeps the last ``k`` training examples apart: ``split="train"``
+    then gives the rest and ``split="holdout"`` gives those ``k`` (the paper's 45k/5k
+    CIFAR split is ``holdout=5000``)."""
+    base = "train" if split == "holdout" else split
+    if holdout and base != "train":
+        raise ValueError("holdout only applies to split='train' or 'holdout'")
+    if split == "holdout" and not holdout:
+        raise ValueError("split='holdout' needs holdout=k > 0")
+    if dataset == "embedded":
+        (xa, ya), (xb, yb) = load_embedded()
+        s = _array_split("embedded", *_pick(base, (xa, ya), (xb, yb), dataset), 10,
+                         FASHION_MNIST_CLASSES)
+    elif dataset in TFDS_NAMES:
+        s = _tfds_split(dataset, base, data_dir, manual_dir)
+    elif os.path.isdir(os.path.expanduser(dataset)):
+        s = _directory_split(os.path.expanduser(dataset), base)
+    else:
+        raise ValueError(
+            f"unknown dataset {dataset!r}: use 'embedded', a tensorflow-datasets name "
+            f"({', '.join(TFDS_NAMES)}), or a directory (idx files, a CIFAR python "
+            "folder, or an image-folder tree)")
+    return _apply_holdout(s, split, holdout) if holdout else s
+
+
+def _pick(split, train, test, what):
+    if split == "train":
+        return train
+    if split in ("test", "validation"):
+        return test
+    raise ValueError(f"{what} has splits 'train' and 'test', not {split!r}")
+
+
+def _apply_holdout(s: Split, split: str, k: int) -> Split:
+    if not 0 < k < s.size:
+        raise ValueError(f"holdout={k} must be between 1 and the training size {s.size} - 1")
+    n = s.size - k
+    if s.arrays is not None:
+        x, y = s.arrays
+        part = (x[:n], y[:n]) if split == "train" else (x[n:], y[n:])
+        return dataclasses.replace(s, size=len(part[0]), arrays=part)
+    if s.files is not None:
+        paths, labels = s.files
+        sl = slice(None, n) if split == "train" else slice(n, None)
+        return _folder_split(s.name, paths[sl], labels[sl], s.class_names)
+    fn = s._dataset_fn
+    sub = (lambda: fn().take(n)) if split == "train" else (lambda: fn().skip(n))
+    return dataclasses.replace(s, size=n if split == "train" else k, _dataset_fn=sub)
+
+
+# ------------------------------------------------------------------- directories
+def _directory_split(path: str, split: str) -> Split:
+    names = set(os.listdir(path))
+    if any(n.startswith("train-images-idx3-ubyte") for n in names):
+        train, test = load_idx_dir(path)
+        classes = FASHION_MNIST_CLASSES if "fashion" in path.lower() else None
+        return _array_split(path, *_pick(split, train, test, path),
+                            int(max(train[1].max(), test[1].max())) + 1, classes)
+    if "data_batch_1" in names or {"train", "test", "meta"} <= names:
+        return _cifar_python_split(path, split)
+    return image_folder_split(path, split)
+
+
+def read_cifar_python(path: str, split: str):
+    """CIFAR-10/100 "python version" (the pickled batches of
+    cs.toronto.edu/~kriz/cifar.html): ``(images uint8 (N, 32, 32, 3), labels, names)``."""
+    def load(name):
+        with open(os.path.join(path, name), "rb") as f:
+            return pickle.load(f, encoding="bytes")
+
+    def key(d, k):
+        return d[k.encode()] if k.encode() in d else d[k]
+
+    if os.path.exists(os.path.join(path, "data_batch_1")):  # CIFAR-10
+        files = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+        files = [f for f in files if os.path.exists(os.path.join(path, f))]
+        label_key, meta, names_key = "labels", "batches.meta", "label_names"
+    else:  # CIFAR-100
+        files = ["train" if split == "train" else "test"]
+        label_key, meta, names_key = "fine_labels", "meta", "fine_label_names"
+    batches = [load(f) for f in files]
+    data = np.concatenate([np.asarray(key(b, "data"), np.uint8) for b in batches])
+    labels = np.concatenate([np.asarray(key(b, label_key), np.int64) for b in batches])
+    if data.ndim != 2 or data.shape[1] != 3072:
+        raise ValueError(f"{path}: CIFAR batches must hold (N, 3072) rows, got {data.shape}")
+    images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)  # stored as planes
+    names = None
+    if os.path.exists(os.path.join(path, meta)):
+        names = [n.decode() if isinstance(n, bytes) else n for n in key(load(meta), names_key)]
+    return images, labels, names
+
+
+def _cifar_python_split(path, split):
+    _pick(split, None, None, path)  # validates the split name
+    x, y, names = read_cifar_python(path, "train" if split == "train" else "test")
+    return _array_split(path, x, y, len(names) if names else int(y.max()) + 1, names)
+
+
+def image_folder_split(path: str, split: str = "train") -> Split:
+    """A tree of class folders. ``path/train/<class>/...`` with ``path/val`` (or
+    ``validation``/``test``) beside it, or ``path/<class>/...`` itself (then every
+    split is the whole tree). Classes are the sorted folder names of the training
+    tree, so train and test agree on label numbers."""
+    root = path
+    sub = {"train": ("train",), "test": ("test", "val", "validation"),
+           "validation": ("validation", "val", "test")}.get(split)
+    if sub is None:
+        raise ValueError(f"image folders have splits 'train', 'validation'/'test', not {split!r}")
+    if os.path.isdir(os.path.join(path, "train")):
+        found = [s for s in sub if os.path.isdir(os.path.join(path, s))]
+        if not found:
+            raise ValueError(f"{path} has a train/ folder but none of {sub} for split {split!r}")
+        root = os.path.join(path, found[0])
+        classes = sorted(d for d in os.listdir(os.path.join(path, "train"))
+                         if os.path.isdir(os.path.join(path, "train", d)))
+    else:
+        classes = sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)))
+    if not classes:
+        raise ValueError(f"{path}: no class folders found (expected <class>/<image> files)")
+    paths, labels = [], []
+    for i, c in enumerate(classes):
+        folder = os.path.join(root, c)
+        if not os.path.isdir(folder):
+            continue
+        for name in sorted(os.listdir(folder)):
+            if name.lower().endswith(IMAGE_EXTENSIONS):
+                paths.append(os.path.join(folder, name))
+                labels.append(i)
+    if not paths:
+        raise ValueError(f"{root}: no images ({', '.join(IMAGE_EXTENSIONS)}) in class folders")
+    return _folder_split(root, tuple(paths), tuple(labels), tuple(classes))
+
+
+def _folder_split(name, paths, labels, classes) -> Split:
+    def make():
+        import tensorflow as tf
+
+        def decode(p, y):
+            # Grayscale and CMYK files become RGB; every image has 3 channels.
+            img = tf.io.decode_image(tf.io.read_file(p), channels=3, expand_animations=False)
+            return img, y
+
+        ds = tf.data.Dataset.from_tensor_slices((list(paths), np.asarray(labels, "int64")))
+        return ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+
+    return Split(name, len(paths), len(classes), (None, None, 3), classes,
+                 files=(tuple(paths), tuple(labels)), _dataset_fn=make)
+
+
+# ------------------------------------------------------------------- TFDS
+def fashion_mnist_manual_dir(source: str = DEBIAN_FASHION_MNIST,
+                             target: str | None = None) -> str:
+    """A TFDS ``manual_dir`` for ``fashion_mnist`` made from Debian's idx files.
+
+    TFDS checks each file's SHA-256. Debian's files hold the same compressed data as the
+    upstream ones, but their gzip header lost the stored file name and modification
+    time; writing the upstream header back gives byte-identical files, which TFDS then
+    takes from ``manual_dir`` instead of downloading. Returns the folder.
+    """
+    if target is None:
+        home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+        target = os.path.join(home, "datasets", "fashion_mnist_manual")
+    os.makedirs(target, exist_ok=True)
+    for prefix, mtime in _FASHION_MNIST_MTIMES.items():
+        for kind in ("images-idx3", "labels-idx1"):
+            stem = f"{prefix}-{kind}-ubyte"
+            out = os.path.join(target, stem + ".gz")
+            if os.path.exists(out):
+                continue
+            with open(os.path.join(source, stem + ".gz"), "rb") as f:
+                raw = f.read()
+            if raw[:3] != b"\x1f\x8b\x08":
+                raise ValueError(f"{source}/{stem}.gz is not a gzip file")
+            if raw[3] != 0:  # already has a stored name: keep the file as it is
+                body = raw
+            else:
+                header = (b"\x1f\x8b\x08\x08" + struct.pack("<I", mtime) + raw[8:10]
+                          + stem.encode() + b"\x00")
+                body = header + raw[10:]
+            gzip.decompress(body)  # refuse to write a file gzip cannot read
+            tmp = out + ".partial"
+            with open(tmp, "wb") as f:
+                f.write(body)
+            os.replace(tmp, out)
+    return target
+
+
+def _tfds_split(name, split, data_dir, manual_dir) -> Split:
+    import tensorflow_datasets as tfds
+
+    if split == "test" and name == "imagenet2012":
+        split = "validation"
+    if manual_dir is None and name == "fashion_mnist" and os.path.isdir(DEBIAN_FASHION_MNIST):
+        manual_dir = fashion_mnist_manual_dir()
+    builder = tfds.builder(name, data_dir=data_dir)
+    try:
+        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+            manual_dir=manual_dir) if manual_dir else None)
+    except Exception as err:  # network errors, missing manual files: say what to do
+        raise RuntimeError(
+            f"tensorflow-datasets could not prepare {name!r}: {err}\n"
+            f"Offline, place the dataset's original files in a folder and pass it as "
+            f"manual_dir (CLI: --manual-dir); for imagenet2012 TFDS needs "
+            "ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar there.") from None
+    info = builder.info
+    label = info.features["label"]
+    shape = tuple(info.features["image"].shape)
+    if split in info.splits:
+        size = info.splits[split].num_examples
+    else:  # no split metadata (e.g. under tfds.testing.mock_data): count
+        try:
+            size = int(builder.as_dataset(split=split).reduce(0, lambda n, _: n + 1))
+        except Exception:  # noqa: BLE001
+            raise ValueError(f"{name} has splits {sorted(info.splits)}, not {split!r}") from None
+
+    def make():
+        return builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
+
+    names = tuple(label.names) if hasattr(label, "names") else None
+    if size <= 100_000 and None not in shape:  # small: keep in memory as arrays too
+        batches = list(tfds.as_numpy(make().batch(8192)))
+        x = np.concatenate([b[0] for b in batches])
+        y = np.concatenate([b[1] for b in batches])
+        return _array_split(name, x, y, label.num_classes, names)
+    return Split(name, size, label.num_classes, shape, names, _dataset_fn=make)

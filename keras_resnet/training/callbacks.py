@@ -1,0 +1,175 @@
+"""Fault tolerance without losing anything: :class:`RunKeeper`.
+
+Keras' BackupAndRestore writes one backup in place; a kill while it writes can leave a
+weights file and a metadata file that disagree, and CSVLogger(append=True) can log an
+epoch twice after a resume. RunKeeper does the three jobs in one callback, in an order
+that survives a SIGKILL at any instant:
+
+at the end of epoch ``e`` (chief only, except the backup's bookkeeping):
+  1. append epoch ``e``'s row to ``log.csv`` (flushed and fsynced);
+  2. write ``checkpoints/last.weights.h5`` and, when the monitored metric improved,
+     ``checkpoints/best.weights.h5`` (each written to a temporary name, then renamed);
+  3. write the backup (model + optimiser state) into the *older* of two slots
+     (``backup/slot-{0,1}.weights.h5``), then that slot's ``.json`` with the epoch and
+     the file's SHA-256; the other slot keeps the previous complete backup.
+
+On start it loads the newest slot whose JSON and checksum agree, sets the initial
+epoch, drops log rows of epochs that will be recomputed, and says that it resumed.
+So at most the interrupted epoch is recomputed and each epoch is logged exactly once.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+
+import keras
+
+from ..fileio import atomic_write
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync_write(path, text):
+    def write(tmp):
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+    atomic_write(path, write)
+
+
+class RunKeeper(keras.callbacks.Callback):
+    def __init__(self, run_dir: str, *, chief: bool = True, monitor: str = "val_accuracy",
+                 mode: str = "max", log_name: str = "log.csv", verbose: bool = True):
+        super().__init__()
+        self.run_dir = run_dir
+        self.backup_dir = os.path.join(run_dir, "backup")
+        self.checkpoint_dir = os.path.join(run_dir, "checkpoints")
+        self.log_path = os.path.join(run_dir, log_name)
+        self.chief = chief
+        self.monitor, self.mode = monitor, mode
+        self.verbose = verbose
+        self.resumed_from = None
+        self.best = None
+
+    # ------------------------------------------------------------ backup slots
+    def _slot_paths(self, slot):
+        base = os.path.join(self.backup_dir, f"slot-{slot}")
+        return base + ".weights.h5", base + ".json"
+
+    def _valid_slots(self):
+        found = []
+        for slot in (0, 1):
+            weights, meta = self._slot_paths(slot)
+            try:
+                with open(meta) as f:
+                    info = json.load(f)
+                if os.path.exists(weights) and _sha256(weights) == info["sha256"]:
+                    found.append((info["epoch"], slot, info))
+            except (OSError, ValueError, KeyError):
+                continue
+        return sorted(found, reverse=True)
+
+    def latest_backup_epoch(self) -> int:
+        slots = self._valid_slots()
+        return slots[0][0] if slots else 0
+
+    def on_train_begin(self, logs=None):
+        slots = self._valid_slots()
+        for epoch, slot, info in slots:  # newest first; an unreadable one falls back
+            weights, _ = self._slot_paths(slot)
+            try:
+                if self.model.optimizer is not None and not self.model.optimizer.built:
+                    self.model.optimizer.build(self.model.trainable_variables)
+                self.model.load_weights(weights)
+            except Exception as err:  # noqa: BLE001 - try the older slot
+                print(f"backup slot {slot} could not be loaded ({err}); trying the older one")
+                continue
+            self.model._initial_epoch = epoch
+            self.resumed_from = epoch
+            self.best = info.get("best")
+            if self.verbose:
+                print(f"Resumed from the backup after epoch {epoch} "
+                      f"({weights}); continuing at epoch {epoch + 1}.")
+            break
+        start = self.resumed_from or 0
+        if self.chief:
+            self._truncate_log(start)
+
+    def _truncate_log(self, start):
+        """Keep log rows of finished epochs (< start), drop any later ones."""
+        if not os.path.exists(self.log_path):
+            return
+        with open(self.log_path, newline="") as f:
+            rows = list(csv.reader(f))
+        if not rows:
+            return
+        header, body = rows[0], [r for r in rows[1:] if r and int(r[0]) < start]
+        if len(body) != len(rows) - 1:
+            lines = [",".join(header)] + [",".join(r) for r in body]
+            _fsync_write(self.log_path, "\n".join(lines) + "\n")
+
+    # ------------------------------------------------------------ epoch end
+    def _improved(self, value):
+        if value is None:
+            return False
+        if self.best is None:
+            return True
+        return value > self.best if self.mode == "max" else value < self.best
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        lr = self.model.optimizer.learning_rate
+        logs.setdefault("learning_rate", float(keras.ops.convert_to_numpy(lr)))
+        if self.chief:
+            self._append_row(epoch, logs)
+            os.makedirs(self.checkpoint_dir, exist_ok=True)
+            atomic_write(os.path.join(self.checkpoint_dir, "last.weights.h5"),
+                         self.model.save_weights)
+            value = logs.get(self.monitor)
+            if self._improved(value):
+                self.best = float(value)
+                atomic_write(os.path.join(self.checkpoint_dir, "best.weights.h5"),
+                             self.model.save_weights)
+                _fsync_write(os.path.join(self.checkpoint_dir, "best.json"),
+                             json.dumps({"epoch": epoch + 1, self.monitor: self.best}) + "\n")
+            self._write_backup(epoch + 1)
+
+    def _append_row(self, epoch, logs):
+        keys = sorted(k for k in logs if isinstance(logs[k], (int, float)))
+        new = not os.path.exists(self.log_path) or os.path.getsize(self.log_path) == 0
+        if not new:
+            with open(self.log_path) as f:
+                header = f.readline().strip().split(",")[1:]
+            keys = header
+        with open(self.log_path, "a") as f:
+            if new:
+                f.write(",".join(["epoch", *keys]) + "\n")
+            f.write(",".join([str(epoch), *(repr(float(logs.get(k, float("nan"))))
+                                             for k in keys)]) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def _write_backup(self, finished_epochs):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        slots = self._valid_slots()
+        # Overwrite the older slot (or an empty / broken one); keep the newest intact.
+        used = {s for _, s, _ in slots}
+        target = next((s for s in (0, 1) if s not in used), None)
+        if target is None:
+            target = slots[-1][1]
+        weights, meta = self._slot_paths(target)
+        if os.path.exists(meta):
+            os.remove(meta)  # the slot is invalid until both files are new
+        atomic_write(weights, self.model.save_weights)
+        _fsync_write(meta, json.dumps({"epoch": finished_epochs, "sha256": _sha256(weights),
+                                       "best": self.best}) + "\n")

@@ -174,6 +174,19 @@ def cmd_evaluate(args):
     return 0
 
 
+def cmd_tune(args):
+    _quiet_tensorflow()
+    from .tuning import tune
+
+    tune(args.dataset, algorithm=args.algorithm, max_trials=args.max_trials,
+         epochs=args.epochs, batch_size=args.batch_size, out=args.out,
+         ns=tuple(args.n), shortcuts=tuple(args.shortcuts),
+         width_multipliers=tuple(args.width_multipliers),
+         max_train_examples=args.max_train_examples, max_val_examples=args.max_val_examples,
+         overwrite=args.overwrite, seed=args.seed)
+    return 0
+
+
 def cmd_plot(args):
     from .analysis import plot_runs
 
@@ -292,6 +305,23 @@ def make_parser():
     p.add_argument("--manual-dir", default=None)
     p.add_argument("--json", default=None, help="also write the result here")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("tune", help="keras-tuner search over depth, width, shortcut, "
+                       "learning rate and weight decay")
+    p.add_argument("--dataset", default="embedded")
+    p.add_argument("--algorithm", choices=["random", "hyperband"], default="random")
+    p.add_argument("--max-trials", type=int, default=4)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--n", type=int, nargs="+", default=[1, 2], help="depths 6n+2 to try")
+    p.add_argument("--shortcuts", nargs="+", default=["A", "B"], choices=["A", "B", "C"])
+    p.add_argument("--width-multipliers", type=float, nargs="+", default=[1.0])
+    p.add_argument("--max-train-examples", type=int, default=None)
+    p.add_argument("--max-val-examples", type=int, default=None)
+    p.add_argument("--out", default="runs/tune")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("plot", help="training/test error curves of runs as a PNG")
     p.add_argument("runs", nargs="+", help="run directories")

@@ -27,6 +27,8 @@ def test_wheel_contains_embedded_data_and_entry_point(tmp_path):
     assert "keras_resnet/builder.py" in names
     assert "keras_resnet/weights/registry.json" in names  # from the top-level weights/
     assert "keras_resnet/pretrained/download.py" in names
+    assert "keras_resnet/data/imagenet_classes.json" in names  # decode_predictions, offline
+    assert "keras_resnet/training/run.py" in names and "keras_resnet/models.py" in names
     assert not any(n.startswith("tests/") for n in names)
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "keras-resnet = keras_resnet.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()

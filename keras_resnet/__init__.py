@@ -38,11 +38,13 @@ _EXPORTS = {
     "preprocess_input": "preprocessing",
     "load_pretrained": "preprocessing",
     "decode_predictions": "classes",
+    "backbone": "backbones",
+    "faster_rcnn_split": "backbones",
     "imagenet_classes": "classes",
 }
 
 _SUBMODULES = ("models", "layers", "classes", "data", "pretrained", "training", "evaluation",
-               "analysis")
+               "analysis", "export", "backbones", "tuning")
 
 __all__ = [*_EXPORTS, "list_weights", "custom_objects", *_CONSTRUCTOR_NAMES]
 
@@ -71,6 +73,7 @@ def __dir__():
 
 if TYPE_CHECKING:  # for static analysis and IDE completion
     from .builder import build
+    from .backbones import backbone, faster_rcnn_split
     from .classes import decode_predictions, imagenet_classes
     from .complexity import Complexity, model_complexity, spec_complexity
     from .preprocessing import load_pretrained, preprocess_input

@@ -6,6 +6,8 @@
     keras-resnet train --model resnet20 --dataset embedded --recipe fashion-mnist --epochs N --out runs/x
     keras-resnet evaluate --weights runs/x --dataset embedded --view center|10crop|multiscale
     keras-resnet plot runs/x [runs/y ...] [--out curves.png]
+    keras-resnet export --weights runs/x --format savedmodel|tflite --quantize none|float16|dynamic|int8 --out PATH
+    keras-resnet tune --max-trials 4 --epochs 3 --out runs/tune
     keras-resnet demo [--epochs 10] [--out runs/demo]    (train + evaluate on the embedded data)
 """
 
@@ -89,8 +91,24 @@ def cmd_demo(args):
                    batch_size=args.batch_size, out=args.out, seed=args.seed,
                    overwrite=True)
     ev = _evaluate(args.out, None, "embedded", "10crop", 256, None, None, None, None)
+    # Ship it: int8 TFLite, verified by the LiteRT interpreter on the test images.
+    from . import export
+    from .data.sources import load_split
+
+    model, mean, family = _load_for_evaluation(args.out, None, None)
+    x, y = _preprocessed(load_split("embedded", "test"), family, mean, 2000)
+    rep, _ = _preprocessed(load_split("embedded", "train"), family, mean, 300)
+    path = os.path.join(args.out, "model_int8.tflite")
+    r = export.tflite(model, path, quantization="int8", representative_data=rep,
+                      verify_images=x, labels=y)
+    lat = r["latency_ms_batch1"]
     print(f"Demo: {result['model']} on the embedded Fashion-MNIST sample: test accuracy "
           f"{result['test_accuracy']:.2%} (centre view), {ev['top1_accuracy']:.2%} (10-crop).")
+    print(f"Exported {path}: int8, {r['size_bytes'] / 1024:.0f} KiB; LiteRT on "
+          f"{r['verified_images']} test images: top-1 agreement with Keras "
+          f"{r['top1_agreement']:.2%}, accuracy {r['tflite_accuracy']:.2%}; batch-1 latency "
+          f"{lat['tflite']:.2f} ms vs {lat['keras_tf_function']:.2f} ms (Keras tf.function). "
+          f"Report: {path}.report.json")
     return 0
 
 
@@ -184,6 +202,46 @@ def cmd_tune(args):
          width_multipliers=tuple(args.width_multipliers),
          max_train_examples=args.max_train_examples, max_val_examples=args.max_val_examples,
          overwrite=args.overwrite, seed=args.seed)
+    return 0
+
+
+def _preprocessed(split, family, mean, n):
+    import numpy as np
+
+    from .data.augment import eval_dataset
+
+    xs, ys = [], []
+    for x, y in eval_dataset(split.take(n), family, mean, batch_size=256):
+        xs.append(x.numpy())
+        ys.append(y.numpy())
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def cmd_export(args):
+    _quiet_tensorflow()
+    import json
+
+    from . import export
+    from .data.sources import load_split
+
+    model, mean, family = _load_for_evaluation(args.weights, args.model, args.pixel_mean)
+    x = y = rep = None
+    if not args.no_verify:
+        x, y = _preprocessed(load_split(args.dataset, "test"), family, mean, args.verify_images)
+    quantize = None if args.quantize == "none" else args.quantize
+    if quantize == "int8":
+        rep, _ = _preprocessed(load_split(args.dataset, "train"), family, mean,
+                               args.representative)
+    if args.format == "savedmodel":
+        report = export.saved_model(model, args.out, verify_images=x)
+    else:
+        if quantize is None and args.int8_io:
+            raise ValueError("--int8-io needs --quantize int8")
+        report = export.tflite(model, args.out, quantization=quantize,
+                               representative_data=rep, int8_io=args.int8_io,
+                               verify_images=x, labels=y)
+    print(json.dumps(report, indent=2))
+    print(f"wrote {args.out} (report: {args.out}.report.json)")
     return 0
 
 
@@ -322,6 +380,23 @@ def make_parser():
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser("export", help="SavedModel or TFLite file, verified against Keras")
+    p.add_argument("--weights", required=True,
+                   help="a run directory, a .keras model, or a .weights.h5 file (+ --model)")
+    p.add_argument("--model", default=None)
+    p.add_argument("--pixel-mean", default=None)
+    p.add_argument("--format", choices=["savedmodel", "tflite"], default="tflite")
+    p.add_argument("--quantize", choices=["none", "float16", "dynamic", "int8"], default="none")
+    p.add_argument("--int8-io", action="store_true", help="int8 input/output tensors too")
+    p.add_argument("--out", required=True)
+    p.add_argument("--dataset", default="embedded",
+                   help="where the verification (test split) and representative (train "
+                        "split) images come from")
+    p.add_argument("--verify-images", type=int, default=1000)
+    p.add_argument("--representative", type=int, default=300)
+    p.add_argument("--no-verify", action="store_true")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("plot", help="training/test error curves of runs as a PNG")
     p.add_argument("runs", nargs="+", help="run directories")

@@ -1,4 +1,4 @@
-"""Layers of this package. One: a BatchNormalization that can be frozen.
+"""Layers of this package: a BatchNormalization and a Conv2D that can be frozen.
 
 ``BatchNormalization(freeze=True)`` is what detection and fine-tuning code needs from a
 pretrained backbone (and what keras-resnet 0.2.0 offered under this name): its gamma
@@ -46,6 +46,35 @@ class BatchNormalization(keras.layers.BatchNormalization):
         if self._freeze:
             training = False
         return super().call(inputs, training=training, mask=mask)
+
+    def get_config(self):
+        return {**super().get_config(), "freeze": self._freeze}
+
+
+@keras.saving.register_keras_serializable(package="keras_resnet")
+class Conv2D(keras.layers.Conv2D):
+    """``keras.layers.Conv2D`` plus ``freeze``: a frozen convolution stays
+    non-trainable when a user sets ``model.trainable = True`` (the frozen stages of a
+    detection backbone)."""
+
+    def __init__(self, *args, freeze: bool = False, **kwargs):
+        self._freeze = bool(freeze)
+        super().__init__(*args, **kwargs)
+        if self._freeze:
+            self.trainable = False
+
+    @property
+    def freeze(self) -> bool:
+        return self._freeze
+
+    @property
+    def trainable(self):
+        return keras.layers.Conv2D.trainable.fget(self)
+
+    @trainable.setter
+    def trainable(self, value):
+        frozen = getattr(self, "_freeze", False)
+        keras.layers.Conv2D.trainable.fset(self, bool(value) and not frozen)
 
     def get_config(self):
         return {**super().get_config(), "freeze": self._freeze}

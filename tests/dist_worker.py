@@ -24,7 +24,8 @@ if mode == "mirrored2":
 import keras  # noqa: E402
 keras.config.disable_traceback_filtering()
 
-from keras_resnet.training.strategy import choose_strategy, is_chief  # noqa: E402
+from keras_resnet.training.callbacks import RunKeeper  # noqa: E402
+from keras_resnet.training.strategy import choose_strategy, is_chief, multi_worker_trainer  # noqa: E402
 
 GLOBAL_BATCH, N = 16, 64
 rng = np.random.default_rng(0)
@@ -47,7 +48,8 @@ with strategy.scope():
     inp = keras.Input((8, 8, 2))
     h = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inp)
     h = keras.layers.GlobalAveragePooling2D()(h)
-    model = keras.Model(inp, keras.layers.Dense(3)(h))
+    net = keras.Model(inp, keras.layers.Dense(3)(h))
+    model = multi_worker_trainer(net)  # net itself except under MultiWorkerMirroredStrategy
     model.compile(keras.optimizers.SGD(0.1, momentum=0.9),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
@@ -55,9 +57,13 @@ ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL_BATCH)
 options = tf.data.Options()
 options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
 ds = ds.with_options(options)
-model.fit(ds, epochs=2, verbose=0, shuffle=False)
-
 os.makedirs(out, exist_ok=True)
+callbacks = []
+if mode == "worker":  # each worker gets its own run folder: only the chief's fills up
+    task = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+    callbacks.append(RunKeeper(os.path.join(out, f"run-{task}"), chief=is_chief()))
+model.fit(ds, epochs=2, verbose=0, shuffle=False, callbacks=callbacks)
+
 if mode == "worker":
     # Which examples this worker reads: the same sharding fit applies.
     id_ds = tf.data.Dataset.from_tensor_slices(ids).batch(GLOBAL_BATCH).with_options(options)
@@ -65,9 +71,8 @@ if mode == "worker":
     for batch in strategy.experimental_distribute_dataset(id_ds):
         for t in strategy.experimental_local_results(batch):
             seen += t.numpy().tolist()
-    task = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
     with open(os.path.join(out, f"ids-{task}.json"), "w") as f:
         json.dump(seen, f)
 if is_chief():
-    np.savez(os.path.join(out, f"{mode}.npz"), *model.get_weights())
+    np.savez(os.path.join(out, f"{mode}.npz"), *net.get_weights())
 print("done", mode, strategy.num_replicas_in_sync)

@@ -94,6 +94,9 @@ def test_demo_reaches_80_percent_on_the_embedded_test_sample(tmp_path):
                          text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "Demo: resnet20 on the embedded Fashion-MNIST sample" in out.stdout
+    report = json.loads((tmp_path / "model_int8.tflite.report.json").read_text())
+    assert report["verified_images"] == 2000 and report["top1_agreement"] >= 0.98
+    assert "top-1 agreement with Keras" in out.stdout
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["test_accuracy"] >= 0.80
     # Checkpoints, logs and the plot are there.

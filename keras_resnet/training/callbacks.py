@@ -26,6 +26,7 @@ import json
 import os
 
 import keras
+import numpy as np
 
 from ..fileio import atomic_write
 
@@ -45,6 +46,15 @@ def _fsync_write(path, text):
             f.flush()
             os.fsync(f.fileno())
     atomic_write(path, write)
+
+
+def _scalar(value):
+    """A log value as a float (Keras gives floats, numpy scalars or 1-element arrays)."""
+    try:
+        a = np.asarray(keras.ops.convert_to_numpy(value), dtype="float64").reshape(-1)
+    except (TypeError, ValueError):
+        return None
+    return float(a[0]) if a.size == 1 else None
 
 
 class RunKeeper(keras.callbacks.Callback):
@@ -135,7 +145,7 @@ class RunKeeper(keras.callbacks.Callback):
             os.makedirs(self.checkpoint_dir, exist_ok=True)
             atomic_write(os.path.join(self.checkpoint_dir, "last.weights.h5"),
                          self.model.save_weights)
-            value = logs.get(self.monitor)
+            value = _scalar(logs[self.monitor]) if self.monitor in logs else None
             if self._improved(value):
                 self.best = float(value)
                 atomic_write(os.path.join(self.checkpoint_dir, "best.weights.h5"),
@@ -145,7 +155,9 @@ class RunKeeper(keras.callbacks.Callback):
             self._write_backup(epoch + 1)
 
     def _append_row(self, epoch, logs):
-        keys = sorted(k for k in logs if isinstance(logs[k], (int, float)))
+        os.makedirs(self.run_dir, exist_ok=True)
+        logs = {k: _scalar(v) for k, v in logs.items()}
+        keys = sorted(k for k in logs if logs[k] is not None)
         new = not os.path.exists(self.log_path) or os.path.getsize(self.log_path) == 0
         if not new:
             with open(self.log_path) as f:
@@ -154,8 +166,8 @@ class RunKeeper(keras.callbacks.Callback):
         with open(self.log_path, "a") as f:
             if new:
                 f.write(",".join(["epoch", *keys]) + "\n")
-            f.write(",".join([str(epoch), *(repr(float(logs.get(k, float("nan"))))
-                                             for k in keys)]) + "\n")
+            f.write(",".join([str(epoch), *(repr(logs.get(k) if logs.get(k) is not None
+                                                  else float("nan")) for k in keys)]) + "\n")
             f.flush()
             os.fsync(f.fileno())
 

@@ -73,7 +73,7 @@ def train(model: str = "resnet20", dataset: str = "embedded", recipe: str = "fas
     from ..specs import get_spec
     from .callbacks import RunKeeper
     from .recipes import get_recipe, make_optimizer
-    from .strategy import choose_strategy, describe, is_chief
+    from .strategy import choose_strategy, describe, is_chief, multi_worker_trainer
 
     r = get_recipe(recipe)
     spec = get_spec(model)
@@ -141,8 +141,9 @@ def train(model: str = "resnet20", dataset: str = "embedded", recipe: str = "fas
         metrics = ["accuracy"]
         if train_split.num_classes > 5:
             metrics.append(keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5"))
-        net.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
-                    metrics=metrics)
+        trainer = multi_worker_trainer(net)  # net itself, except with several workers
+        trainer.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                        metrics=metrics)
 
     train_ds = train_dataset(train_split, family, pixel_mean, batch_size, channels=channels,
                              seed=seed, crop=r.augmentation == "pad-crop-flip")
@@ -163,7 +164,7 @@ def train(model: str = "resnet20", dataset: str = "embedded", recipe: str = "fas
           f"{r.name} ({r.reference}), {epochs} epochs x {steps_per_epoch} steps, global "
           f"batch {batch_size}, base lr {base_lr:g}; {describe(strategy)}. Run dir: {out}")
     start = time.perf_counter()
-    history = net.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose,
+    history = trainer.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose,
                       callbacks=callbacks, shuffle=False)  # the pipeline shuffles
     seconds = time.perf_counter() - start
     if history.history.get("loss") and not np.isfinite(history.history["loss"][-1]):
@@ -173,7 +174,7 @@ def train(model: str = "resnet20", dataset: str = "embedded", recipe: str = "fas
               "resumed_from_epoch": keeper.resumed_from, "train_examples": train_split.size,
               f"{test_name}_examples": test_split.size, "train_seconds_this_process":
               round(seconds, 1)}
-    scores = net.evaluate(val_ds, verbose=0, return_dict=True)
+    scores = trainer.evaluate(val_ds, verbose=0, return_dict=True)
     result[f"{test_name}_accuracy"] = float(scores["accuracy"])
     result[f"{test_name}_top1_error"] = 1.0 - float(scores["accuracy"])
     if chief:

@@ -1,0 +1,132 @@
+"""Detection backbones (the paper's section 4.3 and its users: Faster R-CNN, FPN,
+RetinaNet): multi-scale feature maps C2-C5 at strides 4/8/16/32, any input size.
+
+    features = keras_resnet.backbone("resnet50", weights="imagenet")
+    maps = features(images)            # {"C2": ..., "C3": ..., "C4": ..., "C5": ...}
+
+``freeze_bn=True`` (default) turns every BatchNormalization into
+:class:`keras_resnet.layers.BatchNormalization` with ``freeze=True``: never trained and
+always in inference mode, even after ``backbone.trainable = True`` (Keras' own BN
+switches back to batch statistics then, which ruins small detection batches).
+``freeze_stages=k`` freezes the stem (k >= 1) and the residual stages conv2 .. conv{k}
+(k >= 2) the same lasting way. :func:`faster_rcnn_split` gives the paper's Faster R-CNN
+arrangement: a shared trunk up to C4 and the conv5 stage as a per-RoI head.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from . import blocks
+from .builder import build
+from .layers import BatchNormalization as FrozenBatchNormalization
+from .layers import Conv2D as FreezableConv2D
+from .specs import get_spec
+
+LEVELS = {"C2": 2, "C3": 3, "C4": 4, "C5": 5}
+
+
+def _stage_of(layer_name: str) -> int:
+    """1 for the stem (conv1_*, pool1_*), s for conv{s}_*, 0 for anything else."""
+    if layer_name.startswith(("conv1_", "pool1_")):
+        return 1
+    if layer_name.startswith("conv") and layer_name[4:5].isdigit():
+        return int(layer_name[4])
+    return 0
+
+
+def _stage_taps(spec) -> dict[int, str]:
+    last = {}
+    for unit in spec.units():
+        last[unit.stage] = f"{unit.name}_out"
+    return last
+
+
+def _frozen_copy(net, freeze_bn: bool, freeze_stages: int):
+    """Rebuild ``net`` with frozen BN / frozen stages as lasting freezes, same weights."""
+    def clone(layer):
+        config = layer.get_config()
+        frozen_stage = 0 < _stage_of(layer.name) <= freeze_stages
+        if isinstance(layer, keras.layers.BatchNormalization):
+            if freeze_bn or frozen_stage:
+                config.pop("trainable", None)
+                return FrozenBatchNormalization(freeze=True, **config)
+        elif type(layer) is keras.layers.Conv2D and frozen_stage:
+            config.pop("trainable", None)
+            return FreezableConv2D(freeze=True, **config)
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(net, clone_function=clone)
+    for layer in net.layers:
+        if layer.weights:
+            copy.get_layer(layer.name).set_weights(layer.get_weights())
+    return copy
+
+
+def backbone(name: str = "resnet50", weights=None, input_shape=(None, None, 3),
+             outputs=("C2", "C3", "C4", "C5"), freeze_bn: bool = True,
+             freeze_stages: int = 0, **build_options) -> keras.Model:
+    """A multi-output ``keras.Model`` mapping images to a dict of feature maps.
+
+    Args:
+        name: an ImageNet-family network (``resnet18`` ... ``resnet152``, plain nets).
+        weights: as for :func:`keras_resnet.build` (``"imagenet"``, a file, None).
+        input_shape: ``(None, None, 3)`` for any size (SavedModel); fixed for TFLite.
+        outputs: which of ``"C2"``-``"C5"`` (strides 4, 8, 16, 32) to return.
+        freeze_bn: make every BN a lasting frozen one (see the module docstring).
+        freeze_stages: 0 (nothing), 1 (stem), 2 (stem + conv2), ... 5 (everything).
+    """
+    spec = get_spec(name)
+    if spec.family != "imagenet":
+        raise ValueError(f"{spec.name} is a CIFAR-family network (3 stages, total stride "
+                         "4); backbones need the ImageNet family (C2-C5)")
+    unknown = [o for o in outputs if o not in LEVELS]
+    if unknown or not outputs:
+        raise ValueError(f"outputs must be a non-empty selection of {list(LEVELS)}, got "
+                         f"{list(outputs)}")
+    if not isinstance(freeze_stages, int) or not 0 <= freeze_stages <= 5:
+        raise ValueError(f"freeze_stages must be an integer 0-5, got {freeze_stages!r}")
+    net = build(spec, include_top=False, weights=weights, input_shape=input_shape,
+                **build_options)
+    if freeze_bn or freeze_stages:
+        net = _frozen_copy(net, freeze_bn, freeze_stages)
+    taps = _stage_taps(spec)
+    feature_maps = {o: net.get_layer(taps[LEVELS[o]]).output for o in outputs}
+    return keras.Model(net.input, feature_maps, name=f"{spec.name}_backbone")
+
+
+def faster_rcnn_split(name: str = "resnet50", weights=None, freeze_bn: bool = True,
+                      freeze_stages: int = 0, roi_size: int = 14, **build_options):
+    """The paper's Faster R-CNN arrangement (appendix A): ``(trunk, head)``.
+
+    ``trunk``: images (any size) -> C4 (stride 16), computed once per image.
+    ``head``: pooled RoI features ``(roi_size, roi_size, C4 channels)`` -> the conv5
+    stage (its first unit strides 2) -> global average pooling: one feature vector per
+    RoI, for the box classifier and regressor. Both share the classifier's weights.
+    """
+    full = backbone(name, weights=weights, outputs=("C4", "C5"), freeze_bn=freeze_bn,
+                    freeze_stages=freeze_stages, **build_options)
+    spec = get_spec(name)
+    trunk = keras.Model(full.input, full.output["C4"], name=f"{spec.name}_trunk")
+    c4_channels = full.output["C4"].shape[-1]
+    roi = keras.Input((roi_size, roi_size, c4_channels), name="roi_features")
+    placement = "1x1"
+    if spec.block == "bottleneck" and full.get_layer("conv3_block1_2_conv").strides == (2, 2):
+        placement = "3x3"  # v1.5 weights (torchvision) fix it when the net is built
+    opts = blocks.LayerOptions(data_format=keras.config.image_data_format(),
+                               stride_placement=placement,
+                               bn_epsilon=build_options.get("bn_epsilon", 1e-5),
+                               bn_momentum=build_options.get("bn_momentum", 0.9))
+    x = roi
+    for unit in spec.units():
+        if unit.stage == 5:
+            x = blocks.residual_unit(x, unit, spec.block, opts)
+    x = layers.GlobalAveragePooling2D(name="roi_pool5")(x)
+    head = keras.Model(roi, x, name=f"{spec.name}_conv5_head")
+    for layer in head.layers:
+        if layer.weights:
+            layer.set_weights(full.get_layer(layer.name).get_weights())
+    if freeze_bn or freeze_stages >= 5:
+        head = _frozen_copy(head, freeze_bn, freeze_stages)
+    return trunk, head

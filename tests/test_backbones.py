@@ -1,0 +1,105 @@
+"""Detection backbones: strides, equality with the classifier, lasting freezes, the
+Faster R-CNN split, and export."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_resnet
+from keras_resnet.backbones import backbone, faster_rcnn_split
+from keras_resnet.numerics import assert_close
+from tests.helpers import images, randomise
+
+
+def copy_by_name(src, dst):
+    n = 0
+    for layer in dst.layers:
+        if layer.weights:
+            layer.set_weights(src.get_layer(layer.name).get_weights())
+            n += 1
+    return n
+
+
+@pytest.mark.parametrize("name,channels", [("resnet18", (64, 128, 256, 512)),
+                                           ("resnet50", (256, 512, 1024, 2048))])
+def test_feature_maps_at_strides_4_8_16_32_for_several_sizes(name, channels):
+    b = backbone(name)
+    for h, w in [(224, 224), (160, 96), (320, 256)]:
+        maps = b(np.zeros((1, h, w, 3), "float32"))
+        assert sorted(maps) == ["C2", "C3", "C4", "C5"]
+        for level, c, s in zip(["C2", "C3", "C4", "C5"], channels, (4, 8, 16, 32)):
+            assert tuple(maps[level].shape) == (1, h // s, w // s, c)
+
+
+def test_features_equal_the_classifiers_activations():
+    clf = keras_resnet.ResNet50(input_shape=(None, None, 3))
+    randomise(clf, seed=2)
+    x = images((2, 160, 192, 3), seed=2)
+    taps = {"C2": "conv2_block3_out", "C3": "conv3_block4_out", "C4": "conv4_block6_out",
+            "C5": "conv5_block3_out"}
+    reference = keras.Model(clf.input, {k: clf.get_layer(v).output for k, v in taps.items()})
+    expected = {k: keras.ops.convert_to_numpy(v) for k, v in reference(x).items()}
+    for freeze_bn in (False, True):
+        b = backbone("resnet50", freeze_bn=freeze_bn)
+        assert copy_by_name(clf, b) == sum(1 for l in clf.layers if l.weights) - 1  # no fc
+        got = b(x)
+        for k in taps:
+            assert_close(keras.ops.convert_to_numpy(got[k]), expected[k], 1e-5, k)
+
+
+def bn_state(model):
+    return {l.name: [np.array(w) for w in l.get_weights()] for l in model.layers
+            if isinstance(l, keras.layers.BatchNormalization)}
+
+
+def kernels(model):
+    return {l.name: np.array(l.kernel) for l in model.layers
+            if isinstance(l, keras.layers.Conv2D)}
+
+
+@pytest.mark.parametrize("set_trainable", [False, True])
+def test_frozen_bn_and_stages_survive_a_training_step(set_trainable):
+    b = backbone("resnet18", input_shape=(64, 64, 3), freeze_stages=2)
+    randomise(b, seed=1)
+    inp = keras.Input((64, 64, 3))
+    out = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(b(inp)["C5"]))
+    model = keras.Model(inp, out)
+    if set_trainable:
+        model.trainable = True  # what fine-tuning code does; Keras' BN would unfreeze
+    bn0, k0 = bn_state(b), kernels(b)
+    model.compile(keras.optimizers.SGD(0.5), keras.losses.MeanSquaredError())
+    model.fit(images((8, 64, 64, 3)) * 3 + 1, np.ones((8, 2), "float32"), epochs=1,
+              batch_size=8, verbose=0)
+    for name, values in bn_state(b).items():
+        for a, c in zip(values, bn0[name]):
+            np.testing.assert_array_equal(a, c, err_msg=name)
+    k1 = kernels(b)
+    for name in k0:
+        frozen = name.startswith(("conv1_", "conv2_"))
+        changed = not np.array_equal(k0[name], k1[name])
+        assert changed != frozen, (name, "frozen" if frozen else "trainable")
+
+
+def test_faster_rcnn_split_shares_the_trunk_and_runs_conv5_per_roi():
+    clf = keras_resnet.ResNet50(input_shape=(None, None, 3))
+    randomise(clf, seed=4)
+    trunk, head = faster_rcnn_split("resnet50", freeze_bn=False)
+    copy_by_name(clf, trunk)
+    copy_by_name(clf, head)
+    x = images((1, 224, 224, 3), seed=4)
+    c4 = trunk(x)
+    assert tuple(c4.shape) == (1, 14, 14, 1024)  # stride 16: 14 x 14 RoI-sized
+    pooled = keras.ops.convert_to_numpy(head(c4))
+    full = keras.Model(clf.input, clf.get_layer("avg_pool").output)
+    assert_close(pooled, keras.ops.convert_to_numpy(full(x)), 1e-5, "conv5 head")
+    rois = images((5, 14, 14, 1024), seed=5)
+    assert tuple(head(rois).shape) == (5, 2048)
+
+
+def test_backbone_errors():
+    with pytest.raises(ValueError, match="CIFAR-family"):
+        backbone("resnet20")
+    with pytest.raises(ValueError, match="outputs must be"):
+        backbone("resnet18", outputs=("C6",))
+    with pytest.raises(ValueError, match="freeze_stages"):
+        backbone("resnet18", freeze_stages=7)

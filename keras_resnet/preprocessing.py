@@ -33,7 +33,12 @@ def _settings(weights=None, mode=None) -> dict:
         if weights not in entries:
             raise ValueError(f"unknown weights tag {weights!r}; known tags: "
                              f"{', '.join(entries)}")
-        return entries[weights].preprocessing
+        p = dict(entries[weights].preprocessing)
+        if p["mode"] == "pixel_mean":  # weights trained here: a stored mean image
+            from .pretrained.registry import pixel_mean
+
+            p["mean"] = pixel_mean(entries[weights])
+        return p
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     return next(e.preprocessing for e in entries.values()
@@ -56,7 +61,7 @@ def resolve_preprocessing(include_preprocessing, model_name: str, weights):
                 f"entry, but weights={weights!r} is not a registry tag; pass the settings "
                 "instead: include_preprocessing='caffe' or 'torch', a tag such as "
                 "'resnet50.imagenet', or a dict with scale, mean, std, channel_order")
-        return dict(resolve(model_name, weights).preprocessing)
+        return dict(_settings(weights=resolve(model_name, weights).tag))
     if isinstance(include_preprocessing, str):
         if include_preprocessing in MODES:
             return dict(_settings(mode=include_preprocessing))
@@ -111,6 +116,14 @@ def preprocess_input(x, weights: str | None = None, mode: str | None = None):
     way the given weights (or mode) expect. Returns float32 numpy."""
     p = _settings(weights, mode)
     x = np.asarray(x, dtype="float32")
+    if p["mode"] == "pixel_mean":
+        mean = p["mean"]
+        if x.shape[-len(mean.shape):] != mean.shape and x.shape[-2:] == mean.shape[:2]:
+            x = x[..., None]  # (N, H, W) grayscale
+        if x.shape[-len(mean.shape):] != mean.shape:
+            raise ValueError(f"weights {weights!r} take images of shape {mean.shape} "
+                             f"(H, W, C), got {x.shape}")
+        return x * np.float32(p["scale"]) - mean
     if x.ndim < 3 or x.shape[-1] != 3:
         raise ValueError(f"expected RGB images with 3 channels last, got shape {x.shape}")
     if p["channel_order"] == "BGR":
@@ -159,8 +172,24 @@ def load_pretrained(tag: str, **build_options):
     if tag not in entries:
         raise ValueError(f"unknown weights tag {tag!r}; known tags: {', '.join(entries)}")
     entry = entries[tag]
-    model = build(entry.arch, weights=tag, **build_options)
     normalise = not build_options.get("include_preprocessing")
+    if entry.preprocessing["mode"] == "pixel_mean":  # trained here, at a fixed size
+        build_options.setdefault("input_shape", entry.input_shape)
+        build_options.setdefault("classes", entry.classes)
+        model = build(entry.arch, weights=tag, **build_options)
+
+        def preprocess_fixed(images):
+            """uint8 images at the trained size: (H, W), (H, W, C), (N, H, W[, C])."""
+            x = np.asarray(images)
+            h, w, c = entry.input_shape
+            if x.shape in ((h, w), (h, w, c)):
+                x = x[None]
+            if normalise:
+                return preprocess_input(x, weights=tag)
+            return (x[..., None] if x.ndim == 3 else x).astype("float32")
+
+        return model, preprocess_fixed
+    model = build(entry.arch, weights=tag, **build_options)
 
     def preprocess(images):
         x = np.asarray(images)

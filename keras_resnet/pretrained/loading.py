@@ -11,14 +11,15 @@ import os
 import warnings
 
 from .convert import load_keras_applications_h5, load_torchvision_pth
-from .download import fetch
-from .registry import resolve
+from .download import fetch, hash_matches
+from .registry import package_file, resolve
 
 SUPPORTED_FILES = (".weights.h5 (this package / Keras 3), .h5 (keras.applications), "
                    ".pth / .pt (a torchvision ResNet state_dict; needs PyTorch)")
 LOADERS = {
     "keras-applications-h5": load_keras_applications_h5,
     "torchvision-state-dict": load_torchvision_pth,
+    "keras-weights-h5": lambda model, path, skip_top: load_keras3_weights(model, path),
 }
 
 
@@ -38,19 +39,26 @@ def plan_weights(spec, weights, *, include_top, classes, channels, stride_placem
     if os.sep in path or path.endswith((".h5", ".pth", ".pt", ".keras")):
         raise ValueError(f"weights file not found: {path!r}")
 
-    # A registry tag. Published ImageNet weights take RGB images.
-    if channels != 3:
-        raise ValueError(
-            f"pretrained weights {path!r} expect 3 input channels (RGB), but the input "
-            f"has {channels}; use weights=None for {channels}-channel inputs"
-        )
+    # A registry tag. Published ImageNet weights take RGB images; weights trained here
+    # record their input shape.
     entry = resolve(spec.name, path)
+    expected = entry.input_shape[-1] if entry.input_shape else 3
+    if channels != expected:
+        raise ValueError(
+            f"pretrained weights {entry.tag!r} expect {expected} input channel(s), but the "
+            f"input has {channels}; use weights=None for {channels}-channel inputs"
+        )
     if include_top and classes != entry.classes:
         raise ValueError(
             f"weights {entry.tag!r} have a {entry.classes}-class classifier; with "
             f"include_top=True, classes must be {entry.classes} (got {classes}). For "
             "another number of classes use include_top=False and add your own head."
         )
+    if entry.format == "keras-weights-h5" and not include_top:
+        raise ValueError(
+            f"weights {entry.tag!r} are stored with their classifier; build with "
+            "include_top=True and take features from the 'avg_pool' layer "
+            "(keras.Model(m.input, m.get_layer('avg_pool').output))")
     spec = _with_stride_placement(spec, entry.stride_placement, stride_placement_given,
                                   repr(entry.tag))
     record = entry.file_for(include_top)
@@ -58,7 +66,13 @@ def plan_weights(spec, weights, *, include_top, classes, channels, stride_placem
         _require_torch(entry.tag)
 
     def load(model):
-        local = fetch(record["file_name"], record["urls"], record["hash"])
+        if record.get("package"):
+            local = package_file(record["file_name"])
+            if not os.path.exists(local) or not hash_matches(local, record["hash"]):
+                raise ValueError(f"the packaged weights file {local} is missing or does not "
+                                 f"match its hash {record['hash']}; reinstall the package")
+        else:
+            local = fetch(record["file_name"], record["urls"], record["hash"])
         LOADERS[entry.format](model, local, skip_top=not include_top)
 
     return spec, load

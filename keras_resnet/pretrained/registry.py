@@ -22,14 +22,19 @@ class WeightsEntry:
     arch: str
     stride_placement: str
     format: str  # "keras-applications-h5" | "torchvision-state-dict" | "keras-weights-h5"
-    files: dict  # "top" / "notop" -> {"file_name", "urls", "hash"}
+    files: dict  # "top" / "notop" -> {"file_name", "urls", "hash"[, "package": true]}
     preprocessing: dict
-    resize: int
-    crop: int
+    resize: int | None
+    crop: int | None
     classes: int
     metrics: dict
     origin: str
     license: str
+    # Weights trained in this repository: the input they were trained at (the network
+    # family's size otherwise), their class names, and how to reproduce them.
+    input_shape: tuple | None = None
+    class_names: tuple | None = None
+    command: str | None = None
 
     def file_for(self, include_top: bool) -> dict:
         """The file record to fetch: the no-top file when one exists and the top is
@@ -45,9 +50,28 @@ def load_registry() -> tuple[dict, dict]:
     text = (resources.files("keras_resnet.weights") / "registry.json").read_text()
     raw = json.loads(text)
     defaults = raw.get("_defaults", {})
-    entries = {tag: WeightsEntry(tag=tag, **fields)
-               for tag, fields in raw.items() if not tag.startswith("_")}
+    entries = {}
+    for tag, fields in raw.items():
+        if tag.startswith("_"):
+            continue
+        fields = dict(fields)
+        for key in ("input_shape", "class_names"):
+            if fields.get(key) is not None:
+                fields[key] = tuple(fields[key])
+        entries[tag] = WeightsEntry(tag=tag, **fields)
     return entries, defaults
+
+
+def package_file(file_name: str) -> str:
+    """Path of a weights file shipped inside the package (``keras_resnet.weights``)."""
+    return str(resources.files("keras_resnet.weights") / file_name)
+
+
+def pixel_mean(entry: WeightsEntry):
+    """The per-pixel mean image a ``pixel_mean`` entry stores, as float32 (H, W, C)."""
+    import numpy as np
+
+    return np.load(package_file(entry.preprocessing["mean_file"])).astype("float32")
 
 
 def list_weights(arch: str | None = None) -> list[str]:

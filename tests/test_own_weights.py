@@ -1,0 +1,66 @@
+"""Weights trained in this repository: a registry entry with a packaged .weights.h5,
+a stored per-pixel mean, and load_pretrained -> (model, preprocess). Tested on a
+stand-in entry made here (the real entries are re-evaluated in test_shipped_weights)."""
+
+import dataclasses
+import hashlib
+
+import keras
+import numpy as np
+import pytest
+
+import keras_resnet
+from keras_resnet.data import FASHION_MNIST_CLASSES, load_embedded
+from keras_resnet.pretrained import loading, registry
+
+
+@pytest.fixture
+def stand_in_entry(tmp_path, monkeypatch):
+    model = keras_resnet.build("resnet8", input_shape=(28, 28, 1), classes=10)
+    weights = tmp_path / "resnet8_test.weights.h5"
+    model.save_weights(weights)
+    mean = np.random.default_rng(0).uniform(0.2, 0.4, (28, 28, 1)).astype("float32")
+    np.save(tmp_path / "resnet8_test.pixel_mean.npy", mean)
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    entry = registry.WeightsEntry(
+        tag="resnet8.test", arch="resnet8", stride_placement="1x1", format="keras-weights-h5",
+        files={"top": {"file_name": weights.name, "urls": [], "hash": f"sha256:{digest}",
+                       "package": True}},
+        preprocessing={"mode": "pixel_mean", "channel_order": "gray", "scale": 1 / 255,
+                       "mean_file": "resnet8_test.pixel_mean.npy", "std": None},
+        resize=None, crop=None, classes=10, metrics={}, origin="test", license="MIT",
+        input_shape=(28, 28, 1), class_names=FASHION_MNIST_CLASSES)
+    entries, defaults = registry.load_registry()
+    patched = dict(entries, **{entry.tag: entry})
+    monkeypatch.setattr(registry, "load_registry", lambda: (patched, defaults))
+    monkeypatch.setattr(registry, "package_file", lambda name: str(tmp_path / name))
+    monkeypatch.setattr(loading, "package_file", lambda name: str(tmp_path / name))
+    return model, mean, entry, weights
+
+
+def test_load_pretrained_gives_the_model_and_its_pixel_mean_preprocessing(stand_in_entry):
+    model, mean, entry, _ = stand_in_entry
+    loaded, preprocess = keras_resnet.load_pretrained("resnet8.test")
+    (_, _), (x, _) = load_embedded()
+    batch = preprocess(x[:8])
+    np.testing.assert_allclose(batch, x[:8, ..., None] / np.float32(255) - mean, atol=1e-6)
+    assert preprocess(x[0]).shape == (1, 28, 28, 1)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(batch)),
+                                  keras.ops.convert_to_numpy(model(batch)))
+    # In-model preprocessing: raw uint8 in, same predictions.
+    raw_model, resize_only = keras_resnet.load_pretrained("resnet8.test",
+                                                          include_preprocessing=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(raw_model(resize_only(x[:8]))),
+                               keras.ops.convert_to_numpy(model(batch)), atol=1e-5)
+
+
+def test_tag_errors_and_hash_check(stand_in_entry, tmp_path):
+    _, _, entry, weights = stand_in_entry
+    with pytest.raises(ValueError, match="expect 1 input channel"):
+        keras_resnet.build("resnet8", weights="test", input_shape=(28, 28, 3))
+    with pytest.raises(ValueError, match="stored with their classifier"):
+        keras_resnet.build("resnet8", weights="test", input_shape=(28, 28, 1),
+                           include_top=False)
+    weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(ValueError, match="does not match its hash"):
+        keras_resnet.build("resnet8", weights="test", input_shape=(28, 28, 1))

@@ -21,11 +21,15 @@ def test_every_entry_is_complete_and_consistent():
     assert len(entries) >= 8
     names = set()
     for tag, e in entries.items():
-        assert tag.startswith(e.arch + ".") and e.arch in keras_resnet.list_models()
+        assert tag.startswith(e.arch + ".") and keras_resnet.get_spec(e.arch).name == e.arch
         assert e.stride_placement in ("1x1", "3x3")
-        assert e.format in ("keras-applications-h5", "torchvision-state-dict")
-        assert e.classes == 1000 and e.crop == 224 and e.resize >= e.crop
-        assert e.preprocessing["mode"] in ("caffe", "torch")
+        if e.files["top"].get("package"):  # trained in this repository, shipped inside
+            assert e.format == "keras-weights-h5" and e.preprocessing["mode"] == "pixel_mean"
+            assert e.input_shape and e.command and e.resize is None
+        else:
+            assert e.format in ("keras-applications-h5", "torchvision-state-dict")
+            assert e.classes == 1000 and e.crop == 224 and e.resize >= e.crop
+            assert e.preprocessing["mode"] in ("caffe", "torch")
         assert 0 < e.metrics["top1"] < e.metrics["top5"] < 100 and e.metrics["source"]
         assert e.license and e.origin
         for record in e.files.values():

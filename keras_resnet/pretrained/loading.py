@@ -45,8 +45,9 @@ def plan_weights(spec, weights, *, include_top, classes, channels, stride_placem
     expected = entry.input_shape[-1] if entry.input_shape else 3
     if channels != expected:
         raise ValueError(
-            f"pretrained weights {entry.tag!r} expect {expected} input channel(s), but the "
-            f"input has {channels}; use weights=None for {channels}-channel inputs"
+            f"pretrained weights {entry.tag!r} expect {expected} input "
+            f"channel{'s' if expected != 1 else ''}, but the input has {channels}; use "
+            f"weights=None for {channels}-channel inputs"
         )
     if include_top and classes != entry.classes:
         raise ValueError(

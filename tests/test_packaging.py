@@ -29,6 +29,12 @@ def test_wheel_contains_embedded_data_and_entry_point(tmp_path):
     assert "keras_resnet/pretrained/download.py" in names
     assert "keras_resnet/data/imagenet_classes.json" in names  # decode_predictions, offline
     assert "keras_resnet/training/run.py" in names and "keras_resnet/models.py" in names
+    from keras_resnet.pretrained.registry import load_registry
+
+    for entry in load_registry()[0].values():  # weights trained here ship inside
+        if entry.files["top"].get("package"):
+            assert f"keras_resnet/weights/{entry.files['top']['file_name']}" in names
+            assert f"keras_resnet/weights/{entry.preprocessing['mean_file']}" in names
     assert not any(n.startswith("tests/") for n in names)
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "keras-resnet = keras_resnet.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()

@@ -77,6 +77,7 @@ def test_resolve_aliases_and_errors():
 
 
 def test_registry_weights_fix_the_stride_placement_before_download(monkeypatch):
+    import keras_resnet.builder  # noqa: F401  (a submodule: import it, do not rely on test order)
     import keras_resnet.pretrained.loading as loading
 
     def no_download(*args, **kwargs):

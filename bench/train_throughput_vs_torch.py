@@ -1,16 +1,21 @@
-"""CPU training throughput of a CIFAR ResNet-20 (batch 128, 32x32x3): ours (Keras 3 on
-TensorFlow, a compiled train step) against an equivalent PyTorch model (torch CPU, NCHW
-and channels_last), in one process, rounds interleaved, median of per-round ratios.
+"""CPU training throughput of a CIFAR ResNet-20 (batch 128, 32x32x3): ours (Keras 3
+on TensorFlow) against an equivalent PyTorch model (torch CPU, NCHW and channels_last),
+plus the Keras variants that try to close the gap.
+
+Every variant lives in its own worker process (so process-wide settings such as
+TensorFlow's thread pools or oneDNN can differ), builds its model and step once, then
+waits; the parent asks the workers in turn for ``--steps`` timed steps, alternating the
+order each round, and reports the median images/s and the median of the per-round
+ratios against torch channels_last. Only one worker computes at any moment.
 
 The PyTorch model is the same network: 3x3 stem, 3 stages of 3 basic units (16/32/64
-filters), option-A shortcuts (stride-2 subsampling + zero channels), BN eps 1e-5 /
-momentum 0.1 (torch's convention), SGD momentum 0.9, coupled weight decay 1e-4.
-(TensorFlow's CPU convolutions are NHWC-only, so the layout variants are torch's.)
+filters), option-A shortcuts (stride-2 subsampling + zero channels), BN eps 1e-5,
+SGD momentum 0.9, coupled weight decay 1e-4, same batch of random data each step.
 
     python bench/train_throughput_vs_torch.py [--rounds 7] [--steps 10] [--out docs/bench]
     python bench/train_throughput_vs_torch.py --smoke      # 1 round, 2 steps: checks it runs
 
-Ratio > 1: ours is faster. Do not run beside other work.
+Do not run beside other work.
 """
 
 import argparse
@@ -18,27 +23,68 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-import keras_resnet  # noqa: E402
 
 BATCH = 128
 
+# name -> (environment for the worker, description)
+VARIANTS = {
+    "keras: tf.function step": ({}, "Keras model, custom tf.function train step"),
+    "keras: model.fit": ({}, "what keras-resnet train runs: compile() + fit() on a tf.data pipeline"),
+    "keras: inter-op threads 1": ({"KR_INTER_OP": "1"},
+                                  "tf.config.threading.set_inter_op_parallelism_threads(1)"),
+    "keras: fused BN": ({"KR_FUSED_BN": "1"},
+                        "BatchNormalization's training branch as one FusedBatchNormV3 op"),
+    "keras: fused BN + model.fit": ({"KR_FUSED_BN": "1", "KR_FIT": "1"},
+                                    "the two above together"),
+    "keras: oneDNN off": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, "TF_ENABLE_ONEDNN_OPTS=0"),
+    "keras: XLA": ({"KR_XLA": "1"}, "jit_compile=True"),
+    "torch NCHW": ({}, "PyTorch eager, default memory format"),
+    "torch channels_last": ({}, "PyTorch eager, channels_last"),
+}
+REFERENCE = "torch channels_last"
 
-def keras_step_fn():
+
+# ------------------------------------------------------------------ workers
+def keras_step_fn(name):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    import keras_resnet
+
+    if os.environ.get("KR_INTER_OP"):
+        tf.config.threading.set_inter_op_parallelism_threads(int(os.environ["KR_INTER_OP"]))
+    if os.environ.get("KR_FUSED_BN"):
+        from keras_resnet.layers import use_fused_batchnorm
+
+        use_fused_batchnorm(True)
     model = keras_resnet.build("resnet20", input_shape=(32, 32, 3), classes=10,
                                weight_decay=1e-4, classifier_activation=None)
     opt = keras.optimizers.SGD(0.1, momentum=0.9)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    x = np.random.default_rng(0).standard_normal((BATCH, 32, 32, 3)).astype("float32")
+    y = np.random.default_rng(1).integers(0, 10, BATCH)
+    if name.endswith("model.fit") or os.environ.get("KR_FIT"):
+        model.compile(optimizer=opt, loss=loss_fn)
+        ds = tf.data.Dataset.from_tensors((x, y)).repeat().prefetch(2)
+        it = iter(ds)
+        model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)  # builds train_function
+        train_function = model.train_function
+
+        def run(steps):
+            for _ in range(steps):
+                logs = train_function(it)
+            float(np.asarray(logs["loss"]))
+
+        return run
+
     opt.build(model.trainable_variables)
 
-    @tf.function(jit_compile=False)
+    @tf.function(jit_compile=bool(os.environ.get("KR_XLA")))
     def step(x, y):
         with tf.GradientTape() as tape:
             logits = model(x, training=True)
@@ -47,9 +93,14 @@ def keras_step_fn():
         opt.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
-    x = tf.constant(np.random.default_rng(0).standard_normal((BATCH, 32, 32, 3)), tf.float32)
-    y = tf.constant(np.random.default_rng(1).integers(0, 10, BATCH))
-    return lambda: step(x, y).numpy()
+    xt, yt = tf.constant(x), tf.constant(y)
+
+    def run(steps):
+        for _ in range(steps):
+            loss = step(xt, yt)
+        loss.numpy()
+
+    return run
 
 
 def torch_step_fn(channels_last: bool):
@@ -93,61 +144,124 @@ def torch_step_fn(channels_last: bool):
     y = torch.randint(0, 10, (BATCH,))
     loss_fn = nn.CrossEntropyLoss()
 
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss.item()
+    def run(steps):
+        for _ in range(steps):
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+        loss.item()
 
-    return step
+    return run
 
 
-def timed(step, steps):
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return steps * BATCH / (time.perf_counter() - start)
+def worker(name):
+    if name.startswith("torch"):
+        run = torch_step_fn(channels_last=name.endswith("channels_last"))
+    else:
+        run = keras_step_fn(name)
+    run(3)  # trace / warm up
+    print("ready", flush=True)
+    for line in sys.stdin:
+        steps = int(line)
+        start = time.perf_counter()
+        run(steps)
+        print(steps * BATCH / (time.perf_counter() - start), flush=True)
+
+
+# ------------------------------------------------------------------ parent
+def start_worker(name):
+    env = {**os.environ, **VARIANTS[name][0]}
+    proc = subprocess.Popen([sys.executable, __file__, "--worker", name], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if line.strip() != "ready":
+        raise RuntimeError(f"worker {name!r} failed to start (see its stderr above)")
+    return proc
+
+
+def ask(proc, steps):
+    proc.stdin.write(f"{steps}\n")
+    proc.stdin.flush()
+    return float(proc.stdout.readline())
+
+
+def plot(result, out):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(result["images_per_s_median"])
+    rates = [result["images_per_s_median"][n] for n in names]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 1.2), dpi=120)
+    colors = ["#1f77b4" if n.startswith("keras") else "#d62728" for n in names]
+    ax.barh(names[::-1], rates[::-1], color=colors[::-1])
+    for i, (n, r) in enumerate(zip(names[::-1], rates[::-1])):
+        ax.text(r, i, f" {r:.0f} ({result['ratio_vs_reference'][n]:.2f}x)", va="center",
+                fontsize=8)
+    ax.set_xlabel(f"images/s (median of {result['rounds']} rounds); ratio vs {REFERENCE}")
+    ax.set_title("CIFAR ResNet-20 training, batch 128, 2-core CPU")
+    ax.set_xlim(0, max(rates) * 1.3)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--out", default=None)
     p.add_argument("--smoke", action="store_true")
+    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.worker:
+        return worker(args.worker)
     if args.smoke:
         args.rounds, args.steps = 1, 2
+    names = list(args.variants)
+    if REFERENCE not in names:
+        names.append(REFERENCE)
+    workers = {}
+    try:
+        for n in names:
+            print(f"starting {n} ...", flush=True)
+            workers[n] = start_worker(n)
+        rates = {n: [] for n in names}
+        for r in range(args.rounds):
+            for n in (names if r % 2 == 0 else names[::-1]):
+                rates[n].append(ask(workers[n], args.steps))
+            print(f"round {r + 1}/{args.rounds}: "
+                  + ", ".join(f"{n} {rates[n][-1]:.0f}" for n in names), flush=True)
+    finally:
+        for proc in workers.values():
+            proc.stdin.close()
+            proc.wait()
+    import keras
+    import tensorflow as tf
     import torch
 
-    fns = {"ours (Keras/TF)": keras_step_fn(),
-           "torch NCHW": torch_step_fn(False),
-           "torch channels_last": torch_step_fn(True)}
-    for f in fns.values():  # warm up / trace
-        for _ in range(2):
-            f()
-    rates = {k: [] for k in fns}
-    order = list(fns)
-    for r in range(args.rounds):
-        for k in (order if r % 2 == 0 else order[::-1]):
-            rates[k].append(timed(fns[k], args.steps))
-    ours = rates["ours (Keras/TF)"]
+    ref = rates[REFERENCE]
     result = {
-        "machine": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(), "tensorflow": tf.__version__,
-        "keras": keras.__version__, "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(), "batch": BATCH,
-        "images_per_s_median": {k: statistics.median(v) for k, v in rates.items()},
-        "ratio_ours_over": {k: statistics.median([a / b for a, b in zip(ours, v)])
-                            for k, v in rates.items() if k != "ours (Keras/TF)"},
-        "rounds": args.rounds, "steps_per_round": args.steps,
+        "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+        "tensorflow": tf.__version__, "keras": keras.__version__, "torch": torch.__version__,
+        "batch": BATCH, "rounds": args.rounds, "steps_per_round": args.steps,
+        "reference": REFERENCE,
+        "variants": {n: VARIANTS[n][1] for n in names},
+        "images_per_s_median": {n: statistics.median(v) for n, v in rates.items()},
+        "ratio_vs_reference": {n: statistics.median([a / b for a, b in zip(v, ref)])
+                               for n, v in rates.items()},
+        "ratio_range": {n: [min(a / b for a, b in zip(v, ref)), max(a / b for a, b in zip(v, ref))]
+                        for n, v in rates.items()},
     }
     print(json.dumps(result, indent=2))
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         with open(os.path.join(args.out, "train_throughput_vs_torch.json"), "w") as f:
             json.dump(result, f, indent=2)
+        plot(result, os.path.join(args.out, "train_throughput_vs_torch.png"))
     return result
 
 

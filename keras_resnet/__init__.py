@@ -41,10 +41,12 @@ _EXPORTS = {
     "backbone": "backbones",
     "faster_rcnn_split": "backbones",
     "imagenet_classes": "classes",
+    "Predictor": "inference",
+    "fold_batchnorm": "inference",
 }
 
 _SUBMODULES = ("models", "layers", "classes", "data", "pretrained", "training", "evaluation",
-               "analysis", "export", "backbones", "tuning")
+               "analysis", "export", "backbones", "tuning", "inference", "onnxgraph")
 
 __all__ = [*_EXPORTS, "list_weights", "custom_objects", *_CONSTRUCTOR_NAMES]
 

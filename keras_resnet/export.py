@@ -213,6 +213,27 @@ def tflite(model, path: str, *, quantization=None, representative_data=None,
         raise ValueError("TFLite export needs a fixed input size: build the model with "
                          "input_shape=(H, W, C)")
     path = os.fspath(path)
+    content = tflite_flatbuffer(model, quantization, representative_data, int8_io,
+                                raw_uint8, input_name)
+
+    report = {"format": "tflite", "path": path, "quantization": quantization or "float32",
+              "int8_io": int8_io, "size_bytes": len(content),
+              "keras_params": int(model.count_params()),
+              "keras_float32_bytes": int(4 * model.count_params())}
+    if verify_images is not None:
+        report.update(_verify_tflite(model, content, np.asarray(verify_images), labels,
+                                     quantization, input_name, raw_uint8, num_threads))
+    atomic_write(path, lambda p: open(p, "wb").write(content))
+    _write_report(path, report)
+    return report
+
+
+def tflite_flatbuffer(model, quantization=None, representative_data=None,
+                      int8_io=False, raw_uint8=False, input_name="images") -> bytes:
+    """The TFLite flatbuffer (batch 1) for ``model``, unverified; :func:`tflite` checks
+    the arguments, verifies the result and writes it."""
+    import tensorflow as tf
+
     with tempfile.TemporaryDirectory() as tmp:
         sm = os.path.join(tmp, "sm")
         _write_saved_model(model, sm, input_name, raw_uint8, batch=1)
@@ -235,17 +256,7 @@ def tflite(model, path: str, *, quantization=None, representative_data=None,
                 converter.inference_input_type = tf.int8
                 converter.inference_output_type = tf.int8
         content = converter.convert()
-
-    report = {"format": "tflite", "path": path, "quantization": quantization or "float32",
-              "int8_io": int8_io, "size_bytes": len(content),
-              "keras_params": int(model.count_params()),
-              "keras_float32_bytes": int(4 * model.count_params())}
-    if verify_images is not None:
-        report.update(_verify_tflite(model, content, np.asarray(verify_images), labels,
-                                     quantization, input_name, raw_uint8, num_threads))
-    atomic_write(path, lambda p: open(p, "wb").write(content))
-    _write_report(path, report)
-    return report
+    return content
 
 
 def _verify_tflite(model, content, x, labels, quantization, input_name, raw_uint8,
@@ -299,3 +310,49 @@ def _verify_tflite(model, content, x, labels, quantization, input_name, raw_uint
                 f"{quantization} TFLite agrees with Keras on {result['top1_agreement']:.2%} "
                 f"of top-1 predictions, below the required {need:.1%}")
     return result
+
+
+# ----------------------------------------------------------------------- ONNX
+ONNX_RTOL = 1e-4
+
+
+def onnx(model, path: str, *, input_name: str = "images", verify_images=None,
+         rtol: float = ONNX_RTOL, opset: int | None = None) -> dict:
+    """Write ``model`` as an ONNX file (any batch size) and verify it with ONNX Runtime.
+
+    The graph is this package's own translation of the Keras layers
+    (:mod:`keras_resnet.onnxgraph`; no TensorFlow-to-ONNX converter involved). Needs
+    ``pip install 'keras-resnet[onnx]'``. With ``verify_images`` the file is run by
+    ONNX Runtime and must match Keras within ``rtol`` or it is not written."""
+    from .onnxgraph import OPSET, to_onnx
+
+    proto = to_onnx(model, input_name=input_name, opset=opset or OPSET)
+    content = proto.SerializeToString()
+    path = os.fspath(path)
+    report = {"format": "onnx", "path": path, "opset": opset or OPSET, "input": input_name,
+              "size_bytes": len(content)}
+    if verify_images is not None:
+        try:
+            import onnxruntime as ort
+        except ImportError as e:
+            raise ImportError("verifying an ONNX file needs onnxruntime: "
+                              "pip install 'keras-resnet[onnx]'") from e
+        import tensorflow as tf
+
+        x = np.asarray(verify_images).astype(str(model.inputs[0].dtype or "float32"))
+        session = ort.InferenceSession(content, providers=["CPUExecutionProvider"])
+        names = [o.name for o in session.get_outputs()]
+        got = dict(zip(names, session.run(None, {input_name: x})))
+        ref = {k: np.asarray(v) for k, v in _keras_fn(model)(tf.constant(x)).items()}
+        if set(got) != set(ref):
+            raise ExportVerificationError(f"ONNX outputs {sorted(got)} != Keras' {sorted(ref)}")
+        errors = {k: max_abs_error(got[k], ref[k]) for k in ref}
+        ok = all(within_tolerance(got[k], ref[k], rtol) for k in ref)
+        report.update({"verified_images": int(len(x)), "rtol": rtol,
+                       "max_abs_error": errors, "within_tolerance": ok})
+        if not ok:
+            raise ExportVerificationError(
+                f"ONNX Runtime outputs differ from Keras beyond rtol={rtol}: {errors}")
+    atomic_write(path, lambda p: open(p, "wb").write(content))
+    _write_report(path, report)
+    return report

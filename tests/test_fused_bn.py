@@ -1,0 +1,80 @@
+"""The fused BatchNormalization training branch (keras_resnet.layers.use_fused_batchnorm)
+against Keras' own code: same outputs, gradients and moving statistics."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_resnet
+from keras_resnet.layers import fused_batchnorm, fused_batchnorm_enabled
+
+from .helpers import images, randomise
+
+
+def _one_sgd_step(fused, x, y):
+    keras.utils.set_random_seed(0)
+    model = keras_resnet.build("resnet20", input_shape=(16, 16, 3), weight_decay=1e-4)
+    randomise(model)
+    opt = keras.optimizers.SGD(0.1, momentum=0.9)
+    with fused_batchnorm(fused):
+        @tf.function
+        def step(x, y):
+            with tf.GradientTape() as tape:
+                p = model(x, training=True)
+                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, p))
+            grads = tape.gradient(loss, model.trainable_variables)
+            opt.apply_gradients(zip(grads, model.trainable_variables))
+            return p, grads
+
+        graph_ops = {op.type for op in step.get_concrete_function(x, y).graph.get_operations()}
+        p, grads = step(x, y)
+    bn = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
+    stats = [np.concatenate([l.moving_mean.numpy(), l.moving_variance.numpy()]) for l in bn]
+    return graph_ops, p.numpy(), [g.numpy() for g in grads], stats
+
+
+def test_fused_training_step_equals_keras():
+    x = tf.constant(images((8, 16, 16, 3)))
+    y = tf.constant(np.arange(8) % 10)
+    ops_stock, p0, g0, s0 = _one_sgd_step(False, x, y)
+    ops_fused, p1, g1, s1 = _one_sgd_step(True, x, y)
+    assert "FusedBatchNormV3" not in ops_stock and "FusedBatchNormGradV3" in ops_fused
+    np.testing.assert_allclose(p1, p0, rtol=1e-4, atol=1e-6)
+    for a, b in zip(g1, g0):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5 * max(1.0, np.abs(b).max()))
+    for a, b in zip(s1, s0):  # the Bessel correction is undone: Keras' biased variance
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_fused_bn_leaves_inference_frozen_and_other_cases_to_keras():
+    x = images((4, 8, 8, 3))
+    layer = keras.layers.BatchNormalization()
+    layer.build(x.shape)
+    layer.moving_mean.assign([1.0, 2.0, 3.0])
+    with fused_batchnorm(True):
+        assert fused_batchnorm_enabled()
+        inference = layer(x, training=False).numpy()
+        assert np.allclose(layer.moving_mean.numpy(), [1, 2, 3])  # not updated
+        frozen = keras_resnet.layers.BatchNormalization(freeze=True)
+        frozen.build(x.shape)
+        frozen(x, training=True)
+        assert np.allclose(frozen.moving_mean.numpy(), 0)  # frozen stays frozen
+        flat = keras.layers.BatchNormalization()(images((6, 3)), training=True)  # 2-D
+    assert not fused_batchnorm_enabled()  # the context restored the stock code
+    np.testing.assert_allclose(inference, (x - [1, 2, 3]) / np.sqrt(1 + 1e-3), rtol=1e-5,
+                               atol=1e-6)
+    assert flat.shape == (6, 3)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_train_restores_the_setting(fused, tmp_path):
+    from keras_resnet.training import train
+
+    train("resnet8", "embedded", epochs=1, out=str(tmp_path / "run"),
+          max_train_examples=128, max_test_examples=64, verbose=0, plot=False,
+          fused_bn=fused)
+    assert not fused_batchnorm_enabled()
+    saved = keras.models.load_model(str(tmp_path / "run" / "model.keras"))
+    assert all(type(l) is keras.layers.BatchNormalization for l in saved.layers
+               if isinstance(l, keras.layers.BatchNormalization))

@@ -1,11 +1,15 @@
-"""Deployment: SavedModel and TFLite files, each verified against the Keras model.
+"""Deployment: SavedModel, TFLite and ONNX files, each verified against the Keras model.
 
     report = keras_resnet.export.saved_model(model, "out/savedmodel", verify_images=x)
     report = keras_resnet.export.tflite(model, "out/model.tflite", quantization="int8",
                                         representative_data=x[:200], verify_images=x)
 
-Both write through a SavedModel made with Keras' ``ExportArchive`` whose serving
-signature has a named input (``images``, dynamic batch) and named outputs (the model's
+``export.onnx(model, "out/model.onnx", verify_images=x)`` writes this package's own
+ONNX translation of the model (:mod:`keras_resnet.onnxgraph`), checked by ONNX Runtime
+(rtol 1e-4).
+
+SavedModel and TFLite both go through a SavedModel made with Keras' ``ExportArchive``
+whose serving signature has a named input (``images``, dynamic batch) and named outputs (the model's
 output names), and both are checked by running the artefact itself:
 ``tf.saved_model.load`` for SavedModel, the LiteRT interpreter (``ai-edge-litert``) for
 TFLite, with inputs and outputs mapped by signature name, never by tensor index.
@@ -200,8 +204,6 @@ def tflite(model, path: str, *, quantization=None, representative_data=None,
         raw_uint8: the input is uint8 images (model built with include_preprocessing).
         verify_images, labels: inputs to compare on (and their labels, for accuracy).
     """
-    import tensorflow as tf
-
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}")
     if quantization == "int8" and representative_data is None:
@@ -322,7 +324,7 @@ def onnx(model, path: str, *, input_name: str = "images", verify_images=None,
 
     The graph is this package's own translation of the Keras layers
     (:mod:`keras_resnet.onnxgraph`; no TensorFlow-to-ONNX converter involved). Needs
-    ``pip install 'keras-resnet[onnx]'``. With ``verify_images`` the file is run by
+    ``pip install 'keras-resnet-zoo[onnx]'``. With ``verify_images`` the file is run by
     ONNX Runtime and must match Keras within ``rtol`` or it is not written."""
     from .onnxgraph import OPSET, to_onnx
 
@@ -336,7 +338,7 @@ def onnx(model, path: str, *, input_name: str = "images", verify_images=None,
             import onnxruntime as ort
         except ImportError as e:
             raise ImportError("verifying an ONNX file needs onnxruntime: "
-                              "pip install 'keras-resnet[onnx]'") from e
+                              "pip install 'keras-resnet-zoo[onnx]'") from e
         import tensorflow as tf
 
         x = np.asarray(verify_images).astype(str(model.inputs[0].dtype or "float32"))

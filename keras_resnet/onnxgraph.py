@@ -13,7 +13,7 @@ layer names is mapped through that permutation. BatchNormalization stays a node 
 its own: ONNX Runtime folds it into the preceding convolution when it loads the
 graph. Any other layer raises a ValueError that names it.
 
-Needs the ``onnx`` package (``pip install "keras-resnet[onnx]"``).
+Needs the ``onnx`` package (``pip install "keras-resnet-zoo[onnx]"``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def _require_onnx():
         import onnx  # noqa: F401
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise ImportError("ONNX export needs the onnx package: "
-                          "pip install 'keras-resnet[onnx]' (onnx and onnxruntime)") from e
+                          "pip install 'keras-resnet-zoo[onnx]' (onnx and onnxruntime)") from e
 
 
 class _Graph:

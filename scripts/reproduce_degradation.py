@@ -126,7 +126,8 @@ def plot_figure7(responses, out):
     axes[0].set_xlabel("layer index (original order)")
     axes[1].set_xlabel("layer index (sorted by magnitude)")
     for ax in axes:
-        ax.set_ylabel("std")
+        ax.set_yscale("log")
+        ax.set_ylabel("std (log scale)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_title("responses of the 3x3 layers (after BN, before ReLU/addition), seed 0")
@@ -148,6 +149,15 @@ def test_images(run_dir, dataset, test_examples):
     mean = np.load(os.path.join(run_dir, "pixel_mean.npy"))
     ds = eval_dataset(split, "cifar", mean, 500, channels=1)
     return np.concatenate([x.numpy() for x, _ in ds])
+
+
+def _sq_norm(model):
+    """Sum of squares of all convolution kernels."""
+    import keras
+    import numpy as np
+
+    return float(sum(np.sum(np.square(l.kernel.numpy())) for l in model.layers
+                     if isinstance(l, keras.layers.Conv2D)))
 
 
 def cmd_report(args):
@@ -176,8 +186,11 @@ def cmd_report(args):
         model = keras_resnet.load_model(os.path.join(d, "model.keras"))
         xs = test_images(d, args.dataset, args.test_examples)[:args.response_images]
         responses[net] = layer_responses(model, xs)
+        fresh = keras_resnet.build(net, input_shape=tuple(model.inputs[0].shape[1:]))
+        results["nets"][net]["conv_weight_growth"] = _sq_norm(model) / _sq_norm(fresh)
         results["nets"][net]["response_std"] = {
             "mean": float(np.mean(list(responses[net].values()))),
+            "median": float(np.median(list(responses[net].values()))),
             "per_layer": responses[net]}
     plot_figure7(responses, os.path.join(args.docs, "figure7_layer_responses.png"))
 
@@ -202,11 +215,14 @@ def markdown_tables(results):
     def fmt(s):
         return f"{s['mean']:.2f} ({s['min']:.2f}–{s['max']:.2f})"
 
-    lines = ["| network | final training error % | final test error % | mean response std |",
-             "|---|---:|---:|---:|"]
+    lines = ["| network | final training error % | final test error % | "
+             "response std: mean | median | conv weights' sum of squares / initial |",
+             "|---|---:|---:|---:|---:|---:|"]
     for net, r in results["nets"].items():
         lines.append(f"| {LABELS[net]} | {fmt(r['final_train_error'])} | "
-                     f"{fmt(r['final_test_error'])} | {r['response_std']['mean']:.3f} |")
+                     f"{fmt(r['final_test_error'])} | {r['response_std']['mean']:.3f} | "
+                     f"{r['response_std']['median']:.3f} | "
+                     f"{r.get('conv_weight_growth', float('nan')):.1f} |")
     if results.get("shortcuts"):
         lines += ["", "| ResNet-20 shortcut | parameters | final training error % | "
                   "final test error % |", "|---|---:|---:|---:|"]

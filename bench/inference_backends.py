@@ -31,6 +31,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -38,15 +39,9 @@ import tensorflow as tf  # noqa: E402
 
 import keras_resnet  # noqa: E402
 from keras_resnet import inference  # noqa: E402
+from tests.helpers import randomise as _randomise_bn  # noqa: E402  (random BN statistics)
 
 
-def _randomise_bn(model, seed=0):
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            n = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.2, n),
-                               rng.normal(0, 0.2, n), rng.uniform(0.5, 2.0, n)])
 
 
 def backends(model):

@@ -29,7 +29,6 @@ import json
 import os
 import shutil
 import tempfile
-import time
 
 import numpy as np
 
@@ -89,13 +88,23 @@ def _keras_fn(model):
 
 
 def _latency_ms(fn, x, repeats=20):
-    fn(x)  # warm up / trace
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn(x)
-        times.append(time.perf_counter() - t)
-    return 1000 * float(np.median(times))
+    from .inference import median_latency_ms
+
+    return median_latency_ms(fn, x, repeats=repeats, warmup=1)
+
+
+def _compare(got, ref, rtol, what):
+    """Report fields for outputs ``got`` of an exported file against Keras' ``ref``
+    (dicts by output name); ExportVerificationError beyond the tolerance."""
+    if set(got) != set(ref):
+        raise ExportVerificationError(f"{what} outputs {sorted(got)} != Keras' {sorted(ref)}")
+    errors = {k: max_abs_error(got[k], ref[k]) for k in ref}
+    ok = all(within_tolerance(got[k], ref[k], rtol) for k in ref)
+    if not ok:
+        raise ExportVerificationError(
+            f"{what} outputs differ from Keras beyond rtol={rtol}: {errors}")
+    return {"verified_images": int(len(next(iter(ref.values())))), "rtol": rtol,
+            "max_abs_error": errors, "within_tolerance": ok}
 
 
 def _write_report(path, report):
@@ -130,15 +139,7 @@ def saved_model(model, path: str, *, input_name: str = "images", raw_uint8: bool
             serve = tf.saved_model.load(tmp).signatures[SIGNATURE]
             got = {k: v.numpy() for k, v in serve(**{input_name: tf.constant(x)}).items()}
             ref = {k: np.asarray(v) for k, v in _keras_fn(model)(tf.constant(x, tf.float32)).items()}
-            if set(got) != set(ref):
-                raise ExportVerificationError(f"outputs {sorted(got)} != Keras' {sorted(ref)}")
-            errors = {k: max_abs_error(got[k], ref[k]) for k in ref}
-            ok = all(within_tolerance(got[k], ref[k], rtol) for k in ref)
-            report.update({"verified_images": int(len(x)), "rtol": rtol,
-                           "max_abs_error": errors, "within_tolerance": ok})
-            if not ok:
-                raise ExportVerificationError(
-                    f"SavedModel outputs differ from Keras beyond rtol={rtol}: {errors}")
+            report.update(_compare(got, ref, rtol, "SavedModel"))
         if os.path.exists(path):
             shutil.rmtree(path)
         os.replace(tmp, path)
@@ -346,15 +347,7 @@ def onnx(model, path: str, *, input_name: str = "images", verify_images=None,
         names = [o.name for o in session.get_outputs()]
         got = dict(zip(names, session.run(None, {input_name: x})))
         ref = {k: np.asarray(v) for k, v in _keras_fn(model)(tf.constant(x)).items()}
-        if set(got) != set(ref):
-            raise ExportVerificationError(f"ONNX outputs {sorted(got)} != Keras' {sorted(ref)}")
-        errors = {k: max_abs_error(got[k], ref[k]) for k in ref}
-        ok = all(within_tolerance(got[k], ref[k], rtol) for k in ref)
-        report.update({"verified_images": int(len(x)), "rtol": rtol,
-                       "max_abs_error": errors, "within_tolerance": ok})
-        if not ok:
-            raise ExportVerificationError(
-                f"ONNX Runtime outputs differ from Keras beyond rtol={rtol}: {errors}")
+        report.update(_compare(got, ref, rtol, "ONNX Runtime"))
     atomic_write(path, lambda p: open(p, "wb").write(content))
     _write_report(path, report)
     return report

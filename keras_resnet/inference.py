@@ -127,8 +127,6 @@ def _input_spec(model):
 
 
 class _TFRunner:
-    name = "tf"
-
     def __init__(self, model, num_threads=None):
         import tensorflow as tf
         from tensorflow.python.framework.convert_to_constants import (
@@ -148,30 +146,20 @@ class _TFRunner:
 
 
 class _LiteRTRunner:
-    name = "litert"
+    """The float32 TFLite file run through export's LiteRT signature runner (inputs
+    and outputs by name; the runner resizes to the batch it is given)."""
 
     def __init__(self, model, num_threads=None):
-        from ai_edge_litert.interpreter import Interpreter
+        from .export import _LiteRunner, tflite_flatbuffer
 
-        from .export import tflite_flatbuffer
-
-        self.content = tflite_flatbuffer(model)
-        self.interp = Interpreter(model_content=self.content,
-                                  num_threads=num_threads or os.cpu_count())
-        self.runner = self.interp.get_signature_runner("serving_default")
-        (self.input_name,) = self.runner.get_input_details()
-        self.output_name = next(iter(self.runner.get_output_details()))
-        _, self.dtype = _input_spec(model)
+        self.run = _LiteRunner(tflite_flatbuffer(model), "images",
+                               num_threads or os.cpu_count())
 
     def __call__(self, x):
-        # The signature runner resizes its input to the batch it is given.
-        out = self.runner(**{self.input_name: np.asarray(x, self.dtype)})
-        return out[self.output_name]
+        return next(iter(self.run(x).values()))
 
 
 class _ORTRunner:
-    name = "onnxruntime"
-
     def __init__(self, model, num_threads=None):
         import onnxruntime as ort
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import os
 
+from . import graphwalk
+
 
 def read_log(run_dir: str) -> dict[str, list[float]]:
     """``log.csv`` of a run as columns (``epoch``, ``accuracy``, ``val_accuracy``, ...)."""
@@ -67,7 +69,7 @@ def response_layers(model) -> list[str]:
     for layer in model.layers:
         if not isinstance(layer, keras.layers.BatchNormalization):
             continue
-        producer = layer._inbound_nodes[0].input_tensors[0]._keras_history.operation
+        producer = graphwalk.producer(graphwalk.inputs_of(layer)[0])
         if isinstance(producer, keras.layers.Conv2D) and tuple(producer.kernel_size) == (3, 3):
             names.append(layer.name)
     return names

@@ -31,6 +31,7 @@ import time
 
 import numpy as np
 
+from . import graphwalk
 from .numerics import max_abs_error, within_tolerance
 
 BACKENDS = ("tf", "litert", "onnxruntime")
@@ -42,24 +43,20 @@ def _single_consumer_pairs(model):
     Conv2D output used by nothing else."""
     import keras
 
-    consumers = {}
-    for layer in model.layers:
-        for node in layer._inbound_nodes:
-            for t in node.input_tensors:
-                consumers.setdefault(id(t), []).append(layer)
+    readers = graphwalk.consumers(model)
     pairs = {}
     for layer in model.layers:
         if not isinstance(layer, keras.layers.BatchNormalization) or len(layer._inbound_nodes) != 1:
             continue
-        (t,) = layer._inbound_nodes[0].input_tensors
-        producer = t._keras_history.operation
-        if (isinstance(producer, keras.layers.Conv2D) and len(consumers[id(t)]) == 1
-                and producer.activation.__name__ == "linear" and producer.groups == 1
-                and len(producer._inbound_nodes) == 1):
+        (t,) = graphwalk.inputs_of(layer)
+        conv = graphwalk.producer(t)
+        if (isinstance(conv, keras.layers.Conv2D) and len(readers[id(t)]) == 1
+                and conv.activation.__name__ == "linear" and conv.groups == 1
+                and len(conv._inbound_nodes) == 1):
             axis = layer.axis if isinstance(layer.axis, int) else layer.axis[0]
-            channel_axis = -1 if producer.data_format == "channels_last" else 1
+            channel_axis = -1 if conv.data_format == "channels_last" else 1
             if axis % 4 == channel_axis % 4:
-                pairs[producer.name] = layer
+                pairs[conv.name] = layer
     return pairs
 
 
@@ -75,14 +72,8 @@ def fold_batchnorm(model):
 
     tensors = {id(t): keras.Input(batch_shape=t.shape, dtype=t.dtype, name=t.name)
                for t in model.inputs}
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        if len(layer._inbound_nodes) != 1:
-            raise ValueError(f"fold_batchnorm handles layers used once; {layer.name!r} is "
-                             f"used {len(layer._inbound_nodes)} times")
-        node = layer._inbound_nodes[0]
-        inputs = [tensors[id(t)] for t in node.input_tensors]
+    for layer in graphwalk.layers_in_order(model):
+        inputs = [tensors[id(t)] for t in graphwalk.inputs_of(layer)]
         if layer.name in folded_bns:
             (y,) = inputs
         else:
@@ -94,8 +85,7 @@ def fold_batchnorm(model):
             else:
                 clone = layer.__class__.from_config(config)
             y = clone(inputs[0] if len(inputs) == 1 else inputs)
-        (out,) = node.output_tensors
-        tensors[id(out)] = y
+        tensors[id(graphwalk.output_of(layer))] = y
     ins = [tensors[id(t)] for t in model.inputs]
     outs = [tensors[id(t)] for t in model.outputs]
     copy = keras.Model(ins[0] if len(ins) == 1 else ins, outs[0] if len(outs) == 1 else outs,

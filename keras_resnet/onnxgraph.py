@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import graphwalk
+
 OPSET = 17
 
 
@@ -33,7 +35,7 @@ def _require_onnx():
 
 class _Graph:
     def __init__(self):
-        self.nodes, self.inits, self.count = [], [], 0
+        self.nodes, self.inits = [], []
 
     def const(self, name, value, dtype="float32"):
         from onnx import numpy_helper
@@ -109,12 +111,10 @@ def to_onnx(model, input_name: str = "images", opset: int = OPSET):
         v = np.asarray(v, "float32")
         return v.reshape(()) if v.size == 1 else v.reshape(1, -1, 1, 1)
 
-    for layer in model.layers:
-        if isinstance(layer, L.InputLayer):
-            continue
-        node = layer._inbound_nodes[0]
-        ins = [names[id(t)] for t in node.input_tensors]
-        rank = ranks[id(node.input_tensors[0])]
+    for layer in graphwalk.layers_in_order(model):
+        in_tensors = graphwalk.inputs_of(layer)
+        ins = [names[id(t)] for t in in_tensors]
+        rank = ranks[id(in_tensors[0])]
         n = layer.name
         out_rank = rank
         if isinstance(layer, L.Rescaling):
@@ -215,10 +215,9 @@ def to_onnx(model, input_name: str = "images", opset: int = OPSET):
                 raise _unsupported(layer, f"activation {act}")
         else:
             raise _unsupported(layer)
-        if len(node.output_tensors) != 1:
-            raise _unsupported(layer, "more than one output")
-        names[id(node.output_tensors[0])] = y
-        ranks[id(node.output_tensors[0])] = out_rank
+        out = graphwalk.output_of(layer)
+        names[id(out)] = y
+        ranks[id(out)] = out_rank
 
     outputs = []
     out_names = getattr(model, "output_names", None) or [t.name for t in model.outputs]

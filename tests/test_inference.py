@@ -117,6 +117,21 @@ def test_fold_batchnorm_removes_bn_and_keeps_outputs():
     assert folded.count_params() < model.count_params()
 
 
+def test_shared_layers_get_a_clear_error_from_folding_and_onnx():
+    """A layer called twice (shared weights) cannot be rewritten one call at a time:
+    both graph rewriters say which layer, instead of silently using its first call."""
+    from keras_resnet.inference import fold_batchnorm
+    from keras_resnet.onnxgraph import to_onnx
+
+    inp = keras.Input((8, 8, 3))
+    conv = keras.layers.Conv2D(3, 3, padding="same", name="shared_conv")
+    y = conv(keras.layers.ReLU()(conv(inp)))
+    model = keras.Model(inp, y)
+    for rewrite in (fold_batchnorm, to_onnx):
+        with pytest.raises(ValueError, match="'shared_conv' is called 2 times"):
+            rewrite(model)
+
+
 def test_predictor_auto_picks_the_fastest_verified_backend():
     model = _model("resnet20", dict(input_shape=(28, 28, 1)))
     p = keras_resnet.Predictor(model, timing_repeats=3)

@@ -4,7 +4,7 @@
     keras-resnet summary NAME [--input-shape 224,224,3] [--shortcut A|B|C] [--stride-placement 1x1|3x3]
     keras-resnet convert SRC --arch resnet50 --out x.weights.h5 [--no-top]
     keras-resnet train --model resnet20 --dataset embedded --recipe fashion-mnist --epochs N --out runs/x
-    keras-resnet evaluate --weights runs/x --dataset embedded --view center|10crop|multiscale
+    keras-resnet evaluate --weights runs/x|TAG --dataset embedded --view center|10crop|multiscale
     keras-resnet plot runs/x [runs/y ...] [--out curves.png]
     keras-resnet export --weights runs/x --format savedmodel|tflite|onnx --quantize none|float16|dynamic|int8 --out PATH
     keras-resnet predict IMAGE [IMAGE ...] --weights runs/x|TAG [--backend auto|tf|litert|onnxruntime]
@@ -128,15 +128,32 @@ def cmd_train(args):
 
 
 def _load_for_evaluation(weights, model_name, pixel_mean_path):
-    """(model, pixel_mean, family) from a run directory, a .keras file, or a
-    .weights.h5 file plus --model and --pixel-mean."""
+    """(model, pixel_mean, family) from a run directory, a .keras file, a
+    .weights.h5 file plus --model and --pixel-mean, or a registry tag of weights
+    trained with a per-pixel mean (those shipped in the package)."""
     import json
 
     import numpy as np
 
+    from .pretrained.registry import load_registry, pixel_mean
     from .saving import load_model
     from .specs import get_spec
 
+    entries, _ = load_registry()
+    if weights in entries and not os.path.exists(weights):
+        entry = entries[weights]
+        if entry.preprocessing.get("mode") != "pixel_mean":
+            raise ValueError(
+                f"evaluate takes registry tags of weights trained with a per-pixel mean "
+                f"(such as the Fashion-MNIST ones); {weights!r} uses "
+                f"{entry.preprocessing.get('mode')!r} preprocessing; score ImageNet "
+                f"weights in Python with keras_resnet.load_pretrained({weights!r}), which "
+                f"returns the model and its preprocessing.")
+        from .builder import build
+
+        spec = get_spec(entry.arch)
+        model = build(spec, input_shape=tuple(entry.input_shape), weights=weights)
+        return model, pixel_mean(entry), spec.family
     if os.path.isdir(weights):
         with open(os.path.join(weights, "config.json")) as f:
             config = json.load(f)
@@ -436,7 +453,8 @@ def make_parser():
 
     p = sub.add_parser("evaluate", help="top-1/top-5 error under an evaluation view")
     p.add_argument("--weights", required=True,
-                   help="a run directory, a .keras model, or a .weights.h5 file (+ --model)")
+                   help="a run directory, a .keras model, a .weights.h5 file (+ --model), "
+                        "or a registry tag such as resnet20.fashion_mnist")
     p.add_argument("--model", default=None)
     p.add_argument("--dataset", default="embedded")
     p.add_argument("--split", default="test")

@@ -69,7 +69,10 @@ def test_resolve_aliases_and_errors():
     assert registry.resolve("ResNet-50", "imagenet").tag == "resnet50.imagenet"
     assert registry.resolve("resnet18", "imagenet").tag == "resnet18.tv_in1k"
     assert registry.resolve("resnet50", "resnet50.tv_in1k").tag == "resnet50.tv_in1k"
-    with pytest.raises(ValueError, match="no pretrained weights are registered for resnet20"):
+    with pytest.raises(ValueError, match="no pretrained weights are registered for resnet32"):
+        registry.resolve("resnet32", "imagenet")
+    with pytest.raises(ValueError, match="unknown weights 'imagenet' for resnet20; available "
+                                         "for resnet20: resnet20.fashion_mnist"):
         registry.resolve("resnet20", "imagenet")
     with pytest.raises(ValueError, match="unknown weights 'resnet101.imagenet' for resnet50"):
         registry.resolve("resnet50", "resnet101.imagenet")

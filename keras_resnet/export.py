@@ -33,6 +33,7 @@ import tempfile
 import numpy as np
 
 from .fileio import atomic_write
+from .inference import median_latency_ms
 from .numerics import max_abs_error, within_tolerance
 
 QUANTIZATIONS = (None, "float16", "dynamic", "int8")
@@ -85,12 +86,6 @@ def _keras_fn(model):
                 _as_dict(model, model(x, training=False)).items()}
 
     return run
-
-
-def _latency_ms(fn, x, repeats=20):
-    from .inference import median_latency_ms
-
-    return median_latency_ms(fn, x, repeats=repeats, warmup=1)
 
 
 def _compare(got, ref, rtol, what):
@@ -293,8 +288,9 @@ def _verify_tflite(model, content, x, labels, quantization, input_name, raw_uint
             result["tflite_accuracy"] = float(np.mean(lite[key].argmax(1) == y))
     one = x[:1]
     result["latency_ms_batch1"] = {
-        "tflite": _latency_ms(run, one),
-        "keras_tf_function": _latency_ms(lambda a: keras_fn(tf.constant(a, tf.float32)), one),
+        "tflite": median_latency_ms(run, one, repeats=20, warmup=1),
+        "keras_tf_function": median_latency_ms(
+            lambda a: keras_fn(tf.constant(a, tf.float32)), one, repeats=20, warmup=1),
     }
     result["speedup_vs_keras"] = (result["latency_ms_batch1"]["keras_tf_function"]
                                   / result["latency_ms_batch1"]["tflite"])

@@ -9,11 +9,16 @@ KerasTensors are not hashable by value."""
 from __future__ import annotations
 
 
+def called_once(layer) -> bool:
+    """Whether ``layer`` is called exactly once in its model (not shared)."""
+    return len(layer._inbound_nodes) == 1
+
+
 def call_of(layer):
     """The single call (Keras ``Node``) of ``layer`` in its model. Layers called more
     than once (shared weights) are not something these tools rewrite."""
     nodes = layer._inbound_nodes
-    if len(nodes) != 1:
+    if not called_once(layer):
         raise ValueError(f"layer {layer.name!r} is called {len(nodes)} times in the model; "
                          "only layers called exactly once can be rewritten or exported")
     return nodes[0]

@@ -46,13 +46,13 @@ def _single_consumer_pairs(model):
     readers = graphwalk.consumers(model)
     pairs = {}
     for layer in model.layers:
-        if not isinstance(layer, keras.layers.BatchNormalization) or len(layer._inbound_nodes) != 1:
+        if not isinstance(layer, keras.layers.BatchNormalization) or not graphwalk.called_once(layer):
             continue
         (t,) = graphwalk.inputs_of(layer)
         conv = graphwalk.producer(t)
         if (isinstance(conv, keras.layers.Conv2D) and len(readers[id(t)]) == 1
                 and conv.activation.__name__ == "linear" and conv.groups == 1
-                and len(conv._inbound_nodes) == 1):
+                and graphwalk.called_once(conv)):
             axis = layer.axis if isinstance(layer.axis, int) else layer.axis[0]
             channel_axis = -1 if conv.data_format == "channels_last" else 1
             if axis % 4 == channel_axis % 4:

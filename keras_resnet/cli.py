@@ -154,6 +154,12 @@ def _load_for_evaluation(weights, model_name, pixel_mean_path):
         spec = get_spec(entry.arch)
         model = build(spec, input_shape=tuple(entry.input_shape), weights=weights)
         return model, pixel_mean(entry), spec.family
+    if not os.path.exists(weights):
+        pixel_mean_tags = [t for t, e in entries.items()
+                           if e.preprocessing.get("mode") == "pixel_mean"]
+        raise FileNotFoundError(
+            f"--weights {weights!r} is neither a run directory, a file, nor a registry "
+            f"tag; tags it takes: {', '.join(pixel_mean_tags) or 'none registered'}")
     if os.path.isdir(weights):
         with open(os.path.join(weights, "config.json")) as f:
             config = json.load(f)

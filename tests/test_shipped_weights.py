@@ -90,6 +90,10 @@ def test_evaluate_rejects_tags_it_cannot_preprocess(capsys):
     assert main(["evaluate", "--weights", "resnet50.imagenet", "--dataset", "embedded"]) == 2
     err = capsys.readouterr().err
     assert "'caffe' preprocessing" in err and "load_pretrained('resnet50.imagenet')" in err
+    assert main(["evaluate", "--weights", "resnet20.fashion_mnsit", "--dataset", "embedded"]) == 2
+    err = capsys.readouterr().err
+    assert "neither a run directory, a file, nor a registry tag" in err
+    assert "resnet20.fashion_mnist" in err
 
 
 @pytest.mark.slow

@@ -59,8 +59,15 @@ def pipeline(r):
     return "\n".join(out)
 
 
+def batch1(r):
+    from batch1_paths import table
+
+    return table(r)
+
+
 def main(d="docs/bench"):
     for name, fn in (("inference_backends.json", inference),
+                     ("batch1_paths.json", batch1),
                      ("train_throughput_vs_torch.json", training),
                      ("pipeline_vs_step.json", pipeline)):
         r = _load(d, name)

@@ -44,6 +44,7 @@ ROOT = os.path.dirname(HERE)
 # name -> (what changes, extra environment)
 VARIANTS = {
     "onnxruntime": ("Predictor's ONNX Runtime backend (reference)", {}),
+    "native": ("Predictor's native backend: own AVX-512 kernel, fused, in-place layouts", {}),
     "tf": ("Predictor's TF graph: BN folded, frozen, oneDNN fused convs", {}),
     "tf, inter-op 1": ("same graph, inter_op_parallelism_threads=1", {}),
     "tf, intra 2 / inter 1": ("same graph, intra-op 2 and inter-op 1 threads", {}),
@@ -164,6 +165,8 @@ def child(variant, depth, repeats):
         return
     if variant == "onnxruntime":
         run = inference._RUNNERS["onnxruntime"](model)
+    elif variant == "native":
+        run = inference._RUNNERS["native"](model)
     elif variant.startswith("tf, XLA"):
         folded = inference.fold_batchnorm(model)
         fn = tf.function(lambda t: folded(t, training=False), jit_compile=True)

@@ -7,7 +7,7 @@
     keras-resnet evaluate --weights runs/x|TAG --dataset embedded --view center|10crop|multiscale
     keras-resnet plot runs/x [runs/y ...] [--out curves.png]
     keras-resnet export --weights runs/x --format savedmodel|tflite|onnx --quantize none|float16|dynamic|int8 --out PATH
-    keras-resnet predict IMAGE [IMAGE ...] --weights runs/x|TAG [--backend auto|tf|litert|onnxruntime]
+    keras-resnet predict IMAGE [IMAGE ...] --weights runs/x|TAG [--backend auto|native|tf|litert|onnxruntime]
     keras-resnet tune --max-trials 4 --epochs 3 --out runs/tune
     keras-resnet demo [--epochs 10] [--out runs/demo]    (train + evaluate on the embedded data)
 """
@@ -508,14 +508,15 @@ def make_parser():
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("predict", help="classify image files with the fastest verified "
-                                       "backend (TF graph, LiteRT, ONNX Runtime)")
+                                       "backend (native kernel, TF graph, LiteRT, ONNX Runtime)")
     p.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...)")
     p.add_argument("--weights", required=True,
                    help="a run directory, a .keras model, a .weights.h5 file (+ --model), "
                         "or a weights registry tag")
     p.add_argument("--model", default=None)
     p.add_argument("--pixel-mean", default=None)
-    p.add_argument("--backend", choices=["auto", "tf", "litert", "onnxruntime"], default="auto")
+    p.add_argument("--backend", choices=["auto", "native", "tf", "litert", "onnxruntime"],
+                   default="auto")
     p.add_argument("--top", type=int, default=3)
     p.add_argument("--json", default=None, help="also write the predictions as JSON")
     p.set_defaults(func=cmd_predict)

@@ -11,6 +11,9 @@ executable per backend and calls it directly::
 
 Backends (each built from the same weights):
 
+* ``"native"`` — this package's own engine (:mod:`keras_resnet.native`): BN folded,
+  every convolution one call of an AVX-512 kernel compiled on first use, with bias,
+  residual addition and ReLU fused into its store; needs a C compiler with OpenMP.
 * ``"tf"`` — the model with every BatchNormalization folded into the convolution
   before it (:func:`fold_batchnorm`), frozen into a TensorFlow graph (variables become
   constants, so Grappler can fuse conv + bias + relu).
@@ -34,7 +37,7 @@ import numpy as np
 from . import graphwalk
 from .numerics import max_abs_error, within_tolerance
 
-BACKENDS = ("tf", "litert", "onnxruntime")
+BACKENDS = ("native", "tf", "litert", "onnxruntime")
 
 
 # ------------------------------------------------------------------ BN folding
@@ -167,7 +170,14 @@ class _ORTRunner:
         return self.session.run(None, {self.input_name: np.asarray(x, self.dtype)})[0]
 
 
-_RUNNERS = {"tf": _TFRunner, "litert": _LiteRTRunner, "onnxruntime": _ORTRunner}
+def _NativeRunner(model, num_threads=None):
+    from .native import NativeEngine
+
+    return NativeEngine(model, num_threads)
+
+
+_RUNNERS = {"native": _NativeRunner, "tf": _TFRunner, "litert": _LiteRTRunner,
+            "onnxruntime": _ORTRunner}
 
 
 def median_latency_ms(fn, x, repeats=10, warmup=2):
@@ -186,13 +196,14 @@ class Predictor:
 
     Args:
         model: a ``keras.Model`` with one fixed-size image input and one output.
-        backend: ``"auto"`` (fastest verified), or one of ``"tf"``, ``"litert"``,
-            ``"onnxruntime"`` (still verified; an error if it fails).
+        backend: ``"auto"`` (fastest verified), or one of ``"native"``, ``"tf"``,
+            ``"litert"``, ``"onnxruntime"`` (still verified; an error if it fails).
         verify_images: inputs (already preprocessed, as the model takes them) to check
             each backend on; default: 4 seeded uniform [-1, 1] (or 0-255 for uint8) images.
         rtol: tolerance of the check, ``max|b - keras| <= rtol * max(1, max|keras|)``.
         timing_batch: batch size that ``"auto"`` times the backends at.
-        num_threads: CPU threads for LiteRT / ONNX Runtime (default: all cores).
+        num_threads: CPU threads for the native engine / LiteRT / ONNX Runtime (default:
+            all cores).
     """
 
     def __init__(self, model, backend="auto", *, verify_images=None, rtol=1e-4,

@@ -132,12 +132,23 @@ def test_shared_layers_get_a_clear_error_from_folding_and_onnx():
             rewrite(model)
 
 
+def _native_available():
+    from keras_resnet import native
+
+    try:
+        native.library()
+        return True
+    except ImportError:
+        return False
+
+
 def test_predictor_auto_picks_the_fastest_verified_backend():
     model = _model("resnet20", dict(input_shape=(28, 28, 1)))
     p = keras_resnet.Predictor(model, timing_repeats=3)
     timed = {k: v["latency_ms"] for k, v in p.report.items() if "latency_ms" in v}
-    assert set(timed) == {"tf", "litert", "onnxruntime"}
-    assert all(v["verified"] for v in p.report.values())
+    assert set(timed) == {"tf", "litert", "onnxruntime"} | ({"native"} if _native_available()
+                                                            else set())
+    assert all(v["verified"] for k, v in p.report.items() if k in timed)
     assert p.backend == min(timed, key=timed.get)
     x = images((5, 28, 28, 1), seed=3)
     ref = np.asarray(model(x, training=False))
@@ -145,8 +156,10 @@ def test_predictor_auto_picks_the_fastest_verified_backend():
     assert within_tolerance(p(x[0]), ref[0], 1e-4)  # one image, no batch axis
 
 
-@pytest.mark.parametrize("backend", ["tf", "litert", "onnxruntime"])
+@pytest.mark.parametrize("backend", ["native", "tf", "litert", "onnxruntime"])
 def test_predictor_each_backend_matches_keras(backend):
+    if backend == "native" and not _native_available():
+        pytest.skip("no C compiler with OpenMP or no AVX-512 here")
     model = _model("resnet20", dict(input_shape=(28, 28, 1)))
     p = keras_resnet.Predictor(model, backend=backend)
     assert p.backend == backend and list(p.report) == [backend]

@@ -24,7 +24,7 @@
 
 #define MR 14
 #define NR 32
-#define PF 24 /* weight rows prefetched ahead */
+static int pf_rows = 24; /* weight rows (32 floats each) prefetched ahead of use */
 
 #if !defined(__AVX512F__)
 #error "keras_resnet's native kernel needs AVX-512 (this CPU or compiler lacks it)"
@@ -36,13 +36,14 @@ static inline void kernel(const float* A, int lda, const int* seg_off, int nseg,
         acc[r][0] = _mm512_setzero_ps();
         acc[r][1] = _mm512_setzero_ps();
     }
+    const long pf = pf_rows;
     if (mr == MR) {
         for (int s = 0; s < nseg; s++) {
             const float* a = A + (long)seg_off[s] * lda;
             for (int k = 0; k < kseg; k++) {
                 __m512 b0 = _mm512_loadu_ps(Bp), b1 = _mm512_loadu_ps(Bp + 16);
-                _mm_prefetch((const char*)(Bp + PF * NR), _MM_HINT_T0);
-                _mm_prefetch((const char*)(Bp + PF * NR + 16), _MM_HINT_T0);
+                _mm_prefetch((const char*)(Bp + pf * NR), _MM_HINT_T0);
+                _mm_prefetch((const char*)(Bp + pf * NR + 16), _MM_HINT_T0);
                 Bp += NR;
 #pragma GCC unroll 14
                 for (int r = 0; r < MR; r++) {
@@ -181,5 +182,96 @@ void subsample(const float* in, int vw, int off, int cp, int sh, int sw, float* 
         }
 }
 
+/* ---- Winograd F(2x2, 3x3) for 3x3 stride-1 "same" convolutions ----------------
+ * Y = A^T [ (G g G^T) . (B^T d B) ] A over 4x4 input tiles d with stride 2: the
+ * sixteen elementwise products become sixteen matrix products V[xi] (tiles x Cin)
+ * @ U[xi] (Cin x Cout), 2.25x fewer multiplies than the direct convolution. */
+
+/* V[xi][t][c] = (B^T d_t B)[xi] for every 4x4 tile d_t (rows 2*ty-1.., cols 2*tx-1..),
+   pixels outside the h x w image read as zeros. */
+void wino_input(const float* in, int h, int w, int vw, int off, int cp, float* V,
+                int th, int tw) {
+    long T = (long)th * tw;
+#pragma omp parallel for schedule(static)
+    for (long t = 0; t < T; t++) {
+        int y0 = 2 * (int)(t / tw) - 1, x0 = 2 * (int)(t % tw) - 1;
+        for (int c = 0; c < cp; c += 16) {
+            __m512 d[4][4], r[4][4];
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) {
+                    int y = y0 + i, x = x0 + j;
+                    d[i][j] = (y >= 0 && y < h && x >= 0 && x < w)
+                        ? _mm512_loadu_ps(in + (long)(y * vw + x + off) * cp + c)
+                        : _mm512_setzero_ps();
+                }
+            for (int j = 0; j < 4; j++) {
+                r[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
+                r[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
+                r[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
+                r[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
+            }
+            for (int i = 0; i < 4; i++) {
+                __m512 v[4];
+                v[0] = _mm512_sub_ps(r[i][0], r[i][2]);
+                v[1] = _mm512_add_ps(r[i][1], r[i][2]);
+                v[2] = _mm512_sub_ps(r[i][2], r[i][1]);
+                v[3] = _mm512_sub_ps(r[i][1], r[i][3]);
+                for (int j = 0; j < 4; j++)
+                    _mm512_storeu_ps(V + ((i * 4 + j) * T + t) * cp + c, v[j]);
+            }
+        }
+    }
+}
+
+/* C[b] = A[b] @ W[b] for b < batch (W packed in panels like conv_gemm's). */
+void batched_gemm(const float* A, long sa, const float* Bp, long sb, const float* zeros,
+                  float* C, long sc, int batch, int lda, int K, int M, int N) {
+    int npanel = N / NR, ntile = (M + MR - 1) / MR;
+    static const int off0 = 0;
+#pragma omp parallel for schedule(static) collapse(3)
+    for (int b = 0; b < batch; b++)
+        for (int p = 0; p < npanel; p++)
+            for (int t = 0; t < ntile; t++)
+                tile(A + b * sa, lda, &off0, 1, K, Bp + b * sb, zeros, 0, C + b * sc, N, M, 0,
+                     M, M, 0, 0, p, t);
+}
+
+/* out(2*ty + a, 2*tx + b) = act((A^T M_t A)[a][b] + bias (+ R)), written through the
+   destination layout (row y * dwp + x + doff, ldc floats wide). */
+void wino_output(const float* Mx, int th, int tw, int n, const float* bias, const float* R,
+                 float* out, int h, int w, int dwp, int doff, int ldc, int relu) {
+    long T = (long)th * tw;
+#pragma omp parallel for schedule(static)
+    for (long t = 0; t < T; t++) {
+        int y0 = 2 * (int)(t / tw), x0 = 2 * (int)(t % tw);
+        for (int c = 0; c < n; c += 16) {
+            __m512 m[4][4], s[2][4];
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++)
+                    m[i][j] = _mm512_loadu_ps(Mx + ((i * 4 + j) * T + t) * n + c);
+            for (int j = 0; j < 4; j++) {
+                s[0][j] = _mm512_add_ps(_mm512_add_ps(m[0][j], m[1][j]), m[2][j]);
+                s[1][j] = _mm512_sub_ps(_mm512_sub_ps(m[1][j], m[2][j]), m[3][j]);
+            }
+            __m512 b = _mm512_loadu_ps(bias + c), z = _mm512_setzero_ps();
+            for (int a = 0; a < 2; a++) {
+                __m512 y[2];
+                y[0] = _mm512_add_ps(_mm512_add_ps(s[a][0], s[a][1]), s[a][2]);
+                y[1] = _mm512_sub_ps(_mm512_sub_ps(s[a][1], s[a][2]), s[a][3]);
+                for (int bb = 0; bb < 2; bb++) {
+                    int yy = y0 + a, xx = x0 + bb;
+                    if (yy >= h || xx >= w) continue;
+                    long d = (long)(yy * dwp + xx + doff) * ldc + c;
+                    __m512 v = _mm512_add_ps(y[bb], b);
+                    if (R) v = _mm512_add_ps(v, _mm512_loadu_ps(R + d));
+                    if (relu) v = _mm512_max_ps(v, z);
+                    _mm512_storeu_ps(out + d, v);
+                }
+            }
+        }
+    }
+}
+
 void set_threads(int n) { omp_set_num_threads(n); }
+void set_prefetch_rows(int n) { pf_rows = n; }
 int kernel_version(void) { return 1; }

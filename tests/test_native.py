@@ -58,6 +58,19 @@ def test_engine_matches_keras_on_every_image_of_repeated_batches(case):
         assert within_tolerance(got, ref, 1e-4), (case, float(np.abs(got - ref).max()))
 
 
+@pytest.mark.parametrize("pixels", [(0, 10 ** 9), (10 ** 9, 10 ** 9)],
+                         ids=["winograd for every 3x3", "direct for every 3x3"])
+@pytest.mark.parametrize("case", ["resnet18 logits, odd size", "resnet20 option A, 1 channel"])
+def test_winograd_and_direct_3x3_paths_both_match_keras(case, pixels):
+    name, options = CASES[case]
+    model = _model(name, options)
+    engine = native.NativeEngine(model, winograd_pixels=pixels)
+    x = images((2,) + tuple(model.inputs[0].shape[1:]), seed=5)
+    ref = np.asarray(model(x, training=False))
+    engine(x)  # a first pass leaves its values in the buffers
+    assert within_tolerance(engine(x), ref, 1e-4)
+
+
 def test_engine_reproduces_the_shipped_fashion_mnist_weights():
     from keras_resnet.data import load_embedded
 

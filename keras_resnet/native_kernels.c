@@ -30,43 +30,42 @@ static int pf_rows = 24; /* weight rows (32 floats each) prefetched ahead of use
 #error "keras_resnet's native kernel needs AVX-512 (this CPU or compiler lacks it)"
 #endif
 
-static inline void kernel(const float* A, int lda, const int* seg_off, int nseg, int kseg,
-                          const float* Bp, __m512 acc[MR][2], int mr) {
+/* acc[r] += sum over segments and k of A row r times the weight row, for n rows; n is a
+   compile-time constant in every instantiation below, so the row loop unrolls and the
+   accumulators stay in registers (a runtime bound would spill them to the stack). */
+static inline __attribute__((always_inline)) void kernel_n(
+        const float* A, int lda, const int* seg_off, int nseg, int kseg, const float* Bp,
+        __m512 acc[MR][2], const int n) {
     for (int r = 0; r < MR; r++) {
         acc[r][0] = _mm512_setzero_ps();
         acc[r][1] = _mm512_setzero_ps();
     }
     const long pf = pf_rows;
-    if (mr == MR) {
-        for (int s = 0; s < nseg; s++) {
-            const float* a = A + (long)seg_off[s] * lda;
-            for (int k = 0; k < kseg; k++) {
-                __m512 b0 = _mm512_loadu_ps(Bp), b1 = _mm512_loadu_ps(Bp + 16);
-                _mm_prefetch((const char*)(Bp + pf * NR), _MM_HINT_T0);
-                _mm_prefetch((const char*)(Bp + pf * NR + 16), _MM_HINT_T0);
-                Bp += NR;
+    for (int s = 0; s < nseg; s++) {
+        const float* a = A + (long)seg_off[s] * lda;
+        for (int k = 0; k < kseg; k++) {
+            __m512 b0 = _mm512_loadu_ps(Bp), b1 = _mm512_loadu_ps(Bp + 16);
+            _mm_prefetch((const char*)(Bp + pf * NR), _MM_HINT_T0);
+            _mm_prefetch((const char*)(Bp + pf * NR + 16), _MM_HINT_T0);
+            Bp += NR;
 #pragma GCC unroll 14
-                for (int r = 0; r < MR; r++) {
-                    __m512 av = _mm512_set1_ps(a[(long)r * lda + k]);
-                    acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-                    acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
-                }
-            }
-        }
-    } else {
-        for (int s = 0; s < nseg; s++) {
-            const float* a = A + (long)seg_off[s] * lda;
-            for (int k = 0; k < kseg; k++) {
-                __m512 b0 = _mm512_loadu_ps(Bp), b1 = _mm512_loadu_ps(Bp + 16);
-                Bp += NR;
-                for (int r = 0; r < mr; r++) {
-                    __m512 av = _mm512_set1_ps(a[(long)r * lda + k]);
-                    acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-                    acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
-                }
+            for (int r = 0; r < n; r++) {
+                __m512 av = _mm512_set1_ps(a[(long)r * lda + k]);
+                acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+                acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
             }
         }
     }
+}
+
+static inline void kernel(const float* A, int lda, const int* seg_off, int nseg, int kseg,
+                          const float* Bp, __m512 acc[MR][2], int mr) {
+#define ROWS(n) case n: kernel_n(A, lda, seg_off, nseg, kseg, Bp, acc, n); break;
+    switch (mr) {
+        ROWS(14) ROWS(13) ROWS(12) ROWS(11) ROWS(10) ROWS(9) ROWS(8)
+        ROWS(7) ROWS(6) ROWS(5) ROWS(4) ROWS(3) ROWS(2) ROWS(1)
+    }
+#undef ROWS
 }
 
 static inline void tile(const float* A, int lda, const int* seg_off, int nseg, int kseg,

@@ -1,10 +1,11 @@
 """Inference latency of one set of ResNet weights on every CPU path, side by side:
 
 * ``keras model.predict`` and ``keras tf.function`` (the Keras model as is);
-* ``ours: TF graph`` (BatchNorm folded, variables frozen), ``ours: LiteRT fp32``
-  (TFLite + XNNPACK) and ``ONNX Runtime fp32`` (our ONNX translation) — the three
-  backends of ``keras_resnet.Predictor``, exactly as it builds them;
-* ``Predictor(auto)``: whichever of those three it picks (reported by name, and
+* ``ours: native engine`` (keras_resnet.native), ``ours: TF graph`` (BatchNorm folded,
+  variables frozen), ``ours: LiteRT fp32`` (TFLite + XNNPACK) and ``ONNX Runtime fp32``
+  (our ONNX translation) — the four backends of ``keras_resnet.Predictor``, exactly as
+  it builds them (the native engine only where it compiles);
+* ``Predictor(auto)``: whichever of those four it picks (reported by name, and
   each path's ratio is reported on its own).
 
 Then the TFLite variants (float32 / float16 / dynamic-range / int8) of the same
@@ -50,8 +51,8 @@ def backends(model):
         "keras model.predict": lambda x: model.predict(x, verbose=0),
         "keras tf.function": lambda x: fn(tf.constant(x)).numpy(),
     }
-    for label, name in (("ours: TF graph (BN folded)", "tf"), ("ours: LiteRT fp32", "litert"),
-                        ("ONNX Runtime fp32", "onnxruntime")):
+    for label, name in (("ours: native engine", "native"), ("ours: TF graph (BN folded)", "tf"),
+                        ("ours: LiteRT fp32", "litert"), ("ONNX Runtime fp32", "onnxruntime")):
         try:
             paths[label] = inference._RUNNERS[name](model)
         except ImportError as e:
@@ -88,7 +89,8 @@ def bench_depth(depth, batches, rounds, peak):
             assert err <= 1e-4 * max(1.0, float(np.abs(ref).max())), (k, err)
         times = time_paths(paths, x, rounds, repeats=max(1, 4 // batch))
         ort = times.get("ONNX Runtime fp32")
-        ours = ("ours: TF graph (BN folded)", "ours: LiteRT fp32", "ONNX Runtime fp32")
+        ours = ("ours: native engine", "ours: TF graph (BN folded)", "ours: LiteRT fp32",
+                "ONNX Runtime fp32")
         chosen = min((k for k in ours if k in times), key=lambda k: statistics.median(times[k]))
         for k, t in times.items():
             ms = 1000 * statistics.median(t)

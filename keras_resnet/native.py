@@ -12,10 +12,17 @@ the activations in place between layers:
   the flattened buffer, and the layer before writes straight into that layout;
 * a tensor read only by a ZeroPadding2D is written straight into the padded buffer.
 
-Strided or large kernels (the 7x7 stem, 3x3 stride-2 convolutions of basic blocks)
-are rewritten as stride-1 convolutions on a space-to-depth copy of their input; 1x1
-stride-2 convolutions read a subsampled copy. Pooling, the classifier and any layer
-the engine does not fuse run in NumPy.
+3x3 convolutions on mid-sized maps (``WINOGRAD_PIXELS``) run as Winograd F(2x2, 3x3):
+an input transform, sixteen matrix products through the same kernel, and an output
+transform that applies bias, residual and ReLU. Strided or large kernels (the 7x7
+stem, 3x3 stride-2 convolutions of basic blocks) are rewritten as stride-1
+convolutions on a space-to-depth copy of their input; 1x1 stride-2 convolutions read
+a subsampled copy. Max pooling, global average pooling and the classifier run in C
+too; an Add or ReLU the engine cannot fuse runs in NumPy (never NumPy's BLAS, whose
+spinning idle threads would take the cores from the kernel's).
+
+The engine sets the OpenMP thread count for the whole process (the last engine built
+wins).
 
 Needs an x86-64 CPU with AVX-512 and a C compiler with OpenMP (``cc``/``gcc``);
 without them :class:`NativeEngine` raises ``ImportError`` and the Predictor skips the
@@ -31,6 +38,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import types
 
 import numpy as np
 
@@ -386,7 +394,7 @@ class NativeEngine:
             big[:kh, :kw] = kernel
             taps = (big.reshape(kh2, sh, kw2, sw, cin, cout).transpose(0, 2, 1, 3, 4, 5)
                     .reshape(kh2, kw2 * sh * sw * cin, cout))
-            a = type("S2D", (), {"buf": s2d})()
+            a = types.SimpleNamespace(buf=s2d)
             lda, kseg, vw, m, w_valid = c2, kw2 * c2, ws, ho * ws, wo
             offs = [dy * ws for dy in range(kh2)]  # a kernel row's taps are adjacent
             sd = (src.buf.ctypes.data, src.h, src.w, src.vw, src.off, src.cp, sh, sw,

@@ -36,10 +36,12 @@ import re
 import statistics
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import tables  # noqa: E402  (bench/tables.py: the markdown tables of every benchmark)
 
 # name -> (what changes, extra environment)
 VARIANTS = {
@@ -124,6 +126,8 @@ def _numpy_gemm_bound(model, repeats):
     import keras
     import numpy as np
 
+    from keras_resnet.inference import median_latency_ms
+
     rng = np.random.default_rng(0)
     cache, total = {}, 0.0
     for layer in model.layers:
@@ -135,16 +139,9 @@ def _numpy_gemm_bound(model, repeats):
         if key not in cache:
             a = rng.standard_normal(key[:2], dtype=np.float32)
             b = rng.standard_normal(key[1:], dtype=np.float32)
-            for _ in range(3):
-                a @ b
-            ts = []
-            for _ in range(repeats):
-                s = time.perf_counter()
-                a @ b
-                ts.append(time.perf_counter() - s)
-            cache[key] = statistics.median(ts)
+            cache[key] = median_latency_ms(lambda _, a=a, b=b: a @ b, None, repeats, warmup=3)
         total += cache[key]
-    return 1000 * total
+    return total
 
 
 def child(variant, depth, repeats):
@@ -354,22 +351,6 @@ def plot(result, path):
     plt.close(fig)
 
 
-def table(result):
-    out = ["| variant | what changes | ms (median) | vs ONNX Runtime (range) |",
-           "|---|---|---:|---:|"]
-    for r in result["variants"]:
-        lo, hi = r["ratio_range"]
-        out.append(f"| {r['variant']} | {r['what']} | {r['ms']:.1f} | "
-                   f"{r['ratio_vs_onnxruntime']:.2f}x ({lo:.2f}–{hi:.2f}) |")
-    out += ["", "| convolutions | G multiply-adds | TF graph ms | TF GFLOP/s | "
-            "ONNX Runtime ms | ONNX Runtime GFLOP/s |", "|---|---:|---:|---:|---:|---:|"]
-    for r in result["profile"]:
-        g = lambda v: f"{v:.0f}" if v else "–"  # noqa: E731
-        out.append(f"| {r['kind']} | {r['macs'] / 1e9:.3f} | {r['tf_ms']:.2f} | "
-                   f"{g(r['tf_gflops'])} | {r['ort_ms']:.2f} | {g(r['ort_gflops'])} |")
-    return "\n".join(out)
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--depth", type=int, default=50)
@@ -405,7 +386,7 @@ def main():
     result = {"depth": a.depth, "rounds": a.rounds, "repeats": a.repeats, "batch": 1,
               "cpu_count": os.cpu_count(), "variants": rows,
               "profile": _spawn(["--profile", "--depth", str(a.depth)], {})}
-    print(table(result))
+    print(tables.batch1(result))
     if a.out:
         os.makedirs(a.out, exist_ok=True)
         with open(os.path.join(a.out, "batch1_paths.json"), "w") as f:

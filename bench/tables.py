@@ -9,6 +9,11 @@ import os
 import sys
 
 
+def _ratio(x, lo, hi, digits=2):
+    """'1.00x (0.99–1.08)': a median ratio and its range over the rounds."""
+    return f"{x:.{digits}f}x ({lo:.{digits}f}–{hi:.{digits}f})"
+
+
 def _load(d, name):
     path = os.path.join(d, name)
     return json.load(open(path)) if os.path.exists(path) else None
@@ -43,9 +48,8 @@ def training(r):
     out = [f"| variant | what changes | img/s | vs {r['reference']} (range) |",
            "|---|---|---:|---:|"]
     for n, rate in r["images_per_s_median"].items():
-        lo, hi = r["ratio_range"][n]
         out.append(f"| {n} | {r['variants'][n]} | {rate:.0f} | "
-                   f"{r['ratio_vs_reference'][n]:.2f}x ({lo:.2f}–{hi:.2f}) |")
+                   f"{_ratio(r['ratio_vs_reference'][n], *r['ratio_range'][n])} |")
     return "\n".join(out)
 
 
@@ -53,16 +57,24 @@ def pipeline(r):
     out = ["| case | batch | pipeline img/s | training step img/s | pipeline / step (range) |",
            "|---|---:|---:|---:|---:|"]
     for c in r["cases"]:
-        lo, hi = c["ratio_range"]
         out.append(f"| {c['case']} | {c['batch']} | {c['pipeline_img_per_s']:.0f} | "
-                   f"{c['step_img_per_s']:.1f} | {c['ratio']:.1f}x ({lo:.1f}–{hi:.1f}) |")
+                   f"{c['step_img_per_s']:.1f} | {_ratio(c['ratio'], *c['ratio_range'], 1)} |")
     return "\n".join(out)
 
 
 def batch1(r):
-    from batch1_paths import table
-
-    return table(r)
+    out = ["| variant | what changes | ms (median) | vs ONNX Runtime (range) |",
+           "|---|---|---:|---:|"]
+    for x in r["variants"]:
+        out.append(f"| {x['variant']} | {x['what']} | {x['ms']:.1f} | "
+                   f"{_ratio(x['ratio_vs_onnxruntime'], *x['ratio_range'])} |")
+    out += ["", "| convolutions | G multiply-adds | TF graph ms | TF GFLOP/s | "
+            "ONNX Runtime ms | ONNX Runtime GFLOP/s |", "|---|---:|---:|---:|---:|---:|"]
+    for x in r["profile"]:
+        g = lambda v: f"{v:.0f}" if v else "–"  # noqa: E731
+        out.append(f"| {x['kind']} | {x['macs'] / 1e9:.3f} | {x['tf_ms']:.2f} | "
+                   f"{g(x['tf_gflops'])} | {x['ort_ms']:.2f} | {g(x['ort_gflops'])} |")
+    return "\n".join(out)
 
 
 def main(d="docs/bench"):

@@ -151,6 +151,12 @@ class _Tensor:
             self.vw, self.off, rows = w + 2 * p, p * (w + 2 * p) + p, (h + 2 * p) * (w + 2 * p)
         self.buf = _zeros((rows, self.cp))
 
+    def alias(self, **fields):
+        """Another view of the same buffer, with some fields changed."""
+        t = _Tensor.__new__(_Tensor)
+        t.__dict__.update(self.__dict__, **fields)
+        return t
+
     def view(self):
         """(H, W, Cp) view of the valid pixels."""
         if self.layout == "plain":
@@ -403,9 +409,6 @@ class NativeEngine:
         else:
             raise NotImplementedError(f"native engine: conv {layer.name!r} "
                                       f"({kh}x{kw}, stride {sh}, padding {layer.padding})")
-        if taps.shape[1] < kseg:  # channels padded to the buffer's width
-            taps = np.concatenate([taps, np.zeros((taps.shape[0], kseg - taps.shape[1], cout),
-                                                  np.float32)], axis=1)
         packed = _pack(taps, kseg, dst.cp)
         b = _zeros(dst.cp)
         b[:cout] = bias
@@ -469,16 +472,12 @@ class NativeEngine:
                 self.steps.append(step)
                 return
             # the buffer's padding channels are zeros already: the same buffer, more channels
-            t = _Tensor.__new__(_Tensor)
-            t.__dict__.update(src.__dict__)
-            t.c = src.c + extra
-            self.tensors[id(out)] = t
+            self.tensors[id(out)] = src.alias(c=src.c + extra)
             return
         if src.layout == ("border", a) and a == b == c == d:
             # the producer already wrote into the padded buffer: alias it as plain
-            t = _Tensor.__new__(_Tensor)
-            t.h, t.w, t.c, t.cp = src.h + 2 * a, src.w + 2 * a, src.c, src.cp
-            t.layout, t.vw, t.off, t.buf = "plain", t.w, 0, src.buf
+            t = src.alias(h=src.h + 2 * a, w=src.w + 2 * a, layout="plain",
+                          vw=src.w + 2 * a, off=0)
             if self._layout_for(out) != "plain":
                 raise NotImplementedError(f"native engine: {layer.name!r} output layout")
             self.tensors[id(out)] = t

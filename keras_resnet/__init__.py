@@ -41,12 +41,11 @@ _EXPORTS = {
     "backbone": "backbones",
     "faster_rcnn_split": "backbones",
     "imagenet_classes": "classes",
-    "Predictor": "inference",
-    "fold_batchnorm": "inference",
+    "Predictor": "deploy",
 }
 
 _SUBMODULES = ("models", "layers", "classes", "data", "pretrained", "training", "evaluation",
-               "analysis", "export", "backbones", "tuning", "inference", "onnxgraph")
+               "analysis", "export", "backbones", "tuning", "inference", "deploy")
 
 __all__ = [*_EXPORTS, "list_weights", "custom_objects", *_CONSTRUCTOR_NAMES]
 

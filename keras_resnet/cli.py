@@ -6,8 +6,8 @@
     keras-resnet train --model resnet20 --dataset embedded --recipe fashion-mnist --epochs N --out runs/x
     keras-resnet evaluate --weights runs/x|TAG --dataset embedded --view center|10crop|multiscale
     keras-resnet plot runs/x [runs/y ...] [--out curves.png]
-    keras-resnet export --weights runs/x --format savedmodel|tflite|onnx --quantize none|float16|dynamic|int8 --out PATH
-    keras-resnet predict IMAGE [IMAGE ...] --weights runs/x|TAG [--backend auto|native|tf|litert|onnxruntime]
+    keras-resnet export --weights runs/x|TAG --format savedmodel|tflite|onnx|openvino [--quantize none|float16|dynamic|int8] [--include-preprocessing] --out PATH
+    keras-resnet predict IMAGE [IMAGE ...] --weights runs/x|TAG [--backend auto|openvino|onnxruntime|litert|keras] [--precision float32|bfloat16]
     keras-resnet tune --max-trials 4 --epochs 3 --out runs/tune
     keras-resnet demo [--epochs 10] [--out runs/demo]    (train + evaluate on the embedded data)
 """
@@ -229,6 +229,17 @@ def cmd_tune(args):
     return 0
 
 
+def _class_names(weights):
+    """Class names of a run directory (stored by train) or a registry tag; None if unknown."""
+    from .pretrained.registry import load_registry
+    from .training.run import run_class_names
+
+    entries, _ = load_registry()
+    if weights in entries and not os.path.exists(weights):
+        return list(entries[weights].class_names) if entries[weights].class_names else None
+    return run_class_names(weights) if os.path.isdir(weights) else None
+
+
 def _preprocessed(split, family, mean, n):
     import numpy as np
 
@@ -245,31 +256,51 @@ def cmd_export(args):
     _quiet_tensorflow()
     import json
 
+    import numpy as np
+
     from . import export
     from .data.sources import load_split
 
+    if args.format != "tflite" and (args.quantize != "none" or args.int8_io):
+        raise ValueError("--quantize and --int8-io apply to --format tflite only")
+    quantize = None if args.quantize == "none" else args.quantize
+    if quantize is None and args.int8_io:
+        raise ValueError("--int8-io needs --quantize int8")
+    if args.format == "openvino" and not args.out.endswith(".xml"):
+        raise ValueError(f"--format openvino writes an IR: --out must end in .xml (the "
+                         f"weights go to the .bin beside it), got {args.out!r}")
     model, mean, family = _load_for_evaluation(args.weights, args.model, args.pixel_mean)
+    # What the file records about its input: the per-pixel mean of the run or tag.
+    settings = {"mode": "pixel_mean", "scale": 1 / 255, "mean": np.asarray(mean, "float32"),
+                "channel_order": "gray" if mean.shape[-1] == 1 else "RGB", "std": None}
+
+    def raw(x):  # the uint8 images that the preprocessed batch x came from
+        return np.clip(np.round((x + mean) * 255), 0, 255).astype("uint8")
+
     x = y = rep = None
     if not args.no_verify:
         x, y = _preprocessed(load_split(args.dataset, "test"), family, mean, args.verify_images)
-    quantize = None if args.quantize == "none" else args.quantize
     if quantize == "int8":
         rep, _ = _preprocessed(load_split(args.dataset, "train"), family, mean,
                                args.representative)
-    if args.format != "tflite" and (quantize or args.int8_io):
-        raise ValueError("--quantize and --int8-io apply to --format tflite only")
+    options = {"preprocessing": settings, "class_names": _class_names(args.weights)}
+    if args.include_preprocessing:
+        options["include_preprocessing"] = settings
+        x = None if x is None else raw(x)
+        rep = None if rep is None else raw(rep)
     if args.format == "savedmodel":
-        report = export.saved_model(model, args.out, verify_images=x)
+        report = export.saved_model(model, args.out, verify_images=x, labels=y, **options)
     elif args.format == "onnx":
-        report = export.onnx(model, args.out, verify_images=x)
+        report = export.onnx(model, args.out, verify_images=x, labels=y, **options)
+    elif args.format == "openvino":
+        report = export.openvino(model, args.out, verify_images=x, labels=y, **options)
     else:
-        if quantize is None and args.int8_io:
-            raise ValueError("--int8-io needs --quantize int8")
         report = export.tflite(model, args.out, quantization=quantize,
                                representative_data=rep, int8_io=args.int8_io,
-                               verify_images=x, labels=y)
-    print(json.dumps(report, indent=2))
-    print(f"wrote {args.out} (report: {args.out}.report.json)")
+                               verify_images=x, labels=y, **options)
+    shown = {k: v for k, v in report.items() if k != "metadata"}
+    print(json.dumps(shown, indent=2))
+    print(f"wrote {args.out} (report with the file's metadata: {args.out}.report.json)")
     return 0
 
 
@@ -320,9 +351,12 @@ def cmd_predict(args):
     else:
         model, mean, family = _load_for_evaluation(args.weights, args.model, args.pixel_mean)
         x = _predict_inputs(args.images, model, mean, family)
-    predictor = Predictor(model, backend=args.backend, verify_images=x[:4])
+    if names is None:
+        names = _class_names(args.weights)
+    predictor = Predictor(model, backend=args.backend, precision=args.precision,
+                          verify_images=x[:32] if args.precision == "bfloat16" else x[:4])
     for name, r in predictor.report.items():
-        status = (f"{r['latency_ms']:.2f} ms/image" if "latency_ms" in r else
+        status = (f"{r['latency_ms']:.2f} ms/image ({r['precision']})" if "latency_ms" in r else
                   "verified" if r.get("verified") else f"unused ({r.get('error')})")
         print(f"  backend {name:12s} {status}")
     print(f"using backend {predictor.backend!r}")
@@ -490,15 +524,20 @@ def make_parser():
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_tune)
 
-    p = sub.add_parser("export", help="SavedModel, TFLite or ONNX file, verified against Keras")
+    p = sub.add_parser("export", help="SavedModel, TFLite, ONNX or OpenVINO file, verified "
+                                      "by its own runtime against Keras")
     p.add_argument("--weights", required=True,
-                   help="a run directory, a .keras model, or a .weights.h5 file (+ --model)")
+                   help="a run directory, a .keras model, a .weights.h5 file (+ --model), "
+                        "or a registry tag such as resnet20.fashion_mnist")
     p.add_argument("--model", default=None)
     p.add_argument("--pixel-mean", default=None)
-    p.add_argument("--format", choices=["savedmodel", "tflite", "onnx"], default="tflite")
+    p.add_argument("--format", choices=["savedmodel", "tflite", "onnx", "openvino"],
+                   default="tflite")
+    p.add_argument("--include-preprocessing", action="store_true",
+                   help="the file takes raw uint8 images and normalises them itself")
     p.add_argument("--quantize", choices=["none", "float16", "dynamic", "int8"], default="none")
     p.add_argument("--int8-io", action="store_true", help="int8 input/output tensors too")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="file (.tflite, .onnx, .xml) or SavedModel folder")
     p.add_argument("--dataset", default="embedded",
                    help="where the verification (test split) and representative (train "
                         "split) images come from")
@@ -508,15 +547,17 @@ def make_parser():
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("predict", help="classify image files with the fastest verified "
-                                       "backend (native kernel, TF graph, LiteRT, ONNX Runtime)")
+                                       "runtime (OpenVINO, ONNX Runtime, LiteRT, Keras)")
     p.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...)")
     p.add_argument("--weights", required=True,
                    help="a run directory, a .keras model, a .weights.h5 file (+ --model), "
                         "or a weights registry tag")
     p.add_argument("--model", default=None)
     p.add_argument("--pixel-mean", default=None)
-    p.add_argument("--backend", choices=["auto", "native", "tf", "litert", "onnxruntime"],
-                   default="auto")
+    p.add_argument("--backend", default="auto",
+                   help="auto (fastest verified float32), openvino, onnxruntime, litert, keras")
+    p.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
+                   help="bfloat16: OpenVINO's bf16 inference (verified by top-1 agreement)")
     p.add_argument("--top", type=int, default=3)
     p.add_argument("--json", default=None, help="also write the predictions as JSON")
     p.set_defaults(func=cmd_predict)

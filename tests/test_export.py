@@ -55,7 +55,7 @@ def test_saved_model_with_raw_uint8_input(tmp_path):
 def test_tflite_float_and_dynamic_verified_with_litert(small_classifier, tmp_path, quantization):
     model, x, y = small_classifier
     path = tmp_path / f"m-{quantization}.tflite"
-    report = export.tflite(model, path, quantization=quantization, verify_images=x, labels=y)
+    report = export.tflite(model, path, quantization=quantization, verify_images=x)
     assert path.exists() and report["verified_images"] == 200
     assert report["size_bytes"] == os.path.getsize(path)
     if quantization is None:
@@ -71,10 +71,14 @@ def test_a_tflite_file_that_does_not_match_is_refused(small_classifier, tmp_path
     model, x, _ = small_classifier
     other = keras.models.clone_model(model)  # same architecture, new random weights
     randomise(other, seed=9)
+    from keras_resnet.deploy.export import reference_outputs
+    from keras_resnet.deploy.serving import serving_model
+
     export.tflite(model, tmp_path / "a.tflite")
     content = (tmp_path / "a.tflite").read_bytes()
+    ref = reference_outputs(other, serving_model(other)[1], x[:20])
     with pytest.raises(export.ExportVerificationError, match="beyond rtol"):
-        export._verify_tflite(other, content, x[:20], None, None, "images", False, None)
+        export.verify_tflite(other, content, x[:20], ref, None, None)
 
 
 def test_int8_needs_representative_data_and_fixed_size(small_classifier, tmp_path):

@@ -4,6 +4,7 @@ everything about a run:
     config.json            what was asked (a rerun with the same config resumes;
                            a different one is refused unless overwrite=True)
     pixel_mean.npy         the training set's per-pixel mean, used by evaluation/export
+    class_names.json       the dataset's class names, when it has them (predict, export)
     log.csv                one row per finished epoch (never rewritten on resume)
     checkpoints/           last.weights.h5, best.weights.h5 (+ best.json)
     backup/                two backup slots (model + optimiser), see RunKeeper
@@ -26,6 +27,16 @@ import numpy as np
 from ..fileio import atomic_write
 
 CONFIG_NAME = "config.json"
+CLASS_NAMES = "class_names.json"
+
+
+def run_class_names(out) -> list | None:
+    """The class names a run stored (``class_names.json``), or None."""
+    path = os.path.join(out, CLASS_NAMES)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return list(json.load(f))
 
 
 class RunConfigMismatch(ValueError):
@@ -140,6 +151,9 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
     else:
         channels, input_shape = 3, (None, None, 3)
 
+    if chief and train_split.class_names:
+        atomic_write(os.path.join(out, CLASS_NAMES), lambda p: open(p, "w").write(
+            json.dumps(list(train_split.class_names)) + "\n"))
     mean_path = os.path.join(out, "pixel_mean.npy")
     if os.path.exists(mean_path):
         pixel_mean = np.load(mean_path)

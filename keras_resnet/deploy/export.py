@@ -1,0 +1,479 @@
+"""Deployment files, each verified by running the written file with its own runtime.
+
+    from keras_resnet import export
+    export.saved_model(model, "out/sm", verify_images=x)
+    export.onnx(model, "out/m.onnx", verify_images=x)          # ONNX Runtime
+    export.openvino(model, "out/m.xml", verify_images=x)       # OpenVINO runtime
+    export.tflite(model, "out/m.tflite", quantization="int8",  # LiteRT
+                  representative_data=x[:200], verify_images=x, labels=y)
+
+Any Keras image model is accepted (functional, Sequential, nested, dict outputs such as
+a backbone's ``C2``..``C5``, mixed precision): each is first put in one serving form
+(:func:`~keras_resnet.deploy.serving.serving_model`): an input named ``images`` with any
+batch size and float32 outputs named like the model's. A mixed-precision model is
+written as a float32 file and compared at a tolerance for its policy.
+
+Writers: ONNX and OpenVINO IR come from Keras' own ``Model.export`` (``format="onnx"``
+through tf2onnx, ``format="openvino"``). SavedModel and TFLite use Keras'
+``ExportArchive`` directly, because ``Model.export`` gives less there: its SavedModel
+names the outputs ``output_0``... and takes no uint8 input, and its LiteRT export names
+the signature ``serve`` and enables TensorFlow "select" ops, which the LiteRT runtime
+of ``ai-edge-litert`` does not run; ours converts with builtin ops only and keeps the
+signature ``serving_default`` with named tensors.
+
+Checks (the project's tolerance rule ``max|a-b| <= rtol * max(1, max|ref|)``): SavedModel
+rtol 1e-5, ONNX / OpenVINO / float32 TFLite rtol 1e-4 (mixed-precision models: the
+policy's tolerance); TFLite float16 top-1 agreement >= 99.5%, dynamic-range and int8
+>= 98%. With ``labels`` (100 or more), an export whose Keras model is itself at chance
+level on the verification images is refused: those images are not what the model
+takes. A file that fails is never left behind (it is checked before it is moved into
+place) and :class:`ExportVerificationError` says by how much. Every file carries its
+metadata (input, outputs, preprocessing, class names: :mod:`.metadata`) and gets a
+``<path>.report.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+from ..fileio import atomic_write
+from ..numerics import max_abs_error, within_tolerance
+from . import metadata as meta
+from .runtimes import (SIGNATURE, LiteRTRunner, OnnxRuntimeRunner, OpenVINORunner,
+                       SavedModelRunner)
+from .serving import INPUT_NAME, check_batch, serving_model
+from .timing import median_latency_ms
+
+QUANTIZATIONS = (None, "float16", "dynamic", "int8")
+SAVED_MODEL_RTOL = 1e-5
+TFLITE_RTOL = ONNX_RTOL = OPENVINO_RTOL = 1e-4
+MIN_AGREEMENT = {"float16": 0.995, "dynamic": 0.98, "int8": 0.98}
+CHANCE_FACTOR = 1.5  # Keras accuracy <= 1.5 / classes on >= 100 images: not its input
+CHANCE_MIN_IMAGES = 100
+
+
+class ExportVerificationError(RuntimeError):
+    """The exported artifact does not reproduce the Keras model, or the verification
+    images are not what the model takes."""
+
+
+# ------------------------------------------------------------------ shared steps
+def reference_outputs(model, signature, x, batch_size=64):
+    """The Keras model's own outputs on ``x`` (inference mode), by output name."""
+    import keras
+
+    from .serving import _named
+
+    parts = []
+    for i in range(0, len(x), batch_size):
+        y = model(np.asarray(x[i:i + batch_size], "float32"), training=False)
+        _, named = _named(model, y)
+        parts.append({k: keras.ops.convert_to_numpy(v).astype("float32")
+                      for k, v in zip(signature.output_names, named.values())})
+    return {k: np.concatenate([p[k] for p in parts]) for k in signature.output_names}
+
+
+def _keras_batch1_ms(model, x):
+    import tensorflow as tf
+
+    fn = tf.function(lambda a: model(a, training=False), reduce_retracing=True)
+    one = tf.constant(np.asarray(x[:1], "float32"))
+    return median_latency_ms(fn, one, repeats=20, warmup=1)
+
+
+def _classifier_key(ref):
+    key = next(iter(ref))
+    return key if ref[key].ndim == 2 and len(ref) == 1 else None
+
+
+def check_not_chance(ref, labels, what="verify_images"):
+    """ExportVerificationError if the Keras model itself is at chance level on labelled
+    verification images (a sign they were not preprocessed as the model expects)."""
+    key = _classifier_key(ref)
+    if labels is None or key is None:
+        return None
+    y = np.asarray(labels).reshape(-1)
+    if len(y) != len(ref[key]):
+        raise ValueError(f"labels: {len(y)} labels for {len(ref[key])} images")
+    accuracy = float(np.mean(ref[key].argmax(1) == y))
+    classes = ref[key].shape[1]
+    if len(y) >= CHANCE_MIN_IMAGES and accuracy <= CHANCE_FACTOR / classes:
+        raise ExportVerificationError(
+            f"the Keras model itself is at chance level on {what} ({accuracy:.1%} top-1 on "
+            f"{len(y)} labelled images, {classes} classes): the images are probably not "
+            "preprocessed as the model expects (e.g. raw 0-255 pixels for a model trained "
+            "on x/255 - pixel mean). Pass them through the model's preprocessing (the "
+            "preprocess function of keras_resnet.load_pretrained, or the run's "
+            "pixel_mean.npy), or export a model built with include_preprocessing and "
+            "raw_uint8=True. Nothing was written.")
+    return accuracy
+
+
+def compare(got, ref, rtol, what):
+    """Report fields for a runtime's outputs ``got`` against Keras' ``ref`` (dicts by
+    output name); ExportVerificationError beyond the tolerance."""
+    if set(got) != set(ref):
+        raise ExportVerificationError(f"{what} outputs {sorted(got)} != Keras' {sorted(ref)}")
+    errors = {k: max_abs_error(got[k], ref[k]) for k in ref}
+    if not all(within_tolerance(got[k], ref[k], rtol) for k in ref):
+        raise ExportVerificationError(
+            f"{what} outputs differ from Keras beyond rtol={rtol}: {errors}")
+    return {"rtol": rtol, "max_abs_error": errors, "within_tolerance": True}
+
+
+def _agreement(got, ref, labels, key):
+    out = {"top1_agreement": float(np.mean(got[key].argmax(1) == ref[key].argmax(1)))}
+    if labels is not None:
+        y = np.asarray(labels).reshape(-1)
+        out["keras_accuracy"] = float(np.mean(ref[key].argmax(1) == y))
+        out["artifact_accuracy"] = float(np.mean(got[key].argmax(1) == y))
+    return out
+
+
+def _write_report(path, report):
+    atomic_write(path + ".report.json",
+                 lambda p: open(p, "w").write(json.dumps(report, indent=2) + "\n"))
+
+
+def _dir_size(path):
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+
+
+def _prepare(model, *, input_name, raw_uint8, verify_images, labels, batch_size=None,
+             include_preprocessing=None):
+    """(model, serving, signature, x, ref, keras_accuracy): the checks that come before
+    anything is written."""
+    if include_preprocessing is not None:
+        from .serving import with_preprocessing
+
+        model = with_preprocessing(model, include_preprocessing)
+        raw_uint8 = True
+    serving, signature = serving_model(model, input_name=input_name, raw_uint8=raw_uint8,
+                                       batch_size=batch_size)
+    x = ref = accuracy = None
+    if verify_images is not None:
+        x = check_batch(verify_images, signature, "verify_images")
+        ref = reference_outputs(model, signature, x)
+        accuracy = check_not_chance(ref, labels)
+    return model, serving, signature, x, ref, accuracy
+
+
+def _report(fmt, path, signature, size, record, **extra):
+    return {"format": fmt, "path": path, "input": signature.input_name,
+            "input_dtype": signature.input_dtype,
+            "input_shape": [None, *signature.input_shape],
+            "outputs": list(signature.output_names), "policy": signature.policy,
+            "size_bytes": size, **extra, "metadata": record}
+
+
+def _verify_float(runner, model, x, ref, labels, rtol, what):
+    got = runner(x)
+    result = {"verified_images": int(len(x)), **compare(got, ref, rtol, what)}
+    key = _classifier_key(ref)
+    if key is not None:
+        result.update(_agreement(got, ref, labels, key))
+    result["latency_ms_batch1"] = {
+        runner.runtime: median_latency_ms(runner, x[:1], repeats=20, warmup=1),
+        "keras_tf_function": _keras_batch1_ms(model, x)}
+    return result
+
+
+def _input_spec(signature, batch=None):
+    import tensorflow as tf
+
+    return tf.TensorSpec((batch, *signature.input_shape), signature.input_dtype,
+                         name=signature.input_name)
+
+
+def _metadata(model, signature, preprocessing, class_names, include_preprocessing):
+    from .serving import preprocessing_settings
+
+    in_model = signature.input_dtype == "uint8"
+    if preprocessing is None and include_preprocessing is not None:
+        preprocessing = include_preprocessing
+    if preprocessing is not None:
+        preprocessing = preprocessing_settings(preprocessing)
+    return meta.build_metadata(signature, model.name, preprocessing=preprocessing,
+                               class_names=class_names, in_model=in_model)
+
+
+# ------------------------------------------------------------------ SavedModel
+def _write_saved_model(serving, signature, path, batch=None):
+    import keras
+
+    archive = keras.export.ExportArchive()
+    archive.track(serving)
+    archive.add_endpoint(SIGNATURE, lambda images: serving(images, training=False),
+                         input_signature=[_input_spec(signature, batch)])
+    archive.write_out(path, verbose=False)
+
+
+def saved_model(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = False,
+                verify_images=None, labels=None, rtol: float | None = None,
+                preprocessing: dict | None = None, class_names=None,
+                include_preprocessing=None) -> dict:
+    """Write ``model`` as a SavedModel folder (signature ``serving_default``, input
+    ``input_name``, any batch size, float32 outputs named like the model's) and verify
+    it with ``tf.saved_model.load`` on ``verify_images`` (a batch the model takes).
+
+    Args:
+        raw_uint8: the input is uint8 images; for a model that normalises its input
+            itself (built with ``include_preprocessing``).
+        include_preprocessing: settings (a ``preprocessing`` dict as in the registry, or
+            ``"caffe"``/``"torch"``/a weights tag) to put in front of the model; the file
+            then takes raw uint8 images.
+        preprocessing, class_names: recorded in the file's metadata and report.
+        rtol: default 1e-5 (float32 model) or the model's dtype policy's tolerance.
+
+    Returns the report (also written to ``<path>.report.json``).
+
+    Raises:
+        ValueError: a model or input the exporter cannot take (said why).
+        ExportVerificationError: the file does not match Keras; nothing is written.
+    """
+    model, serving, signature, x, ref, _ = _prepare(
+        model, input_name=input_name, raw_uint8=raw_uint8, verify_images=verify_images,
+        labels=labels, include_preprocessing=include_preprocessing)
+    rtol = rtol or (SAVED_MODEL_RTOL if signature.policy == "float32" else signature.rtol)
+    path = os.fspath(path)
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    try:
+        _write_saved_model(serving, signature, tmp)
+        record = _metadata(model, signature, preprocessing, class_names, include_preprocessing)
+        meta.write_saved_model(tmp, record)
+        report = _report("savedmodel", path, signature, _dir_size(tmp), record)
+        if x is not None:
+            report.update(_verify_float(SavedModelRunner(tmp, input_name), model, x, ref,
+                                        labels, rtol, "SavedModel"))
+        if os.path.exists(path):
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp)
+    _write_report(path, report)
+    return report
+
+
+# ------------------------------------------------------------------ ONNX
+def onnx(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = False,
+         verify_images=None, labels=None, rtol: float | None = None,
+         preprocessing: dict | None = None, class_names=None, include_preprocessing=None,
+         opset: int | None = None) -> dict:
+    """Write ``model`` as an ONNX file (any batch size) through Keras'
+    ``Model.export(format="onnx")`` and verify it with ONNX Runtime. Needs
+    ``pip install 'keras-resnet-zoo[onnx]'`` (tf2onnx, onnx, onnxruntime). Arguments,
+    return value and errors as :func:`saved_model` (default rtol 1e-4); ``opset``: the
+    ONNX opset (default: tf2onnx's)."""
+    try:
+        import onnx as _onnx  # noqa: F401
+        import tf2onnx  # noqa: F401
+    except ImportError as e:
+        raise ImportError("ONNX export needs tf2onnx and onnx: "
+                          "pip install 'keras-resnet-zoo[onnx]'") from e
+    model, serving, signature, x, ref, _ = _prepare(
+        model, input_name=input_name, raw_uint8=raw_uint8, verify_images=verify_images,
+        labels=labels, include_preprocessing=include_preprocessing)
+    rtol = rtol or (ONNX_RTOL if signature.policy == "float32" else signature.rtol)
+    path = os.fspath(path)
+    record = _metadata(model, signature, preprocessing, class_names, include_preprocessing)
+
+    def write(tmp):
+        serving.export(tmp, format="onnx", verbose=False, opset_version=opset,
+                       input_signature=[_input_spec(signature)])
+        meta.write_onnx(tmp, record)
+        report.update(_report("onnx", path, signature, os.path.getsize(tmp), record))
+        if x is not None:
+            report.update(_verify_float(OnnxRuntimeRunner(tmp), model, x, ref, labels, rtol,
+                                        "ONNX Runtime"))
+
+    report = {}
+    atomic_write(path, write)
+    _write_report(path, report)
+    return report
+
+
+# ------------------------------------------------------------------ OpenVINO
+def openvino(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = False,
+             verify_images=None, labels=None, rtol: float | None = None,
+             preprocessing: dict | None = None, class_names=None,
+             include_preprocessing=None) -> dict:
+    """Write ``model`` as an OpenVINO IR (``path`` ends in ``.xml``; the weights go to the
+    ``.bin`` beside it; float32, any batch size) through Keras'
+    ``Model.export(format="openvino")`` and verify it with the OpenVINO runtime at f32
+    inference precision. Needs ``pip install 'keras-resnet-zoo[openvino]'``. Arguments,
+    return value and errors as :func:`saved_model` (default rtol 1e-4)."""
+    path = os.fspath(path)
+    if not path.endswith(".xml"):
+        raise ValueError(f"an OpenVINO IR path ends in .xml (the weights go to the .bin "
+                         f"beside it), got {path!r}")
+    try:
+        import openvino as _ov  # noqa: F401
+    except ImportError as e:
+        raise ImportError("OpenVINO export needs openvino: "
+                          "pip install 'keras-resnet-zoo[openvino]'") from e
+    model, serving, signature, x, ref, _ = _prepare(
+        model, input_name=input_name, raw_uint8=raw_uint8, verify_images=verify_images,
+        labels=labels, include_preprocessing=include_preprocessing)
+    rtol = rtol or (OPENVINO_RTOL if signature.policy == "float32" else signature.rtol)
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    try:
+        xml = os.path.join(tmp, "model.xml")
+        serving.export(xml, format="openvino", verbose=False,
+                       input_signature=[_input_spec(signature)])
+        record = _metadata(model, signature, preprocessing, class_names, include_preprocessing)
+        meta.write_openvino(xml, record)
+        size = os.path.getsize(xml) + os.path.getsize(xml[:-4] + ".bin")
+        report = _report("openvino", path, signature, size, record)
+        if x is not None:
+            runner = OpenVINORunner(xml, "float32", output_names=signature.output_names)
+            report.update(_verify_float(runner, model, x, ref, labels, rtol, "OpenVINO"))
+        # the weights first: a reader who finds the .xml finds its .bin
+        os.replace(xml[:-4] + ".bin", path[:-4] + ".bin")
+        os.replace(xml, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    _write_report(path, report)
+    return report
+
+
+# ------------------------------------------------------------------ TFLite
+def tflite_flatbuffer(serving, signature, quantization=None, representative_data=None,
+                      int8_io=False) -> bytes:
+    """The TFLite flatbuffer (batch 1, builtin ops only) for a serving model, unverified;
+    :func:`tflite` checks the arguments, verifies the result and writes it."""
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sm = os.path.join(tmp, "sm")
+        _write_saved_model(serving, signature, sm, batch=1)
+        converter = tf.lite.TFLiteConverter.from_saved_model(sm, signature_keys=[SIGNATURE])
+        if quantization is not None:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantization == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        if quantization == "int8":
+            rep = np.asarray(representative_data, signature.input_dtype)
+
+            def gen():
+                for i in range(len(rep)):
+                    yield {signature.input_name: rep[i:i + 1]}
+
+            converter.representative_dataset = gen
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            if int8_io:
+                converter.inference_input_type = tf.int8
+                converter.inference_output_type = tf.int8
+        try:
+            return converter.convert()
+        except Exception as e:  # the converter's own error is a long MLIR dump
+            first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+            raise ValueError(f"the TFLite converter cannot take model "
+                             f"{serving.name.removesuffix('_serving')!r}: {first}") from None
+
+
+def tflite(model, path, *, quantization=None, representative_data=None,
+           int8_io: bool = False, raw_uint8: bool = False, input_name: str = INPUT_NAME,
+           verify_images=None, labels=None, num_threads=None,
+           preprocessing: dict | None = None, class_names=None,
+           include_preprocessing=None) -> dict:
+    """Convert ``model`` to TFLite (batch 1 in the file; the LiteRT runner of
+    :mod:`.runtimes` runs any batch) and verify it with LiteRT.
+
+    Args:
+        quantization: ``None`` (float32), ``"float16"``, ``"dynamic"`` (int8 weights)
+            or ``"int8"`` (full-integer post-training quantisation; needs
+            ``representative_data``: a few hundred inputs as the model takes them,
+            e.g. from the training pipeline).
+        int8_io: with ``"int8"``, make the input and output int8 tensors as well
+            (the report's numbers are then computed after dequantising).
+        raw_uint8, include_preprocessing, preprocessing, class_names: as
+            :func:`saved_model`.
+        verify_images, labels: inputs to compare on (and their labels, for accuracy
+            and the chance-level check).
+
+    Raises:
+        ValueError: bad arguments, a model without a fixed input size, or one the TFLite
+            converter cannot take (its first error line).
+        ExportVerificationError: the file does not match Keras; nothing is written.
+    """
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}")
+    if quantization == "int8" and representative_data is None:
+        raise ValueError("int8 quantisation needs representative_data (a few hundred "
+                         "inputs from the data pipeline)")
+    if int8_io and quantization != "int8":
+        raise ValueError("int8_io=True applies to quantization='int8' only")
+    model, serving, signature, x, ref, _ = _prepare(
+        model, input_name=input_name, raw_uint8=raw_uint8, verify_images=verify_images,
+        labels=labels, batch_size=1, include_preprocessing=include_preprocessing)
+    if None in signature.input_shape:
+        raise ValueError("TFLite export needs a fixed input size: build the model with "
+                         "input_shape=(H, W, C)")
+    rep = None
+    if representative_data is not None:
+        rep = check_batch(representative_data, signature, "representative_data")
+    path = os.fspath(path)
+    record = _metadata(model, signature, preprocessing, class_names, include_preprocessing)
+    content = meta.add_to_tflite(
+        tflite_flatbuffer(serving, signature, quantization, rep, int8_io), record)
+    report = _report("tflite", path, signature, len(content), record,
+                     quantization=quantization or "float32", int8_io=int8_io,
+                     keras_params=int(model.count_params()),
+                     keras_float32_bytes=int(4 * model.count_params()))
+    if x is not None:
+        report.update(verify_tflite(model, content, x, ref, labels, quantization,
+                                    input_name, num_threads))
+    atomic_write(path, lambda p: open(p, "wb").write(content))
+    _write_report(path, report)
+    return report
+
+
+def verify_tflite(model, content, x, ref, labels, quantization, input_name=INPUT_NAME,
+                  num_threads=None) -> dict:
+    """Run the flatbuffer ``content`` with LiteRT on ``x`` and compare with Keras'
+    outputs ``ref``: float32 within rtol 1e-4, reduced precisions by top-1 agreement."""
+    run = LiteRTRunner(content, input_name, num_threads)
+    got = run(x)
+    if set(got) != set(ref):
+        raise ExportVerificationError(f"TFLite outputs {sorted(got)} != Keras' {sorted(ref)}")
+    result = {"verified_images": int(len(x)),
+              "max_abs_error": {k: max_abs_error(got[k], ref[k]) for k in ref}}
+    key = _classifier_key(ref)
+    if key is not None:
+        result.update(_agreement(got, ref, labels, key))
+        if labels is not None:
+            result["tflite_accuracy"] = result["artifact_accuracy"]
+    result["latency_ms_batch1"] = {
+        "tflite": median_latency_ms(run, x[:1], repeats=20, warmup=1),
+        "keras_tf_function": _keras_batch1_ms(model, x)}
+    result["speedup_vs_keras"] = (result["latency_ms_batch1"]["keras_tf_function"]
+                                  / result["latency_ms_batch1"]["tflite"])
+    if quantization is None:
+        from .serving import model_policy, policy_rtol
+
+        rtol = TFLITE_RTOL if model_policy(model) == "float32" else policy_rtol(
+            model_policy(model))
+        ok = all(within_tolerance(got[k], ref[k], rtol) for k in ref)
+        result.update({"rtol": rtol, "within_tolerance": ok})
+        if not ok:
+            raise ExportVerificationError(
+                f"float32 TFLite differs from Keras beyond rtol={rtol}: "
+                f"{result['max_abs_error']}")
+    elif key is not None:
+        need = MIN_AGREEMENT[quantization]
+        result["required_agreement"] = need
+        if result["top1_agreement"] < need:
+            raise ExportVerificationError(
+                f"{quantization} TFLite agrees with Keras on {result['top1_agreement']:.2%} "
+                f"of top-1 predictions, below the required {need:.1%}")
+    return result

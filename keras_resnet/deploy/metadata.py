@@ -1,0 +1,175 @@
+"""What an exported file says about itself: its input, outputs, preprocessing and
+class names, stored inside the artifact where the format has a place for it.
+
+==========  ==========================================================================
+format      where the JSON record is stored (key ``keras_resnet``)
+==========  ==========================================================================
+ONNX        ``model.metadata_props`` (read by ``onnxruntime``'s
+            ``get_modelmeta().custom_metadata_map``)
+OpenVINO    the model's ``rt_info`` (``model.get_rt_info(["keras_resnet"])``)
+TFLite      a named entry of the flatbuffer's ``metadata`` table (the mechanism the
+            TFLite metadata standard uses; runtimes ignore entries they do not know)
+SavedModel  ``assets.extra/keras_resnet.json`` (the folder TF Serving reserves for files
+            that travel with a model but are not part of its graph)
+==========  ==========================================================================
+
+Every export also writes the same record into ``<file>.report.json``.
+:func:`read_metadata` reads it back from any of the four.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+KEY = "keras_resnet"
+
+
+def _plain(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def describe_preprocessing(settings: dict | None, *, in_model: bool = False) -> dict | None:
+    """The preprocessing record: ``mode``, ``channel_order``, ``scale`` (applied to
+    0-255 pixel values first), ``mean`` and ``std`` (per channel, or per pixel as an
+    (H, W, C) nested list), ``resize``/``crop`` where the weights define them, and
+    ``in_model`` (True: the artifact takes raw 0-255 images and normalises itself)."""
+    if settings is None:
+        return {"in_model": True} if in_model else None
+    keep = ("mode", "channel_order", "scale", "mean", "std", "resize", "crop")
+    record = {k: _plain(settings[k]) for k in keep if k in settings}
+    record.setdefault("channel_order", "RGB")
+    record.setdefault("std", None)
+    record["in_model"] = bool(in_model)
+    return record
+
+
+def build_metadata(signature, model_name: str, *, preprocessing=None, class_names=None,
+                   in_model: bool = False) -> dict:
+    import keras
+
+    from .. import __version__
+
+    layout = "NCHW" if keras.config.image_data_format() == "channels_first" else "NHWC"
+    if class_names is not None:
+        class_names = [str(c) for c in class_names]
+    return {
+        "producer": f"keras_resnet {__version__}",
+        "model": model_name,
+        "input": {"name": signature.input_name, "dtype": signature.input_dtype,
+                  "shape": [None, *signature.input_shape], "layout": layout,
+                  "values": ("raw 0-255 pixels" if in_model or signature.input_dtype == "uint8"
+                             else "preprocessed (see preprocessing)")},
+        "outputs": list(signature.output_names),
+        "preprocessing": describe_preprocessing(preprocessing, in_model=in_model),
+        "class_names": class_names,
+    }
+
+
+# ------------------------------------------------------------------ per format
+def write_onnx(path, metadata):
+    import onnx
+
+    proto = onnx.load(path)
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, {KEY: json.dumps(metadata)})
+    onnx.save(proto, path)
+
+
+def read_onnx(path):
+    import onnx
+
+    proto = onnx.load(path, load_external_data=False)
+    props = {p.key: p.value for p in proto.metadata_props}
+    return json.loads(props[KEY]) if KEY in props else None
+
+
+def write_openvino(path_xml, metadata):
+    import openvino as ov
+
+    model = ov.Core().read_model(path_xml)
+    model.set_rt_info(json.dumps(metadata), [KEY])
+    # compress_to_fp16=False: save_model halves the weights by default; the IR stays f32.
+    tmp = path_xml[:-4] + ".meta.xml"
+    ov.save_model(model, tmp, compress_to_fp16=False)
+    os.replace(tmp, path_xml)
+    os.replace(tmp[:-4] + ".bin", path_xml[:-4] + ".bin")
+
+
+def read_openvino(path_xml):
+    import openvino as ov
+
+    model = ov.Core().read_model(path_xml)
+    if not model.has_rt_info([KEY]):
+        return None
+    return json.loads(model.get_rt_info([KEY]).astype(str))
+
+
+def add_to_tflite(content: bytes, metadata) -> bytes:
+    """``content`` with a metadata entry ``keras_resnet`` holding the JSON record."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(bytearray(content), 0)
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(json.dumps(metadata).encode(), np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = KEY
+    entry.buffer = len(model.buffers) - 1
+    model.metadata = [m for m in (model.metadata or []) if m.name != KEY.encode()] + [entry]
+    builder = flatbuffers.Builder(len(content) + 4096)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def read_tflite(content: bytes):
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(bytearray(content), 0)
+    for i in range(model.MetadataLength()):
+        entry = model.Metadata(i)
+        if entry.Name().decode() == KEY:
+            return json.loads(model.Buffers(entry.Buffer()).DataAsNumpy().tobytes())
+    return None
+
+
+def write_saved_model(path, metadata):
+    folder = os.path.join(path, "assets.extra")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f"{KEY}.json"), "w") as f:
+        f.write(json.dumps(metadata, indent=2) + "\n")
+
+
+def read_metadata(path) -> dict | None:
+    """The record an export stored inside ``path`` (``.onnx``, ``.xml``, ``.tflite`` or a
+    SavedModel folder); None when the file has none.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: ``path`` is not one of the four formats.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} not found")
+    if os.path.isdir(path):
+        file = os.path.join(path, "assets.extra", f"{KEY}.json")
+        return json.load(open(file)) if os.path.exists(file) else None
+    if path.endswith(".onnx"):
+        return read_onnx(path)
+    if path.endswith(".xml"):
+        return read_openvino(path)
+    if path.endswith(".tflite"):
+        return read_tflite(open(path, "rb").read())
+    raise ValueError(f"{path}: expected a .onnx, .xml (OpenVINO IR) or .tflite file or a "
+                     "SavedModel folder")

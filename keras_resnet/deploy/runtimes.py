@@ -1,0 +1,197 @@
+"""Run a written artifact with its own runtime: numpy batch in, outputs by name out.
+
+Each runner takes a file as the exporters write it (input named ``images`` unless said
+otherwise, outputs named like the Keras model's) and returns ``{name: float32 array}``
+for any batch size. They are what the exporters verify with and what the
+:class:`~keras_resnet.deploy.predictor.Predictor` serves with; :func:`open_artifact`
+opens any of them by file name.
+
+=============  ==================================  ====================================
+runtime        file                                package
+=============  ==================================  ====================================
+ONNX Runtime   ``.onnx``                           ``onnxruntime``
+OpenVINO       ``.xml`` + ``.bin`` (IR)            ``openvino``
+LiteRT         ``.tflite``                         ``ai-edge-litert``
+TensorFlow     SavedModel folder                   ``tensorflow``
+=============  ==================================  ====================================
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+SIGNATURE = "serving_default"
+OPENVINO_PRECISIONS = {"float32": "f32", "bfloat16": "bf16"}
+
+
+def _threads(num_threads):
+    return int(num_threads or os.cpu_count() or 1)
+
+
+def _needs(module, extra):
+    return ImportError(f"{module} is not installed: pip install 'keras-resnet-zoo[{extra}]'")
+
+
+class OnnxRuntimeRunner:
+    """An ``.onnx`` file (path or bytes) in ONNX Runtime's CPU execution provider."""
+
+    runtime = "onnxruntime"
+
+    def __init__(self, model, num_threads=None):
+        try:
+            import onnxruntime as ort
+        except ImportError as e:
+            raise _needs("onnxruntime", "onnx") from e
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = _threads(num_threads)
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(os.fspath(model) if not isinstance(model, bytes)
+                                            else model, opts,
+                                            providers=["CPUExecutionProvider"])
+        (inp,) = self.session.get_inputs()
+        self.input_name = inp.name
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def __call__(self, x):
+        out = self.session.run(None, {self.input_name: x})
+        return {k: np.asarray(v, "float32") for k, v in zip(self.output_names, out)}
+
+
+class OpenVINORunner:
+    """An OpenVINO IR (``.xml``) compiled for the CPU at ``precision``.
+
+    ``precision="float32"`` sets ``INFERENCE_PRECISION_HINT="f32"`` explicitly: OpenVINO's
+    default on CPUs with AVX512_BF16 or AMX is bf16. ``"bfloat16"`` asks for bf16."""
+
+    runtime = "openvino"
+
+    def __init__(self, path, precision="float32", num_threads=None, output_names=None):
+        try:
+            import openvino as ov
+        except ImportError as e:
+            raise _needs("openvino", "openvino") from e
+        if precision not in OPENVINO_PRECISIONS:
+            raise ValueError(f"precision must be one of {tuple(OPENVINO_PRECISIONS)}, "
+                             f"got {precision!r}")
+        core = ov.Core()
+        config = {"INFERENCE_PRECISION_HINT": OPENVINO_PRECISIONS[precision],
+                  "PERFORMANCE_HINT": "LATENCY",
+                  "INFERENCE_NUM_THREADS": _threads(num_threads)}
+        self.compiled = core.compile_model(core.read_model(os.fspath(path)), "CPU", config)
+        self.precision = precision
+        self.request = self.compiled.create_infer_request()
+        self.input_name = self.compiled.inputs[0].get_any_name()
+        wanted = set(output_names or ())
+        self.output_names = []
+        for port in self.compiled.outputs:
+            names = port.get_names()
+            hit = sorted(names & wanted) or sorted(names, key=len)
+            self.output_names.append(hit[0])
+
+    def __call__(self, x):
+        self.request.infer({0: x})
+        return {name: np.array(self.request.get_output_tensor(i).data, "float32")
+                for i, name in enumerate(self.output_names)}
+
+
+class LiteRTRunner:
+    """A ``.tflite`` file (path or bytes) in the LiteRT interpreter (XNNPACK), through its
+    signature runner: tensors by name, never by index. Integer inputs and outputs are
+    (de)quantised with the file's own parameters. A file converted for a fixed batch
+    (the exporter writes batch 1) runs a larger batch in slices of that size: XNNPACK
+    cannot reshape such a graph to another batch."""
+
+    runtime = "litert"
+
+    def __init__(self, model, input_name="images", num_threads=None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        content = model if isinstance(model, bytes) else open(os.fspath(model), "rb").read()
+        self.interpreter = Interpreter(model_content=content,
+                                       num_threads=_threads(num_threads))
+        signatures = self.interpreter.get_signature_list()
+        if SIGNATURE not in signatures:
+            raise ValueError(f"the TFLite file has no signature {SIGNATURE!r} "
+                             f"(it has {sorted(signatures)}); export it with "
+                             "keras_resnet.export.tflite")
+        self.runner = self.interpreter.get_signature_runner(SIGNATURE)
+        details = self.runner.get_input_details()
+        if input_name not in details:
+            raise ValueError(f"TFLite signature lacks input {input_name!r}: {sorted(details)}")
+        self.input_name = input_name
+        self.input = details[input_name]
+        fixed = self.input["shape_signature"][0]
+        self.batch = int(fixed) if fixed > 0 else None
+        self.outputs = self.runner.get_output_details()
+        self.output_names = list(self.outputs)
+
+    def _quantise(self, x):
+        d = self.input
+        scale, zero = d["quantization"]
+        if np.issubdtype(d["dtype"], np.integer) and scale not in (0, 0.0):
+            info = np.iinfo(d["dtype"])
+            x = np.clip(np.round(x / scale + zero), info.min, info.max)
+        return np.asarray(x).astype(d["dtype"])
+
+    def _run(self, x):
+        out = self.runner(**{self.input_name: self._quantise(x)})
+        result = {}
+        for k, v in out.items():
+            od = self.outputs[k]
+            if np.issubdtype(od["dtype"], np.integer):
+                scale, zero = od["quantization"]
+                v = (v.astype("float32") - zero) * scale
+            result[k] = np.asarray(v, "float32")
+        return result
+
+    def __call__(self, x):
+        if self.batch is None or len(x) == self.batch:
+            return self._run(x)
+        parts = [self._run(x[i:i + self.batch]) for i in range(0, len(x), self.batch)]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+class SavedModelRunner:
+    """A SavedModel folder through ``tf.saved_model.load`` and its ``serving_default``."""
+
+    runtime = "tensorflow"
+
+    def __init__(self, path, input_name="images", num_threads=None):
+        import tensorflow as tf
+
+        self.fn = tf.saved_model.load(os.fspath(path)).signatures[SIGNATURE]
+        self.input_name = input_name
+        self._tf = tf
+        self.output_names = list(self.fn.structured_outputs)
+
+    def __call__(self, x):
+        out = self.fn(**{self.input_name: self._tf.constant(x)})
+        return {k: np.asarray(v.numpy(), "float32") for k, v in out.items()}
+
+
+def open_artifact(path, *, precision="float32", num_threads=None, input_name="images"):
+    """A runner for an exported file chosen by its name: ``.onnx`` (ONNX Runtime),
+    ``.xml`` (OpenVINO, ``precision`` ``"float32"`` or ``"bfloat16"``), ``.tflite``
+    (LiteRT) or a SavedModel folder (TensorFlow). Call it with a batch ``(N, H, W, C)``
+    of the artifact's input dtype; it returns ``{output name: float32 array}``.
+
+    Raises:
+        FileNotFoundError: no such file. ValueError: an unknown kind of file.
+        ImportError: the runtime is not installed (says which extra to install).
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} not found")
+    if os.path.isdir(path):
+        return SavedModelRunner(path, input_name, num_threads)
+    if path.endswith(".onnx"):
+        return OnnxRuntimeRunner(path, num_threads)
+    if path.endswith(".xml"):
+        return OpenVINORunner(path, precision, num_threads)
+    if path.endswith(".tflite"):
+        return LiteRTRunner(path, input_name, num_threads)
+    raise ValueError(f"{path}: expected a .onnx, .xml (OpenVINO IR) or .tflite file or a "
+                     "SavedModel folder")

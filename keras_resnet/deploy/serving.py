@@ -1,0 +1,253 @@
+"""One serving form for any Keras image model, shared by every export and the Predictor.
+
+A user's model may be a functional ResNet, a ``keras.Sequential`` that nests one, a
+backbone whose outputs are a dict, or a model built under a mixed-precision policy.
+:func:`serving_model` turns each of them into the same thing: a functional model with
+one named image input (``images``, any batch size) and a dict of named float32
+outputs. Every exporter writes that model, every runtime's outputs are compared with
+it by name, and :class:`Signature` records what the caller needs to read them back.
+
+Mixed precision: converters take float32 graphs (Keras' ONNX export requires a float32
+policy; the TFLite converter fails on float16 convolutions), so a model with any
+non-float32 layer policy is rebuilt from its config with float32 policies and the same
+weights. The artifact is then a float32 file; it is compared with the user's
+(mixed-precision) model at :func:`policy_rtol`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+INPUT_NAME = "images"
+FLOAT32_RTOL = 1e-4
+
+# Relative tolerance (the project's rule, numerics.within_tolerance) between a float32
+# artifact and the same weights computed under a mixed policy. Measured here on
+# ResNet-20 (28x28) and ResNet-18 (64x64) with randomised BatchNorm statistics, 16
+# random images: feature maps under mixed_float16 differ from float32 by at most
+# 1.5e-3 x max|ref| (probabilities 9e-5), under mixed_bfloat16 by 1.5e-2 (3e-3); the
+# bounds leave at least 4x room, and tests/test_deploy.py checks both policies.
+POLICY_RTOL = {"float32": FLOAT32_RTOL, "mixed_float16": 1e-2, "float16": 1e-2,
+               "mixed_bfloat16": 6e-2, "bfloat16": 6e-2}
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+    """What a served model takes and returns.
+
+    Attributes:
+        input_name: the input's name in every artifact (``"images"``).
+        input_shape: ``(H, W, C)`` (or ``(C, H, W)`` for channels_first), no batch axis;
+            ``None`` where a size is free.
+        input_dtype: ``"float32"``, or ``"uint8"`` for raw-image artifacts.
+        output_names: names of the outputs, in the model's order.
+        structure: ``"tensor"`` (one output, returned as an array), ``"dict"`` (the
+            model returns a dict, e.g. a backbone's ``C2``..``C5``) or ``"list"``.
+        policy: the model's dtype policy name (``"float32"``, ``"mixed_float16"``...).
+    """
+
+    input_name: str
+    input_shape: tuple
+    input_dtype: str
+    output_names: tuple
+    structure: str
+    policy: str
+
+    @property
+    def rtol(self) -> float:
+        return policy_rtol(self.policy)
+
+    def pack(self, outputs: dict):
+        """Outputs by name -> the structure the Keras model returns."""
+        if self.structure == "tensor":
+            return outputs[self.output_names[0]]
+        if self.structure == "list":
+            return [outputs[k] for k in self.output_names]
+        return {k: outputs[k] for k in self.output_names}
+
+
+def policy_rtol(policy: str) -> float:
+    return POLICY_RTOL.get(policy, POLICY_RTOL["mixed_bfloat16"])
+
+
+def _all_layers(model):
+    return model._flatten_layers(include_self=False, recursive=True)
+
+
+def model_policy(model) -> str:
+    """The one non-float32 policy among the model's layers, or ``"float32"``."""
+    names = {getattr(l.dtype_policy, "name", "float32") for l in _all_layers(model)
+             if not l.__class__.__name__ == "InputLayer"}
+    names.discard("float32")
+    if len(names) > 1:
+        raise ValueError(f"the model mixes dtype policies {sorted(names)}; export a model "
+                         "built under one policy")
+    return names.pop() if names else "float32"
+
+
+def check_model(model):
+    """A clear error for anything the exporters cannot serve; returns the input tensor."""
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"expected a keras.Model, got {type(model).__name__}; build one with "
+                        "keras_resnet.build(...) or keras_resnet.load_pretrained(tag)")
+    try:
+        inputs = model.inputs
+    except AttributeError:
+        inputs = None
+    if not inputs:
+        raise ValueError(
+            f"model {model.name!r} has no defined input (a subclassed model, or a Sequential "
+            "without keras.Input): build it on keras.Input((H, W, C)), e.g. "
+            "keras.Sequential([keras.Input((32, 32, 3)), ...])")
+    if len(inputs) != 1:
+        raise ValueError(f"model {model.name!r} has {len(inputs)} inputs; the exporters and "
+                         "the Predictor serve image models with one input")
+    if len(inputs[0].shape) != 4:
+        raise ValueError(f"model {model.name!r} takes inputs of shape {inputs[0].shape}; "
+                         "expected a batch of images (N, H, W, C)")
+    return inputs[0]
+
+
+def float32_copy(model):
+    """The same network and weights with every layer's policy set to float32."""
+    import keras
+
+    def fix(obj):
+        if isinstance(obj, dict):
+            if obj.get("class_name") in ("DTypePolicy", "FloatDTypePolicy") and \
+                    isinstance(obj.get("config"), dict):
+                return {**obj, "config": {**obj["config"], "name": "float32"}}
+            return {k: ("float32" if k == "dtype" and isinstance(v, str)
+                        and v in POLICY_RTOL else fix(v)) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [fix(v) for v in obj]
+        return obj
+
+    config = fix(keras.saving.serialize_keras_object(model))
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        copy = keras.saving.deserialize_keras_object(config)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    copy.set_weights([np.asarray(w, "float32") for w in model.get_weights()])
+    return copy
+
+
+def _named(model, y):
+    """(structure, {name: tensor}) for the model's symbolic output ``y``."""
+    if isinstance(y, dict):
+        return "dict", dict(y)
+    names = list(getattr(model, "output_names", None) or [])
+    if isinstance(y, (list, tuple)):
+        if len(names) != len(y):
+            names = [f"output_{i}" for i in range(len(y))]
+        return "list", dict(zip(names, y))
+    name = names[0] if names else (model.layers[-1].name if model.layers else "output_0")
+    return "tensor", {name: y}
+
+
+def serving_model(model, *, input_name: str = INPUT_NAME, raw_uint8: bool = False,
+                  batch_size: int | None = None):
+    """``(serving, signature)``: a functional float32 model over ``model`` with one input
+    named ``input_name`` and a dict of float32 outputs named like the model's.
+
+    Args:
+        model: any ``keras.Model`` with one 4-D image input (functional, Sequential,
+            nested, dict outputs, mixed precision).
+        raw_uint8: the input is uint8 images, cast to float32 inside; only for a model
+            that normalises its input itself (``include_preprocessing``).
+        batch_size: fix the batch axis (TFLite); ``None``: any batch.
+
+    Raises:
+        TypeError, ValueError: for a model the exporters cannot serve (said which and why).
+    """
+    import keras
+
+    tensor = check_model(model)
+    if raw_uint8 and not any(l.name == "preprocess_normalize" for l in _all_layers(model)):
+        raise ValueError("raw_uint8=True needs a model that normalises its input itself: "
+                         "build it with include_preprocessing=... (or pass "
+                         "include_preprocessing= to the export)")
+    policy = model_policy(model)
+    inner = float32_copy(model) if policy != "float32" else model
+    shape = tuple(tensor.shape[1:])
+    dtype = "uint8" if raw_uint8 else "float32"
+    images = keras.Input(shape, batch_size=batch_size, dtype=dtype, name=input_name)
+    x = keras.layers.Identity(dtype="float32", name="to_float32")(images) if raw_uint8 \
+        else images
+    structure, outputs = _named(model, inner(x))
+    outputs = {k: keras.layers.Activation("linear", dtype="float32", name=f"out_{i}")(v)
+               for i, (k, v) in enumerate(outputs.items())}
+    serving = keras.Model(images, outputs, name=f"{model.name}_serving")
+    return serving, Signature(input_name, shape, dtype, tuple(outputs), structure, policy)
+
+
+def preprocessing_settings(settings) -> dict:
+    """``settings`` (``"caffe"``, ``"torch"``, a weights tag or a dict) as a complete dict:
+    ``mode``, ``channel_order``, ``scale``, ``mean``, ``std``."""
+    from ..preprocessing import MODES, _settings
+
+    if isinstance(settings, str):
+        return dict(_settings(mode=settings) if settings in MODES
+                    else _settings(weights=settings))
+    if isinstance(settings, dict):
+        if "mean" not in settings and "mean_file" in settings:
+            raise ValueError("give the per-pixel mean itself (mean=array), not mean_file")
+        return {"mode": "custom", "channel_order": "RGB", "scale": 1.0, "mean": 0.0,
+                "std": None, **settings}
+    raise ValueError("include_preprocessing must be 'caffe', 'torch', a weights tag or "
+                     f"a dict with scale, mean, std, channel_order; got {settings!r}")
+
+
+def with_preprocessing(model, settings):
+    """``model`` behind its input normalisation: the returned model takes raw 0-255
+    images (uint8 or float, the shape ``model`` takes), applies ``settings`` with
+    :func:`keras_resnet.preprocessing.preprocessing_layers`, then ``model``; its outputs
+    keep ``model``'s names. What the exports' ``include_preprocessing=`` and
+    ``keras-resnet export --include-preprocessing`` use.
+
+    Args:
+        settings: ``"caffe"``, ``"torch"``, a weights tag (its registry record, per-pixel
+            means included), or a dict with ``scale``, ``mean``, ``std``,
+            ``channel_order`` (as in the registry; ``mean`` may be an (H, W, C) array).
+
+    Raises:
+        ValueError: settings it does not know (says what it takes).
+    """
+    import keras
+
+    from ..preprocessing import preprocessing_layers
+
+    p = preprocessing_settings(settings)
+    tensor = check_model(model)
+    raw = keras.Input(tuple(tensor.shape[1:]), name="raw_images")
+    x = preprocessing_layers(raw, p, keras.config.image_data_format())
+    structure, outputs = _named(model, model(x))
+    if structure != "dict":  # keep the inner model's output names
+        outputs = {k: keras.layers.Identity(name=k)(v) for k, v in outputs.items()}
+    y = {"dict": outputs, "list": list(outputs.values()),
+         "tensor": next(iter(outputs.values()))}[structure]
+    return keras.Model(raw, y, name=model.name)
+
+
+def check_batch(x, signature: Signature, what: str = "images"):
+    """``x`` as an array of the signature's dtype; a clear error for a wrong shape."""
+    x = np.asarray(x)
+    shape = signature.input_shape
+    if x.ndim != len(shape) + 1 or any(s is not None and s != d
+                                       for s, d in zip(shape, x.shape[1:])):
+        want = ", ".join("any" if s is None else str(s) for s in shape)
+        hint = ""
+        if x.ndim == len(shape) and shape[-1] == 1:
+            hint = " (grayscale images need a channel axis: x[..., None])"
+        elif x.ndim == len(shape):
+            hint = " (one image? add a batch axis: x[None])"
+        raise ValueError(f"{what}: expected a batch of shape (N, {want}), got {x.shape}{hint}")
+    if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+        raise ValueError(f"{what}: contains NaN or infinite values")
+    return x.astype(signature.input_dtype, copy=False)

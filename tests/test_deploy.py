@@ -1,0 +1,308 @@
+"""Exports and the Predictor on the kinds of model users build: a Sequential nesting a
+zoo model, backbones with one or several dict outputs, a head over a backbone level,
+a mixed-precision network, a feature extractor. Each kind goes through every format
+and every runtime; the reference is always the Keras model itself (training=False,
+randomised BN statistics), compared by output name."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import keras_resnet
+from keras_resnet import export
+from keras_resnet.deploy import open_artifact, read_metadata
+from keras_resnet.deploy.serving import policy_rtol
+from keras_resnet.numerics import max_abs_error, within_tolerance
+
+from .helpers import images, randomise
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("openvino")
+pytest.importorskip("tf2onnx")
+
+
+def _sequential():
+    return keras.Sequential([
+        keras.Input((32, 32, 3)),
+        keras_resnet.ResNet18(weights=None, include_top=False, pooling="avg",
+                              input_shape=(32, 32, 3)),
+        keras.layers.Dense(5)])
+
+
+def _head_over_c4():
+    inp = keras.Input((32, 32, 3))
+    c4 = keras_resnet.backbone("resnet18", input_shape=(32, 32, 3))(inp)["C4"]
+    y = keras.layers.Dense(3, activation="softmax", name="head")(
+        keras.layers.GlobalAveragePooling2D()(c4))
+    return keras.Model(inp, y)
+
+
+def _mixed_float16():
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        return keras_resnet.build("resnet20", input_shape=(28, 28, 1))
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
+# kind: (builder, output names, structure the model returns)
+KINDS = {
+    "sequential nesting ResNet18": (_sequential, ["dense"], np.ndarray),
+    "backbone C5 only": (lambda: keras_resnet.backbone("resnet18", input_shape=(64, 64, 3),
+                                                       outputs=("C5",)), ["C5"], dict),
+    "backbone C2-C5": (lambda: keras_resnet.backbone("resnet18", input_shape=(32, 32, 3)),
+                       ["C2", "C3", "C4", "C5"], dict),
+    "dense head over C4": (_head_over_c4, ["head"], np.ndarray),
+    "mixed_float16 ResNet20": (_mixed_float16, ["predictions"], np.ndarray),
+}
+
+
+@pytest.fixture(scope="module")
+def kinds():
+    built = {}
+    for i, (name, (make, _, _)) in enumerate(KINDS.items()):
+        keras.utils.set_random_seed(i)
+        model = make()
+        for layer in model._flatten_layers(include_self=False, recursive=True):
+            if isinstance(layer, keras.Model):
+                randomise(layer, seed=i)
+        randomise(model, seed=i)
+        built[name] = model
+    return built
+
+
+def _keras(model, x):
+    y = model(x, training=False)
+    if isinstance(y, dict):
+        return {k: keras.ops.convert_to_numpy(v).astype("float32") for k, v in y.items()}
+    return keras.ops.convert_to_numpy(y).astype("float32")
+
+
+def _as_dict(y, names):
+    return y if isinstance(y, dict) else {names[0]: y}
+
+
+EXPORTS = {"savedmodel": ("sm", export.saved_model), "onnx": ("m.onnx", export.onnx),
+           "openvino": ("m.xml", export.openvino), "tflite": ("m.tflite", export.tflite)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", list(EXPORTS))
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_every_kind_exports_to_every_format_and_its_runtime_reproduces_keras(
+        kinds, kind, fmt, tmp_path):
+    model = kinds[kind]
+    names = KINDS[kind][1]
+    shape = tuple(model.inputs[0].shape[1:])
+    x = images((3, *shape), seed=1)
+    file_name, write = EXPORTS[fmt]
+    path = str(tmp_path / file_name)
+    report = write(model, path, verify_images=x, class_names=None)
+    assert report["outputs"] == names and report["verified_images"] == 3
+    rtol = 1e-4 if "mixed" not in kind else policy_rtol("mixed_float16")
+    assert report["policy"] == ("mixed_float16" if "mixed" in kind else "float32")
+    # the written file, reopened by its own runtime, at batch 1 and 2 (any batch)
+    run = open_artifact(path)
+    ref = _as_dict(_keras(model, x), names)
+    for n in (1, 2):
+        got = run(x[:n])
+        assert sorted(got) == sorted(names)
+        for k in names:
+            assert got[k].dtype == np.float32 and got[k].shape == ref[k][:n].shape
+            assert within_tolerance(got[k], ref[k][:n], rtol), (k, max_abs_error(got[k], ref[k][:n]))
+    # the file describes itself, and the report says the same
+    record = read_metadata(path)
+    assert record == json.loads(json.dumps(report["metadata"]))
+    assert record["outputs"] == names and record["input"]["shape"] == [None, *shape]
+    assert json.load(open(path + ".report.json"))["outputs"] == names
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_predictor_serves_every_kind_on_every_backend_at_any_batch(kinds, kind):
+    model = kinds[kind]
+    names, structure = KINDS[kind][1], KINDS[kind][2]
+    p = keras_resnet.Predictor(model, timing_repeats=2)
+    assert {k for k, v in p.report.items() if v["verified"]} == {
+        "openvino", "onnxruntime", "litert", "keras"}, p.report
+    assert all(v["precision"] == "float32" for v in p.report.values())
+    shape = tuple(model.inputs[0].shape[1:])
+    rtol = 1e-4 if "mixed" not in kind else policy_rtol("mixed_float16")
+    for n in (1, 2, 5):
+        x = images((n, *shape), seed=n)
+        got, ref = p(x), _keras(model, x)
+        assert isinstance(got, structure)
+        got, ref = _as_dict(got, names), _as_dict(ref, names)
+        assert sorted(got) == sorted(names)
+        for k in names:
+            assert within_tolerance(got[k], ref[k], rtol), (k, n)
+    one = p(images(shape, seed=9))  # one image, no batch axis
+    assert _as_dict(one, names)[names[0]].shape == _as_dict(ref, names)[names[0]].shape[1:]
+
+
+def test_litert_verified_on_one_image_then_called_with_any_batch():
+    model = keras_resnet.ResNet18(weights=None, include_top=False, input_shape=(32, 32, 3))
+    randomise(model, seed=3)
+    p = keras_resnet.Predictor(model, backend="litert", verify_images=images((1, 32, 32, 3)))
+    for n in (2, 3):
+        x = images((n, 32, 32, 3), seed=n)
+        assert within_tolerance(p(x), _keras(model, x), 1e-4)
+
+
+def test_bfloat16_only_when_asked_and_verified_by_agreement():
+    model = keras_resnet.build("resnet20", input_shape=(28, 28, 1))
+    randomise(model, seed=0)
+    auto = keras_resnet.Predictor(model, timing_repeats=2)
+    assert auto.precision == "float32" and auto.report[auto.backend]["precision"] == "float32"
+    p = keras_resnet.Predictor(model, backend="openvino", precision="bfloat16")
+    entry = p.report["openvino"]
+    assert entry["precision"] == "bfloat16" and entry["verified"]
+    assert entry["top1_agreement"] >= 0.995
+    x = images((8, 28, 28, 1), seed=5)
+    assert np.mean(p(x).argmax(1) == _keras(model, x).argmax(1)) >= 0.75
+    with pytest.raises(ValueError, match="openvino"):
+        keras_resnet.Predictor(model, backend="litert", precision="bfloat16")
+    with pytest.raises(ValueError, match="precision must be"):
+        keras_resnet.Predictor(model, precision="int4")
+
+
+def test_removed_and_unknown_backends_name_the_ones_that_exist():
+    model = keras_resnet.build("resnet20", input_shape=(28, 28, 1))
+    for name in ("native", "tf"):
+        with pytest.raises(ValueError, match="no longer exists.*openvino.*onnxruntime.*litert"):
+            keras_resnet.Predictor(model, backend=name)
+    with pytest.raises(ValueError, match="backend must be 'auto' or one of"):
+        keras_resnet.Predictor(model, backend="tensorrt")
+
+
+def test_predictor_never_uses_a_backend_that_fails_verification(monkeypatch):
+    from keras_resnet.deploy import predictor
+
+    build = predictor._build
+
+    def wrong_onnxruntime(name, *args):
+        runner = build(name, *args)
+        if name != "onnxruntime":
+            return runner
+        return lambda x: {k: v + 1.0 for k, v in runner(x).items()}
+
+    monkeypatch.setattr(predictor, "_build", wrong_onnxruntime)
+    model = keras_resnet.build("resnet20", input_shape=(28, 28, 1))
+    randomise(model, seed=0)
+    p = keras_resnet.Predictor(model, timing_repeats=2)
+    assert p.report["onnxruntime"]["verified"] is False
+    assert "differ from Keras" in p.report["onnxruntime"]["error"]
+    assert p.backend != "onnxruntime" and p.report["openvino"]["verified"]
+    with pytest.raises(RuntimeError, match="no backend reproduced"):
+        keras_resnet.Predictor(model, backend="onnxruntime")
+
+
+def test_predictor_argument_and_input_errors():
+    model = keras_resnet.build("resnet20", input_shape=(28, 28, 1))
+    with pytest.raises(TypeError, match="keras.Model"):
+        keras_resnet.Predictor("resnet20")
+    with pytest.raises(ValueError, match="fixed input size"):
+        keras_resnet.Predictor(keras_resnet.build("resnet18", include_top=False,
+                                                  input_shape=(None, None, 3)))
+    p = keras_resnet.Predictor(model, backend="keras")
+    with pytest.raises(ValueError, match=r"expected a batch of shape \(N, 28, 28, 1\)"):
+        p(np.zeros((2, 32, 32, 3), "float32"))
+    with pytest.raises(ValueError, match=r"channel axis: x\[\.\.\., None\]"):
+        p(np.zeros((5, 28, 28), "float32"))  # grayscale batch without its channel axis
+
+
+def test_subclassed_model_without_input_gets_a_clear_error(tmp_path):
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+
+    with pytest.raises(ValueError, match="no defined input.*keras.Input"):
+        export.onnx(Net(), str(tmp_path / "n.onnx"))
+    assert not os.listdir(tmp_path)
+
+
+# ------------------------------------------------------------------ no false "verified"
+@pytest.fixture(scope="module")
+def shipped():
+    """The shipped Fashion-MNIST ResNet-20, its preprocessing and real test images."""
+    from keras_resnet.data import load_embedded
+
+    model, preprocess = keras_resnet.load_pretrained("resnet20.fashion_mnist")
+    (x_train, _), (x_test, y_test) = load_embedded()
+    return model, preprocess, x_train[:200], x_test[:200], y_test[:200]
+
+
+def test_raw_images_for_a_net_trained_on_preprocessed_input_are_refused(shipped, tmp_path):
+    model, preprocess, x_train, x_test, y = shipped
+    raw = x_test[..., None].astype("float32")
+    keras_accuracy = np.mean(_keras(model, raw).argmax(1) == y)
+    assert keras_accuracy <= 0.15  # the premise: raw pixels put this net at chance
+    for fmt in ("tflite", "savedmodel"):
+        file_name, write = EXPORTS[fmt]
+        path = tmp_path / file_name
+        options = dict(quantization="int8", representative_data=x_train[:50, ..., None]) \
+            if fmt == "tflite" else {}
+        with pytest.raises(export.ExportVerificationError,
+                           match="chance level.*not preprocessed as the model expects"):
+            write(model, str(path), verify_images=raw, labels=y, **options)
+        assert not os.listdir(tmp_path)
+    # preprocessed as the model expects, the same export is verified
+    report = export.tflite(model, str(tmp_path / "ok.tflite"), verify_images=preprocess(x_test),
+                           labels=y)
+    assert report["keras_accuracy"] >= 0.85 and report["within_tolerance"]
+
+
+def test_three_dimensional_batches_get_a_shape_error_not_a_runtime_crash(shipped, tmp_path):
+    model, preprocess, _, x_test, y = shipped
+    x = preprocess(x_test)[..., 0]  # (N, 28, 28): the channel axis dropped
+    for write, name in ((export.tflite, "m.tflite"), (export.onnx, "m.onnx")):
+        with pytest.raises(ValueError, match=r"verify_images: expected a batch of shape "
+                                             r"\(N, 28, 28, 1\), got \(200, 28, 28\).*channel"):
+            write(model, str(tmp_path / name), verify_images=x, labels=y)
+    with pytest.raises(ValueError, match="representative_data: expected a batch"):
+        export.tflite(model, str(tmp_path / "q.tflite"), quantization="int8",
+                      representative_data=x)
+    assert not os.listdir(tmp_path)
+
+
+# ------------------------------------------------------------------ artifacts describe themselves
+def test_include_preprocessing_makes_every_format_take_raw_uint8(shipped, tmp_path):
+    model, preprocess, _, x_test, y = shipped
+    raw = x_test[:64, ..., None]
+    from keras_resnet.preprocessing import _settings
+
+    settings = _settings(weights="resnet20.fashion_mnist")
+    names = keras_resnet.data.FASHION_MNIST_CLASSES
+    ref = _keras(model, preprocess(x_test[:64]))
+    for fmt, (file_name, write) in EXPORTS.items():
+        path = str(tmp_path / file_name)
+        report = write(model, path, include_preprocessing="resnet20.fashion_mnist",
+                       verify_images=raw, labels=y[:64], class_names=names)
+        assert report["input_dtype"] == "uint8", fmt
+        record = read_metadata(path)
+        assert record["class_names"] == list(names) and record["preprocessing"]["in_model"]
+        assert record["preprocessing"]["mode"] == "pixel_mean"
+        np.testing.assert_allclose(np.asarray(record["preprocessing"]["mean"]),
+                                   settings["mean"], rtol=1e-6)
+        got = open_artifact(path)(raw.astype("uint8"))["predictions"]
+        assert within_tolerance(got, ref, 1e-4), fmt
+
+
+def test_failing_checks_leave_no_file_behind(tmp_path):
+    model = keras_resnet.build("resnet20", input_shape=(28, 28, 1))
+    randomise(model, seed=0)
+    x = images((4, 28, 28, 1))
+    for fmt in ("onnx", "openvino", "savedmodel"):
+        file_name, write = EXPORTS[fmt]
+        with pytest.raises(export.ExportVerificationError, match="rtol=1e-12"):
+            write(model, str(tmp_path / file_name), verify_images=x, rtol=1e-12)
+    assert not os.listdir(tmp_path)
+    with pytest.raises(ValueError, match="ends in .xml"):
+        export.openvino(model, str(tmp_path / "m.bin"))

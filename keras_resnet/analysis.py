@@ -7,8 +7,6 @@ from __future__ import annotations
 import csv
 import os
 
-from . import graphwalk
-
 
 def read_log(run_dir: str) -> dict[str, list[float]]:
     """``log.csv`` of a run as columns (``epoch``, ``accuracy``, ``val_accuracy``, ...)."""
@@ -69,7 +67,8 @@ def response_layers(model) -> list[str]:
     for layer in model.layers:
         if not isinstance(layer, keras.layers.BatchNormalization):
             continue
-        producer = graphwalk.producer(graphwalk.inputs_of(layer)[0])
+        # the layer that produced the BN's input (Keras records it on the tensor)
+        producer = layer.input._keras_history.operation
         if isinstance(producer, keras.layers.Conv2D) and tuple(producer.kernel_size) == (3, 3):
             names.append(layer.name)
     return names

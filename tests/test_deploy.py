@@ -306,3 +306,17 @@ def test_failing_checks_leave_no_file_behind(tmp_path):
     assert not os.listdir(tmp_path)
     with pytest.raises(ValueError, match="ends in .xml"):
         export.openvino(model, str(tmp_path / "m.bin"))
+
+
+def test_tflite_refuses_a_model_its_converter_cannot_take_in_one_sentence(tmp_path):
+    """Mixed precision converts (as a float32 file, above); an operation without a
+    TFLite builtin kernel does not: one sentence naming it, no MLIR dump, no file."""
+    inp = keras.Input((8, 8, 3))
+    y = keras.layers.Lambda(lambda t: keras.ops.erfinv(keras.ops.tanh(t)), name="erfinv")(inp)
+    model = keras.Model(inp, y, name="uses_erfinv")
+    with pytest.raises(ValueError) as err:
+        export.tflite(model, str(tmp_path / "e.tflite"), verify_images=images((2, 8, 8, 3)))
+    message = str(err.value)
+    assert "cannot take model 'uses_erfinv'" in message and "Erfinv" in message
+    assert "ONNX or OpenVINO" in message and len(message) < 300 and "\n" not in message
+    assert not os.listdir(tmp_path)

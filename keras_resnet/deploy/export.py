@@ -375,10 +375,16 @@ def tflite_flatbuffer(serving, signature, quantization=None, representative_data
                 converter.inference_output_type = tf.int8
         try:
             return converter.convert()
-        except Exception as e:  # the converter's own error is a long MLIR dump
-            first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+        except Exception as e:  # the converter's own error is a 100 kB MLIR dump
+            import re
+
+            ops = sorted(set(re.findall(r"\btf\.(\w+)\(", str(e))))
+            why = (f"it has operations with no TFLite builtin kernel: {', '.join(ops)}"
+                   if ops else str(e).strip().splitlines()[0][:200] if str(e).strip()
+                   else type(e).__name__)
             raise ValueError(f"the TFLite converter cannot take model "
-                             f"{serving.name.removesuffix('_serving')!r}: {first}") from None
+                             f"{serving.name.removesuffix('_serving')!r}: {why}; export it "
+                             "as ONNX or OpenVINO, or replace those operations") from None
 
 
 def tflite(model, path, *, quantization=None, representative_data=None,

@@ -135,6 +135,18 @@ class Predictor:
         if precision == "bfloat16" and backend not in ("auto", "openvino"):
             raise ValueError(f"precision='bfloat16' runs on the 'openvino' backend only, "
                              f"not {backend!r}")
+        if precision == "bfloat16":
+            from .runtimes import openvino_cpu_capabilities
+
+            try:
+                if "BF16" not in openvino_cpu_capabilities():
+                    raise ValueError(
+                        "precision='bfloat16' needs a CPU with bfloat16 units (AVX512_BF16 "
+                        "or AMX); OpenVINO reports this one's capabilities as "
+                        f"{openvino_cpu_capabilities()}: use precision='float32'")
+            except ImportError as e:
+                raise ImportError("precision='bfloat16' runs on OpenVINO: pip install "
+                                  "'keras-resnet-zoo[openvino]'") from e
         serving, self.signature = serving_model(model)
         shape = self.signature.input_shape
         if None in shape:

@@ -60,11 +60,21 @@ class OnnxRuntimeRunner:
         return {k: np.asarray(v, "float32") for k, v in zip(self.output_names, out)}
 
 
+def openvino_cpu_capabilities() -> list:
+    """OpenVINO's ``OPTIMIZATION_CAPABILITIES`` of this CPU (``"BF16"`` among them where
+    it has AVX512_BF16 or AMX units); ImportError without openvino."""
+    import openvino as ov
+
+    return list(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+
+
 class OpenVINORunner:
     """An OpenVINO IR (``.xml``) compiled for the CPU at ``precision``.
 
     ``precision="float32"`` sets ``INFERENCE_PRECISION_HINT="f32"`` explicitly: OpenVINO's
-    default on CPUs with AVX512_BF16 or AMX is bf16. ``"bfloat16"`` asks for bf16."""
+    default on CPUs with AVX512_BF16 or AMX is bf16. ``"bfloat16"`` asks for bf16. The
+    precision the compiled model reports is checked: a CPU without bf16 units (where
+    OpenVINO would quietly run f32) raises ValueError instead."""
 
     runtime = "openvino"
 
@@ -77,10 +87,20 @@ class OpenVINORunner:
             raise ValueError(f"precision must be one of {tuple(OPENVINO_PRECISIONS)}, "
                              f"got {precision!r}")
         core = ov.Core()
+        if precision == "bfloat16" and "BF16" not in openvino_cpu_capabilities():
+            raise ValueError(
+                "bfloat16 inference needs a CPU with bfloat16 units (AVX512_BF16 or AMX); "
+                f"OpenVINO reports this one's capabilities as {openvino_cpu_capabilities()}: "
+                "use precision='float32'")
         config = {"INFERENCE_PRECISION_HINT": OPENVINO_PRECISIONS[precision],
                   "PERFORMANCE_HINT": "LATENCY",
                   "INFERENCE_NUM_THREADS": _threads(num_threads)}
         self.compiled = core.compile_model(core.read_model(os.fspath(path)), "CPU", config)
+        ran = self.compiled.get_property("INFERENCE_PRECISION_HINT")
+        ran = ran.get_type_name() if hasattr(ran, "get_type_name") else str(ran)
+        if ran != OPENVINO_PRECISIONS[precision]:
+            raise ValueError(f"OpenVINO compiled the model at {ran}, not the "
+                             f"{OPENVINO_PRECISIONS[precision]} asked for")
         self.precision = precision
         self.request = self.compiled.create_infer_request()
         self.input_name = self.compiled.inputs[0].get_any_name()

@@ -8,6 +8,8 @@ import json
 import os
 import sys
 
+INFERENCE_SCHEMA = 2  # bench/inference_backends.py's SCHEMA
+
 
 def _ratio(x, lo, hi, digits=2):
     """'1.00x (0.99–1.08)': a median ratio and its range over the rounds."""
@@ -19,19 +21,69 @@ def _load(d, name):
     return json.load(open(path)) if os.path.exists(path) else None
 
 
+def _pct(v):
+    return f"{v:.0f}%" if v is not None else "–"
+
+
+def _path_label(x):
+    """The path's name, with what auto picked, the precision OpenVINO actually ran and
+    whether the path was verified against Keras."""
+    label = x["path"]
+    if x.get("backend"):
+        label += f" → {x['backend']}"
+    if x.get("precision") and x["precision"] != "bf16" and "bf16" in x["path"]:
+        label += f" (ran {x['precision']}: no bf16 on this CPU)"
+    if x.get("verified") is False:
+        label += " (unverified)"
+    return label
+
+
+def inference_peaks(r):
+    m, p = r["machine"], r["peak"]
+    if p.get("bf16_peak_gflops"):
+        widths = ", ".join(f"{w}-bit {max(v for v in d.values() if v):.0f}"
+                           for w, d in p["bf16_probe"].items() if any(d.values()))
+        bf16 = f"bf16 `vdpbf16ps` **{p['bf16_peak_gflops']:.0f} GFLOP/s** ({widths})"
+    else:
+        bf16 = f"bf16 `vdpbf16ps`: **{p.get('bf16_note', 'not available')}**"
+    fp32 = (f"**{p['fp32_peak_gflops']:.0f} GFLOP/s**" if p.get("fp32_peak_gflops")
+            else "not measured")
+    return (f"Machine: {m['cpu']}, {m['cpu_count']} cores ({', '.join(m['cpu_flags'])}; "
+            f"OpenVINO CPU capabilities: {', '.join(m['openvino_cpu_capabilities'])}). "
+            f"Peaks measured in the same run (`bench/fma_peak.py`, best of 1 and "
+            f"{m['cpu_count']} threads): float32 FMA {fp32}; {bf16}; 2048x2048 GEMM: "
+            + ", ".join(f"{k} {v:.0f}" for k, v in p["gemm_2048"].items()) + " GFLOP/s.")
+
+
 def inference(r):
-    out = [f"FMA peak (probe, best of 1 and {r['cpu_count']} threads): "
-           f"**{r['peak_gflops']:.0f} GFLOP/s**; 2048x2048 GEMM: "
-           + ", ".join(f"{k} {v:.0f}" for k, v in r["peak"]["gemm_2048"].items())
-           + " GFLOP/s.", "",
-           "| model | batch | path | ms | img/s | GFLOP/s | % of FMA peak | vs ONNX Runtime | vs tf.function |",
-           "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    out = [inference_peaks(r), "",
+           "| model | batch | path | ms | img/s | GFLOP/s | % of fp32 peak | % of bf16 peak | "
+           "vs ONNX Runtime (range) | max rel. error |",
+           "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for x in r["backends"]:
-        ort = f"{x['ratio_vs_onnxruntime']:.2f}x" if x["ratio_vs_onnxruntime"] else "–"
-        mark = " ← Predictor(auto)" if x["predictor_auto_picks"] else ""
-        out.append(f"| {x['model']} | {x['batch']} | {x['path']}{mark} | {x['ms']:.1f} | "
-                   f"{x['img_per_s']:.1f} | {x['gflops']:.0f} | {x['pct_of_fma_peak']:.0f}% | "
-                   f"{ort} | {x['ratio_vs_tf_function']:.2f}x |")
+        if x.get("ms") is None:
+            out.append(f"| {x['model']} | {x['batch']} | {x['path']} | "
+                       + "– | " * 6 + f"failed: {x.get('error', 'not built')} |")
+            continue
+        ort = (_ratio(x["ratio_vs_onnxruntime"], *x["ratio_range"])
+               if x.get("ratio_vs_onnxruntime") else "–")
+        out.append(f"| {x['model']} | {x['batch']} | {_path_label(x)} | {x['ms']:.1f} | "
+                   f"{x['img_per_s']:.1f} | {x['gflops']:.0f} | {_pct(x['pct_of_fp32_peak'])} | "
+                   f"{_pct(x['pct_of_bf16_peak'])} | {ort} | {x['max_rel_error']:.1e} |")
+    met = {True: "yes", False: "**no**", None: "not measured"}
+    out += ["", "| goal | measured | met |", "|---|---|---|"]
+    out += [f"| {g['goal']} | {g['measured']} | {met[g['met']]} |" for g in r["goals"]]
+    out += ["", "| weights | test images | Keras fp32 accuracy | OpenVINO fp32 accuracy | "
+            "OpenVINO bf16 accuracy | OpenVINO ran | bf16 top-1 agreement | "
+            "bf16 max rel. error |", "|---|---:|---:|---:|---:|---|---:|---:|"]
+    for x in r["fashion_mnist_bf16"]:
+        if x.get("bf16_precision") is None:  # no bf16 units on the CPU
+            bf16 = "– | not run: no bf16 on this CPU | – | –"
+        else:
+            bf16 = (f"{100 * x['openvino_bf16_accuracy']:.2f}% | {x['bf16_precision']} | "
+                    f"{100 * x['bf16_top1_agreement']:.2f}% | {x['bf16_max_rel_error']:.1e}")
+        out.append(f"| {x['weights']} | {x['images']} | {100 * x['keras_fp32_accuracy']:.2f}% | "
+                   f"{100 * x['openvino_fp32_accuracy']:.2f}% | {bf16} |")
     out += ["", "| model | TFLite | size KiB | batch-1 ms | vs Keras tf.function | "
             "top-1 agreement | accuracy (Keras) |", "|---|---|---:|---:|---:|---:|---:|"]
     for x in r["tflite"]:
@@ -62,29 +114,18 @@ def pipeline(r):
     return "\n".join(out)
 
 
-def batch1(r):
-    out = ["| variant | what changes | ms (median) | vs ONNX Runtime (range) |",
-           "|---|---|---:|---:|"]
-    for x in r["variants"]:
-        out.append(f"| {x['variant']} | {x['what']} | {x['ms']:.1f} | "
-                   f"{_ratio(x['ratio_vs_onnxruntime'], *x['ratio_range'])} |")
-    out += ["", "| convolutions | G multiply-adds | TF graph ms | TF GFLOP/s | "
-            "ONNX Runtime ms | ONNX Runtime GFLOP/s |", "|---|---:|---:|---:|---:|---:|"]
-    for x in r["profile"]:
-        g = lambda v: f"{v:.0f}" if v else "–"  # noqa: E731
-        out.append(f"| {x['kind']} | {x['macs'] / 1e9:.3f} | {x['tf_ms']:.2f} | "
-                   f"{g(x['tf_gflops'])} | {x['ort_ms']:.2f} | {g(x['ort_gflops'])} |")
-    return "\n".join(out)
-
-
 def main(d="docs/bench"):
     for name, fn in (("inference_backends.json", inference),
-                     ("batch1_paths.json", batch1),
                      ("train_throughput_vs_torch.json", training),
                      ("pipeline_vs_step.json", pipeline)):
         r = _load(d, name)
-        if r is not None:
-            print(f"<!-- {name} -->\n{fn(r)}\n")
+        if r is None:
+            continue
+        if name == "inference_backends.json" and r.get("schema") != INFERENCE_SCHEMA:
+            print(f"{d}/{name}: written by an older bench/inference_backends.py; rerun it",
+                  file=sys.stderr)
+            continue
+        print(f"<!-- {name} -->\n{fn(r)}\n")
 
 
 if __name__ == "__main__":

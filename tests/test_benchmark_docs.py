@@ -1,7 +1,8 @@
 """docs/benchmarks.md shows what the benchmarks measured: every table that
 bench/tables.py builds from the committed JSON results appears in it verbatim (so no
-number there was edited by hand or left behind after a rerun), and every figure it
-links exists. Runs no benchmark."""
+number there was edited by hand or left behind after a rerun), every figure it links
+exists, every command it gives names a script in the repo, and it sends no reader to
+code that was removed. Runs no benchmark."""
 
 import re
 import subprocess
@@ -10,6 +11,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
+# Removed with the home-made inference engine (OpenVINO, ONNX Runtime and LiteRT run
+# the models now): nothing on the page may point at them.
+REMOVED = ("bench/batch1_paths", "keras_resnet/native", "keras_resnet.native",
+           "native_kernels", "keras_resnet.onnxgraph", "onnxgraph.py", 'backend="native"',
+           'backend="tf"', "export._LiteRunner")
 
 
 def _generated_tables():
@@ -27,7 +33,7 @@ def test_every_generated_table_is_in_the_doc_verbatim():
     doc = DOC.read_text()
     tables = _generated_tables()
     names = {n for n, _ in tables}
-    assert {"inference_backends.json", "batch1_paths.json", "train_throughput_vs_torch.json",
+    assert {"inference_backends.json", "train_throughput_vs_torch.json",
             "pipeline_vs_step.json"} <= names
     stale = [f"{n}: {t.splitlines()[0][:70]}" for n, t in tables if t not in doc]
     assert not stale, f"tables in docs/benchmarks.md differ from bench/tables.py: {stale}"
@@ -36,7 +42,7 @@ def test_every_generated_table_is_in_the_doc_verbatim():
 def test_linked_figures_and_results_exist():
     doc = DOC.read_text()
     links = re.findall(r"\]\((bench/[^)]+)\)", doc)
-    assert "bench/batch1_paths.png" in links and "bench/batch1_paths.json" in links
+    assert "bench/inference_backends.png" in links and "bench/inference_backends.json" in links
     missing = [l for l in links if not (ROOT / "docs" / l).is_file()]
     assert not missing, missing
 
@@ -44,6 +50,12 @@ def test_linked_figures_and_results_exist():
 def test_every_benchmark_command_names_a_script_in_the_repo():
     doc = DOC.read_text()
     scripts = set(re.findall(r"python (bench/\w+\.py)", doc))
-    assert "bench/batch1_paths.py" in scripts
+    assert {"bench/inference_backends.py", "bench/fma_peak.py"} <= scripts
     missing = [s for s in scripts if not (ROOT / s).is_file()]
     assert not missing, missing
+
+
+def test_no_mention_of_removed_code():
+    doc = DOC.read_text()
+    found = [name for name in REMOVED if name in doc]
+    assert not found, f"docs/benchmarks.md still names removed code: {found}"

@@ -236,6 +236,14 @@ class Predictor:
             out = {k: v[0] for k, v in out.items()}
         return self.signature.pack(out)
 
+    def runner(self, backend: str):
+        """The verified runner of ``backend`` (numpy batch in, ``{output name: array}``
+        out), e.g. to time each runtime; KeyError (naming the verified ones) otherwise."""
+        if backend not in self._runners:
+            raise KeyError(f"backend {backend!r} is not verified here; verified: "
+                           f"{sorted(self._runners)}")
+        return self._runners[backend]
+
     @property
     def input_shape(self):
         return self.signature.input_shape

@@ -34,6 +34,7 @@ metadata (input, outputs, preprocessing, class names: :mod:`.metadata`) and gets
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -144,42 +145,63 @@ def _dir_size(path):
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
 
 
-def _prepare(model, *, input_name, raw_uint8, verify_images, labels, batch_size=None,
-             include_preprocessing=None):
-    """(model, serving, signature, x, ref, keras_accuracy): the checks that come before
-    anything is written."""
-    if include_preprocessing is not None:
-        from .serving import with_preprocessing
+@dataclasses.dataclass
+class _Job:
+    """What an export checked and computed before writing anything."""
 
+    model: object  # the model exported (behind its preprocessing, if asked)
+    serving: object  # its serving form (serving.serving_model)
+    signature: object
+    x: object  # verification images as the file takes them, or None
+    ref: dict | None  # the Keras model's outputs on x, by name
+    rtol: float
+    record: dict  # the metadata stored in the file
+
+
+def _prepare(model, *, input_name, raw_uint8, verify_images, labels, rtol, default_rtol,
+             preprocessing, class_names, include_preprocessing, batch_size=None) -> _Job:
+    """The checks and the Keras reference that come before anything is written."""
+    from .serving import preprocessing_settings, with_preprocessing
+
+    if include_preprocessing is not None:
         model = with_preprocessing(model, include_preprocessing)
         raw_uint8 = True
+        preprocessing = preprocessing if preprocessing is not None else include_preprocessing
     serving, signature = serving_model(model, input_name=input_name, raw_uint8=raw_uint8,
                                        batch_size=batch_size)
-    x = ref = accuracy = None
+    x = ref = None
     if verify_images is not None:
         x = check_batch(verify_images, signature, "verify_images")
         ref = reference_outputs(model, signature, x)
-        accuracy = check_not_chance(ref, labels)
-    return model, serving, signature, x, ref, accuracy
+        check_not_chance(ref, labels)
+    if rtol is None:  # a mixed-precision model is compared at its policy's tolerance
+        rtol = default_rtol if signature.policy == "float32" else signature.rtol
+    record = meta.build_metadata(
+        signature, model.name, class_names=class_names,
+        in_model=signature.input_dtype == "uint8",
+        preprocessing=None if preprocessing is None else preprocessing_settings(preprocessing))
+    return _Job(model, serving, signature, x, ref, rtol, record)
 
 
-def _report(fmt, path, signature, size, record, **extra):
-    return {"format": fmt, "path": path, "input": signature.input_name,
-            "input_dtype": signature.input_dtype,
-            "input_shape": [None, *signature.input_shape],
-            "outputs": list(signature.output_names), "policy": signature.policy,
-            "size_bytes": size, **extra, "metadata": record}
+def _report(fmt, path, job, size, **extra):
+    sig = job.signature
+    return {"format": fmt, "path": path, "input": sig.input_name,
+            "input_dtype": sig.input_dtype, "input_shape": [None, *sig.input_shape],
+            "outputs": list(sig.output_names), "policy": sig.policy, "size_bytes": size,
+            **extra, "metadata": job.record}
 
 
-def _verify_float(runner, model, x, ref, labels, rtol, what):
-    got = runner(x)
-    result = {"verified_images": int(len(x)), **compare(got, ref, rtol, what)}
-    key = _classifier_key(ref)
+def _verify_float(runner, job, labels, what):
+    """Run the written file on the verification images: outputs within job.rtol of
+    Keras', top-1 agreement (classifiers), batch-1 latency against Keras."""
+    got = runner(job.x)
+    result = {"verified_images": int(len(job.x)), **compare(got, job.ref, job.rtol, what)}
+    key = _classifier_key(job.ref)
     if key is not None:
-        result.update(_agreement(got, ref, labels, key))
+        result.update(_agreement(got, job.ref, labels, key))
     result["latency_ms_batch1"] = {
-        runner.runtime: median_latency_ms(runner, x[:1], repeats=20, warmup=1),
-        "keras_tf_function": _keras_batch1_ms(model, x)}
+        runner.runtime: median_latency_ms(runner, job.x[:1], repeats=20, warmup=1),
+        "keras_tf_function": _keras_batch1_ms(job.model, job.x)}
     return result
 
 
@@ -188,18 +210,6 @@ def _input_spec(signature, batch=None):
 
     return tf.TensorSpec((batch, *signature.input_shape), signature.input_dtype,
                          name=signature.input_name)
-
-
-def _metadata(model, signature, preprocessing, class_names, include_preprocessing):
-    from .serving import preprocessing_settings
-
-    in_model = signature.input_dtype == "uint8"
-    if preprocessing is None and include_preprocessing is not None:
-        preprocessing = include_preprocessing
-    if preprocessing is not None:
-        preprocessing = preprocessing_settings(preprocessing)
-    return meta.build_metadata(signature, model.name, preprocessing=preprocessing,
-                               class_names=class_names, in_model=in_model)
 
 
 # ------------------------------------------------------------------ SavedModel
@@ -236,22 +246,21 @@ def saved_model(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = 
         ValueError: a model or input the exporter cannot take (said why).
         ExportVerificationError: the file does not match Keras; nothing is written.
     """
-    model, serving, signature, x, ref, _ = _prepare(
-        model, input_name=input_name, raw_uint8=raw_uint8, verify_images=verify_images,
-        labels=labels, include_preprocessing=include_preprocessing)
-    rtol = rtol or (SAVED_MODEL_RTOL if signature.policy == "float32" else signature.rtol)
+    job = _prepare(model, input_name=input_name, raw_uint8=raw_uint8,
+                   verify_images=verify_images, labels=labels, rtol=rtol,
+                   default_rtol=SAVED_MODEL_RTOL, preprocessing=preprocessing,
+                   class_names=class_names, include_preprocessing=include_preprocessing)
     path = os.fspath(path)
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
-        _write_saved_model(serving, signature, tmp)
-        record = _metadata(model, signature, preprocessing, class_names, include_preprocessing)
-        meta.write_saved_model(tmp, record)
-        report = _report("savedmodel", path, signature, _dir_size(tmp), record)
-        if x is not None:
-            report.update(_verify_float(SavedModelRunner(tmp, input_name), model, x, ref,
-                                        labels, rtol, "SavedModel"))
+        _write_saved_model(job.serving, job.signature, tmp)
+        meta.write_saved_model(tmp, job.record)
+        report = _report("savedmodel", path, job, _dir_size(tmp))
+        if job.x is not None:
+            report.update(_verify_float(SavedModelRunner(tmp, input_name), job, labels,
+                                        "SavedModel"))
         if os.path.exists(path):
             shutil.rmtree(path)
         os.replace(tmp, path)
@@ -278,21 +287,19 @@ def onnx(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = False,
     except ImportError as e:
         raise ImportError("ONNX export needs tf2onnx and onnx: "
                           "pip install 'keras-resnet-zoo[onnx]'") from e
-    model, serving, signature, x, ref, _ = _prepare(
-        model, input_name=input_name, raw_uint8=raw_uint8, verify_images=verify_images,
-        labels=labels, include_preprocessing=include_preprocessing)
-    rtol = rtol or (ONNX_RTOL if signature.policy == "float32" else signature.rtol)
+    job = _prepare(model, input_name=input_name, raw_uint8=raw_uint8,
+                   verify_images=verify_images, labels=labels, rtol=rtol,
+                   default_rtol=ONNX_RTOL, preprocessing=preprocessing,
+                   class_names=class_names, include_preprocessing=include_preprocessing)
     path = os.fspath(path)
-    record = _metadata(model, signature, preprocessing, class_names, include_preprocessing)
 
     def write(tmp):
-        serving.export(tmp, format="onnx", verbose=False, opset_version=opset,
-                       input_signature=[_input_spec(signature)])
-        meta.write_onnx(tmp, record)
-        report.update(_report("onnx", path, signature, os.path.getsize(tmp), record))
-        if x is not None:
-            report.update(_verify_float(OnnxRuntimeRunner(tmp), model, x, ref, labels, rtol,
-                                        "ONNX Runtime"))
+        job.serving.export(tmp, format="onnx", verbose=False, opset_version=opset,
+                           input_signature=[_input_spec(job.signature)])
+        meta.write_onnx(tmp, job.record)
+        report.update(_report("onnx", path, job, os.path.getsize(tmp)))
+        if job.x is not None:
+            report.update(_verify_float(OnnxRuntimeRunner(tmp), job, labels, "ONNX Runtime"))
 
     report = {}
     atomic_write(path, write)
@@ -319,24 +326,23 @@ def openvino(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = Fal
     except ImportError as e:
         raise ImportError("OpenVINO export needs openvino: "
                           "pip install 'keras-resnet-zoo[openvino]'") from e
-    model, serving, signature, x, ref, _ = _prepare(
-        model, input_name=input_name, raw_uint8=raw_uint8, verify_images=verify_images,
-        labels=labels, include_preprocessing=include_preprocessing)
-    rtol = rtol or (OPENVINO_RTOL if signature.policy == "float32" else signature.rtol)
+    job = _prepare(model, input_name=input_name, raw_uint8=raw_uint8,
+                   verify_images=verify_images, labels=labels, rtol=rtol,
+                   default_rtol=OPENVINO_RTOL, preprocessing=preprocessing,
+                   class_names=class_names, include_preprocessing=include_preprocessing)
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
         xml = os.path.join(tmp, "model.xml")
-        serving.export(xml, format="openvino", verbose=False,
-                       input_signature=[_input_spec(signature)])
-        record = _metadata(model, signature, preprocessing, class_names, include_preprocessing)
-        meta.write_openvino(xml, record)
+        job.serving.export(xml, format="openvino", verbose=False,
+                           input_signature=[_input_spec(job.signature)])
+        meta.write_openvino(xml, job.record)
         size = os.path.getsize(xml) + os.path.getsize(xml[:-4] + ".bin")
-        report = _report("openvino", path, signature, size, record)
-        if x is not None:
-            runner = OpenVINORunner(xml, "float32", output_names=signature.output_names)
-            report.update(_verify_float(runner, model, x, ref, labels, rtol, "OpenVINO"))
+        report = _report("openvino", path, job, size)
+        if job.x is not None:
+            runner = OpenVINORunner(xml, "float32", output_names=job.signature.output_names)
+            report.update(_verify_float(runner, job, labels, "OpenVINO"))
         # the weights first: a reader who finds the .xml finds its .bin
         os.replace(xml[:-4] + ".bin", path[:-4] + ".bin")
         os.replace(xml, path)
@@ -419,35 +425,37 @@ def tflite(model, path, *, quantization=None, representative_data=None,
                          "inputs from the data pipeline)")
     if int8_io and quantization != "int8":
         raise ValueError("int8_io=True applies to quantization='int8' only")
-    model, serving, signature, x, ref, _ = _prepare(
-        model, input_name=input_name, raw_uint8=raw_uint8, verify_images=verify_images,
-        labels=labels, batch_size=1, include_preprocessing=include_preprocessing)
-    if None in signature.input_shape:
+    job = _prepare(model, input_name=input_name, raw_uint8=raw_uint8,
+                   verify_images=verify_images, labels=labels, rtol=None,
+                   default_rtol=TFLITE_RTOL, preprocessing=preprocessing,
+                   class_names=class_names, include_preprocessing=include_preprocessing,
+                   batch_size=1)
+    if None in job.signature.input_shape:
         raise ValueError("TFLite export needs a fixed input size: build the model with "
                          "input_shape=(H, W, C)")
     rep = None
     if representative_data is not None:
-        rep = check_batch(representative_data, signature, "representative_data")
+        rep = check_batch(representative_data, job.signature, "representative_data")
     path = os.fspath(path)
-    record = _metadata(model, signature, preprocessing, class_names, include_preprocessing)
     content = meta.add_to_tflite(
-        tflite_flatbuffer(serving, signature, quantization, rep, int8_io), record)
-    report = _report("tflite", path, signature, len(content), record,
+        tflite_flatbuffer(job.serving, job.signature, quantization, rep, int8_io), job.record)
+    params = int(job.model.count_params())
+    report = _report("tflite", path, job, len(content),
                      quantization=quantization or "float32", int8_io=int8_io,
-                     keras_params=int(model.count_params()),
-                     keras_float32_bytes=int(4 * model.count_params()))
-    if x is not None:
-        report.update(verify_tflite(model, content, x, ref, labels, quantization,
-                                    input_name, num_threads))
+                     keras_params=params, keras_float32_bytes=4 * params)
+    if job.x is not None:
+        report.update(verify_tflite(job.model, content, job.x, job.ref, labels, quantization,
+                                    input_name, num_threads, rtol=job.rtol))
     atomic_write(path, lambda p: open(p, "wb").write(content))
     _write_report(path, report)
     return report
 
 
 def verify_tflite(model, content, x, ref, labels, quantization, input_name=INPUT_NAME,
-                  num_threads=None) -> dict:
+                  num_threads=None, rtol=None) -> dict:
     """Run the flatbuffer ``content`` with LiteRT on ``x`` and compare with Keras'
-    outputs ``ref``: float32 within rtol 1e-4, reduced precisions by top-1 agreement."""
+    outputs ``ref``: float32 within ``rtol`` (default 1e-4, or the model's dtype policy's
+    tolerance), reduced precisions by top-1 agreement."""
     run = LiteRTRunner(content, input_name, num_threads)
     got = run(x)
     if set(got) != set(ref):
@@ -465,10 +473,11 @@ def verify_tflite(model, content, x, ref, labels, quantization, input_name=INPUT
     result["speedup_vs_keras"] = (result["latency_ms_batch1"]["keras_tf_function"]
                                   / result["latency_ms_batch1"]["tflite"])
     if quantization is None:
-        from .serving import model_policy, policy_rtol
+        if rtol is None:
+            from .serving import model_policy, policy_rtol
 
-        rtol = TFLITE_RTOL if model_policy(model) == "float32" else policy_rtol(
-            model_policy(model))
+            policy = model_policy(model)
+            rtol = TFLITE_RTOL if policy == "float32" else policy_rtol(policy)
         ok = all(within_tolerance(got[k], ref[k], rtol) for k in ref)
         result.update({"rtol": rtol, "within_tolerance": ok})
         if not ok:

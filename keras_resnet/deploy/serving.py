@@ -177,10 +177,10 @@ def serving_model(model, *, input_name: str = INPUT_NAME, raw_uint8: bool = Fals
     inner = float32_copy(model) if policy != "float32" else model
     shape = tuple(tensor.shape[1:])
     dtype = "uint8" if raw_uint8 else "float32"
+    # uint8 images go in as they are: the model's preprocess_normalize (a Rescaling
+    # layer) casts them to float first
     images = keras.Input(shape, batch_size=batch_size, dtype=dtype, name=input_name)
-    x = keras.layers.Identity(dtype="float32", name="to_float32")(images) if raw_uint8 \
-        else images
-    structure, outputs = _named(model, inner(x))
+    structure, outputs = _named(model, inner(images))
     outputs = {k: keras.layers.Activation("linear", dtype="float32", name=f"out_{i}")(v)
                for i, (k, v) in enumerate(outputs.items())}
     serving = keras.Model(images, outputs, name=f"{model.name}_serving")

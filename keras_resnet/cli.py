@@ -33,6 +33,16 @@ def _shape(text):
     return parts
 
 
+def _positive(text):
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return n
+
+
 def cmd_models(args):
     from . import paper
     from .complexity import spec_complexity
@@ -144,11 +154,12 @@ def _load_for_evaluation(weights, model_name, pixel_mean_path):
         entry = entries[weights]
         if entry.preprocessing.get("mode") != "pixel_mean":
             raise ValueError(
-                f"evaluate takes registry tags of weights trained with a per-pixel mean "
-                f"(such as the Fashion-MNIST ones); {weights!r} uses "
-                f"{entry.preprocessing.get('mode')!r} preprocessing; score ImageNet "
-                f"weights in Python with keras_resnet.load_pretrained({weights!r}), which "
-                f"returns the model and its preprocessing.")
+                f"evaluate and export take registry tags of weights trained with a "
+                f"per-pixel mean (such as the Fashion-MNIST ones); {weights!r} uses "
+                f"{entry.preprocessing.get('mode')!r} preprocessing. In Python: model, "
+                f"preprocess = keras_resnet.load_pretrained({weights!r}); then score it, or "
+                f"export it with keras_resnet.export.onnx(model, path, "
+                f"preprocessing={weights!r}, verify_images=preprocess(images)).")
         from .builder import build
 
         spec = get_spec(entry.arch)
@@ -316,8 +327,12 @@ def _predict_inputs(paths, model, mean, family):
     for path in paths:
         if not os.path.exists(path):
             raise FileNotFoundError(f"image {path!r} not found")
-        img = keras.utils.load_img(path, color_mode="grayscale" if c == 1 else "rgb",
-                                   target_size=(h, w))
+        try:
+            img = keras.utils.load_img(path, color_mode="grayscale" if c == 1 else "rgb",
+                                       target_size=(h, w))
+        except Exception as e:  # PIL's UnidentifiedImageError and the like
+            raise ValueError(f"{path!r} is not an image file this can read (PNG, JPEG, "
+                             f"BMP, GIF...): {type(e).__name__}") from None
         batch.append(keras.utils.img_to_array(img))
     x = np.stack(batch)
     if mean is None:  # a registry tag: its own preprocess function
@@ -353,6 +368,8 @@ def cmd_predict(args):
         x = _predict_inputs(args.images, model, mean, family)
     if names is None:
         names = _class_names(args.weights)
+    if args.top < 1:
+        raise ValueError(f"--top must be at least 1, got {args.top}")
     predictor = Predictor(model, backend=args.backend, precision=args.precision,
                           verify_images=x[:32] if args.precision == "bfloat16" else x[:4])
     for name, r in predictor.report.items():
@@ -541,8 +558,8 @@ def make_parser():
     p.add_argument("--dataset", default="embedded",
                    help="where the verification (test split) and representative (train "
                         "split) images come from")
-    p.add_argument("--verify-images", type=int, default=1000)
-    p.add_argument("--representative", type=int, default=300)
+    p.add_argument("--verify-images", type=_positive, default=1000)
+    p.add_argument("--representative", type=_positive, default=300)
     p.add_argument("--no-verify", action="store_true")
     p.set_defaults(func=cmd_export)
 

@@ -10,6 +10,7 @@
 """
 
 from .deploy.export import (MIN_AGREEMENT, ONNX_RTOL, OPENVINO_RTOL, QUANTIZATIONS,  # noqa: F401
+                            QUANTIZED_RTOL, check_destination,
                             SAVED_MODEL_RTOL, TFLITE_RTOL, ExportVerificationError, onnx,
                             openvino, saved_model, tflite, tflite_flatbuffer, verify_tflite)
 from .deploy.metadata import read_metadata  # noqa: F401

@@ -123,3 +123,23 @@ def test_export_argument_errors_are_one_line(tmp_path, capsys):
     assert main(["export", "--weights", "resnet20.fashion_mnist", "--format", "onnx",
                  "--quantize", "int8", "--out", str(tmp_path / "m.onnx")]) == 2
     assert "--format tflite only" in capsys.readouterr().err
+
+
+def test_predict_and_export_bad_arguments_get_one_line(tmp_path, capsys):
+    bogus = tmp_path / "notes.png"
+    bogus.write_text("not an image")
+    assert main(["predict", str(bogus), "--weights", "resnet20.fashion_mnist"]) == 2
+    err = capsys.readouterr().err
+    assert "is not an image file" in err and "Traceback" not in err
+    (x, _), _ = load_embedded()
+    assert main(["predict", *_pngs(tmp_path, x[:1]), "--weights", "resnet20.fashion_mnist",
+                 "--top", "0"]) == 2
+    assert "--top must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["export", "--weights", "resnet20.fashion_mnist", "--verify-images", "0",
+              "--out", str(tmp_path / "m.tflite")])
+    assert e.value.code == 2 and "expected a whole number >= 1" in capsys.readouterr().err
+    assert main(["export", "--weights", "resnet50.imagenet", "--format", "onnx", "--out",
+                 str(tmp_path / "r.onnx"), "--no-verify"]) == 2
+    err = capsys.readouterr().err
+    assert "evaluate and export take" in err and "preprocessing='resnet50.imagenet'" in err

@@ -345,3 +345,116 @@ def test_tflite_refuses_a_model_its_converter_cannot_take_in_one_sentence(tmp_pa
     assert "cannot take model 'uses_erfinv'" in message and "Erfinv" in message
     assert "ONNX or OpenVINO" in message and len(message) < 300 and "\n" not in message
     assert not os.listdir(tmp_path)
+
+
+# ------------------------------------------------------------------ what users get wrong
+def test_destinations_that_would_lose_data_or_leave_orphans_are_refused(tmp_path, monkeypatch):
+    model = keras_resnet.build("resnet20", input_shape=(28, 28, 1))
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="exists and is not a SavedModel"):
+        export.saved_model(model, str(precious))
+    monkeypatch.chdir(precious)
+    for here in (".", str(tmp_path)):
+        with pytest.raises(ValueError, match="working directory or one above it"):
+            export.saved_model(model, here)
+    assert (precious / "notes.txt").read_text() == "mine"
+    (tmp_path / "d.xml").mkdir()
+    with pytest.raises(ValueError, match="is a folder"):
+        export.openvino(model, str(tmp_path / "d.xml"))
+    with pytest.raises(ValueError, match=r"must end in \.onnx"):
+        export.onnx(model, str(tmp_path / "noext"))
+    with pytest.raises(ValueError, match=r"must end in \.tflite"):
+        export.tflite(model, str(tmp_path / "m.lite"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.xml", "precious"]
+    # an existing SavedModel is replaced, and the folder is readable by others
+    export.saved_model(model, str(tmp_path / "sm"))
+    export.saved_model(model, str(tmp_path / "sm"))
+    assert os.stat(tmp_path / "sm").st_mode & 0o055 == 0o055 & ~_umask()
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_quantized_feature_maps_are_checked_not_waved_through(tmp_path):
+    """A backbone has no top-1 to agree on: its reduced-precision feature maps are held
+    to a relative-error bound, so int8 calibrated on the wrong scale is refused."""
+    bb = keras_resnet.backbone("resnet18", input_shape=(64, 64, 3))
+    randomise(bb, seed=0)
+    x = images((8, 64, 64, 3))
+    with pytest.raises(export.ExportVerificationError, match="feature maps differ.*rtol=0.1"):
+        export.tflite(bb, str(tmp_path / "bad.tflite"), quantization="int8",
+                      representative_data=x * 1000, verify_images=x)
+    assert not os.listdir(tmp_path)
+    report = export.tflite(bb, str(tmp_path / "ok.tflite"), quantization="int8",
+                           representative_data=x, verify_images=x)
+    assert report["within_tolerance"] and report["rtol"] == export.QUANTIZED_RTOL["int8"]
+
+
+def test_inputs_that_would_verify_nothing_are_refused(tmp_path):
+    model = keras_resnet.build("resnet20", input_shape=(32, 32, 3), include_preprocessing="torch")
+    floats = images((3, 32, 32, 3))  # normalised floats where raw uint8 images belong
+    with pytest.raises(ValueError, match="raw uint8 images.*not integers in 0..255"):
+        export.onnx(model, str(tmp_path / "u.onnx"), raw_uint8=True, verify_images=floats)
+    plain = keras_resnet.build("resnet20", input_shape=(28, 28, 1))
+    x = images((4, 28, 28, 1))
+    with pytest.raises(ValueError, match="verify_images: the batch is empty"):
+        export.onnx(plain, str(tmp_path / "e.onnx"), verify_images=x[:0])
+    with pytest.raises(ValueError, match="representative_data: the batch is empty"):
+        export.tflite(plain, str(tmp_path / "q.tflite"), quantization="int8",
+                      representative_data=x[:0])
+    with pytest.raises(ValueError, match="real numbers"):
+        export.tflite(plain, str(tmp_path / "c.tflite"), verify_images=x.astype("complex64"))
+    with pytest.raises(ValueError, match=r"labels: expected class indices in 0\.\.9"):
+        export.tflite(plain, str(tmp_path / "l.tflite"), verify_images=x, labels=[99] * 4)
+    assert not os.listdir(tmp_path)
+
+
+def test_chance_level_on_fewer_than_100_labels_warns(shipped, tmp_path):
+    model, _, _, x_test, y = shipped
+    with pytest.warns(UserWarning, match="at chance level"):
+        export.tflite(model, str(tmp_path / "w.tflite"),
+                      verify_images=x_test[:50, ..., None].astype("float32"), labels=y[:50])
+
+
+def test_models_the_exporters_cannot_take_are_named(tmp_path):
+    augment = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.RandomFlip(name="flip"),
+                                keras_resnet.build("resnet20", input_shape=(28, 28, 1))])
+    with pytest.raises(ValueError, match="data-augmentation layers.*RandomFlip 'flip'"):
+        export.openvino(augment, str(tmp_path / "a.xml"))
+    spaced = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
+                               keras.layers.Dense(3, name="dense one")])
+    with pytest.raises(ValueError, match=r"\['dense one'\].*not valid TensorFlow name scopes"):
+        keras_resnet.Predictor(spaced)
+    gray = keras_resnet.build("resnet20", input_shape=(28, 28, 1))
+    with pytest.raises(ValueError, match="for 3-channel images.*takes 1 channel"):
+        export.onnx(gray, str(tmp_path / "g.onnx"), include_preprocessing="torch")
+    norm = keras.layers.Normalization()
+    norm.adapt(images((16, 8, 8, 3)))
+    adapted = keras.Sequential([keras.Input((8, 8, 3)), norm, keras.layers.Conv2D(2, 3),
+                                keras.layers.GlobalAveragePooling2D()])
+    with pytest.raises(ValueError, match="ONNX file has 3 inputs.*OpenVINO"):
+        export.onnx(adapted, str(tmp_path / "n.onnx"), verify_images=images((2, 8, 8, 3)))
+    assert not os.listdir(tmp_path)
+    report = export.openvino(adapted, str(tmp_path / "n.xml"), verify_images=images((2, 8, 8, 3)))
+    assert report["within_tolerance"]
+
+
+def test_read_metadata_and_open_artifact_on_files_they_did_not_write(tmp_path):
+    (tmp_path / "bad.onnx").write_bytes(b"not an onnx file at all")
+    with pytest.raises(ValueError, match="is not a readable ONNX file"):
+        read_metadata(tmp_path / "bad.onnx")
+    (tmp_path / "empty.tflite").write_bytes(b"")
+    with pytest.raises(ValueError, match="is empty"):
+        open_artifact(tmp_path / "empty.tflite")
+    # a SavedModel written by Keras' own model.export: no metadata, still runnable
+    model = keras_resnet.build("resnet20", input_shape=(28, 28, 1))
+    model.export(str(tmp_path / "plain_sm"), verbose=False)
+    assert read_metadata(tmp_path / "plain_sm") is None
+    x = images((2, 28, 28, 1))
+    (out,) = open_artifact(tmp_path / "plain_sm")(x).values()
+    assert within_tolerance(out, _keras(model, x), 1e-5)

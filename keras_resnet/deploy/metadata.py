@@ -162,14 +162,20 @@ def read_metadata(path) -> dict | None:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} not found")
+    readers = {".onnx": ("ONNX", read_onnx), ".xml": ("OpenVINO IR", read_openvino),
+               ".tflite": ("TFLite", lambda p: read_tflite(open(p, "rb").read()))}
     if os.path.isdir(path):
         file = os.path.join(path, "assets.extra", f"{KEY}.json")
         return json.load(open(file)) if os.path.exists(file) else None
-    if path.endswith(".onnx"):
-        return read_onnx(path)
-    if path.endswith(".xml"):
-        return read_openvino(path)
-    if path.endswith(".tflite"):
-        return read_tflite(open(path, "rb").read())
-    raise ValueError(f"{path}: expected a .onnx, .xml (OpenVINO IR) or .tflite file or a "
-                     "SavedModel folder")
+    kind = next((k for k in readers if path.endswith(k)), None)
+    if kind is None:
+        raise ValueError(f"{path}: expected a .onnx, .xml (OpenVINO IR) or .tflite file or a "
+                         "SavedModel folder")
+    name, read = readers[kind]
+    try:
+        return read(path)
+    except ImportError:
+        raise
+    except Exception as e:  # the parsers' own errors say little about the file
+        raise ValueError(f"{path} is not a readable {name} file ({type(e).__name__}: "
+                         f"{str(e).strip()[:120]})") from None

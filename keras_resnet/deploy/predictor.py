@@ -147,6 +147,8 @@ class Predictor:
             except ImportError as e:
                 raise ImportError("precision='bfloat16' runs on OpenVINO: pip install "
                                   "'keras-resnet-zoo[openvino]'") from e
+        if int(timing_batch) < 1:
+            raise ValueError(f"timing_batch must be >= 1, got {timing_batch}")
         serving, self.signature = serving_model(model)
         shape = self.signature.input_shape
         if None in shape:

@@ -51,8 +51,15 @@ class OnnxRuntimeRunner:
         self.session = ort.InferenceSession(os.fspath(model) if not isinstance(model, bytes)
                                             else model, opts,
                                             providers=["CPUExecutionProvider"])
-        (inp,) = self.session.get_inputs()
-        self.input_name = inp.name
+        inputs = [i.name for i in self.session.get_inputs()]
+        if len(inputs) != 1:
+            raise ValueError(
+                f"the ONNX file has {len(inputs)} inputs {inputs}, not one image input: "
+                "tf2onnx made some of the model's variables (e.g. an adapted "
+                "Normalization layer's mean and variance) into inputs; export this model "
+                "as OpenVINO, TFLite or SavedModel, or give Normalization fixed "
+                "mean=/variance= values")
+        self.input_name = inputs[0]
         self.output_names = [o.name for o in self.session.get_outputs()]
 
     def __call__(self, x):
@@ -182,13 +189,24 @@ class SavedModelRunner:
     def __init__(self, path, input_name="images", num_threads=None):
         import tensorflow as tf
 
-        self.fn = tf.saved_model.load(os.fspath(path)).signatures[SIGNATURE]
+        signatures = tf.saved_model.load(os.fspath(path)).signatures
+        if SIGNATURE not in signatures:
+            raise ValueError(f"{path}: the SavedModel has no signature {SIGNATURE!r} "
+                             f"(it has {sorted(signatures)})")
+        self.fn = signatures[SIGNATURE]
+        inputs = self.fn.structured_input_signature[1]
+        if input_name not in inputs and len(inputs) == 1:  # e.g. Keras' own model.export
+            input_name = next(iter(inputs))
+        if input_name not in inputs:
+            raise ValueError(f"{path}: the signature's inputs are {sorted(inputs)}, not "
+                             f"{input_name!r}")
         self.input_name = input_name
+        self.dtype = inputs[input_name].dtype
         self._tf = tf
         self.output_names = list(self.fn.structured_outputs)
 
     def __call__(self, x):
-        out = self.fn(**{self.input_name: self._tf.constant(x)})
+        out = self.fn(**{self.input_name: self._tf.constant(x, self.dtype)})
         return {k: np.asarray(v.numpy(), "float32") for k, v in out.items()}
 
 
@@ -207,6 +225,8 @@ def open_artifact(path, *, precision="float32", num_threads=None, input_name="im
         raise FileNotFoundError(f"{path} not found")
     if os.path.isdir(path):
         return SavedModelRunner(path, input_name, num_threads)
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{path} is empty")
     if path.endswith(".onnx"):
         return OnnxRuntimeRunner(path, num_threads)
     if path.endswith(".xml"):

@@ -21,6 +21,8 @@ import dataclasses
 import numpy as np
 
 INPUT_NAME = "images"
+# TensorFlow's rule for name scopes (tf.name_scope), which layer names become on export
+_SCOPE_NAME = __import__("re").compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$")
 FLOAT32_RTOL = 1e-4
 
 # Relative tolerance (the project's rule, numerics.within_tolerance) between a float32
@@ -109,6 +111,20 @@ def check_model(model):
     if len(inputs[0].shape) != 4:
         raise ValueError(f"model {model.name!r} takes inputs of shape {inputs[0].shape}; "
                          "expected a batch of images (N, H, W, C)")
+    layers = list(_all_layers(model))
+    augmenting = [f"{l.__class__.__name__} {l.name!r}" for l in layers
+                  if l.__class__.__name__.startswith("Random")]
+    if augmenting:
+        raise ValueError(f"model {model.name!r} holds data-augmentation layers "
+                         f"({', '.join(augmenting)}), which act only in training and which "
+                         "the converters cannot take: export the network without them "
+                         "(apply augmentation in the data pipeline, or build an inference "
+                         "model that skips those layers)")
+    bad = [l.name for l in layers if not _SCOPE_NAME.match(l.name)]
+    if bad:
+        raise ValueError(f"layer names {bad} of model {model.name!r} are not valid "
+                         "TensorFlow name scopes, which every exporter needs: use letters, "
+                         "digits and _ . - / only (e.g. rename 'dense one' to 'dense_one')")
     return inputs[0]
 
 
@@ -225,6 +241,15 @@ def with_preprocessing(model, settings):
 
     p = preprocessing_settings(settings)
     tensor = check_model(model)
+    channels = tensor.shape[1 if keras.config.image_data_format() == "channels_first" else -1]
+    mean = np.asarray(p["mean"])
+    need = mean.shape[-1] if mean.ndim else None
+    if p.get("channel_order") == "BGR" or mean.ndim == 1:
+        need = 3 if p.get("channel_order") == "BGR" else need
+    if need not in (None, channels):
+        raise ValueError(f"the preprocessing {settings if isinstance(settings, str) else ''} "
+                         f"is for {need}-channel images, but model {model.name!r} takes "
+                         f"{channels} channel(s): choose settings made for its input")
     raw = keras.Input(tuple(tensor.shape[1:]), name="raw_images")
     x = preprocessing_layers(raw, p, keras.config.image_data_format())
     structure, outputs = _named(model, model(x))
@@ -239,15 +264,25 @@ def check_batch(x, signature: Signature, what: str = "images"):
     """``x`` as an array of the signature's dtype; a clear error for a wrong shape."""
     x = np.asarray(x)
     shape = signature.input_shape
+    if x.dtype.kind not in "uif":
+        raise ValueError(f"{what}: expected real numbers (float or integer pixels), got "
+                         f"dtype {x.dtype}")
     if x.ndim != len(shape) + 1 or any(s is not None and s != d
                                        for s, d in zip(shape, x.shape[1:])):
         want = ", ".join("any" if s is None else str(s) for s in shape)
         hint = ""
-        if x.ndim == len(shape) and shape[-1] == 1:
+        if x.ndim in (len(shape), len(shape) - 1) and shape[-1] == 1:
             hint = " (grayscale images need a channel axis: x[..., None])"
         elif x.ndim == len(shape):
             hint = " (one image? add a batch axis: x[None])"
         raise ValueError(f"{what}: expected a batch of shape (N, {want}), got {x.shape}{hint}")
+    if len(x) == 0:
+        raise ValueError(f"{what}: the batch is empty; give at least one image")
     if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
         raise ValueError(f"{what}: contains NaN or infinite values")
+    if signature.input_dtype == "uint8" and x.dtype != np.uint8 and (
+            np.any(x < 0) or np.any(x > 255) or np.any(x != np.round(x))):
+        raise ValueError(f"{what}: this model takes raw uint8 images, but the values are "
+                         f"not integers in 0..255 (min {x.min():.3g}, max {x.max():.3g}); "
+                         "give the images as stored, before any normalisation")
     return x.astype(signature.input_dtype, copy=False)

@@ -29,7 +29,7 @@ def _sequential():
         keras.Input((32, 32, 3)),
         keras_resnet.ResNet18(weights=None, include_top=False, pooling="avg",
                               input_shape=(32, 32, 3)),
-        keras.layers.Dense(5)])
+        keras.layers.Dense(5, name="logits")])
 
 
 def _head_over_c4():
@@ -50,7 +50,7 @@ def _mixed_float16():
 
 # kind: (builder, output names, structure the model returns)
 KINDS = {
-    "sequential nesting ResNet18": (_sequential, ["dense"], np.ndarray),
+    "sequential nesting ResNet18": (_sequential, ["logits"], np.ndarray),
     "backbone C5 only": (lambda: keras_resnet.backbone("resnet18", input_shape=(64, 64, 3),
                                                        outputs=("C5",)), ["C5"], dict),
     "backbone C2-C5": (lambda: keras_resnet.backbone("resnet18", input_shape=(32, 32, 3)),

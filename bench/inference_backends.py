@@ -66,7 +66,8 @@ import tensorflow as tf  # noqa: E402
 tf.get_logger().setLevel("ERROR")  # the Keras runner retraces for each new batch size
 
 import keras_resnet  # noqa: E402
-from keras_resnet import Predictor, export  # noqa: E402
+from keras_resnet import Predictor  # noqa: E402
+from keras_resnet.deploy import export  # noqa: E402
 from keras_resnet.deploy.runtimes import LiteRTRunner, OpenVINORunner  # noqa: E402
 from tests.helpers import randomise as _randomise_bn  # noqa: E402  (random BN statistics)
 

@@ -32,7 +32,7 @@ import tensorflow as tf  # noqa: E402
 import keras_resnet  # noqa: E402
 from keras_resnet.data.augment import compute_pixel_mean, train_dataset  # noqa: E402
 from keras_resnet.data.sources import load_split  # noqa: E402
-from keras_resnet.layers import use_fused_batchnorm  # noqa: E402
+from keras_resnet.training.fused_bn import use_fused_batchnorm  # noqa: E402
 
 DEBIAN = "/usr/share/datasets/fashion-mnist"
 
@@ -132,24 +132,29 @@ def plot(rows, out):
     plt.close(fig)
 
 
+def fused(model):
+    """The model with fused BN in training, as keras-resnet train runs it."""
+    use_fused_batchnorm(model)
+    return model
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
-    use_fused_batchnorm(True)
     rows = []
     source = DEBIAN if os.path.isdir(DEBIAN) else "embedded"
     split = load_split(source, "train")
     rows.append(case(f"CIFAR-style augmentation ({os.path.basename(source)}) -> ResNet-20",
                      split, "cifar", 1, 128,
-                     keras_resnet.build("resnet20", input_shape=(28, 28, 1)),
+                     fused(keras_resnet.build("resnet20", input_shape=(28, 28, 1))),
                      args.rounds, steps=8, pipe_batches=100))
     with tempfile.TemporaryDirectory() as d:
         split = load_split(make_jpeg_folder(d), "train")
         rows.append(case("ImageNet-style augmentation (JPEG folder) -> ResNet-50", split,
                          "imagenet", 3, 32,
-                         keras_resnet.build("resnet50", input_shape=(224, 224, 3)),
+                         fused(keras_resnet.build("resnet50", input_shape=(224, 224, 3))),
                          args.rounds, steps=2, pipe_batches=24))
     result = {"tensorflow": tf.__version__, "keras": keras.__version__,
               "cpu_count": os.cpu_count(), "cases": rows}

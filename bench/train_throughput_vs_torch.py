@@ -58,12 +58,12 @@ def keras_step_fn(name):
 
     if os.environ.get("KR_INTER_OP"):
         tf.config.threading.set_inter_op_parallelism_threads(int(os.environ["KR_INTER_OP"]))
-    if os.environ.get("KR_FUSED_BN"):
-        from keras_resnet.layers import use_fused_batchnorm
-
-        use_fused_batchnorm(True)
     model = keras_resnet.build("resnet20", input_shape=(32, 32, 3), classes=10,
                                weight_decay=1e-4, classifier_activation=None)
+    if os.environ.get("KR_FUSED_BN"):
+        from keras_resnet.training.fused_bn import use_fused_batchnorm
+
+        use_fused_batchnorm(model)
     opt = keras.optimizers.SGD(0.1, momentum=0.9)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     x = np.random.default_rng(0).standard_normal((BATCH, 32, 32, 3)).astype("float32")

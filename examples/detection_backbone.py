@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 import keras_resnet
-from keras_resnet import export
+from keras_resnet.deploy import export
 
 
 def fpn(backbone, channels=256):

@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 import keras_resnet
-from keras_resnet import export
+from keras_resnet.deploy import export
 from keras_resnet.data import load_embedded
 
 

@@ -8,7 +8,7 @@ decay of the paper's CIFAR-style networks, on the embedded Fashion-MNIST sample.
 import argparse
 import json
 
-from keras_resnet.tuning import tune
+from keras_resnet.training.tuning import tune
 
 
 def main(argv=None):

@@ -14,9 +14,12 @@ backend) is imported on first use of a builder.
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.util
+import sys
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _CONSTRUCTOR_NAMES = (
     "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152",
@@ -25,41 +28,86 @@ _CONSTRUCTOR_NAMES = (
     "Plain20", "Plain32", "Plain44", "Plain56", "Plain110",
 )
 _EXPORTS = {
-    "build": "builder",
-    "load_model": "saving",
-    "Complexity": "complexity",
-    "spec_complexity": "complexity",
-    "model_complexity": "complexity",
-    "ResNetSpec": "specs",
-    "cifar_spec": "specs",
-    "imagenet_spec": "specs",
-    "get_spec": "specs",
-    "list_models": "specs",
-    "preprocess_input": "preprocessing",
-    "load_pretrained": "preprocessing",
-    "decode_predictions": "classes",
-    "backbone": "backbones",
-    "faster_rcnn_split": "backbones",
-    "imagenet_classes": "classes",
+    "build": "zoo",
+    "load_pretrained": "zoo",
+    "load_model": "zoo",
+    "Complexity": "arch.complexity",
+    "spec_complexity": "arch.complexity",
+    "model_complexity": "arch.complexity",
+    "ResNetSpec": "arch.specs",
+    "cifar_spec": "arch.specs",
+    "imagenet_spec": "arch.specs",
+    "get_spec": "arch.specs",
+    "list_models": "arch.specs",
+    "preprocess_input": "pretrained.transforms",
+    "decode_predictions": "pretrained.classes",
+    "imagenet_classes": "pretrained.classes",
+    "list_weights": "pretrained.registry",
+    "backbone": "tasks.backbones",
+    "faster_rcnn_split": "tasks.backbones",
     "Predictor": "deploy",
 }
+_SUBPACKAGES = ("arch", "pretrained", "tasks", "data", "training", "evaluation", "deploy",
+                "compat", "io", "zoo")
 
-_SUBMODULES = ("models", "layers", "classes", "data", "pretrained", "training", "evaluation",
-               "analysis", "export", "backbones", "tuning", "inference", "deploy")
+# Module paths of the flat layout (0.1.0) and of keras-resnet 0.2.0, kept importable:
+# ``import keras_resnet.evaluation``-style code and saved files that name a module
+# (Keras records ``module`` beside a custom layer's class name) find the code where it
+# lives now. Nothing here runs until such a path is imported.
+MOVED_MODULES = {
+    "models": "compat",  # keras-resnet 0.2.0's constructors
+    "layers": "arch.layers",  # 0.2.0's BatchNormalization(freeze=...)
+    "specs": "arch.specs",
+    "blocks": "arch.blocks",
+    "builder": "arch.builder",
+    "complexity": "arch.complexity",
+    "paper": "arch.paper",
+    "preprocessing": "pretrained.transforms",
+    "classes": "pretrained.classes",
+    "backbones": "tasks.backbones",
+    "analysis": "evaluation.responses",
+    "tuning": "training.tuning",
+    "export": "deploy.export",
+    "inference": "deploy",
+    "fileio": "io",
+    "saving": "zoo",  # load_model
+}
 
-__all__ = [*_EXPORTS, "list_weights", "custom_objects", *_CONSTRUCTOR_NAMES]
+__all__ = [*_EXPORTS, "custom_objects", *_CONSTRUCTOR_NAMES]
+
+
+class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports ``keras_resnet.<old>`` as the module now at ``MOVED_MODULES[old]``: the
+    same module object (no copy, no second import), so isinstance checks and Keras'
+    class registry see one class."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        prefix, _, old = fullname.partition(".")
+        if prefix != __name__ or old not in MOVED_MODULES:
+            return None
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec):
+        return None  # a placeholder; exec_module swaps in the real module
+
+    def exec_module(self, module):
+        old = module.__name__.partition(".")[2]
+        sys.modules[module.__name__] = importlib.import_module(
+            f".{MOVED_MODULES[old]}", __name__)
+
+
+if not any(isinstance(f, _MovedModuleFinder) for f in sys.meta_path):
+    sys.meta_path.append(_MovedModuleFinder())
 
 
 def __getattr__(name):
     if name in _EXPORTS:
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    elif name in _SUBMODULES:  # keras_resnet.models without an explicit import
+    elif name in _SUBPACKAGES or name in MOVED_MODULES:  # keras_resnet.data without an import
         value = importlib.import_module(f".{name}", __name__)
     elif name == "custom_objects":  # keras-resnet 0.2.0 exported this mapping
         value = {"BatchNormalization":
-                 importlib.import_module(".layers", __name__).BatchNormalization}
-    elif name == "list_weights":
-        value = importlib.import_module(".pretrained.registry", __name__).list_weights
+                 importlib.import_module(".arch.layers", __name__).BatchNormalization}
     elif name in _CONSTRUCTOR_NAMES:
         value = importlib.import_module(".zoo", __name__).CONSTRUCTORS[name]
     else:
@@ -73,14 +121,13 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # for static analysis and IDE completion
-    from .builder import build
-    from .backbones import backbone, faster_rcnn_split
-    from .classes import decode_predictions, imagenet_classes
-    from .complexity import Complexity, model_complexity, spec_complexity
-    from .preprocessing import load_pretrained, preprocess_input
+    from .arch.complexity import Complexity, model_complexity, spec_complexity
+    from .arch.specs import ResNetSpec, cifar_spec, get_spec, imagenet_spec, list_models
+    from .deploy import Predictor
+    from .pretrained.classes import decode_predictions, imagenet_classes
     from .pretrained.registry import list_weights
-    from .saving import load_model
-    from .specs import ResNetSpec, cifar_spec, get_spec, imagenet_spec, list_models
-    from .zoo import CONSTRUCTORS
+    from .pretrained.transforms import preprocess_input
+    from .tasks.backbones import backbone, faster_rcnn_split
+    from .zoo import CONSTRUCTORS, build, load_model, load_pretrained
 
     ResNet50 = CONSTRUCTORS["ResNet50"]

@@ -1,12 +1,113 @@
-"""Named constructors (``ResNet50``, ``Plain20``, ...) with the keras.applications
-signature, one per registry entry, all made by :func:`constructor`."""
+"""The public way to make a network: :func:`build` (a spec or name plus
+keras.applications arguments, weights included), the named constructors (``ResNet50``,
+``Plain20``, ...; one per registry entry, all made by :func:`constructor`),
+:func:`load_pretrained` (a model with the preprocessing its weights expect) and
+:func:`load_trained` (a network trained here: run directory, file or shipped tag).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import json
+import os
 
-from .builder import build
-from .specs import SPECS, get_spec
+import keras
+import numpy as np
+
+from .arch.builder import build_network, check_options, resolve_input_shape, resolve_spec
+from .arch.specs import SPECS, get_spec
+from .data.augment import resize_and_crop
+from .io import deep_recursion
+from .pretrained.loading import plan_weights
+from .pretrained import registry
+from .pretrained.transforms import preprocess_input, resolve_preprocessing
+
+
+def build(
+    model,
+    *,
+    include_top: bool = True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes: int | None = None,
+    classifier_activation="softmax",
+    shortcut: str | None = None,
+    stride_placement: str | None = None,
+    zero_init_residual: bool = False,
+    weight_decay: float = 0.0,
+    bn_epsilon: float = 1e-5,
+    bn_momentum: float = 0.9,
+    include_preprocessing=False,
+    name: str | None = None,
+):
+    """Build a network from its registry name or a :class:`ResNetSpec`.
+
+    Args:
+        model: a registry name (``"resnet50"``, ``"ResNet-50"``, ``"plain20"``; see
+            :func:`list_models`) or a :class:`ResNetSpec` for a custom layout.
+        include_top: whether to add global average pooling and the ``predictions``
+            classifier. The top is size-agnostic, so any input size works with it.
+        weights: ``None`` (random init); a registry tag (``"imagenet"`` picks the
+            model's default source; see ``keras_resnet.pretrained.registry``), fetched
+            once into the Keras cache and hash-checked; or a file path: a Keras 3
+            ``.weights.h5`` saved from the same architecture, or a keras.applications
+            ``.h5`` file (converted on load).
+        input_tensor: optional Keras tensor to use as the model's input.
+        input_shape: ``(H, W, C)`` (channels-last) or ``(C, H, W)`` (channels-first).
+            ``H``/``W`` may be ``None`` for any size; defaults to the family's size
+            (224x224x3 for ImageNet nets, 32x32x3 for CIFAR nets).
+        pooling: without the top, ``None`` returns the last feature map, ``"avg"`` /
+            ``"max"`` a global-pooled vector.
+        classes: classifier size; defaults to 1000 (ImageNet nets) or 10 (CIFAR nets).
+        classifier_activation: activation of ``predictions``; ``None`` gives logits.
+            The classifier always computes in float32, also under mixed precision.
+        shortcut: ``"A"``, ``"B"`` or ``"C"`` (residual nets only); defaults to the
+            paper's choice (B for ImageNet, A for CIFAR).
+        stride_placement: ``"1x1"``/``"v1"`` (paper, keras.applications; default) or
+            ``"3x3"``/``"v1.5"`` (torchvision).
+        zero_init_residual: start the last BN of every residual function at gamma = 0,
+            so each unit starts as the identity.
+        weight_decay: the paper's (coupled, Caffe-style) weight decay, attached as an
+            L2 kernel regularizer of ``weight_decay / 2`` to every conv and the
+            classifier, so its gradient is ``weight_decay * w``. It must be set here:
+            regularizers set on layers after they are built do nothing.
+        bn_epsilon, bn_momentum: BatchNormalization settings; the defaults 1e-5 and
+            0.9 equal PyTorch's (eps 1e-5, momentum 0.1 in its convention).
+        include_preprocessing: put the input normalisation inside the model, so that
+            it takes raw RGB images with values 0-255 (any dtype; uint8 is cast), as a
+            TFLite app has them. ``True`` uses the settings recorded for ``weights`` (a
+            registry tag); or give ``"caffe"``, ``"torch"``, a weights tag such as
+            ``"resnet50.tv_in1k"``, or a dict (``scale``, ``mean``, ``std``,
+            ``channel_order``; ``mean``/``std`` per channel or per pixel). Adds the
+            layers ``preprocess_normalize`` (and ``preprocess_bgr`` for Caffe weights).
+        name: model name; defaults to the spec's name.
+    """
+    spec = resolve_spec(model, shortcut, stride_placement)
+    if classes is None:
+        classes = spec.default_classes
+    check_options(spec, include_top, pooling, classes, zero_init_residual, weight_decay,
+                  bn_epsilon, bn_momentum)
+    data_format = keras.config.image_data_format()
+    shape = resolve_input_shape(spec, input_shape, input_tensor, data_format)
+    channels = shape[-1] if data_format == "channels_last" else shape[0]
+    preprocessing = resolve_preprocessing(include_preprocessing, spec.name, weights)
+    spec, load_weights = plan_weights(
+        spec, weights, include_top=include_top, classes=classes, channels=channels,
+        stride_placement_given=stride_placement is not None)
+    net = build_network(
+        spec, shape, input_tensor=input_tensor, include_top=include_top, pooling=pooling,
+        classes=classes, classifier_activation=classifier_activation,
+        zero_init_residual=zero_init_residual, weight_decay=weight_decay,
+        bn_epsilon=bn_epsilon, bn_momentum=bn_momentum, preprocessing=preprocessing,
+        name=name)
+    if load_weights is not None:
+        load_weights(net)
+    return net
+
+
 
 _FAMILY_TEXT = {
     "imagenet": "ImageNet network (paper Table 1)",
@@ -47,3 +148,196 @@ def constructor(name: str):
 
 
 CONSTRUCTORS = {spec.constructor_name: constructor(name) for name, spec in SPECS.items()}
+
+
+def load_pretrained(tag: str, **build_options):
+    """``(model, preprocess)`` for a registry tag such as ``"resnet50.imagenet"``.
+
+    ``preprocess`` takes raw uint8 RGB images as stored, (H, W, 3) or (N, H, W, 3),
+    any size, and returns the batch the model expects (resized, centre-cropped,
+    normalised). Grayscale (H, W) or (N, H, W, 1) images are repeated to RGB. With
+    ``include_preprocessing=True`` the model normalises by itself and ``preprocess``
+    only resizes and crops (values stay 0-255).
+    """
+    entries, _ = registry.load_registry()
+    if tag not in entries:
+        raise ValueError(f"unknown weights tag {tag!r}; known tags: {', '.join(entries)}")
+    entry = entries[tag]
+    normalise = not build_options.get("include_preprocessing")
+    if entry.preprocessing["mode"] == "pixel_mean":  # trained here, at a fixed size
+        build_options.setdefault("input_shape", entry.input_shape)
+        build_options.setdefault("classes", entry.classes)
+        model = build(entry.arch, weights=tag, **build_options)
+
+        def preprocess_fixed(images):
+            """uint8 images at the trained size: (H, W), (H, W, C), (N, H, W[, C])."""
+            x = np.asarray(images)
+            h, w, c = entry.input_shape
+            if x.shape in ((h, w), (h, w, c)):
+                x = x[None]
+            if normalise:
+                return preprocess_input(x, weights=tag)
+            return (x[..., None] if x.ndim == 3 else x).astype("float32")
+
+        return model, preprocess_fixed
+    model = build(entry.arch, weights=tag, **build_options)
+
+    def preprocess(images):
+        x = np.asarray(images)
+        if x.ndim == 2 or (x.ndim == 3 and x.shape[-1] not in (1, 3)):
+            x = x[..., None]  # (H, W) or (N, H, W)
+        if x.shape[-1] == 1:
+            x = np.repeat(x, 3, axis=-1)
+        x = resize_and_crop(x, entry.resize, entry.crop)
+        if x.ndim == 3:
+            x = x[None]
+        return preprocess_input(x, weights=tag) if normalise else x.astype("float32")
+
+    return model, preprocess
+
+
+def load_model(path, **kwargs):
+    """``keras.saving.load_model`` for models of this package, also the very deep ones.
+
+    The package's own layers (the freezable ``BatchNormalization`` and ``Conv2D`` of
+    backbones and the 0.2.0 shim) are registered first, so files holding them load
+    without ``custom_objects``; Python's recursion limit is raised while Keras rebuilds
+    the graph (ResNet-1202 needs ~7,000 frames).
+
+    Args:
+        path: a ``.keras`` file (or any path Keras' loader takes).
+        **kwargs: passed to ``keras.saving.load_model``.
+
+    Raises:
+        FileNotFoundError: nothing exists at ``path``.
+    """
+    from .arch import layers  # noqa: F401  (registers the package's layers with Keras)
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no saved model at {path!r}")
+    with deep_recursion():
+        return keras.saving.load_model(path, **kwargs)
+
+
+# ------------------------------------------------------------ trained networks
+# A run directory of ``keras-resnet train`` (written by keras_resnet.training.run):
+RUN_CONFIG = "config.json"  # the run's options; "model" names the registry network
+RUN_MODEL = "model.keras"  # the finished model
+RUN_PIXEL_MEAN = "pixel_mean.npy"  # (H, W, C) float32 mean image in [0, 1] units
+RUN_CLASS_NAMES = "class_names.json"  # list of the dataset's class names
+
+
+@dataclasses.dataclass
+class Trained:
+    """A trained network and what its inputs and outputs mean.
+
+    Attributes:
+        model: the Keras model (input: ``image / 255 - pixel_mean``, float32).
+        pixel_mean: ``(H, W, C)`` float32 mean image in [0, 1] units.
+        family: ``"cifar"`` or ``"imagenet"`` (picks the evaluation transform).
+        class_names: list of names by class index, or None if unknown.
+    """
+
+    model: object
+    pixel_mean: np.ndarray
+    family: str
+    class_names: list | None
+
+    @property
+    def preprocessing(self) -> dict:
+        """The settings an exported file records (and ``include_preprocessing`` puts
+        in the model): raw 0-255 pixels -> ``x / 255 - pixel_mean``."""
+        mean = np.asarray(self.pixel_mean, "float32")
+        return {"mode": "pixel_mean", "scale": 1 / 255, "mean": mean, "std": None,
+                "channel_order": "gray" if mean.shape[-1] == 1 else "RGB"}
+
+
+def family_of(model) -> str:
+    """``"cifar"`` or ``"imagenet"`` for a Keras model: by its registry name where it
+    has one, else by its input size (CIFAR nets take small fixed-size images, <= 64
+    pixels; ImageNet nets 224 or any size)."""
+    name = getattr(model, "name", "")
+    if name in SPECS:
+        return SPECS[name].family
+    size = model.inputs[0].shape[1]
+    return "imagenet" if size is None or size > 64 else "cifar"
+
+
+def run_class_names(run_dir) -> list | None:
+    """The class names a run stored (``class_names.json``), or None."""
+    path = os.path.join(run_dir, RUN_CLASS_NAMES)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return list(json.load(f))
+
+
+def load_trained(source, *, model: str | None = None, pixel_mean=None) -> Trained:
+    """A trained network from what ``keras-resnet evaluate/export/predict --weights``
+    take.
+
+    Args:
+        source: a run directory of ``keras-resnet train``; a registry tag of weights
+            trained with a per-pixel mean (``"resnet20.fashion_mnist"``); a ``.keras``
+            file; or a ``.weights.h5`` file (then ``model`` names its network).
+        model: registry name of the network, for a ``.weights.h5`` file.
+        pixel_mean: path of the mean image (``.npy``) or the array, for a file source
+            (a run directory and a tag have their own).
+
+    Raises:
+        FileNotFoundError: ``source`` is neither a path nor a registry tag, or the run
+            has not finished.
+        ValueError: a file source without ``pixel_mean`` (or ``model``), or a tag of
+            weights with another preprocessing (use :func:`load_pretrained`).
+    """
+    entries, _ = registry.load_registry()
+    source = os.fspath(source)
+    if source in entries and not os.path.exists(source):
+        entry = entries[source]
+        if entry.preprocessing.get("mode") != "pixel_mean":
+            raise ValueError(
+                f"evaluate and export take registry tags of weights trained with a "
+                f"per-pixel mean (such as the Fashion-MNIST ones); {source!r} uses "
+                f"{entry.preprocessing.get('mode')!r} preprocessing. In Python: model, "
+                f"preprocess = keras_resnet.load_pretrained({source!r}); then score it, or "
+                f"export it with keras_resnet.export.onnx(model, path, "
+                f"preprocessing={source!r}, verify_images=preprocess(images)).")
+        spec = get_spec(entry.arch)
+        net = build(spec, input_shape=tuple(entry.input_shape), weights=source)
+        names = list(entry.class_names) if entry.class_names else None
+        return Trained(net, registry.pixel_mean(entry), spec.family, names)
+    if not os.path.exists(source):
+        tags = [t for t, e in entries.items() if e.preprocessing.get("mode") == "pixel_mean"]
+        raise FileNotFoundError(
+            f"--weights {source!r} is neither a run directory, a file, nor a registry "
+            f"tag; tags it takes: {', '.join(tags) or 'none registered'}")
+    if os.path.isdir(source):
+        with open(os.path.join(source, RUN_CONFIG)) as f:
+            config = json.load(f)
+        path = os.path.join(source, RUN_MODEL)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path} not found: the run has not finished; its "
+                                    f"checkpoints are in {source}/checkpoints")
+        mean = _mean_array(pixel_mean if pixel_mean is not None
+                           else os.path.join(source, RUN_PIXEL_MEAN))
+        return Trained(load_model(path), mean, get_spec(config["model"]).family,
+                       run_class_names(source))
+    if pixel_mean is None:
+        raise ValueError("--pixel-mean FILE.npy is needed with a model or weights file "
+                         "(a run directory has its own)")
+    mean = _mean_array(pixel_mean)
+    if source.endswith(".keras"):
+        net = load_model(source)
+        return Trained(net, mean, family_of(net), None)
+    if not model:
+        raise ValueError("--model is needed with a .weights.h5 file")
+    spec = get_spec(model)
+    shape = tuple(mean.shape) if spec.family == "cifar" else (None, None, mean.shape[-1])
+    net = build(spec, input_shape=shape, weights=source, classes=None)
+    return Trained(net, mean, spec.family, None)
+
+
+def _mean_array(value) -> np.ndarray:
+    return np.asarray(np.load(value) if isinstance(value, (str, os.PathLike)) else value,
+                      "float32")

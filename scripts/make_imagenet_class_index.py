@@ -1,15 +1,18 @@
-"""Write keras_resnet/data/imagenet_classes.json: the 1000 ImageNet-1k classes in the
-order every released ResNet uses (sorted WordNet ids), each with a readable name.
+"""Write keras_resnet/pretrained/imagenet_classes.json: the 1000 ImageNet-1k classes in the
+order every released ResNet uses (sorted WordNet ids), each with two names.
 
 Sources, both offline:
 * the synset ids and their order: the label file that tensorflow-datasets ships for
   imagenet2012 (``tensorflow_datasets/datasets/imagenet2012/labels.txt``);
 * the names: WordNet 3.0 (Debian package ``wordnet-base``,
   /usr/share/wordnet/data.noun). An ImageNet id ``n01440764`` is the noun synset at
-  byte offset 01440764 of that file; its first lemma ("tench") is the class name.
-  Where synsets share a first lemma (two kinds of "crane", two of "maillot") the
-  name also gets the first lemma of the synset's hypernym ("crane (wading bird)"),
-  so every name is unique.
+  byte offset 01440764 of that file.
+
+Names: keras.applications' (its imagenet_class_index.json): the synset's first lemma as
+WordNet writes it, underscores for spaces ("toilet_tissue", "Granny_Smith"), duplicates
+kept (two "crane"s, two "maillot"s). And a readable one: spaces, and where synsets share
+a first lemma the first lemma of the synset's hypernym added ("crane (wading bird)"),
+so every readable name is unique.
 
 Run: python scripts/make_imagenet_class_index.py [--wordnet /usr/share/wordnet/data.noun]
 """
@@ -23,7 +26,7 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "..", "keras_resnet", "data", "imagenet_classes.json")
+OUT = os.path.join(HERE, "..", "keras_resnet", "pretrained", "imagenet_classes.json")
 
 
 def tfds_synsets() -> list[str]:
@@ -76,12 +79,14 @@ def main(argv=None):
     for i, s in enumerate(synsets):
         if names[i] in clashes:
             names[i] = f"{names[i]} ({parents[lemmas[s[1:]][1]][0][0]})"
-    names = [n.replace("_", " ") for n in names]
-    assert len(set(names)) == 1000, "class names are not unique"
-    about = ("ImageNet-1k classes in model output order: [WordNet id, name]. Made by "
-             "scripts/make_imagenet_class_index.py from tensorflow-datasets' imagenet2012 "
-             "labels.txt and WordNet 3.0 (first lemma).")
-    rows = ",\n".join(json.dumps([s, n]) for s, n in zip(synsets, names))
+    readable = [n.replace("_", " ") for n in names]
+    assert len(set(readable)) == 1000, "readable class names are not unique"
+    keras_names = [lemmas[s[1:]][0][0] for s in synsets]
+    about = ("ImageNet-1k classes in model output order: [WordNet id, keras.applications "
+             "name, readable name]. Made by scripts/make_imagenet_class_index.py from "
+             "tensorflow-datasets' imagenet2012 labels.txt and WordNet 3.0 (first lemma).")
+    rows = ",\n".join(json.dumps([s, k, n])
+                       for s, k, n in zip(synsets, keras_names, readable))
     with open(args.out, "w") as f:
         f.write(f'{{"_about": {json.dumps(about)},\n"classes": [\n{rows}\n]}}\n')
     print(f"wrote {args.out}: {len(names)} classes")

@@ -9,10 +9,8 @@ registry entry whose accuracy is measured here by the same evaluation as
 """
 
 import argparse
-import hashlib
 import json
 import os
-import shutil
 import sys
 
 import numpy as np
@@ -32,8 +30,8 @@ def main(argv=None):
 
     import keras_resnet
     from keras_resnet.data import load_split
-    from keras_resnet.evaluation import evaluate
-    from keras_resnet.specs import get_spec
+    from keras_resnet.evaluation.views import evaluate
+    from keras_resnet.arch.specs import get_spec
 
     with open(os.path.join(args.run, "config.json")) as f:
         config = json.load(f)
@@ -48,7 +46,9 @@ def main(argv=None):
     weights_file, mean_file = f"{stem}.weights.h5", f"{stem}.pixel_mean.npy"
     model.save_weights(os.path.join(WEIGHTS, weights_file))
     np.save(os.path.join(WEIGHTS, mean_file), mean)
-    digest = hashlib.sha256(open(os.path.join(WEIGHTS, weights_file), "rb").read()).hexdigest()
+    from keras_resnet.io import file_digest
+
+    digest = file_digest(os.path.join(WEIGHTS, weights_file), "sha256")
     entry = {
         "arch": arch, "stride_placement": "1x1", "format": "keras-weights-h5",
         "files": {"top": {"file_name": weights_file, "urls": [], "hash": f"sha256:{digest}",

@@ -65,7 +65,7 @@ def _curves(run_dirs):
     """Train/test error (%) per epoch, stacked over seeds: (train[n, E], test[n, E])."""
     import numpy as np
 
-    from keras_resnet.analysis import read_log
+    from keras_resnet.evaluation.curves import read_log
 
     logs = [read_log(d) for d in run_dirs]
     epochs = min(len(log["epoch"]) for log in logs)
@@ -164,7 +164,7 @@ def cmd_report(args):
     import numpy as np
 
     import keras_resnet
-    from keras_resnet.analysis import layer_responses
+    from keras_resnet.evaluation.responses import layer_responses
 
     os.makedirs(args.docs, exist_ok=True)
     results = {"scale": {"train_examples": args.train_examples,

@@ -16,7 +16,7 @@ def _model(name, options, seed=0):
 
 
 def test_layer_responses_are_the_std_of_each_3x3_bn_output():
-    from keras_resnet.analysis import layer_responses, response_layers
+    from keras_resnet.evaluation.responses import layer_responses, response_layers
 
     model = _model("resnet20", dict(input_shape=(28, 28, 1)))
     names = response_layers(model)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import keras_resnet
-from keras_resnet.backbones import backbone, faster_rcnn_split
+from keras_resnet.tasks.backbones import backbone, faster_rcnn_split
 from keras_resnet.numerics import assert_close
 from tests.helpers import images, randomise
 

@@ -192,7 +192,7 @@ def test_weights_file_round_trip_and_mismatch(tmp_path):
     (dict(include_top="yes"), "include_top"),
 ])
 def test_bad_arguments_fail_before_building(kwargs, match, monkeypatch):
-    import keras_resnet.builder as builder
+    import keras_resnet.arch.builder as builder
 
     def no_graph(*a, **k):
         raise AssertionError("a layer was built before the arguments were checked")

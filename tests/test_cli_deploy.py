@@ -108,9 +108,10 @@ def test_export_include_preprocessing_takes_raw_images_and_records_names(
     raw = x[:16, ..., None]
     mean = np.asarray(record["preprocessing"]["mean"], "float32")
     got = open_artifact(path)(raw)
-    from keras_resnet.cli import _load_for_evaluation
+    from keras_resnet.zoo import load_trained
 
-    model, run_mean, _ = _load_for_evaluation(weights, None, None)
+    trained = load_trained(weights)
+    model, run_mean = trained.model, trained.pixel_mean
     np.testing.assert_allclose(mean, run_mean, rtol=1e-6)
     ref = np.asarray(model(raw / np.float32(255) - run_mean, training=False))
     assert within_tolerance(got[report["outputs"][0]], ref, 1e-4)

@@ -221,7 +221,7 @@ def test_weights_imagenet_for_resnet18_from_an_offline_folder(tmp_path, monkeypa
 
 
 def test_load_pretrained_returns_the_model_and_its_preprocessing(tmp_path, monkeypatch):
-    from keras_resnet.preprocessing import resize_and_crop
+    from keras_resnet.data.augment import resize_and_crop
 
     net = reference("resnet18", seed=6)
     serve_offline(tmp_path, monkeypatch, net)

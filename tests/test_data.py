@@ -27,7 +27,7 @@ def test_embedded_sample_shapes_balance_and_size():
 def test_embedded_sample_ships_as_package_data():
     from importlib import resources
 
-    folder = resources.files("keras_resnet.data") / "fashion_mnist_sample"
+    folder = resources.files("keras_resnet.data") / "files" / "fashion_mnist_sample"
     names = {p.name for p in folder.iterdir()}
     assert {"train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "LICENSE"} <= names
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import keras_resnet
-from keras_resnet import export
+from keras_resnet.deploy import export
 from keras_resnet.deploy import open_artifact, read_metadata
 from keras_resnet.deploy.serving import policy_rtol
 from keras_resnet.numerics import max_abs_error, within_tolerance
@@ -313,7 +313,7 @@ def test_three_dimensional_batches_get_a_shape_error_not_a_runtime_crash(shipped
 def test_include_preprocessing_makes_every_format_take_raw_uint8(shipped, tmp_path):
     model, preprocess, _, x_test, y = shipped
     raw = x_test[:64, ..., None]
-    from keras_resnet.preprocessing import _settings
+    from keras_resnet.pretrained.transforms import _settings
 
     settings = _settings(weights="resnet20.fashion_mnist")
     names = keras_resnet.data.FASHION_MNIST_CLASSES

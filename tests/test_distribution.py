@@ -92,3 +92,32 @@ def test_two_worker_processes_train_one_model(single, tmp_path):
     assert sorted(ids[0] + ids[1]) == list(range(64))  # that cover the data
     for a, b in zip(weights(tmp_path / "worker.npz"), single):
         assert_close(a, b, 1e-5, "2-worker MultiWorkerMirroredStrategy vs one process")
+
+
+@pytest.mark.parametrize("config, workers, chief", [
+    (None, 0, True),
+    ({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}, 2, True),
+    ({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}, 2, False),
+    ({"cluster": {"chief": ["c:1"], "worker": ["a:1", "b:2"]},
+      "task": {"type": "worker", "index": 0}}, 2, False),
+    ({"cluster": {"chief": ["c:1"], "worker": ["a:1", "b:2"]}, "task": {"type": "chief"}},
+     2, True),
+    ({"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 0}}, 1, True),
+])
+def test_tf_config_decides_who_writes(config, workers, chief, monkeypatch):
+    from keras_resnet.training.strategy import is_chief, num_workers
+
+    if config is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", json.dumps(config))
+    assert num_workers() == workers
+    assert is_chief() is chief
+
+
+def test_malformed_tf_config_is_a_clear_error(monkeypatch):
+    from keras_resnet.training.strategy import is_chief
+
+    monkeypatch.setenv("TF_CONFIG", "{cluster: worker}")
+    with pytest.raises(ValueError, match="TF_CONFIG is not valid JSON"):
+        is_chief()

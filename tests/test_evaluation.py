@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from keras_resnet.data.sources import _array_split
-from keras_resnet.evaluation import evaluate, predict_views, ten_crops, topk_errors
+from keras_resnet.evaluation.views import evaluate, predict_views, ten_crops, topk_errors
 
 
 def mean_model(channels=1):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import keras_resnet
-from keras_resnet import export
+from keras_resnet.deploy import export
 from keras_resnet.data import load_embedded
 from tests.helpers import randomise
 

@@ -1,5 +1,6 @@
-"""The fused BatchNormalization training branch (keras_resnet.layers.use_fused_batchnorm)
-against Keras' own code: same outputs, gradients and moving statistics."""
+"""The fused BatchNormalization training branch (keras_resnet.training.fused_bn) against
+Keras' own code: same outputs, gradients and moving statistics; applied to one model's
+layers only, never to Keras' class."""
 
 import keras
 import numpy as np
@@ -7,9 +8,12 @@ import pytest
 import tensorflow as tf
 
 import keras_resnet
-from keras_resnet.layers import fused_batchnorm, fused_batchnorm_enabled
+from keras_resnet.training.fused_bn import (batchnorm_layers, fused_batchnorm, is_fused,
+                                            use_fused_batchnorm)
 
 from .helpers import images, randomise
+
+STOCK_CALL = keras.layers.BatchNormalization.call
 
 
 def _one_sgd_step(fused, x, y):
@@ -17,7 +21,7 @@ def _one_sgd_step(fused, x, y):
     model = keras_resnet.build("resnet20", input_shape=(16, 16, 3), weight_decay=1e-4)
     randomise(model)
     opt = keras.optimizers.SGD(0.1, momentum=0.9)
-    with fused_batchnorm(fused):
+    with fused_batchnorm(model, enabled=fused):
         @tf.function
         def step(x, y):
             with tf.GradientTape() as tape:
@@ -47,34 +51,81 @@ def test_fused_training_step_equals_keras():
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def _training_ops(model, x):
+    fn = tf.function(lambda x: model(x, training=True))
+    return {op.type for op in fn.get_concrete_function(x).graph.get_operations()}
+
+
+def test_only_the_given_model_changes():
+    x = tf.constant(images((2, 16, 16, 3)))
+    ours = keras_resnet.build("resnet8", input_shape=(16, 16, 3))
+    other = keras_resnet.build("resnet8", input_shape=(16, 16, 3))
+    outside = keras.layers.BatchNormalization()
+    with fused_batchnorm(ours):
+        assert all(is_fused(l) for l in batchnorm_layers(ours))
+        assert not any(is_fused(l) for l in batchnorm_layers(other)) and not is_fused(outside)
+        assert keras.layers.BatchNormalization.call is STOCK_CALL  # the class is untouched
+        assert "FusedBatchNormV3" in _training_ops(ours, x)
+        assert "FusedBatchNormV3" not in _training_ops(other, x)
+        outside(images((4, 8, 8, 3)), training=True)  # stock code, works as before
+    assert not any(is_fused(l) for l in batchnorm_layers(ours))  # restored on exit
+    assert "FusedBatchNormV3" not in _training_ops(ours, x)
+
+
+def test_nested_models_and_restore_after_an_error():
+    inner = keras_resnet.build("resnet8", input_shape=(16, 16, 3), include_top=False)
+    outer = keras.Sequential([keras.Input((16, 16, 3)), inner,
+                              keras.layers.BatchNormalization(name="head_bn")])
+    assert len(batchnorm_layers(outer)) == len(batchnorm_layers(inner)) + 1
+    with pytest.raises(RuntimeError, match="boom"):
+        with fused_batchnorm(outer):
+            assert all(is_fused(l) for l in batchnorm_layers(outer))
+            raise RuntimeError("boom")
+    assert not any(is_fused(l) for l in batchnorm_layers(outer))
+    changed = use_fused_batchnorm(outer)  # the function form, undone explicitly
+    assert len(changed) == len(batchnorm_layers(outer))
+    assert len(use_fused_batchnorm(outer, enabled=False)) == len(changed)
+    assert not any(is_fused(l) for l in batchnorm_layers(outer))
+
+
+def test_old_process_wide_call_gets_a_clear_error():
+    with pytest.raises(TypeError, match="no longer switches every model"):
+        use_fused_batchnorm(True)
+    with pytest.raises(TypeError, match="Keras model"):
+        with fused_batchnorm("resnet20"):
+            pass
+
+
 def test_fused_bn_leaves_inference_frozen_and_other_cases_to_keras():
     x = images((4, 8, 8, 3))
     layer = keras.layers.BatchNormalization()
     layer.build(x.shape)
     layer.moving_mean.assign([1.0, 2.0, 3.0])
-    with fused_batchnorm(True):
-        assert fused_batchnorm_enabled()
-        inference = layer(x, training=False).numpy()
-        assert np.allclose(layer.moving_mean.numpy(), [1, 2, 3])  # not updated
-        frozen = keras_resnet.layers.BatchNormalization(freeze=True)
-        frozen.build(x.shape)
-        frozen(x, training=True)
-        assert np.allclose(frozen.moving_mean.numpy(), 0)  # frozen stays frozen
-        flat = keras.layers.BatchNormalization()(images((6, 3)), training=True)  # 2-D
-    assert not fused_batchnorm_enabled()  # the context restored the stock code
+    frozen = keras_resnet.layers.BatchNormalization(freeze=True)
+    frozen.build(x.shape)
+    flat_bn = keras.layers.BatchNormalization()
+    for l in (layer, frozen, flat_bn):
+        use_fused_batchnorm(l)  # a single layer is a Layer too
+        assert is_fused(l)
+    inference = layer(x, training=False).numpy()
+    assert np.allclose(layer.moving_mean.numpy(), [1, 2, 3])  # not updated
+    frozen(x, training=True)
+    assert np.allclose(frozen.moving_mean.numpy(), 0)  # frozen stays frozen
+    flat = flat_bn(images((6, 3)), training=True)  # 2-D: Keras' code
     np.testing.assert_allclose(inference, (x - [1, 2, 3]) / np.sqrt(1 + 1e-3), rtol=1e-5,
                                atol=1e-6)
     assert flat.shape == (6, 3)
 
 
 @pytest.mark.parametrize("fused", [True, False])
-def test_train_restores_the_setting(fused, tmp_path):
+def test_train_leaves_keras_and_the_saved_model_stock(fused, tmp_path):
     from keras_resnet.training import train
 
     train("resnet8", "embedded", epochs=1, out=str(tmp_path / "run"),
           max_train_examples=128, max_test_examples=64, verbose=0, plot=False,
           fused_bn=fused)
-    assert not fused_batchnorm_enabled()
+    assert keras.layers.BatchNormalization.call is STOCK_CALL
     saved = keras.models.load_model(str(tmp_path / "run" / "model.keras"))
     assert all(type(l) is keras.layers.BatchNormalization for l in saved.layers
                if isinstance(l, keras.layers.BatchNormalization))
+    assert not any(is_fused(l) for l in batchnorm_layers(saved))

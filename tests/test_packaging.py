@@ -23,7 +23,7 @@ def test_wheel_contains_embedded_data_and_entry_point(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for f in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
               "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "LICENSE"):
-        assert f"keras_resnet/data/fashion_mnist_sample/{f}" in names
+        assert f"keras_resnet/data/files/fashion_mnist_sample/{f}" in names
     assert "keras_resnet/builder.py" in names
     assert "keras_resnet/deploy/predictor.py" in names
     # the package compiles nothing and loads no shared library of its own

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import keras_resnet
-from keras_resnet.preprocessing import resize_and_crop
+from keras_resnet.data.augment import resize_and_crop
 
 
 def rgb(shape, seed=0):

@@ -80,7 +80,7 @@ def test_resolve_aliases_and_errors():
 
 
 def test_registry_weights_fix_the_stride_placement_before_download(monkeypatch):
-    import keras_resnet.builder  # noqa: F401  (a submodule: import it, do not rely on test order)
+    import keras_resnet.arch.builder as builder
     import keras_resnet.pretrained.loading as loading
 
     def no_download(*args, **kwargs):
@@ -88,13 +88,13 @@ def test_registry_weights_fix_the_stride_placement_before_download(monkeypatch):
 
     monkeypatch.setattr(loading, "fetch", no_download)
     seen = {}
-    real_build = keras_resnet.builder.blocks.stem
+    real_build = builder.blocks.stem
 
     def spy(x, family, filters, opts):
         seen["placement"] = opts.stride_placement
         return real_build(x, family, filters, opts)
 
-    monkeypatch.setattr(keras_resnet.builder.blocks, "stem", spy)
+    monkeypatch.setattr(builder.blocks, "stem", spy)
     with pytest.raises(RuntimeError, match="stop before downloading"):
         keras_resnet.ResNet50(weights="tv_in1k", input_shape=(64, 64, 3))
     assert seen["placement"] == "3x3"

@@ -50,6 +50,45 @@ def test_cifar10_python_folder(tmp_path):
     np.testing.assert_array_equal(np.concatenate([a.arrays[0], b.arrays[0]]), x)
 
 
+class _RunsCode:
+    def __reduce__(self):  # what a crafted "batch" file does: call a function on load
+        return (os.system, ("touch pwned",))
+
+
+@pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
+def test_cifar_batches_load_with_both_pickle_protocols(tmp_path, protocol):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    x = np.arange(2 * 3072, dtype=np.uint64).reshape(2, 3072).astype(np.uint8)
+    for name in ("data_batch_1", "test_batch"):
+        with open(folder / name, "wb") as f:  # protocol 2: how the published files are
+            pickle.dump({b"data": x, b"labels": [3, 4], b"batch_label": b"b"}, f,
+                        protocol=protocol)
+    images, labels, names = read_cifar_python(str(folder), "test")
+    assert images.shape == (2, 32, 32, 3) and labels.tolist() == [3, 4] and names is None
+
+
+@pytest.mark.parametrize("payload", [_RunsCode(), {b"data": _RunsCode()},
+                                     {b"labels": [1], b"data": eval}])
+def test_a_crafted_cifar_file_runs_no_code(tmp_path, monkeypatch, payload):
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    with open(folder / "data_batch_1", "wb") as f:
+        pickle.dump(payload, f)
+    with pytest.raises(ValueError, match="not a CIFAR batch file"):
+        load_split(str(folder), "train")
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_a_non_pickle_cifar_file_is_a_clear_error(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    (folder / "data_batch_1").write_bytes(b"GIF89a not a pickle")
+    with pytest.raises(ValueError, match="not a CIFAR batch file"):
+        read_cifar_python(str(folder), "train")
+
+
 def test_cifar100_python_folder(tmp_path):
     folder = tmp_path / "cifar-100-python"
     folder.mkdir()

@@ -3,7 +3,7 @@
 import pytest
 
 import keras_resnet
-from keras_resnet import specs
+from keras_resnet.arch import specs
 
 
 def test_registry_has_every_named_model():

@@ -63,6 +63,35 @@ def center_crop(image, size):
     return image[..., top:top + size, left:left + size, :]
 
 
+def resize_and_crop(images, resize: int, crop: int):
+    """Resize so the shorter side is ``resize`` (bilinear, antialiased), then take the
+    centre ``crop`` x ``crop`` square: the single-view evaluation transform, the one
+    implementation used by the tf.data pipelines and by ``load_pretrained``.
+
+    Args:
+        images: one image ``(H, W, C)`` or a batch ``(N, H, W, C)``, any dtype; a numpy
+            array or a tensor.
+        resize, crop: sizes in pixels, ``crop <= resize``.
+
+    Returns:
+        float32 values on the input's scale: a numpy array for numpy input, else a
+        tensor; shape ``(crop, crop, C)`` or ``(N, crop, crop, C)``.
+
+    Raises:
+        ValueError: ``images`` is not rank 3 or 4.
+    """
+    import tensorflow as tf
+
+    eager = not tf.is_tensor(images)
+    if eager:
+        images = np.asarray(images)
+    if len(images.shape) not in (3, 4):
+        raise ValueError(f"expected an image (H, W, C) or a batch (N, H, W, C), got shape "
+                         f"{tuple(images.shape)}")
+    x = center_crop(resize_shorter(tf.convert_to_tensor(images), resize), crop)
+    return x.numpy() if eager else x
+
+
 def pca_lighting(image, std=PCA_STD):
     """Add ``eigvec @ (alpha * eigval)`` to every pixel, alpha ~ N(0, std) per image."""
     import tensorflow as tf
@@ -117,7 +146,7 @@ def eval_map(family, pixel_mean, channels, resize=IMAGENET_EVAL_RESIZE, crop=IMA
     def f(image, label):
         image = to_channels(image, channels)
         if family == "imagenet":
-            x = center_crop(resize_shorter(image, resize), crop) / 255.0
+            x = resize_and_crop(image, resize, crop) / 255.0
         else:
             x = tf.cast(image, "float32") / 255.0
         return x - mean, label
@@ -141,7 +170,7 @@ def compute_pixel_mean(split, family: str, channels: int, max_images: int = 2000
     def prep(image, _):
         image = to_channels(image, channels)
         if family == "imagenet":
-            return center_crop(resize_shorter(image, resize), crop)
+            return resize_and_crop(image, resize, crop)
         return tf.cast(image, "float32")
 
     total, n = None, 0
@@ -182,3 +211,16 @@ def eval_dataset(split, family, pixel_mean, batch_size, *, channels=None):
     ds = split.dataset.map(eval_map(family, pixel_mean, channels),
                            num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def eval_arrays(split, family, pixel_mean, n: int, *, batch_size: int = 256):
+    """The first ``n`` examples of ``split`` through :func:`eval_dataset`, as numpy:
+    ``(images, labels)``, images float32 ``(n, H, W, C)`` preprocessed as the model
+    takes them, labels int ``(n,)``. For verification and calibration sets."""
+    xs, ys = [], []
+    for x, y in eval_dataset(split.take(n), family, pixel_mean, batch_size=batch_size):
+        xs.append(x.numpy())
+        ys.append(y.numpy())
+    if not xs:
+        raise ValueError(f"{split.name} has no examples to take")
+    return np.concatenate(xs), np.concatenate(ys)

@@ -14,7 +14,7 @@ from importlib import resources
 
 from .idx import read_idx
 
-SAMPLE_DIR = str(resources.files(__package__) / "fashion_mnist_sample")
+SAMPLE_DIR = str(resources.files(__package__) / "files" / "fashion_mnist_sample")
 SAMPLE_SIZES = {"train": 5000, "test": 2000}
 FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

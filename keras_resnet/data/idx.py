@@ -12,6 +12,8 @@ import struct
 
 import numpy as np
 
+from ..io import atomic_write
+
 _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09}
 
@@ -56,12 +58,14 @@ def write_idx(path, array: np.ndarray, *, mtime: int = 0) -> None:
     header += struct.pack(f">{array.ndim}I", *array.shape)
     payload = header + array.tobytes()
     path = os.fspath(path)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as raw:
-        if path.endswith(".gz"):
-            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=mtime,
-                               compresslevel=9) as f:
-                f.write(payload)
-        else:
-            raw.write(payload)
-    os.replace(tmp, path)
+
+    def write(tmp):
+        with open(tmp, "wb") as raw:
+            if path.endswith(".gz"):
+                with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=mtime,
+                                   compresslevel=9) as f:
+                    f.write(payload)
+            else:
+                raw.write(payload)
+
+    atomic_write(path, write)

@@ -26,6 +26,8 @@ import struct
 
 import numpy as np
 
+from ..io import write_file
+
 from .embedded import FASHION_MNIST_CLASSES, load_embedded, load_idx_dir
 
 TFDS_NAMES = ("fashion_mnist", "cifar10", "cifar100", "imagenet2012")
@@ -151,12 +153,47 @@ def _directory_split(path: str, split: str) -> Split:
     return image_folder_split(path, split)
 
 
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickles only what CIFAR's batch files hold: dicts, lists, strings, bytes, ints
+    and numpy arrays. A pickle names functions that the loader calls, so a crafted file
+    could run any code; every other global is refused before it is looked up."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+        ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("_codecs", "encode"),  # how protocol 2 stores bytes
+    }
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(
+                f"{getattr(self, 'path', 'the file')} asks to load {module}.{name}, which a "
+                "CIFAR batch never holds; refusing it (a pickle can run code). Use the "
+                "original files from cs.toronto.edu/~kriz/cifar.html.")
+        return super().find_class(module, name)
+
+
 def read_cifar_python(path: str, split: str):
     """CIFAR-10/100 "python version" (the pickled batches of
-    cs.toronto.edu/~kriz/cifar.html): ``(images uint8 (N, 32, 32, 3), labels, names)``."""
+    cs.toronto.edu/~kriz/cifar.html): ``(images uint8 (N, 32, 32, 3), labels, names)``.
+
+    The batches are read with a restricted unpickler (dicts, lists, bytes, numpy
+    arrays only).
+
+    Raises:
+        ValueError: a file holds anything else, is not a pickle, or has the wrong shape.
+    """
     def load(name):
-        with open(os.path.join(path, name), "rb") as f:
-            return pickle.load(f, encoding="bytes")
+        file = os.path.join(path, name)
+        with open(file, "rb") as f:
+            unpickler = _CifarUnpickler(f, encoding="bytes")
+            unpickler.path = file
+            try:
+                return unpickler.load()
+            except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as err:
+                raise ValueError(f"{file} is not a CIFAR batch file: {err}") from None
 
     def key(d, k):
         return d[k.encode()] if k.encode() in d else d[k]
@@ -268,10 +305,7 @@ def fashion_mnist_manual_dir(source: str = DEBIAN_FASHION_MNIST,
                           + stem.encode() + b"\x00")
                 body = header + raw[10:]
             gzip.decompress(body)  # refuse to write a file gzip cannot read
-            tmp = out + ".partial"
-            with open(tmp, "wb") as f:
-                f.write(body)
-            os.replace(tmp, out)
+            write_file(out, body)
     return target
 
 
@@ -313,3 +347,27 @@ def _tfds_split(name, split, data_dir, manual_dir) -> Split:
         y = np.concatenate([b[1] for b in batches])
         return _array_split(name, x, y, label.num_classes, names)
     return Split(name, size, label.num_classes, shape, names, _dataset_fn=make)
+
+
+def read_images(paths, size, channels: int) -> np.ndarray:
+    """Image files as one uint8 batch ``(N, H, W, C)``, each resized to ``size``
+    ``(H, W)`` (bilinear, as Keras' ``load_img``); ``channels`` 1 reads grayscale, 3 RGB.
+
+    Raises:
+        FileNotFoundError: a path does not exist.
+        ValueError: a file is not an image this can read (PNG, JPEG, BMP, GIF, ...).
+    """
+    import keras
+
+    batch = []
+    for path in paths:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"image {path!r} not found")
+        try:
+            img = keras.utils.load_img(path, color_mode="grayscale" if channels == 1 else "rgb",
+                                       target_size=tuple(size))
+        except Exception as e:  # PIL's UnidentifiedImageError and the like
+            raise ValueError(f"{path!r} is not an image file this can read (PNG, JPEG, "
+                             f"BMP, GIF...): {type(e).__name__}") from None
+        batch.append(keras.utils.img_to_array(img, dtype="uint8"))
+    return np.stack(batch)

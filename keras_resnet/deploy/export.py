@@ -43,7 +43,7 @@ import tempfile
 
 import numpy as np
 
-from ..fileio import atomic_write
+from ..io import atomic_write, write_file
 from ..numerics import max_abs_error, within_tolerance
 from . import metadata as meta
 from .runtimes import (SIGNATURE, LiteRTRunner, OnnxRuntimeRunner, OpenVINORunner,
@@ -161,8 +161,7 @@ def _agreement(got, ref, labels, key):
 
 
 def _write_report(path, report):
-    atomic_write(path + ".report.json",
-                 lambda p: open(p, "w").write(json.dumps(report, indent=2) + "\n"))
+    write_file(path + ".report.json", json.dumps(report, indent=2) + "\n")
 
 
 def _dir_size(path):
@@ -221,7 +220,7 @@ def _tag_class_names(settings):
     if entry.class_names:
         return list(entry.class_names)
     if entry.classes == 1000:
-        from ..classes import imagenet_classes
+        from ..pretrained.classes import imagenet_classes
 
         return [name for _, name in imagenet_classes()]
     return None
@@ -536,7 +535,7 @@ def tflite(model, path, *, quantization=None, representative_data=None,
     if job.x is not None:
         report.update(verify_tflite(job.model, content, job.x, job.ref, labels, quantization,
                                     input_name, num_threads, rtol=job.rtol))
-    atomic_write(path, lambda p: open(p, "wb").write(content))
+    write_file(path, content)
     _write_report(path, report)
     return report
 
@@ -591,3 +590,67 @@ def verify_tflite(model, content, x, ref, labels, quantization, input_name=INPUT
                 f"{quantization} TFLite agrees with Keras on {result['top1_agreement']:.2%} "
                 f"of top-1 predictions, below the required {need:.1%}")
     return result
+
+
+# ------------------------------------------------------- a trained network, whole
+FORMATS = ("savedmodel", "onnx", "openvino", "tflite")
+
+
+def export_trained(trained, path, format: str, *, dataset: str = "embedded",
+                   quantization=None, int8_io: bool = False,
+                   include_preprocessing: bool = False, verify_images: int | None = 1000,
+                   representative: int = 300) -> dict:
+    """Export a network trained here (:class:`keras_resnet.zoo.Trained`: a run
+    directory or a shipped tag, from :func:`keras_resnet.zoo.load_trained`), verified
+    on the first ``verify_images`` test images of ``dataset``, with its preprocessing
+    and class names in the file. What ``keras-resnet export`` runs.
+
+    Args:
+        format: one of :data:`FORMATS`; ``"openvino"`` needs a path ending in ``.xml``.
+        quantization: TFLite only: None, ``"float16"``, ``"dynamic"`` or ``"int8"``
+            (calibrated on ``representative`` training images).
+        int8_io: TFLite int8 only: uint8 input and output tensors.
+        include_preprocessing: the file takes raw 0-255 pixels (uint8).
+        verify_images: how many test images to verify on; None skips verification.
+
+    Returns:
+        the export report (see the exporters).
+
+    Raises:
+        ValueError: options that do not go together, or a failed check.
+    """
+    from ..data.augment import eval_arrays
+    from ..data.sources import load_split
+
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+    if format != "tflite" and (quantization or int8_io):
+        raise ValueError("--quantize and --int8-io apply to --format tflite only")
+    if quantization is None and int8_io:
+        raise ValueError("--int8-io needs --quantize int8")
+    if format == "openvino" and not os.fspath(path).endswith(".xml"):
+        raise ValueError(f"--format openvino writes an IR: --out must end in .xml (the "
+                         f"weights go to the .bin beside it), got {path!r}")
+    mean = np.asarray(trained.pixel_mean, "float32")
+    settings = trained.preprocessing
+
+    def raw(x):  # the uint8 images that the preprocessed batch x came from
+        return np.clip(np.round((x + mean) * 255), 0, 255).astype("uint8")
+
+    x = y = rep = None
+    if verify_images:
+        x, y = eval_arrays(load_split(dataset, "test"), trained.family, mean, verify_images)
+    if quantization == "int8":
+        rep, _ = eval_arrays(load_split(dataset, "train"), trained.family, mean,
+                             representative)
+    options = {"preprocessing": settings, "class_names": trained.class_names}
+    if include_preprocessing:
+        options["include_preprocessing"] = settings
+        x = None if x is None else raw(x)
+        rep = None if rep is None else raw(rep)
+    if format == "tflite":
+        return tflite(trained.model, path, quantization=quantization,
+                      representative_data=rep, int8_io=int8_io, verify_images=x, labels=y,
+                      **options)
+    writer = {"savedmodel": saved_model, "onnx": onnx, "openvino": openvino}[format]
+    return writer(trained.model, path, verify_images=x, labels=y, **options)

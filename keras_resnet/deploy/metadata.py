@@ -58,7 +58,7 @@ def build_metadata(signature, model_name: str, *, preprocessing=None, class_name
                    in_model: bool = False) -> dict:
     import keras
 
-    from .. import __version__
+    from .._version import __version__
 
     layout = "NCHW" if keras.config.image_data_format() == "channels_first" else "NHWC"
     if class_names is not None:

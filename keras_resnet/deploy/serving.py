@@ -206,7 +206,7 @@ def serving_model(model, *, input_name: str = INPUT_NAME, raw_uint8: bool = Fals
 def preprocessing_settings(settings) -> dict:
     """``settings`` (``"caffe"``, ``"torch"``, a weights tag or a dict) as a complete dict:
     ``mode``, ``channel_order``, ``scale``, ``mean``, ``std``."""
-    from ..preprocessing import MODES, _settings
+    from ..pretrained.transforms import MODES, _settings
 
     if isinstance(settings, str):
         return dict(_settings(mode=settings) if settings in MODES
@@ -237,7 +237,7 @@ def with_preprocessing(model, settings):
     """
     import keras
 
-    from ..preprocessing import preprocessing_layers
+    from ..arch.builder import preprocessing_layers
 
     p = preprocessing_settings(settings)
     tensor = check_model(model)

@@ -9,39 +9,25 @@ Where a file is looked for, in order:
 3. ``mirror`` / ``$KERAS_RESNET_WEIGHTS_MIRROR`` (a base URL; the file name is
    appended), then the registry's origin URLs.
 
-A download goes to ``<name>.partial`` beside its final place and is renamed only when
-complete and verified, so the cache never holds a partial or corrupt file. A wrong
-hash deletes the file and says so.
+A download goes to a temporary file of its own beside its final place
+(:func:`keras_resnet.io.atomic_write`) and is renamed only when complete and verified,
+so the cache never holds a partial or corrupt file. A wrong hash deletes the file and
+says so.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import urllib.error
 import urllib.request
+
+from ..io import atomic_write, cache_dir, file_digest
 
 HASH_ALGORITHMS = ("md5", "sha256")
 
 
 class WeightsDownloadError(RuntimeError):
     """A weight file could not be fetched or verified."""
-
-
-def cache_dir() -> str:
-    explicit = os.environ.get("KERAS_RESNET_CACHE")
-    if explicit:
-        return explicit
-    keras_home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
-    return os.path.join(keras_home, "models", "keras_resnet")
-
-
-def file_digest(path, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def parse_hash(spec: str) -> tuple[str, str]:
@@ -103,8 +89,7 @@ def fetch(file_name: str, urls, file_hash: str, *, cache: str | None = None,
 
 
 def _download(url, target, file_hash, *, progress, timeout):
-    partial = target + ".partial"
-    try:
+    def write(partial):
         try:
             response = urllib.request.urlopen(url, timeout=timeout)
         except (urllib.error.URLError, OSError, ValueError) as err:
@@ -144,10 +129,8 @@ def _download(url, target, file_hash, *, progress, timeout):
                 f"{url} does not match its published hash: expected {algorithm} {digest}, "
                 f"got {actual}. The downloaded file was deleted."
             )
-        os.replace(partial, target)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
+
+    atomic_write(target, write)
 
 
 def _progress_bar(total, name):

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
-from ..specs import normalize_name
+from ..arch.specs import normalize_name
 
 
 @dataclass(frozen=True)

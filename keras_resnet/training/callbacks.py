@@ -21,31 +21,13 @@ So at most the interrupted epoch is recomputed and each epoch is logged exactly 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 
 import keras
 import numpy as np
 
-from ..fileio import atomic_write
-
-
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _fsync_write(path, text):
-    def write(tmp):
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-    atomic_write(path, write)
+from ..io import atomic_write, file_digest, write_file
 
 
 def _scalar(value):
@@ -83,7 +65,7 @@ class RunKeeper(keras.callbacks.Callback):
             try:
                 with open(meta) as f:
                     info = json.load(f)
-                if os.path.exists(weights) and _sha256(weights) == info["sha256"]:
+                if os.path.exists(weights) and file_digest(weights) == info["sha256"]:
                     found.append((info["epoch"], slot, info))
             except (OSError, ValueError, KeyError):
                 continue
@@ -126,7 +108,7 @@ class RunKeeper(keras.callbacks.Callback):
         header, body = rows[0], [r for r in rows[1:] if r and int(r[0]) < start]
         if len(body) != len(rows) - 1:
             lines = [",".join(header)] + [",".join(r) for r in body]
-            _fsync_write(self.log_path, "\n".join(lines) + "\n")
+            write_file(self.log_path, "\n".join(lines) + "\n", fsync=True)
 
     # ------------------------------------------------------------ epoch end
     def _improved(self, value):
@@ -150,8 +132,9 @@ class RunKeeper(keras.callbacks.Callback):
                 self.best = float(value)
                 atomic_write(os.path.join(self.checkpoint_dir, "best.weights.h5"),
                              self.model.save_weights)
-                _fsync_write(os.path.join(self.checkpoint_dir, "best.json"),
-                             json.dumps({"epoch": epoch + 1, self.monitor: self.best}) + "\n")
+                write_file(os.path.join(self.checkpoint_dir, "best.json"),
+                           json.dumps({"epoch": epoch + 1, self.monitor: self.best}) + "\n",
+                           fsync=True)
             self._write_backup(epoch + 1)
 
     def _append_row(self, epoch, logs):
@@ -183,5 +166,5 @@ class RunKeeper(keras.callbacks.Callback):
         if os.path.exists(meta):
             os.remove(meta)  # the slot is invalid until both files are new
         atomic_write(weights, self.model.save_weights)
-        _fsync_write(meta, json.dumps({"epoch": finished_epochs, "sha256": _sha256(weights),
-                                       "best": self.best}) + "\n")
+        write_file(meta, json.dumps({"epoch": finished_epochs, "sha256": file_digest(weights),
+                                     "best": self.best}) + "\n", fsync=True)

@@ -24,19 +24,12 @@ import time
 
 import numpy as np
 
-from ..fileio import atomic_write
+from ..io import atomic_write, write_file
 
-CONFIG_NAME = "config.json"
-CLASS_NAMES = "class_names.json"
+from ..zoo import (RUN_CLASS_NAMES, RUN_CONFIG, RUN_MODEL, RUN_PIXEL_MEAN, build,
+                   run_class_names)
 
-
-def run_class_names(out) -> list | None:
-    """The class names a run stored (``class_names.json``), or None."""
-    path = os.path.join(out, CLASS_NAMES)
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        return list(json.load(f))
+__all__ = ["RunConfigMismatch", "run_class_names", "train"]
 
 
 class RunConfigMismatch(ValueError):
@@ -44,7 +37,7 @@ class RunConfigMismatch(ValueError):
 
 
 def _check_run_dir(out, config, overwrite, chief):
-    path = os.path.join(out, CONFIG_NAME)
+    path = os.path.join(out, RUN_CONFIG)
     if os.path.exists(path):
         with open(path) as f:
             old = json.load(f)
@@ -60,7 +53,7 @@ def _check_run_dir(out, config, overwrite, chief):
                 shutil.rmtree(out)
     if chief:
         os.makedirs(out, exist_ok=True)
-        atomic_write(path, lambda p: open(p, "w").write(json.dumps(config, indent=2) + "\n"))
+        write_file(path, json.dumps(config, indent=2) + "\n")
 
 
 def train(model: str = "resnet20", dataset: str = "embedded", recipe: str = "fashion-mnist",
@@ -79,27 +72,12 @@ def train(model: str = "resnet20", dataset: str = "embedded", recipe: str = "fas
     numbers up to float rounding, ~1.6x faster CIFAR ResNet training on a 2-core CPU:
     docs/benchmarks.md); it is not part of the run's configuration.
     """
-    from ..layers import fused_batchnorm
-
-    with fused_batchnorm(fused_bn):
-        return _train(model, dataset, recipe, epochs=epochs, batch_size=batch_size, out=out,
-                      seed=seed, overwrite=overwrite, holdout=holdout,
-                      max_train_examples=max_train_examples,
-                      max_test_examples=max_test_examples, data_dir=data_dir,
-                      manual_dir=manual_dir, scale_lr=scale_lr, shortcut=shortcut,
-                      width_multiplier=width_multiplier, verbose=verbose,
-                      strategy=strategy, plot=plot)
-
-
-def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, holdout,
-           max_train_examples, max_test_examples, data_dir, manual_dir, scale_lr, shortcut,
-           width_multiplier, verbose, strategy, plot) -> dict:
     import keras
 
-    from ..builder import build
+    from .fused_bn import fused_batchnorm
     from ..data.augment import compute_pixel_mean, eval_dataset, train_dataset
     from ..data.sources import load_split
-    from ..specs import get_spec
+    from ..arch.specs import get_spec
     from .callbacks import RunKeeper
     from .recipes import get_recipe, make_optimizer
     from .strategy import choose_strategy, describe, is_chief, multi_worker_trainer
@@ -107,7 +85,7 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
     r = get_recipe(recipe)
     spec = get_spec(model)
     if width_multiplier is not None:
-        from ..specs import cifar_spec
+        from ..arch.specs import cifar_spec
 
         if spec.family != "cifar":
             raise ValueError("width_multiplier applies to CIFAR-family networks")
@@ -152,9 +130,9 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
         channels, input_shape = 3, (None, None, 3)
 
     if chief and train_split.class_names:
-        atomic_write(os.path.join(out, CLASS_NAMES), lambda p: open(p, "w").write(
-            json.dumps(list(train_split.class_names)) + "\n"))
-    mean_path = os.path.join(out, "pixel_mean.npy")
+        write_file(os.path.join(out, RUN_CLASS_NAMES),
+                   json.dumps(list(train_split.class_names)) + "\n")
+    mean_path = os.path.join(out, RUN_PIXEL_MEAN)
     if os.path.exists(mean_path):
         pixel_mean = np.load(mean_path)
     else:
@@ -196,8 +174,10 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
           f"{r.name} ({r.reference}), {epochs} epochs x {steps_per_epoch} steps, global "
           f"batch {batch_size}, base lr {base_lr:g}; {describe(strategy)}. Run dir: {out}")
     start = time.perf_counter()
-    history = trainer.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose,
-                      callbacks=callbacks, shuffle=False)  # the pipeline shuffles
+    with fused_batchnorm(net, enabled=fused_bn):  # net's layers only; the trainer shares them
+        history = trainer.fit(train_ds, validation_data=val_ds, epochs=epochs,
+                              verbose=verbose, callbacks=callbacks,
+                              shuffle=False)  # the pipeline shuffles
     seconds = time.perf_counter() - start
     if history.history.get("loss") and not np.isfinite(history.history["loss"][-1]):
         raise FloatingPointError("training diverged (loss is not finite); see log.csv")
@@ -210,11 +190,10 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
     result[f"{test_name}_accuracy"] = float(scores["accuracy"])
     result[f"{test_name}_top1_error"] = 1.0 - float(scores["accuracy"])
     if chief:
-        atomic_write(os.path.join(out, "model.keras"), net.save)
-        atomic_write(os.path.join(out, "metrics.json"),
-                     lambda p: open(p, "w").write(json.dumps(result, indent=2) + "\n"))
+        atomic_write(os.path.join(out, RUN_MODEL), net.save)
+        write_file(os.path.join(out, "metrics.json"), json.dumps(result, indent=2) + "\n")
         if plot:
-            from ..analysis import plot_run
+            from ..evaluation.curves import plot_run
 
             plot_run(out)
     print(f"{test_name} accuracy: {result[f'{test_name}_accuracy']:.2%}  "

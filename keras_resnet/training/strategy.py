@@ -9,27 +9,39 @@
 from __future__ import annotations
 
 import json
-import os
 
 
-def cluster_spec() -> dict:
-    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
-    return config
+def cluster_resolver():
+    """TensorFlow's reader of ``TF_CONFIG`` (the cluster and this process's task).
+
+    Raises:
+        ValueError: ``TF_CONFIG`` is set but is not JSON.
+    """
+    import tensorflow as tf
+
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    try:
+        resolver.cluster_spec()
+    except json.JSONDecodeError as err:
+        raise ValueError(f"TF_CONFIG is not valid JSON ({err}); it should look like "
+                         '{"cluster": {"worker": ["host1:port", ...]}, '
+                         '"task": {"type": "worker", "index": 0}}') from None
+    return resolver
 
 
 def num_workers() -> int:
-    return len(cluster_spec().get("cluster", {}).get("worker", []))
+    return len(cluster_resolver().cluster_spec().as_dict().get("worker", []))
 
 
 def is_chief() -> bool:
     """Worker 0 (or a "chief" task) writes files; other workers do not."""
-    config = cluster_spec()
-    task = config.get("task", {})
-    if not task or num_workers() <= 1:
+    resolver = cluster_resolver()
+    cluster = resolver.cluster_spec().as_dict()
+    if not resolver.task_type or len(cluster.get("worker", [])) <= 1:
         return True
-    if "chief" in config.get("cluster", {}):
-        return task.get("type") == "chief"
-    return task.get("type") == "worker" and int(task.get("index", 0)) == 0
+    if "chief" in cluster:
+        return resolver.task_type == "chief"
+    return resolver.task_type == "worker" and (resolver.task_id or 0) == 0
 
 
 def choose_strategy():

@@ -18,11 +18,11 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from . import blocks
-from .builder import build
-from .layers import BatchNormalization as FrozenBatchNormalization
-from .layers import Conv2D as FreezableConv2D
-from .specs import get_spec
+from ..arch import blocks
+from ..zoo import build
+from ..arch.layers import BatchNormalization as FrozenBatchNormalization
+from ..arch.layers import Conv2D as FreezableConv2D
+from ..arch.specs import get_spec
 
 LEVELS = {"C2": 2, "C3": 3, "C4": 4, "C5": 5}
 

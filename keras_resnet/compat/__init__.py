@@ -21,9 +21,9 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .blocks import conv_kernel_initializer
-from .layers import BatchNormalization
-from .specs import get_spec
+from ..arch.blocks import conv_kernel_initializer
+from ..arch.layers import BatchNormalization
+from ..arch.specs import get_spec
 
 # 0.2.0 names blocks with letters (res4a, res4b, ...) except where numerical_names
 # says numbers (res4a, res4b1, res4b2, ...), which it used for the deep stages of

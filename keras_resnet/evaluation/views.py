@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data.augment import IMAGENET_CROP, IMAGENET_EVAL_RESIZE, center_crop, resize_shorter, to_channels
+from ..data.augment import (IMAGENET_CROP, IMAGENET_EVAL_RESIZE, resize_shorter,
+                             to_channels)
 
 VIEWS = ("center", "10crop", "multiscale")
 MULTISCALE_SIZES = (224, 256, 384, 480, 640)
@@ -69,7 +70,7 @@ def predict_views(model, split, family: str, pixel_mean, view: str = "center", *
     source = split.dataset
 
     if view == "center":
-        from .data.augment import eval_map
+        from ..data.augment import eval_map
 
         ds = source.map(eval_map(family, pixel_mean, channels, resize, crop),
                         num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)

@@ -17,8 +17,8 @@ import os
 import keras
 import keras_tuner
 
-from .builder import build
-from .specs import cifar_spec
+from ..zoo import build
+from ..arch.specs import cifar_spec
 
 
 class ResNetHyperModel(keras_tuner.HyperModel):
@@ -53,9 +53,9 @@ def tune(dataset="embedded", *, algorithm="random", max_trials=4, epochs=3, batc
     ``pixel_mean.npy`` and ``results.json`` (best hyperparameters and score) to ``out``."""
     import numpy as np
 
-    from .data.augment import compute_pixel_mean, eval_dataset, train_dataset
-    from .data.sources import load_split
-    from .fileio import atomic_write
+    from ..data.augment import compute_pixel_mean, eval_dataset, train_dataset
+    from ..data.sources import load_split
+    from ..io import atomic_write, write_file
 
     if algorithm not in ("random", "hyperband"):
         raise ValueError(f"algorithm must be 'random' or 'hyperband', got {algorithm!r}")
@@ -89,8 +89,7 @@ def tune(dataset="embedded", *, algorithm="random", max_trials=4, epochs=3, batc
     result = {"best_hyperparameters": best_trial.hyperparameters.values,
               "best_val_accuracy": best_trial.score, "trials": trials,
               "algorithm": algorithm, "dataset": dataset}
-    atomic_write(os.path.join(out, "results.json"),
-                 lambda p: open(p, "w").write(json.dumps(result, indent=2) + "\n"))
+    write_file(os.path.join(out, "results.json"), json.dumps(result, indent=2) + "\n")
     print(f"best of {len(trials)} trials: {best_trial.hyperparameters.values} -> "
           f"val accuracy {best_trial.score:.2%}; saved {out}/best.keras")
     return result

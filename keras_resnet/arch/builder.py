@@ -1,98 +1,30 @@
-"""The one builder: a :class:`ResNetSpec` plus keras.applications-style arguments
-give a functional ``keras.Model``. Every argument is checked before any layer is made.
+"""Network assembly: a :class:`ResNetSpec` and checked options give a functional
+``keras.Model`` of stock Keras layers. Weights and registry look-ups happen a layer up,
+in :func:`keras_resnet.zoo.build`, the public builder; the checks it runs before any
+layer is made live here, beside the code whose inputs they check.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-
 import keras
+import numpy as np
 from keras import layers
 
+from ..io import deep_recursion
 from . import blocks
-from .preprocessing import preprocessing_layers, resolve_preprocessing
-from .pretrained.loading import plan_weights
 from .specs import ResNetSpec, get_spec
 
 POOLINGS = (None, "avg", "max")
 
 
-def build(
-    model,
-    *,
-    include_top: bool = True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes: int | None = None,
-    classifier_activation="softmax",
-    shortcut: str | None = None,
-    stride_placement: str | None = None,
-    zero_init_residual: bool = False,
-    weight_decay: float = 0.0,
-    bn_epsilon: float = 1e-5,
-    bn_momentum: float = 0.9,
-    include_preprocessing=False,
-    name: str | None = None,
-):
-    """Build a network from its registry name or a :class:`ResNetSpec`.
-
-    Args:
-        model: a registry name (``"resnet50"``, ``"ResNet-50"``, ``"plain20"``; see
-            :func:`list_models`) or a :class:`ResNetSpec` for a custom layout.
-        include_top: whether to add global average pooling and the ``predictions``
-            classifier. The top is size-agnostic, so any input size works with it.
-        weights: ``None`` (random init); a registry tag (``"imagenet"`` picks the
-            model's default source; see ``keras_resnet.pretrained.registry``), fetched
-            once into the Keras cache and hash-checked; or a file path: a Keras 3
-            ``.weights.h5`` saved from the same architecture, or a keras.applications
-            ``.h5`` file (converted on load).
-        input_tensor: optional Keras tensor to use as the model's input.
-        input_shape: ``(H, W, C)`` (channels-last) or ``(C, H, W)`` (channels-first).
-            ``H``/``W`` may be ``None`` for any size; defaults to the family's size
-            (224x224x3 for ImageNet nets, 32x32x3 for CIFAR nets).
-        pooling: without the top, ``None`` returns the last feature map, ``"avg"`` /
-            ``"max"`` a global-pooled vector.
-        classes: classifier size; defaults to 1000 (ImageNet nets) or 10 (CIFAR nets).
-        classifier_activation: activation of ``predictions``; ``None`` gives logits.
-            The classifier always computes in float32, also under mixed precision.
-        shortcut: ``"A"``, ``"B"`` or ``"C"`` (residual nets only); defaults to the
-            paper's choice (B for ImageNet, A for CIFAR).
-        stride_placement: ``"1x1"``/``"v1"`` (paper, keras.applications; default) or
-            ``"3x3"``/``"v1.5"`` (torchvision).
-        zero_init_residual: start the last BN of every residual function at gamma = 0,
-            so each unit starts as the identity.
-        weight_decay: the paper's (coupled, Caffe-style) weight decay, attached as an
-            L2 kernel regularizer of ``weight_decay / 2`` to every conv and the
-            classifier, so its gradient is ``weight_decay * w``. It must be set here:
-            regularizers set on layers after they are built do nothing.
-        bn_epsilon, bn_momentum: BatchNormalization settings; the defaults 1e-5 and
-            0.9 equal PyTorch's (eps 1e-5, momentum 0.1 in its convention).
-        include_preprocessing: put the input normalisation inside the model, so that
-            it takes raw RGB images with values 0-255 (any dtype; uint8 is cast), as a
-            TFLite app has them. ``True`` uses the settings recorded for ``weights`` (a
-            registry tag); or give ``"caffe"``, ``"torch"``, a weights tag such as
-            ``"resnet50.tv_in1k"``, or a dict (``scale``, ``mean``, ``std``,
-            ``channel_order``; ``mean``/``std`` per channel or per pixel). Adds the
-            layers ``preprocess_normalize`` (and ``preprocess_bgr`` for Caffe weights).
-        name: model name; defaults to the spec's name.
-    """
-    spec = _resolve_spec(model, shortcut, stride_placement)
-    if classes is None:
-        classes = spec.default_classes
-    _check_options(spec, include_top, pooling, classes, zero_init_residual, weight_decay,
-                   bn_epsilon, bn_momentum)
+def build_network(spec: ResNetSpec, shape, *, input_tensor=None, include_top=True,
+                  pooling=None, classes=1000, classifier_activation="softmax",
+                  zero_init_residual=False, weight_decay=0.0, bn_epsilon=1e-5,
+                  bn_momentum=0.9, preprocessing=None, name=None):
+    """The functional model of ``spec`` (arguments as :func:`keras_resnet.zoo.build`,
+    already checked; ``shape`` from :func:`resolve_input_shape`, ``preprocessing`` a
+    settings dict or None), randomly initialised, in the active image data format."""
     data_format = keras.config.image_data_format()
-    shape = _resolve_input_shape(spec, input_shape, input_tensor, data_format)
-    channels = shape[-1] if data_format == "channels_last" else shape[0]
-    preprocessing = resolve_preprocessing(include_preprocessing, spec.name, weights)
-    spec, load_weights = plan_weights(
-        spec, weights, include_top=include_top, classes=classes, channels=channels,
-        stride_placement_given=stride_placement is not None)
-
     if input_tensor is None:
         inputs = keras.Input(shape=shape, name="input_layer")
         x = inputs
@@ -132,28 +64,43 @@ def build(
     elif pooling == "max":
         x = layers.GlobalMaxPooling2D(data_format=data_format, name="max_pool")(x)
 
-    with deep_graph_recursion(spec):
-        net = keras.Model(inputs, x, name=name or spec.name)
-    if load_weights is not None:
-        load_weights(net)
-    return net
+    # Keras walks the graph recursively, a few frames per layer: ResNet-1202 needs ~7,000.
+    with deep_recursion(10 * sum(spec.blocks_per_stage) + 1000):
+        return keras.Model(inputs, x, name=name or spec.name)
 
 
-@contextlib.contextmanager
-def deep_graph_recursion(spec):
-    """Keras walks a functional graph recursively, a few frames per layer; ResNet-1202
-    (~4,200 layers) needs more than Python's default limit of 1,000 frames."""
-    old = sys.getrecursionlimit()
-    needed = 10 * sum(spec.blocks_per_stage) + 1000
-    sys.setrecursionlimit(max(old, needed))
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(old)
+def preprocessing_layers(x, settings: dict, data_format: str):
+    """Apply preprocessing ``settings`` (``scale``, ``mean``, ``std``, ``channel_order``;
+    see :mod:`keras_resnet.pretrained.transforms`) inside a Keras graph:
+    ``preprocess_normalize`` (a Rescaling layer: cast to float,
+    ``x * scale / std - mean / std``) and, for BGR weights, ``preprocess_bgr`` (a frozen
+    1x1 convolution that reverses the channel order). The arithmetic equals
+    :func:`keras_resnet.preprocess_input` up to float rounding."""
+    mean = np.asarray(settings["mean"], "float32")
+    std = np.ones_like(mean) if settings["std"] is None else np.asarray(settings["std"],
+                                                                       "float32")
+    scale = np.float32(settings["scale"]) / std
+    offset = -mean / std
+    bgr = settings["channel_order"] == "BGR"
+    if bgr and offset.ndim == 1:  # the mean is listed in BGR order; the input is RGB
+        scale, offset = scale[::-1], offset[::-1]
+    if data_format == "channels_first":  # per-channel (C,) -> (C, 1, 1); (H, W, C) -> (C, H, W)
+        scale, offset = (a.reshape(-1, 1, 1) if a.ndim == 1 else
+                         np.moveaxis(a, -1, 0) if a.ndim == 3 else a for a in (scale, offset))
+    x = layers.Rescaling(scale=scale.copy(), offset=offset.copy(),
+                         name="preprocess_normalize")(x)
+    if bgr:
+        channels = x.shape[-1 if data_format == "channels_last" else 1]
+        flip = np.eye(channels, dtype="float32")[::-1].reshape(1, 1, channels, channels)
+        conv = layers.Conv2D(channels, 1, use_bias=False, data_format=data_format,
+                             trainable=False, name="preprocess_bgr")
+        x = conv(x)
+        conv.set_weights([flip])
+    return x
 
 
 # --------------------------------------------------------------------- checks
-def _resolve_spec(model, shortcut, stride_placement) -> ResNetSpec:
+def resolve_spec(model, shortcut, stride_placement) -> ResNetSpec:
     if isinstance(model, ResNetSpec):
         spec = model
     elif isinstance(model, str):
@@ -175,7 +122,7 @@ def _resolve_spec(model, shortcut, stride_placement) -> ResNetSpec:
     return spec.replace(**changes) if changes else spec  # replace validates the options
 
 
-def _check_options(spec, include_top, pooling, classes, zero_init_residual, weight_decay,
+def check_options(spec, include_top, pooling, classes, zero_init_residual, weight_decay,
                    bn_epsilon, bn_momentum):
     if not isinstance(include_top, bool):
         raise ValueError(f"include_top must be True or False, got {include_top!r}")
@@ -196,7 +143,7 @@ def _check_options(spec, include_top, pooling, classes, zero_init_residual, weig
         raise ValueError(f"bn_momentum must be in [0, 1), got {bn_momentum!r}")
 
 
-def _resolve_input_shape(spec, input_shape, input_tensor, data_format):
+def resolve_input_shape(spec, input_shape, input_tensor, data_format):
     """Return the input shape without the batch axis, in the active data format."""
     if input_tensor is not None:
         tensor_shape = tuple(input_tensor.shape)

@@ -1,0 +1,217 @@
+"""The commands of ``keras-resnet``: each turns parsed arguments into library calls
+and prints the result."""
+
+from __future__ import annotations
+
+import os
+
+
+def _quiet_tensorflow():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def cmd_models(args):
+    from ..arch import paper
+    from ..arch.complexity import spec_complexity
+    from ..arch.specs import SPECS, list_models
+
+    header = (f"{'name':<11}{'constructor':<12}{'family':<9}{'block':<11}{'depth':>6}"
+              f"{'shortcut':>9}{'input':>13}{'params':>13}{'GMACs':>8}  paper")
+    print(header)
+    print("-" * len(header))
+    for name in list_models(family=args.family):
+        spec = SPECS[name]
+        c = spec_complexity(spec)
+        ref = paper.reported(spec)
+        if "gmacs" in ref:
+            note = f"{ref['gmacs']} GMACs (Table 1)"
+        elif "params_m" in ref:
+            note = f"{ref['params_m']}M params (Table 6)"
+        else:
+            note = ""
+        size = "x".join(str(d) for d in spec.default_input_shape)
+        print(f"{name:<11}{spec.constructor_name:<12}{spec.family:<9}{spec.block:<11}"
+              f"{spec.depth:>6}{spec.shortcut or '-':>9}{size:>13}{c.params:>13,}"
+              f"{c.macs / 1e9:>8.3f}  {note}")
+    print("\nparams: trainable parameters; GMACs: multiply-adds of conv+fc layers per "
+          "image at the default input size (the paper's 'FLOPs').")
+    return 0
+
+
+def cmd_summary(args):
+    _quiet_tensorflow()
+    from ..zoo import build
+    from ..arch.complexity import model_complexity, stage_table
+
+    options = {}
+    if args.shortcut:
+        options["shortcut"] = args.shortcut
+    if args.stride_placement:
+        options["stride_placement"] = args.stride_placement
+    model = build(args.name, input_shape=args.input_shape, classes=args.classes, **options)
+    total = model_complexity(model)
+    print(f"{model.name}: input {tuple(model.input.shape[1:])}")
+    print(f"{'stage':<8}{'output shape':>22}{'params':>14}{'MMACs':>12}")
+    for row in stage_table(model):
+        print(f"{row['stage']:<8}{str(row['output_shape']):>22}{row['params']:>14,}"
+              f"{row['macs'] / 1e6:>12.1f}")
+    print(f"{'total':<8}{'':>22}{total.params:>14,}{total.macs / 1e6:>12.1f}")
+    print(f"non-trainable (BN statistics): {total.non_trainable:,}; "
+          f"layers: {len(model.layers)}")
+    return 0
+
+
+def cmd_demo(args):
+    _quiet_tensorflow()
+    from ..demo import run_demo
+
+    r = run_demo(args.model, epochs=args.epochs, batch_size=args.batch_size, out=args.out,
+                 seed=args.seed)
+    t, rep = r["train"], r["tflite"]
+    lat = rep["latency_ms_batch1"]
+    print(f"Demo: {t['model']} on the embedded Fashion-MNIST sample: test accuracy "
+          f"{t['test_accuracy']:.2%} (centre view), {r['ten_crop']['top1_accuracy']:.2%} "
+          f"(10-crop).")
+    print(f"Exported {r['tflite_path']}: int8, {rep['size_bytes'] / 1024:.0f} KiB; LiteRT on "
+          f"{rep['verified_images']} test images: top-1 agreement with Keras "
+          f"{rep['top1_agreement']:.2%}, accuracy {rep['tflite_accuracy']:.2%}; batch-1 "
+          f"latency {lat['tflite']:.2f} ms vs {lat['keras_tf_function']:.2f} ms (Keras "
+          f"tf.function). Report: {r['tflite_path']}.report.json")
+    return 0
+
+
+def cmd_train(args):
+    _quiet_tensorflow()
+    from ..training import train
+
+    train(args.model, args.dataset, args.recipe, epochs=args.epochs,
+          batch_size=args.batch_size, out=args.out, seed=args.seed, overwrite=args.overwrite,
+          holdout=args.holdout, max_train_examples=args.max_train_examples,
+          max_test_examples=args.max_test_examples, data_dir=args.data_dir,
+          manual_dir=args.manual_dir, scale_lr=not args.no_lr_scaling,
+          shortcut=args.shortcut, width_multiplier=args.width_multiplier,
+          verbose=2 if args.log_epochs else "auto", fused_bn=not args.no_fused_bn)
+    return 0
+
+
+def _evaluate(weights, model_name, dataset, view, batch_size, max_examples, pixel_mean,
+              data_dir, manual_dir, split="test"):
+    from ..data.sources import load_split
+    from ..evaluation import evaluate
+    from ..zoo import load_trained
+
+    t = load_trained(weights, model=model_name, pixel_mean=pixel_mean)
+    data = load_split(dataset, split, data_dir=data_dir, manual_dir=manual_dir)
+    if max_examples:
+        data = data.take(max_examples)
+    return evaluate(t.model, data, t.family, t.pixel_mean, view, batch_size=batch_size)
+
+
+def cmd_evaluate(args):
+    _quiet_tensorflow()
+    import json
+
+    r = _evaluate(args.weights, args.model, args.dataset, args.view, args.batch_size,
+                  args.max_examples, args.pixel_mean, args.data_dir, args.manual_dir,
+                  args.split)
+    print(f"{args.dataset} {args.split}, {r['examples']} images, view {r['view']}: "
+          f"top-1 error {r['top1_error']:.2%}, top-5 error {r['top5_error']:.2%} "
+          f"(top-1 accuracy {r['top1_accuracy']:.2%})")
+    if args.json:
+        from ..io import write_file
+
+        write_file(args.json, json.dumps(r, indent=2) + "\n")
+    return 0
+
+
+def cmd_tune(args):
+    _quiet_tensorflow()
+    from ..training.tuning import tune
+
+    tune(args.dataset, algorithm=args.algorithm, max_trials=args.max_trials,
+         epochs=args.epochs, batch_size=args.batch_size, out=args.out,
+         ns=tuple(args.n), shortcuts=tuple(args.shortcuts),
+         width_multipliers=tuple(args.width_multipliers),
+         max_train_examples=args.max_train_examples, max_val_examples=args.max_val_examples,
+         overwrite=args.overwrite, seed=args.seed)
+    return 0
+
+
+def cmd_export(args):
+    _quiet_tensorflow()
+    import json
+
+    from ..deploy.export import export_trained
+    from ..zoo import load_trained
+
+    trained = load_trained(args.weights, model=args.model, pixel_mean=args.pixel_mean)
+    report = export_trained(
+        trained, args.out, args.format, dataset=args.dataset,
+        quantization=None if args.quantize == "none" else args.quantize,
+        int8_io=args.int8_io, include_preprocessing=args.include_preprocessing,
+        verify_images=None if args.no_verify else args.verify_images,
+        representative=args.representative)
+    shown = {k: v for k, v in report.items() if k != "metadata"}
+    print(json.dumps(shown, indent=2))
+    print(f"wrote {args.out} (report with the file's metadata: {args.out}.report.json)")
+    return 0
+
+
+def cmd_predict(args):
+    _quiet_tensorflow()
+    import json
+
+    from ..deploy.predictor import classify_files
+    from ..io import write_file
+
+    r = classify_files(args.images, args.weights, model=args.model,
+                       pixel_mean=args.pixel_mean, backend=args.backend,
+                       precision=args.precision, top=args.top)
+    for name, b in r["backends"].items():
+        status = (f"{b['latency_ms']:.2f} ms/image ({b['precision']})" if "latency_ms" in b
+                  else "verified" if b.get("verified") else f"unused ({b.get('error')})")
+        print(f"  backend {name:12s} {status}")
+    print(f"using backend {r['backend']!r}")
+    for p in r["predictions"]:
+        print(p["image"] + ": " + ", ".join(f"{t['name']} {t['probability']:.1%}"
+                                            for t in p["top"]))
+    if args.json:
+        write_file(args.json, json.dumps(r, indent=2) + "\n")
+    return 0
+
+
+def cmd_plot(args):
+    from ..evaluation.curves import plot_runs
+
+    out = args.out or os.path.join(args.runs[0], "curves.png")
+    plot_runs(args.runs, out, labels=args.labels)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_convert(args):
+    _quiet_tensorflow()
+    from ..io import atomic_write
+    from ..zoo import build
+
+    if not args.out.endswith(".weights.h5"):
+        raise ValueError(f"--out must end in .weights.h5, got {args.out!r}")
+    options = {"stride_placement": args.stride_placement} if args.stride_placement else {}
+    model = build(args.arch, weights=args.src, include_top=not args.no_top, **options)
+    atomic_write(args.out, model.save_weights)
+    print(f"Converted {args.src} -> {args.out} ({model.name}, "
+          f"{model.count_params():,} parameters, "
+          f"{'no top' if args.no_top else 'with classifier'}). Load it with "
+          f"keras_resnet.build({args.arch!r}, weights={args.out!r}"
+          f"{', include_top=False' if args.no_top else ''}"
+          f"{_placement_hint(model)})")
+    return 0
+
+
+def _placement_hint(model):
+    """Files from torchvision are v1.5: the loading call must say so too."""
+    try:
+        strided_3x3 = model.get_layer("conv3_block1_2_conv").strides == (2, 2)
+    except ValueError:
+        return ""
+    return ", stride_placement='3x3'" if strided_3x3 else ""

@@ -30,10 +30,8 @@ def atomic_write(path, write) -> str:
     folder = os.path.dirname(path)
     if folder:
         os.makedirs(folder, exist_ok=True)
-    root, ext = os.path.splitext(path)
-    if path.endswith(".weights.h5"):
-        root, ext = path[: -len(".weights.h5")], ".weights.h5"
-    tmp = f"{root}.{os.getpid()}-{secrets.token_hex(4)}.partial{ext}"
+    root, ext = _split_ext(path)
+    tmp = _partial_name(root, ext, os.getpid())
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -41,6 +39,54 @@ def atomic_write(path, write) -> str:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def _split_ext(path):
+    root, ext = os.path.splitext(path)
+    if path.endswith(".weights.h5"):
+        root, ext = path[: -len(".weights.h5")], ".weights.h5"
+    return root, ext
+
+
+def _partial_name(root, ext, pid):
+    return f"{root}.{pid}-{secrets.token_hex(4)}.partial{ext}"
+
+
+def remove_stale_partials(path) -> list:
+    """Delete the temporary files that :func:`atomic_write` calls for ``path`` left
+    behind in processes that no longer run (killed mid-write); files of running
+    processes are kept. Returns the deleted paths."""
+    path = os.fspath(path)
+    folder = os.path.dirname(path) or "."
+    root, ext = _split_ext(os.path.basename(path))
+    prefix, suffix = root + ".", ".partial" + ext
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return removed
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(suffix)):
+            continue
+        pid = name[len(prefix):-len(suffix)].split("-")[0]
+        if not pid.isdigit() or _running(int(pid)):
+            continue
+        try:
+            os.remove(os.path.join(folder, name))
+            removed.append(os.path.join(folder, name))
+        except FileNotFoundError:  # another process cleaned it first
+            pass
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def write_file(path, data, *, fsync: bool = False) -> str:

@@ -3,8 +3,13 @@ transfer, wrong bytes, a dead origin with a mirror, an offline folder."""
 
 import hashlib
 import http.server
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 
@@ -24,6 +29,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         Handler.hits.append(self.path)
         name = self.path.rsplit("/", 1)[-1]
+        if name.startswith("slow"):  # ~1 MB in 64 KiB pieces, 0.1 s apart (~1.6 s)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PAYLOAD)))
+            self.end_headers()
+            for i in range(0, len(PAYLOAD), 1 << 16):
+                self.wfile.write(PAYLOAD[i:i + (1 << 16)])
+                self.wfile.flush()
+                time.sleep(0.1)
+            self.close_connection = True
+            return
         if name.startswith("good"):
             body, length = PAYLOAD, len(PAYLOAD)
         elif name.startswith("truncated"):
@@ -139,3 +154,41 @@ def test_bad_arguments(cache):
         fetch("x.bin", ["http://127.0.0.1:9/x"], "crc32:1234", cache=str(cache))
     with pytest.raises(ValueError, match="plain file name"):
         fetch("../x.bin", ["http://127.0.0.1:9/x"], MD5, cache=str(cache))
+
+
+FETCH = ("import sys\nfrom keras_resnet.pretrained.download import fetch\n"
+         "print(fetch('slow.bin', [sys.argv[1] + '/slow.bin'], sys.argv[2], "
+         "cache=sys.argv[3], progress=False))\n")
+
+
+def _fetchers(n, server, cache):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("KERAS_RESNET_WEIGHTS_DIR", "KERAS_RESNET_WEIGHTS_MIRROR")}
+    return [subprocess.Popen([sys.executable, "-c", FETCH, server, MD5, str(cache)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=env) for _ in range(n)]
+
+
+def test_processes_fetching_one_file_at_once_all_get_it_whole(server, cache):
+    procs = _fetchers(3, server, cache)
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [e[-800:] for _, e in outs]
+    target = cache / "slow.bin"
+    assert {o.strip() for o, _ in outs} == {str(target)}
+    assert target.read_bytes() == PAYLOAD
+    assert sorted(os.listdir(cache)) == ["slow.bin"]  # no temporary file left
+
+
+def test_a_download_killed_midway_leaves_nothing_after_the_next_one(server, cache):
+    (victim,) = _fetchers(1, server, cache)
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(".partial" in f for f in
+                                             (os.listdir(cache) if cache.exists() else [])):
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    left = [f for f in os.listdir(cache) if ".partial" in f]
+    assert left and not (cache / "slow.bin").exists()  # the kill left its temporary file
+    path = fetch("slow.bin", [server + "/slow.bin"], MD5, cache=str(cache), progress=False)
+    assert open(path, "rb").read() == PAYLOAD
+    assert sorted(os.listdir(cache)) == ["slow.bin"]

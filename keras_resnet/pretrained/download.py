@@ -12,7 +12,9 @@ Where a file is looked for, in order:
 A download goes to a temporary file of its own beside its final place
 (:func:`keras_resnet.io.atomic_write`) and is renamed only when complete and verified,
 so the cache never holds a partial or corrupt file. A wrong hash deletes the file and
-says so.
+says so. Processes that ask for the same file at once each download to their own
+temporary file; each rename puts a whole, verified file in place. Temporary files of
+processes killed mid-download are removed by the next download of that file.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import os
 import urllib.error
 import urllib.request
 
-from ..io import atomic_write, cache_dir, file_digest
+from ..io import atomic_write, cache_dir, file_digest, remove_stale_partials
 
 HASH_ALGORITHMS = ("md5", "sha256")
 
@@ -74,6 +76,7 @@ def fetch(file_name: str, urls, file_hash: str, *, cache: str | None = None,
     if not candidates:
         raise WeightsDownloadError(f"no URL is known for {file_name}")
     os.makedirs(cache, exist_ok=True)
+    remove_stale_partials(target)  # left by processes killed mid-download
     errors = []
     for url in candidates:
         try:

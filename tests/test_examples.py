@@ -45,6 +45,9 @@ def test_detection_backbone_smoke_shapes_and_export(tmp_path):
     result = run_example("detection_backbone", "--out", str(tmp_path / "fpn"))
     shapes = result["feature_shapes"]["96x224"]
     assert shapes == {"P2": [24, 56], "P3": [12, 28], "P4": [6, 14], "P5": [3, 7]}
+    # not a multiple of 32: each level is ceil(previous / 2), as the backbone's C2-C5
+    odd = result["feature_shapes"]["100x150"]
+    assert odd == {"P2": [25, 38], "P3": [13, 19], "P4": [7, 10], "P5": [4, 5]}
     assert result["export"]["within_tolerance"]
 
 

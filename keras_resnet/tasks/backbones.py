@@ -22,7 +22,7 @@ from ..arch import blocks
 from ..zoo import build
 from ..arch.layers import BatchNormalization as FrozenBatchNormalization
 from ..arch.layers import Conv2D as FreezableConv2D
-from ..arch.specs import get_spec
+from ..arch.specs import ResNetSpec, get_spec
 
 LEVELS = {"C2": 2, "C3": 3, "C4": 4, "C5": 5}
 
@@ -64,20 +64,25 @@ def _frozen_copy(net, freeze_bn: bool, freeze_stages: int):
     return copy
 
 
-def backbone(name: str = "resnet50", weights=None, input_shape=(None, None, 3),
+def backbone(name="resnet50", weights=None, input_shape=None,
              outputs=("C2", "C3", "C4", "C5"), freeze_bn: bool = True,
              freeze_stages: int = 0, **build_options) -> keras.Model:
     """A multi-output ``keras.Model`` mapping images to a dict of feature maps.
 
     Args:
-        name: an ImageNet-family network (``resnet18`` ... ``resnet152``, plain nets).
+        name: an ImageNet-family network (``resnet18`` ... ``resnet152``, plain nets) or
+            a :class:`~keras_resnet.ResNetSpec` of that family.
         weights: as for :func:`keras_resnet.build` (``"imagenet"``, a file, None).
-        input_shape: ``(None, None, 3)`` for any size (SavedModel); fixed for TFLite.
+        input_shape: default any size, 3 channels: ``(None, None, 3)``, or
+            ``(3, None, None)`` under ``channels_first``; fixed sizes for TFLite.
         outputs: which of ``"C2"``-``"C5"`` (strides 4, 8, 16, 32) to return.
         freeze_bn: make every BN a lasting frozen one (see the module docstring).
         freeze_stages: 0 (nothing), 1 (stem), 2 (stem + conv2), ... 5 (everything).
     """
-    spec = get_spec(name)
+    spec = name if isinstance(name, ResNetSpec) else get_spec(name)
+    if input_shape is None:
+        channels_last = keras.config.image_data_format() == "channels_last"
+        input_shape = (None, None, 3) if channels_last else (3, None, None)
     if spec.family != "imagenet":
         raise ValueError(f"{spec.name} is a CIFAR-family network (3 stages, total stride "
                          "4); backbones need the ImageNet family (C2-C5)")
@@ -101,20 +106,26 @@ def faster_rcnn_split(name: str = "resnet50", weights=None, freeze_bn: bool = Tr
     """The paper's Faster R-CNN arrangement (appendix A): ``(trunk, head)``.
 
     ``trunk``: images (any size) -> C4 (stride 16), computed once per image.
-    ``head``: pooled RoI features ``(roi_size, roi_size, C4 channels)`` -> the conv5
+    ``head``: pooled RoI features ``(roi_size, roi_size, C4 channels)`` (channels first
+    under ``channels_first``) -> the conv5
     stage (its first unit strides 2) -> global average pooling: one feature vector per
     RoI, for the box classifier and regressor. Both share the classifier's weights.
     """
     full = backbone(name, weights=weights, outputs=("C4", "C5"), freeze_bn=freeze_bn,
                     freeze_stages=freeze_stages, **build_options)
-    spec = get_spec(name)
+    spec = name if isinstance(name, ResNetSpec) else get_spec(name)
     trunk = keras.Model(full.input, full.output["C4"], name=f"{spec.name}_trunk")
-    c4_channels = full.output["C4"].shape[-1]
-    roi = keras.Input((roi_size, roi_size, c4_channels), name="roi_features")
+    data_format = keras.config.image_data_format()
+    if data_format == "channels_last":
+        c4_channels = full.output["C4"].shape[-1]
+        roi = keras.Input((roi_size, roi_size, c4_channels), name="roi_features")
+    else:
+        c4_channels = full.output["C4"].shape[1]
+        roi = keras.Input((c4_channels, roi_size, roi_size), name="roi_features")
     placement = "1x1"
     if spec.block == "bottleneck" and full.get_layer("conv3_block1_2_conv").strides == (2, 2):
         placement = "3x3"  # v1.5 weights (torchvision) fix it when the net is built
-    opts = blocks.LayerOptions(data_format=keras.config.image_data_format(),
+    opts = blocks.LayerOptions(data_format=data_format,
                                stride_placement=placement,
                                bn_epsilon=build_options.get("bn_epsilon", 1e-5),
                                bn_momentum=build_options.get("bn_momentum", 0.9))
@@ -122,7 +133,7 @@ def faster_rcnn_split(name: str = "resnet50", weights=None, freeze_bn: bool = Tr
     for unit in spec.units():
         if unit.stage == 5:
             x = blocks.residual_unit(x, unit, spec.block, opts)
-    x = layers.GlobalAveragePooling2D(name="roi_pool5")(x)
+    x = layers.GlobalAveragePooling2D(data_format=data_format, name="roi_pool5")(x)
     head = keras.Model(roi, x, name=f"{spec.name}_conv5_head")
     for layer in head.layers:
         if layer.weights:

@@ -136,3 +136,28 @@ def test_weights_imagenet_end_to_end_through_a_local_mirror(tmp_path, monkeypatc
     assert_close(keras.ops.convert_to_numpy(ours(x, training=False)),
                  keras.ops.convert_to_numpy(ref(x, training=False)), 1e-4,
                  "weights='imagenet' vs keras.applications")
+
+
+@pytest.mark.parametrize("make, match", [
+    # shipped weights trained at 28x28x1: the error names the input_shape to pass
+    (lambda: keras_resnet.ResNet20(weights="fashion_mnist"),
+     r"input_shape=\(28, 28, 1\)"),
+    # a spec changed under a registry name must not take that name's weights
+    (lambda: keras_resnet.build(keras_resnet.get_spec("resnet50").replace(
+        blocks_per_stage=(2, 2, 2, 2)), weights="imagenet"),
+     r"differs: blocks_per_stage=\(2, 2, 2, 2\) \(registry: \(3, 4, 6, 3\)\).*weights=None"),
+    (lambda: keras_resnet.ResNet34(shortcut="A", weights="imagenet"),
+     r"differs: shortcut='A' \(registry: 'B'\).*weights=None"),
+    (lambda: keras_resnet.ResNet50(stride_placement="v1.5", weights="imagenet"),
+     r"stride_placement='1x1'.*weights=None"),
+    (lambda: keras_resnet.ResNet50(classes=10, weights="imagenet"), r"weights=None"),
+])
+def test_weights_that_do_not_fit_are_refused_before_any_download(make, match, monkeypatch):
+    import keras_resnet.pretrained.loading as loading
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("a download was started for weights that do not fit")
+
+    monkeypatch.setattr(loading, "fetch", no_download)
+    with pytest.raises(ValueError, match=match):
+        make()

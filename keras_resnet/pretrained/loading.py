@@ -7,9 +7,11 @@ the weights into the built model.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 
+from ..arch.specs import SPECS
 from .convert import load_keras_applications_h5, load_torchvision_pth
 from .download import fetch, hash_matches
 from .registry import package_file, resolve
@@ -42,8 +44,16 @@ def plan_weights(spec, weights, *, include_top, classes, channels, stride_placem
     # A registry tag. Published ImageNet weights take RGB images; weights trained here
     # record their input shape.
     entry = resolve(spec.name, path)
+    _check_same_network(spec, entry.tag)
     expected = entry.input_shape[-1] if entry.input_shape else 3
     if channels != expected:
+        if entry.input_shape:  # trained here at a fixed size
+            shape = tuple(entry.input_shape)
+            raise ValueError(
+                f"pretrained weights {entry.tag!r} take {shape[0]}x{shape[1]} images with "
+                f"{expected} channel{'s' if expected != 1 else ''}: build with "
+                f"input_shape={shape} (the input has {channels} channels now), or use "
+                "weights=None for a network trained from scratch")
         raise ValueError(
             f"pretrained weights {entry.tag!r} expect {expected} input "
             f"channel{'s' if expected != 1 else ''}, but the input has {channels}; use "
@@ -53,7 +63,8 @@ def plan_weights(spec, weights, *, include_top, classes, channels, stride_placem
         raise ValueError(
             f"weights {entry.tag!r} have a {entry.classes}-class classifier; with "
             f"include_top=True, classes must be {entry.classes} (got {classes}). For "
-            "another number of classes use include_top=False and add your own head."
+            "another number of classes use include_top=False and add your own head, "
+            "or weights=None to train the whole network from scratch."
         )
     if entry.format == "keras-weights-h5" and not include_top:
         raise ValueError(
@@ -79,6 +90,29 @@ def plan_weights(spec, weights, *, include_top, classes, channels, stride_placem
     return spec, load
 
 
+# Fields that pretrained weights do not fix: the name, the defaults used without
+# arguments, and the stride placement (checked against the weights on its own).
+_FREE_FIELDS = {"name", "stride_placement", "default_input_shape", "default_classes"}
+
+
+def _check_same_network(spec, tag):
+    """A registry tag names weights of the registry's network; a spec changed from it
+    (other blocks, widths, shortcut option...) under the same name must not take them."""
+    registered = SPECS.get(spec.name)
+    if registered is None:
+        return
+    changed = [f.name for f in dataclasses.fields(spec) if f.name not in _FREE_FIELDS
+               and getattr(spec, f.name) != getattr(registered, f.name)]
+    if changed:
+        differences = ", ".join(f"{f}={getattr(spec, f)!r} (registry: "
+                                f"{getattr(registered, f)!r})" for f in changed)
+        raise ValueError(
+            f"weights {tag!r} are for the registry's {spec.name}, but this network differs: "
+            f"{differences}. Pass weights=None to train it from scratch (or a weights "
+            "file saved from this very architecture), or build the registry's "
+            f"{spec.name} for these weights.")
+
+
 def _with_stride_placement(spec, needed, given, what):
     """Weights fix the stride placement of a bottleneck net; basic blocks have none."""
     if spec.block != "bottleneck" or spec.stride_placement == needed:
@@ -86,7 +120,8 @@ def _with_stride_placement(spec, needed, given, what):
     if given:
         raise ValueError(
             f"weights {what} were trained with stride_placement={needed!r}; do not pass "
-            f"stride_placement={spec.stride_placement!r} with them"
+            f"stride_placement={spec.stride_placement!r} with them (or use weights=None "
+            "for a network trained from scratch)"
         )
     return spec.replace(stride_placement=needed)
 

@@ -44,7 +44,7 @@ def keras_worker(args):
     rows = []
     # v1.5 is torchvision's architecture (same FLOPs); v1 is the paper's.
     for placement in ("v1.5", "v1"):
-        model = keras_resnet.ResNet50(input_shape=(size, size, 3),
+        model = keras_resnet.ResNet50(weights=None, input_shape=(size, size, 3),
                                       classifier_activation=None,
                                       stride_placement=placement)
         optimizer = keras.optimizers.SGD(0.1, momentum=0.9)

@@ -116,11 +116,17 @@ _FAMILY_TEXT = {
 
 
 def constructor(name: str):
-    """Return a keras.applications-style function that builds registry model ``name``."""
-    spec = get_spec(name)
+    """Return a keras.applications-style function that builds registry model ``name``.
 
-    def make(include_top=True, weights=None, input_tensor=None, input_shape=None,
-             pooling=None, classes=None, classifier_activation="softmax", **options):
+    Its ``weights`` default is ``"imagenet"`` where the registry has ImageNet weights for
+    the network (ResNet-18/34/50/101/152), as keras.applications' constructors have it,
+    and None elsewhere."""
+    spec = get_spec(name)
+    default_weights = "imagenet" if has_imagenet_weights(spec.name) else None
+
+    def make(include_top=True, weights=default_weights, input_tensor=None,
+             input_shape=None, pooling=None, classes=None, classifier_activation="softmax",
+             **options):
         return build(spec, include_top=include_top, weights=weights,
                      input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
                      classes=classes, classifier_activation=classifier_activation,
@@ -140,11 +146,19 @@ def constructor(name: str):
         f"{shortcut}.\n\n"
         f"{spec.block} blocks {list(spec.blocks_per_stage)}, widths {list(spec.widths)}; "
         f"default input {spec.default_input_shape}, {spec.default_classes} classes.\n"
+        f"weights defaults to {default_weights!r}"
+        f"{' (pass weights=None for random initialisation)' if default_weights else ''}. "
         "Arguments as keras.applications.ResNet50; further options "
         "(shortcut, stride_placement, zero_init_residual, weight_decay, bn_epsilon, "
         "bn_momentum, name) are documented in keras_resnet.build."
     )
     return make
+
+
+def has_imagenet_weights(name: str) -> bool:
+    """Whether ``weights="imagenet"`` names registered weights for network ``name``."""
+    _, defaults = registry.load_registry()
+    return name in defaults.get("imagenet", {})
 
 
 CONSTRUCTORS = {spec.constructor_name: constructor(name) for name, spec in SPECS.items()}

@@ -32,7 +32,7 @@ def test_feature_maps_at_strides_4_8_16_32_for_several_sizes(name, channels):
 
 
 def test_features_equal_the_classifiers_activations():
-    clf = keras_resnet.ResNet50(input_shape=(None, None, 3))
+    clf = keras_resnet.ResNet50(weights=None, input_shape=(None, None, 3))
     randomise(clf, seed=2)
     x = images((2, 160, 192, 3), seed=2)
     taps = {"C2": "conv2_block3_out", "C3": "conv3_block4_out", "C4": "conv4_block6_out",
@@ -81,7 +81,7 @@ def test_frozen_bn_and_stages_survive_a_training_step(set_trainable):
 
 
 def test_faster_rcnn_split_shares_the_trunk_and_runs_conv5_per_roi():
-    clf = keras_resnet.ResNet50(input_shape=(None, None, 3))
+    clf = keras_resnet.ResNet50(weights=None, input_shape=(None, None, 3))
     randomise(clf, seed=4)
     trunk, head = faster_rcnn_split("resnet50", freeze_bn=False)
     copy_by_name(clf, trunk)

@@ -19,7 +19,8 @@ def test_constructor_signature_matches_keras_applications():
                  "classes", "classifier_activation"):
         assert name in ours
     assert list(ours)[:7] == [n for n in theirs if n != "name"][:7]
-    assert ours["classes"].default == 1000 and ours["weights"].default is None
+    assert ours["classes"].default == 1000
+    assert ours["weights"].default == theirs["weights"].default == "imagenet"
     assert inspect.signature(keras_resnet.ResNet20).parameters["classes"].default == 10
     assert keras_resnet.ResNet50.__name__ == "ResNet50"
     assert "Table 1" in keras_resnet.ResNet50.__doc__
@@ -35,8 +36,8 @@ def test_defaults_follow_the_family():
 
 
 def test_no_top_pooling_variants():
-    assert tuple(keras_resnet.ResNet18(include_top=False).output.shape) == (None, 7, 7, 512)
-    avg = keras_resnet.ResNet18(include_top=False, pooling="avg", input_shape=(64, 64, 3))
+    assert tuple(keras_resnet.ResNet18(weights=None, include_top=False).output.shape) == (None, 7, 7, 512)
+    avg = keras_resnet.ResNet18(weights=None, include_top=False, pooling="avg", input_shape=(64, 64, 3))
     assert tuple(avg.output.shape) == (None, 512) and avg.layers[-1].name == "avg_pool"
     mx = keras_resnet.ResNet20(include_top=False, pooling="max")
     assert tuple(mx.output.shape) == (None, 64) and mx.layers[-1].name == "max_pool"
@@ -58,7 +59,7 @@ def test_classifier_activation_and_custom_classes():
 
 def test_input_tensor_is_used_as_the_input():
     inp = keras.Input((48, 48, 3), name="my_images")
-    model = keras_resnet.ResNet18(input_tensor=inp, include_top=False)
+    model = keras_resnet.ResNet18(weights=None, input_tensor=inp, include_top=False)
     assert model.inputs[0] is inp
     assert tuple(model.output.shape) == (None, 2, 2, 512)
     # An intermediate tensor works too: the model starts at its source input.
@@ -106,7 +107,7 @@ def test_option_c_projects_every_unit_and_b_only_where_shape_changes():
 
 
 def test_option_a_on_an_imagenet_net():
-    a = keras_resnet.ResNet34(shortcut="A", input_shape=(64, 64, 3))
+    a = keras_resnet.ResNet34(weights=None, shortcut="A", input_shape=(64, 64, 3))
     b = cached_model("resnet34", input_shape=(64, 64, 3))
     proj = sum(b.get_layer(f"conv{s}_block1_0_{k}").count_params()
                for s in (3, 4, 5) for k in ("conv", "bn"))
@@ -114,7 +115,7 @@ def test_option_a_on_an_imagenet_net():
 
 
 def test_zero_init_residual_makes_identity_units_start_as_identity():
-    model = keras_resnet.ResNet18(zero_init_residual=True, input_shape=(64, 64, 3))
+    model = keras_resnet.ResNet18(weights=None, zero_init_residual=True, input_shape=(64, 64, 3))
     for unit in keras_resnet.get_spec("resnet18").units():
         gamma = model.get_layer(f"{unit.name}_2_bn").gamma.numpy()
         assert np.all(gamma == 0)

@@ -54,7 +54,7 @@ def test_negative_control_a_mismapped_tensor_fails_the_same_check(resnet50_fixtu
     source = read_legacy_h5(path)
     g, b, m, v = source["conv3_block2_2_bn"]
     source["conv3_block2_2_bn"] = [g, b, v, m]  # moving mean and variance swapped
-    ours = keras_resnet.ResNet50(classifier_activation=None)
+    ours = keras_resnet.ResNet50(weights=None, classifier_activation=None)
     from keras_resnet.pretrained.convert import keras_applications_to_ours
 
     keras_applications_to_ours(ours, source)

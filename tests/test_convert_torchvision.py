@@ -134,7 +134,7 @@ def test_negative_control_and_errors(tmp_path):
     x = images((2, 64, 64, 3), seed=1)
     y = torch_logits(net, x)
     state = {k: v.numpy() for k, v in net.state_dict().items()}
-    ours = keras_resnet.ResNet18(classifier_activation=None, input_shape=(64, 64, 3))
+    ours = keras_resnet.ResNet18(weights=None, classifier_activation=None, input_shape=(64, 64, 3))
     bad = dict(state)
     bad["layer2.0.bn1.running_mean"], bad["layer2.0.bn1.running_var"] = (
         state["layer2.0.bn1.running_var"], state["layer2.0.bn1.running_mean"])

@@ -34,17 +34,17 @@ def test_layer_names_are_0_2_0s():
         assert expected in names, expected
     assert "res4w_branch2a" not in names and "res2b1_branch2a" not in names
     # Same parameters as our ResNet-101 (the conv2 projection exists in both).
-    assert m.count_params() == keras_resnet.ResNet101().count_params()
+    assert m.count_params() == keras_resnet.ResNet101(weights=None).count_params()
     r18 = keras_resnet.models.ResNet18(keras.Input((224, 224, 3)))
     assert {"res2b1_branch2a", "res2a_branch1", "res5b1_relu"} <= {l.name for l in r18.layers}
     # 0.2.0's extra conv2 projection in the basic-block nets: 64*64 conv + 4*64 BN values.
-    assert r18.count_params() == keras_resnet.ResNet18().count_params() + 64 * 64 + 4 * 64
+    assert r18.count_params() == keras_resnet.ResNet18(weights=None).count_params() + 64 * 64 + 4 * 64
 
 
 def test_same_network_as_our_builder_under_the_name_map():
     """With our ResNet-50's weights copied through name_map, C5 equals ours. At a 226
     input, conv1 gives 113 x 113, where pool1's 'same' padding is symmetric like ours."""
-    ours = keras_resnet.ResNet50(include_top=False, input_shape=(None, None, 3))
+    ours = keras_resnet.ResNet50(weights=None, include_top=False, input_shape=(None, None, 3))
     randomise(ours, seed=5)
     legacy = keras_resnet.models.ResNet50(keras.Input((None, None, 3)), include_top=False)
     mapping = keras_resnet.models.name_map(50)

@@ -161,3 +161,32 @@ def test_weights_that_do_not_fit_are_refused_before_any_download(make, match, mo
     monkeypatch.setattr(loading, "fetch", no_download)
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_constructors_default_to_imagenet_weights_where_registered(monkeypatch):
+    """keras.applications' default: a switching user gets the ImageNet weights, never a
+    silently random network."""
+    import inspect
+
+    import keras_resnet.pretrained.loading as loading
+
+    asked = []
+
+    def fake_fetch(file_name, urls, file_hash, **kwargs):
+        asked.append(file_name)
+        raise RuntimeError("stop before downloading")
+
+    monkeypatch.setattr(loading, "fetch", fake_fetch)
+    for name in ("ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152"):
+        constructor = getattr(keras_resnet, name)
+        assert inspect.signature(constructor).parameters["weights"].default == "imagenet"
+        assert "weights defaults to 'imagenet'" in constructor.__doc__
+    with pytest.raises(RuntimeError, match="stop before downloading"):
+        keras_resnet.ResNet50(input_shape=(64, 64, 3))
+    assert asked == [loading.resolve("resnet50", "imagenet").file_for(True)["file_name"]]
+    for name in ("ResNet20", "Plain18", "Plain50", "ResNet1202"):
+        assert inspect.signature(getattr(keras_resnet, name)).parameters["weights"].default \
+            is None
+    keras_resnet.ResNet20(input_shape=(32, 32, 3))  # random init, no download
+    keras_resnet.Plain18(input_shape=(64, 64, 3))
+    assert len(asked) == 1

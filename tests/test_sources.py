@@ -132,6 +132,12 @@ def test_image_folder_tree_like_extracted_imagenet(tmp_path):
     assert items[1][0].shape[:2] == (47, 50)
     val = load_split(str(tmp_path / "imagenet"), "validation")
     assert val.size == 6
+    # a holdout of a folder listed class by class takes every class, not the last one
+    kept = load_split(str(tmp_path / "imagenet"), "train", holdout=2)
+    held = load_split(str(tmp_path / "imagenet"), "holdout", holdout=2)
+    assert kept.size == 4 and held.size == 2
+    assert sorted(held.files[1]) == [0, 1]
+    assert sorted(kept.files[0] + held.files[0]) == sorted(train.files[0])
     with pytest.raises(ValueError, match="no class folders"):
         (tmp_path / "empty").mkdir()
         load_split(str(tmp_path / "empty"))

@@ -124,3 +124,43 @@ def test_sigkill_mid_epoch_then_rerun_resumes_and_loses_nothing(tmp_path):
     assert metrics["resumed_from_epoch"] == resumed
     assert (out / "checkpoints" / "best.weights.h5").exists()
     assert not list(out.rglob("*.partial*"))
+
+
+def test_holdout_count_rule():
+    from keras_resnet.training.run import holdout_count
+
+    assert holdout_count(None, 8000) == 800  # default: 10%, the paper's 45k/5k
+    assert holdout_count(0.2, 1000) == 200 and holdout_count(5000, 50000) == 5000
+    assert holdout_count(0, 100) == 0
+    for bad in (-1, 100, 2.5, "10%", True):
+        with pytest.raises(ValueError, match="holdout"):
+            holdout_count(bad, 100)
+
+
+def test_default_run_validates_on_a_holdout_and_scores_on_test(tmp_path):
+    """The best checkpoint and the curves come from training data held out; the test
+    set gives only the final score, and --holdout 0 says it validates on test."""
+    result = small_run(tmp_path / "run")
+    config = json.load(open(tmp_path / "run" / "config.json"))
+    n = result["train_examples"] + result["holdout_examples"]
+    assert config["holdout"] == round(0.1 * n) == result["holdout_examples"]
+    assert config["validation"] == result["validation"] == "holdout"
+    assert {"holdout_accuracy", "test_accuracy"} <= set(result)
+    metrics = json.load(open(tmp_path / "run" / "metrics.json"))
+    assert metrics["test_examples"] > 0 and metrics["holdout_accuracy"] == \
+        result["holdout_accuracy"]
+    everything = small_run(tmp_path / "all", holdout=0)
+    assert everything["validation"] == "test" and "holdout_accuracy" not in everything
+    assert everything["train_examples"] == n
+    assert json.load(open(tmp_path / "all" / "config.json"))["validation"] == "test"
+
+
+def test_cli_holdout_values():
+    from keras_resnet.cli import make_parser
+
+    parse = lambda v: make_parser().parse_args(["train", "--holdout", v]).holdout  # noqa: E731
+    assert parse("10%") == pytest.approx(0.1) and parse("0.25") == 0.25
+    assert parse("5000") == 5000 and parse("0") == 0
+    assert make_parser().parse_args(["train"]).holdout is None
+    with pytest.raises(SystemExit):
+        parse("ten")

@@ -30,6 +30,16 @@ def _shape(text):
     return parts
 
 
+def _holdout(text):
+    try:
+        if text.endswith("%"):
+            return float(text[:-1]) / 100
+        return float(text) if "." in text else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a count (5000), a fraction (0.1) or a percentage (10%), got {text!r}")
+
+
 def _positive(text):
     try:
         n = int(text)
@@ -91,9 +101,12 @@ def make_parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true",
                    help="delete a run with another configuration in --out and start afresh")
-    p.add_argument("--holdout", type=int, default=None,
-                   help="keep the last N training images apart as the validation set "
-                        "(the paper's 45k/5k CIFAR split: 5000)")
+    p.add_argument("--holdout", type=_holdout, default=None,
+                   help="training images kept apart as the validation set (best "
+                        "checkpoint, plateau schedule): a count (5000: the paper's 45k/5k "
+                        "CIFAR split) or a fraction (0.1, 10%%); default 10%%; 0 trains on "
+                        "everything and validates on the test set. The test set always "
+                        "gives the final score")
     p.add_argument("--max-train-examples", type=int, default=None)
     p.add_argument("--max-test-examples", type=int, default=None)
     p.add_argument("--data-dir", default=None, help="tensorflow-datasets data_dir")

@@ -91,9 +91,11 @@ def _array_split(name, x, y, num_classes, class_names=None) -> Split:
 def load_split(dataset: str, split: str = "train", *, data_dir: str | None = None,
                manual_dir: str | None = None, holdout: int = 0) -> Split:
     """Load ``split`` (``"train"``, ``"test"``; ``"validation"`` for ImageNet) of a
-    source. ``holdout=k`` keeps the last ``k`` training examples apart: ``split="train"``
-    then gives the rest and ``split="holdout"`` gives those ``k`` (the paper's 45k/5k
-    CIFAR split is ``holdout=5000``)."""
+    source. ``holdout=k`` keeps ``k`` training examples apart: ``split="train"`` then
+    gives the rest and ``split="holdout"`` gives those ``k`` (the paper's 45k/5k CIFAR
+    split is ``holdout=5000``). They are the last ``k`` of an array or TFDS source
+    (stored in random order) and ``k`` evenly spaced files of an image folder (listed
+    class by class, so every class is held out in proportion)."""
     base = "train" if split == "holdout" else split
     if holdout and base != "train":
         raise ValueError("holdout only applies to split='train' or 'holdout'")
@@ -123,6 +125,12 @@ def _pick(split, train, test, what):
     raise ValueError(f"{what} has splits 'train' and 'test', not {split!r}")
 
 
+def holdout_split(s: Split, k: int) -> tuple[Split, Split]:
+    """``(train, holdout)``: ``s`` with ``k`` examples kept apart, as :func:`load_split`
+    does with ``holdout=k``."""
+    return _apply_holdout(s, "train", k), _apply_holdout(s, "holdout", k)
+
+
 def _apply_holdout(s: Split, split: str, k: int) -> Split:
     if not 0 < k < s.size:
         raise ValueError(f"holdout={k} must be between 1 and the training size {s.size} - 1")
@@ -131,10 +139,13 @@ def _apply_holdout(s: Split, split: str, k: int) -> Split:
         x, y = s.arrays
         part = (x[:n], y[:n]) if split == "train" else (x[n:], y[n:])
         return dataclasses.replace(s, size=len(part[0]), arrays=part)
-    if s.files is not None:
+    if s.files is not None:  # listed class by class: hold out every (size/k)-th file
         paths, labels = s.files
-        sl = slice(None, n) if split == "train" else slice(n, None)
-        return _folder_split(s.name, paths[sl], labels[sl], s.class_names)
+        held = np.zeros(s.size, bool)
+        held[np.round(np.linspace(0, s.size - 1, k)).astype(int)] = True
+        keep = ~held if split == "train" else held
+        return _folder_split(s.name, [p for p, h in zip(paths, keep) if h],
+                             [lab for lab, h in zip(labels, keep) if h], s.class_names)
     fn = s._dataset_fn
     sub = (lambda: fn().take(n)) if split == "train" else (lambda: fn().skip(n))
     return dataclasses.replace(s, size=n if split == "train" else k, _dataset_fn=sub)

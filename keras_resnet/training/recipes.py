@@ -37,7 +37,6 @@ class Recipe:
     warmup_iterations: int = 0
     warmup_min_depth: int = 0  # warm-up applies to networks at least this deep
     plateau_patience: int = 5
-    holdout: int = 0  # examples of the training set kept apart for validation
     # CIFAR-style augmentation: "pad-crop-flip" (the paper's) or "flip" (for short runs
     # on small images, where 4-pixel shifts cost more epochs than a run has).
     augmentation: str = "pad-crop-flip"

@@ -100,6 +100,51 @@ if not any(isinstance(f, _MovedModuleFinder) for f in sys.meta_path):
     sys.meta_path.append(_MovedModuleFinder())
 
 
+# The package's own Keras layers (the freezable BatchNormalization and Conv2D of
+# backbones and of the 0.2.0 shim) must be registered with Keras before
+# ``keras.saving.load_model`` reads a file that holds them. Importing them here would
+# import Keras (and its backend) with the package, which ``import keras_resnet`` avoids;
+# so they are registered when Keras is imported: now if it already is, else right
+# after Keras' own import finishes (a one-shot import hook, removed once it has run).
+def _register_layers():
+    importlib.import_module(".arch.layers", __name__)
+
+
+class _AfterKerasImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "keras":
+            return None
+        sys.meta_path.remove(self)  # one shot; the normal finders locate Keras
+        spec = importlib.util.find_spec("keras")
+        if spec is None or spec.loader is None:
+            return spec
+        spec.loader = _RegisterAfter(spec.loader)
+        return spec
+
+
+class _RegisterAfter(importlib.abc.Loader):
+    """Keras' own loader, then :func:`_register_layers`."""
+
+    def __init__(self, loader):
+        self._loader = loader
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        _register_layers()
+
+    def __getattr__(self, name):  # get_resource_reader, is_package, ...: Keras' loader
+        return getattr(self._loader, name)
+
+
+if "keras" in sys.modules:
+    _register_layers()
+elif not any(isinstance(f, _AfterKerasImport) for f in sys.meta_path):
+    sys.meta_path.insert(0, _AfterKerasImport())
+
+
 def __getattr__(name):
     if name in _EXPORTS:
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

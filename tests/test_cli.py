@@ -86,6 +86,18 @@ def test_console_script_is_installed():
     assert "resnet152" in out.stdout and "60,192,808" in out.stdout
 
 
+def test_commands_that_import_tensorflow_print_nothing_on_stderr():
+    """TensorFlow's C++ start-up lines (absl pre-init notice, CUDA stub) are dropped; the
+    output itself is unchanged."""
+    exe = shutil.which("keras-resnet", path=os.path.dirname(sys.executable))
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    out = subprocess.run([exe, "summary", "resnet20"], capture_output=True, text=True,
+                         timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stderr.splitlines() == []
+    assert "total" in out.stdout and "269,722" in out.stdout
+
+
 @pytest.mark.slow
 def test_demo_reaches_80_percent_on_the_embedded_test_sample(tmp_path):
     """The README's main job: keras-resnet demo = train + evaluate on the embedded data."""

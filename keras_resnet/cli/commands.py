@@ -4,10 +4,43 @@ and prints the result."""
 from __future__ import annotations
 
 import os
+import sys
+
+
+# Lines TensorFlow's C++ side writes to stderr while it is imported on a machine
+# without a GPU, before its log level is read (absl's pre-initialisation notice, the
+# CUDA stub's "no drivers" line, cuInit failures). They say nothing a user can act on.
+_IMPORT_NOISE = ("All log messages before absl::InitializeLog()", "cudart_stub.cc",
+                 "Could not find cuda drivers", "cuInit", "cuda_executor.cc",
+                 "cpu_feature_guard.cc", "This TensorFlow binary is optimized",
+                 "To enable the following instructions", "oneDNN custom operations",
+                 "Unable to register cu", "computation placer already registered",
+                 "TF-TRT Warning", "port.cc")
 
 
 def _quiet_tensorflow():
+    """Import TensorFlow with its log level at errors only, dropping the start-up lines
+    above from stderr (file descriptor 2, where the C++ code writes); any other line
+    TensorFlow writes while importing is passed on."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            kept = [line for line in capture.read().decode(errors="replace").splitlines()
+                    if line.strip() and not any(n in line for n in _IMPORT_NOISE)]
+    if kept:
+        print("\n".join(kept), file=sys.stderr)
 
 
 def cmd_models(args):

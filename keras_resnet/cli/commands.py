@@ -103,8 +103,8 @@ def cmd_demo(args):
     t, rep = r["train"], r["tflite"]
     lat = rep["latency_ms_batch1"]
     print(f"Demo: {t['model']} on the embedded Fashion-MNIST sample: test accuracy "
-          f"{t['test_accuracy']:.2%} (centre view), {r['ten_crop']['top1_accuracy']:.2%} "
-          f"(10-crop).")
+          f"{t['test_accuracy']:.2%} (centre view; {t['train_examples']} training images, "
+          f"{t['train_seconds_this_process']:.0f} s of training).")
     print(f"Exported {r['tflite_path']}: int8, {rep['size_bytes'] / 1024:.0f} KiB; LiteRT on "
           f"{rep['verified_images']} test images: top-1 agreement with Keras "
           f"{rep['top1_agreement']:.2%}, accuracy {rep['tflite_accuracy']:.2%}; batch-1 "

@@ -11,7 +11,6 @@ import sys
 
 import keras
 import numpy as np
-import pytest
 
 import keras_resnet
 import keras_resnet.models

@@ -24,17 +24,24 @@ pytest.importorskip("openvino")
 pytest.importorskip("tf2onnx")
 
 
+# An ImageNet-family network with one basic unit per stage and narrow widths: the same
+# structure as ResNet-18 (stem, four stages, projection shortcuts, C2-C5) in a third of
+# the layers, so that 20 conversions stay quick.
+SMALL = keras_resnet.imagenet_spec(18).replace(
+    name="resnet10_narrow", blocks_per_stage=(1, 1, 1, 1), widths=(16, 32, 64, 128),
+    stem_width=16)
+
+
 def _sequential():
     return keras.Sequential([
         keras.Input((32, 32, 3)),
-        keras_resnet.ResNet18(weights=None, include_top=False, pooling="avg",
-                              input_shape=(32, 32, 3)),
+        keras_resnet.build(SMALL, include_top=False, pooling="avg", input_shape=(32, 32, 3)),
         keras.layers.Dense(5, name="logits")])
 
 
 def _head_over_c4():
     inp = keras.Input((32, 32, 3))
-    c4 = keras_resnet.backbone("resnet18", input_shape=(32, 32, 3))(inp)["C4"]
+    c4 = keras_resnet.backbone(SMALL, input_shape=(32, 32, 3))(inp)["C4"]
     y = keras.layers.Dense(3, activation="softmax", name="head")(
         keras.layers.GlobalAveragePooling2D()(c4))
     return keras.Model(inp, y)
@@ -50,10 +57,10 @@ def _mixed_float16():
 
 # kind: (builder, output names, structure the model returns)
 KINDS = {
-    "sequential nesting ResNet18": (_sequential, ["logits"], np.ndarray),
-    "backbone C5 only": (lambda: keras_resnet.backbone("resnet18", input_shape=(64, 64, 3),
+    "sequential nesting a ResNet": (_sequential, ["logits"], np.ndarray),
+    "backbone C5 only": (lambda: keras_resnet.backbone(SMALL, input_shape=(64, 64, 3),
                                                        outputs=("C5",)), ["C5"], dict),
-    "backbone C2-C5": (lambda: keras_resnet.backbone("resnet18", input_shape=(32, 32, 3)),
+    "backbone C2-C5": (lambda: keras_resnet.backbone(SMALL, input_shape=(32, 32, 3)),
                        ["C2", "C3", "C4", "C5"], dict),
     "dense head over C4": (_head_over_c4, ["head"], np.ndarray),
     "mixed_float16 ResNet20": (_mixed_float16, ["predictions"], np.ndarray),
@@ -123,7 +130,7 @@ def test_every_kind_exports_to_every_format_and_its_runtime_reproduces_keras(
 # Each kind on one backend (every runtime already ran every kind above, through the
 # exporters), rotating so that every backend serves a dict-output kind; "auto" on the
 # multi-output backbone checks that all four verify it.
-PREDICTOR_BACKEND = {"sequential nesting ResNet18": "openvino", "backbone C5 only": "litert",
+PREDICTOR_BACKEND = {"sequential nesting a ResNet": "openvino", "backbone C5 only": "litert",
                      "backbone C2-C5": "auto", "dense head over C4": "onnxruntime",
                      "mixed_float16 ResNet20": "keras"}
 
@@ -156,7 +163,7 @@ def test_predictor_serves_every_kind_at_any_batch(kinds, kind):
 
 
 def test_litert_verified_on_one_image_then_called_with_any_batch():
-    model = keras_resnet.ResNet18(weights=None, include_top=False, input_shape=(32, 32, 3))
+    model = keras_resnet.build(SMALL, include_top=False, input_shape=(32, 32, 3))
     randomise(model, seed=3)
     p = keras_resnet.Predictor(model, backend="litert", verify_images=images((1, 32, 32, 3)))
     for n in (2, 3):
@@ -402,7 +409,7 @@ def _umask():
 def test_quantized_feature_maps_are_checked_not_waved_through(tmp_path):
     """A backbone has no top-1 to agree on: its reduced-precision feature maps are held
     to a relative-error bound, so int8 calibrated on the wrong scale is refused."""
-    bb = keras_resnet.backbone("resnet18", input_shape=(64, 64, 3))
+    bb = keras_resnet.backbone(SMALL, input_shape=(64, 64, 3))
     randomise(bb, seed=0)
     x = images((8, 64, 64, 3))
     with pytest.raises(export.ExportVerificationError, match="feature maps differ.*rtol=0.1"):

@@ -5,12 +5,19 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+BASE   := $(VENV)/.base-stamp
 
 .PHONY: install demo test test-fast bench data clean
 
-$(STAMP): pyproject.toml
+# The demo needs the package and its core dependencies only (TensorFlow, Keras,
+# LiteRT...): no test or benchmark extras, no JAX, no PyTorch.
+$(BASE): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $(BASE)
+
+$(STAMP): $(BASE) pyproject.toml
 	$(PY) -m pip install -q -e ".[test,bench]"
 	@# PyTorch (CPU) is the reference for the torchvision-converter tests. Where a local
 	@# CPU wheel exists (this project's machines keep one in /opt/wheels) use it; else
@@ -30,7 +37,7 @@ data:
 	    || echo "note: could not install dataset-fashion-mnist; tests needing it will be skipped"; \
 	else echo "note: dataset-fashion-mnist not installed; tests needing it will be skipped"; fi
 
-demo: $(STAMP)
+demo: $(BASE)
 	$(VENV)/bin/keras-resnet demo
 
 test: $(STAMP) data

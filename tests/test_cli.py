@@ -137,3 +137,34 @@ def test_demo_learns_and_ships_a_verified_int8_file(tmp_path):
     assert ev.returncode == 0, ev.stderr[-3000:]
     assert json.loads((tmp_path / "eval.json").read_text())["top1_accuracy"] == \
         pytest.approx(accuracy, abs=1e-3)
+
+
+_LEAN = r"""
+import importlib.abc, sys
+EXTRAS = ("onnx", "onnxruntime", "tf2onnx", "openvino", "jax", "torch", "pytest", "skimage")
+
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in EXTRAS:
+            raise ImportError(f"{name} is an extra the demo must not need")
+
+sys.meta_path.insert(0, Block())
+from keras_resnet.deploy.export import export_trained
+from keras_resnet.training import train  # noqa: F401  (the demo's training side)
+from keras_resnet.zoo import load_trained
+r = export_trained(load_trained("resnet20.fashion_mnist"), sys.argv[1], "tflite",
+                   quantization="int8", verify_images=100, representative=50)
+print("AGREEMENT", r["top1_agreement"])
+"""
+
+
+def test_the_demo_needs_no_test_or_bench_extras(tmp_path):
+    """make demo installs the package alone (no test/bench extras, JAX, PyTorch): its
+    training and int8 export run with every extra made unimportable."""
+    makefile = open(os.path.join(os.path.dirname(__file__), "..", "Makefile")).read()
+    demo = makefile.split("\ndemo:", 1)[1].split("\n")[0]
+    assert "$(BASE)" in demo and "pip install -q -e .\n" in makefile
+    out = subprocess.run([sys.executable, "-c", _LEAN, str(tmp_path / "m.tflite")],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert float(out.stdout.split("AGREEMENT")[1]) >= 0.95

@@ -56,7 +56,8 @@ def test_load_pretrained_gives_the_model_and_its_pixel_mean_preprocessing(stand_
 
 def test_tag_errors_and_hash_check(stand_in_entry, tmp_path):
     _, _, entry, weights = stand_in_entry
-    with pytest.raises(ValueError, match="expect 1 input channel"):
+    # weights trained at a fixed input: the error names the input_shape to build with
+    with pytest.raises(ValueError, match=r"with 1 channel: build with input_shape=\(28, 28, 1\)"):
         keras_resnet.build("resnet8", weights="test", input_shape=(28, 28, 3))
     with pytest.raises(ValueError, match="stored with their classifier"):
         keras_resnet.build("resnet8", weights="test", input_shape=(28, 28, 1),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import sys
 from typing import TYPE_CHECKING
@@ -105,7 +106,7 @@ if not any(isinstance(f, _MovedModuleFinder) for f in sys.meta_path):
 # ``keras.saving.load_model`` reads a file that holds them. Importing them here would
 # import Keras (and its backend) with the package, which ``import keras_resnet`` avoids;
 # so they are registered when Keras is imported: now if it already is, else right
-# after Keras' own import finishes (a one-shot import hook, removed once it has run).
+# after Keras' own import finishes (an import hook, removed once Keras has loaded).
 def _register_layers():
     importlib.import_module(".arch.layers", __name__)
 
@@ -114,8 +115,10 @@ class _AfterKerasImport(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
         if fullname != "keras":
             return None
-        sys.meta_path.remove(self)  # one shot; the normal finders locate Keras
-        spec = importlib.util.find_spec("keras")
+        # Keras is a top-level package on sys.path. A look-up alone (TensorFlow calls
+        # importlib.util.find_spec("keras") to see whether it is installed) loads
+        # nothing, so the hook stays until Keras' module is actually executed.
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None:
             return spec
         spec.loader = _RegisterAfter(spec.loader)
@@ -133,6 +136,8 @@ class _RegisterAfter(importlib.abc.Loader):
 
     def exec_module(self, module):
         self._loader.exec_module(module)
+        for finder in [f for f in sys.meta_path if isinstance(f, _AfterKerasImport)]:
+            sys.meta_path.remove(finder)  # one shot: Keras is imported now
         _register_layers()
 
     def __getattr__(self, name):  # get_resource_reader, is_package, ...: Keras' loader

@@ -214,8 +214,9 @@ def load_model(path, **kwargs):
     """``keras.saving.load_model`` for models of this package, also the very deep ones.
 
     The package's own layers (the freezable ``BatchNormalization`` and ``Conv2D`` of
-    backbones and the 0.2.0 shim) are registered first, so files holding them load
-    without ``custom_objects``; Python's recursion limit is raised while Keras rebuilds
+    backbones and the 0.2.0 shim) are registered with Keras as soon as both are imported
+    (``keras_resnet/__init__.py``), so files holding them load without
+    ``custom_objects``, here and with ``keras.saving.load_model``; Python's recursion limit is raised while Keras rebuilds
     the graph (ResNet-1202 needs ~7,000 frames).
 
     Args:
@@ -225,8 +226,6 @@ def load_model(path, **kwargs):
     Raises:
         FileNotFoundError: nothing exists at ``path``.
     """
-    from .arch import layers  # noqa: F401  (registers the package's layers with Keras)
-
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no saved model at {path!r}")

@@ -15,7 +15,7 @@ _IMPORT_NOISE = ("All log messages before absl::InitializeLog()", "cudart_stub.c
                  "cpu_feature_guard.cc", "This TensorFlow binary is optimized",
                  "To enable the following instructions", "oneDNN custom operations",
                  "Unable to register cu", "computation placer already registered",
-                 "TF-TRT Warning", "port.cc")
+                 "TF-TRT Warning", "util/port.cc")
 
 
 def _quiet_tensorflow():

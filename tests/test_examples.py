@@ -2,6 +2,7 @@
 
 import importlib.util
 import os
+import sys
 
 import pytest
 
@@ -55,3 +56,16 @@ def test_detection_backbone_smoke_shapes_and_export(tmp_path):
 def test_tune_smoke_runs_three_trials(tmp_path):
     result = run_example("tune", "--out", str(tmp_path / "tune"))
     assert len(result["trials"]) == 3 and result["best_val_accuracy"] > 0.3  # chance: 0.1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="keras-hub needs Python >= 3.11")
+def test_retinanet_keras_hub_smoke_learns_and_reloads(tmp_path):
+    result = run_example("retinanet_keras_hub", "--out", str(tmp_path / "rn"))
+    losses = result["losses"]
+    assert len(losses) == 3 and losses[-1] < 0.5 * losses[0], losses
+    assert result["reloaded_encoder_class"] == "BackboneModel"
+    assert result["reloaded_pyramid_outputs"] == ["P2", "P3", "P4", "P5"]
+    assert result["reload_max_abs_difference"] <= 1e-5
+    for name in ("detector.keras", "losses.png", "detections.png"):
+        assert (tmp_path / "rn" / name).stat().st_size > 0

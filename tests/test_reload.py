@@ -34,6 +34,9 @@ for path in sys.argv[2:]:
         report[f"{path} {how}"] = {
             "y": np.concatenate([v.ravel() for v in y]).tolist(),
             "frozen": sum(bool(getattr(l, "freeze", False)) for l in model.layers),
+            "class": type(model).__name__,
+            "pyramid": {k: [model.output[f"C{k[1:]}"] is v, list(v.shape)] for k, v in
+                        getattr(model, "pyramid_outputs", {}).items()},
             "thawed": [l.name for l in model.layers if getattr(l, "freeze", False)
                        and l.trainable]}
 print("REPORT" + json.dumps(report))
@@ -70,6 +73,10 @@ def test_frozen_layers_reload_without_custom_objects(tmp_path):
     for key, got in report.items():
         assert got["frozen"] > 0 and got["thawed"] == [], key
         np.testing.assert_allclose(got["y"], refs[key.split(" ")[0]], rtol=1e-5, atol=1e-5)
+        if "backbone." in key:  # keras-hub's image_encoder interface survives (.keras, .h5)
+            assert got["class"] == "BackboneModel", key
+            assert got["pyramid"] == {f"P{k}": [True, [None, 32 >> k, 32 >> k, c]]
+                                      for k, c in zip((2, 3, 4, 5), (64, 128, 256, 512))}
 
 
 def test_cli_export_of_a_finetuned_keras_file(tmp_path):

@@ -1,4 +1,5 @@
-"""Layers of this package: a BatchNormalization and a Conv2D that can be frozen.
+"""Keras objects of this package: a BatchNormalization and a Conv2D that can be
+frozen, and the model class of detection backbones.
 
 ``BatchNormalization(freeze=True)`` is what detection and fine-tuning code needs from a
 pretrained backbone (and what keras-resnet 0.2.0 offered under this name): its gamma
@@ -69,3 +70,33 @@ class Conv2D(_Freezable, keras.layers.Conv2D):
         super().__init__(*args, **kwargs)
         if self._freeze:
             self.trainable = False
+
+
+@keras.saving.register_keras_serializable(package="keras_resnet")
+class BackboneModel(keras.Model):
+    """The functional model :func:`keras_resnet.backbone` returns: images to a dict of
+    feature maps ``{"C2": ..., "C5": ...}`` (strides 4, 8, 16, 32).
+
+    It adds one thing to ``keras.Model``: :attr:`pyramid_outputs`, the same feature
+    maps keyed ``"P2"``..``"P5"`` (level = log2 of the stride), which is the interface
+    keras-hub's detectors read from an ``image_encoder`` (its ``FeaturePyramidBackbone``
+    convention; ``keras_hub.models.RetinaNetBackbone(image_encoder=...)``). The
+    attribute is derived from the model's outputs, so it survives ``.keras`` save and
+    load (the class is registered as ``keras_resnet>BackboneModel``; ``import
+    keras_resnet`` before loading, as for the frozen layers).
+    """
+
+    @property
+    def pyramid_outputs(self) -> dict:
+        """``{"P<level>": KerasTensor}`` for each ``"C<level>"`` output, in level order."""
+        outputs = self.output
+        if not isinstance(outputs, dict):
+            raise TypeError("pyramid_outputs needs a model whose outputs are a dict "
+                            "keyed 'C2'..'C5' (what keras_resnet.backbone() builds)")
+        return {f"P{name[1:]}": outputs[name] for name in sorted(outputs)}
+
+
+# Legacy HDF5 files name the top-level model's class without the package prefix that
+# registration adds (Keras' legacy saving writes ``model.__class__.__name__``), so the
+# bare name is registered as well: a backbone saved as .h5 reloads as a BackboneModel.
+keras.saving.get_custom_objects().setdefault("BackboneModel", BackboneModel)

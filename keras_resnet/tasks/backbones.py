@@ -20,6 +20,7 @@ from keras import layers
 
 from ..arch import blocks
 from ..zoo import build
+from ..arch.layers import BackboneModel
 from ..arch.layers import BatchNormalization as FrozenBatchNormalization
 from ..arch.layers import Conv2D as FreezableConv2D
 from ..arch.specs import ResNetSpec, get_spec
@@ -66,8 +67,12 @@ def _frozen_copy(net, freeze_bn: bool, freeze_stages: int):
 
 def backbone(name="resnet50", weights=None, input_shape=None,
              outputs=("C2", "C3", "C4", "C5"), freeze_bn: bool = True,
-             freeze_stages: int = 0, **build_options) -> keras.Model:
+             freeze_stages: int = 0, **build_options) -> BackboneModel:
     """A multi-output ``keras.Model`` mapping images to a dict of feature maps.
+
+    The model is a :class:`~keras_resnet.arch.layers.BackboneModel`: its
+    ``pyramid_outputs`` (``"P2"``..``"P5"``) let keras-hub's detectors take it as their
+    ``image_encoder`` (``examples/retinanet_keras_hub.py``).
 
     Args:
         name: an ImageNet-family network (``resnet18`` ... ``resnet152``, plain nets) or
@@ -98,7 +103,7 @@ def backbone(name="resnet50", weights=None, input_shape=None,
         net = _frozen_copy(net, freeze_bn, freeze_stages)
     taps = _stage_taps(spec)
     feature_maps = {o: net.get_layer(taps[LEVELS[o]]).output for o in outputs}
-    return keras.Model(net.input, feature_maps, name=f"{spec.name}_backbone")
+    return BackboneModel(net.input, feature_maps, name=f"{spec.name}_backbone")
 
 
 def faster_rcnn_split(name: str = "resnet50", weights=None, freeze_bn: bool = True,

@@ -129,3 +129,35 @@ def test_train_leaves_keras_and_the_saved_model_stock(fused, tmp_path):
     assert all(type(l) is keras.layers.BatchNormalization for l in saved.layers
                if isinstance(l, keras.layers.BatchNormalization))
     assert not any(is_fused(l) for l in batchnorm_layers(saved))
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_fused_kernel_takes_the_mixed_precision_inputs(dtype):
+    """Under mixed_bfloat16 / mixed_float16 BN receives 16-bit images: the fused kernel
+    runs there too (float32 statistics) and matches Keras' code, which computes BN in
+    float32, within the 16-bit output's rounding."""
+    x = tf.cast(tf.constant(images((8, 6, 6, 4)) * 3 + 1), dtype)
+    results = []
+    for fused in (False, True):
+        layer = keras.layers.BatchNormalization(dtype=f"mixed_{dtype}")
+        layer.build(x.shape)
+        layer.gamma.assign([0.5, 1.0, 1.5, 2.0])
+        layer.beta.assign([0.1, -0.2, 0.3, 0.0])
+        with fused_batchnorm(layer, enabled=fused):
+            fn = tf.function(lambda t: layer(t, training=True))
+            ops = {op.type for op in fn.get_concrete_function(x).graph.get_operations()}
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = layer(x, training=True)
+                loss = tf.reduce_sum(tf.cast(y, "float32") ** 2)
+            grad = tape.gradient(loss, [x, layer.gamma])
+        assert ("FusedBatchNormV3" in ops) is fused
+        assert y.dtype == dtype and layer.moving_mean.dtype == "float32"
+        results.append((y, grad, layer.moving_mean.numpy(), layer.moving_variance.numpy()))
+    (y0, g0, m0, v0), (y1, g1, m1, v1) = results
+    eps = 2.0 ** -7 if dtype == "bfloat16" else 2.0 ** -10  # one unit in the last place
+    f32 = lambda t: np.asarray(tf.cast(t, "float32"))  # noqa: E731
+    np.testing.assert_allclose(f32(y1), f32(y0), atol=4 * eps * np.abs(f32(y0)).max())
+    np.testing.assert_allclose(m1, m0, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(v1, v0, rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(f32(g1[1]), f32(g0[1]), rtol=0.05, atol=0.05)

@@ -200,10 +200,9 @@ def test_cifar_augmentation_is_pad_crop_flip_of_the_mean_subtracted_image():
     padded = np.pad(centred, ((4, 4), (4, 4), (0, 0)))
     windows = {padded[t:t + 8, l:l + 8].tobytes() for t in range(9) for l in range(9)}
     windows |= {padded[t:t + 8, l:l + 8][:, ::-1].tobytes() for t in range(9) for l in range(9)}
-    tf.random.set_seed(0)
     seen = set()
-    for _ in range(40):
-        x, _ = f(tf.constant(img), tf.constant(0, tf.int64))
+    for i in range(40):
+        x, _ = f(tf.constant(img), tf.constant(0, tf.int64), tf.constant([7, i], tf.int64))
         x = x.numpy().astype(centred.dtype)
         assert x.shape == (8, 8, 1)
         assert x.astype("float32").tobytes() in {np.asarray(np.frombuffer(w), "float32").tobytes()
@@ -211,6 +210,42 @@ def test_cifar_augmentation_is_pad_crop_flip_of_the_mean_subtracted_image():
             min(np.abs(x - np.frombuffer(w).reshape(8, 8, 1)).max() for w in windows) < 1e-6
         seen.add(x.tobytes())
     assert len(seen) > 5  # it is random
+    again, _ = f(tf.constant(img), tf.constant(0, tf.int64), tf.constant([7, 3], tf.int64))
+    first, _ = f(tf.constant(img), tf.constant(0, tf.int64), tf.constant([7, 3], tf.int64))
+    np.testing.assert_array_equal(again.numpy(), first.numpy())  # a function of the seed
+
+
+def _epochs(ds):
+    """Batches of an epoch-keyed dataset, as one numpy array of images and of labels."""
+    xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds])
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def test_epoch_keyed_pipeline_resumes_with_the_same_batches():
+    """A run resumed at epoch k sees exactly the batches of an uninterrupted run from
+    epoch k: order and augmentation depend on (seed, epoch) only."""
+    rng = np.random.default_rng(0)
+    from keras_resnet.data.sources import _array_split
+
+    split = _array_split("toy", rng.integers(0, 255, (20, 8, 8, 1), dtype=np.uint8),
+                         np.arange(20), 20)
+    mean = np.zeros((8, 8, 1), "float32")
+    tf.random.set_seed(0)  # a global seed of 0 must not matter (nor break the pipeline)
+    full = augment.train_dataset(split, "cifar", mean, 6, seed=5, epochs=3)
+    x_full, y_full = _epochs(full)
+    assert len(y_full) == 60 and len(list(full)) == 3 * 4  # 4 batches per epoch (6,6,6,2)
+    for e in range(3):  # each epoch is a permutation of the data
+        assert sorted(y_full[20 * e:20 * (e + 1)]) == list(range(20))
+    assert list(y_full[:20]) != list(y_full[20:40])  # reshuffled between epochs
+    tf.random.set_seed(1234)
+    x_res, y_res = _epochs(augment.train_dataset(split, "cifar", mean, 6, seed=5,
+                                                 epochs=3, initial_epoch=1))
+    np.testing.assert_array_equal(y_res, y_full[20:])
+    np.testing.assert_array_equal(x_res, x_full[20:])  # same crops and flips too
+    _, y_other = _epochs(augment.train_dataset(split, "cifar", mean, 6, seed=6, epochs=1))
+    assert list(y_other) != list(y_full[:20])  # another seed, another order
+    with pytest.raises(ValueError, match="needs a seed"):
+        augment.train_dataset(split, "cifar", mean, 6, epochs=2)
 
 
 def test_grayscale_sources_feed_rgb_networks_and_back():
@@ -225,6 +260,9 @@ def test_pca_lighting_shifts_each_image_by_a_colour_along_the_eigenvectors():
     tf.random.set_seed(3)
     x = tf.zeros((5, 5, 3))
     y = augment.pca_lighting(x).numpy()
+    seeded = augment.pca_lighting(x, seed=tf.constant([1, 2], tf.int64)).numpy()
+    np.testing.assert_array_equal(
+        seeded, augment.pca_lighting(x, seed=tf.constant([1, 2], tf.int64)).numpy())
     shift = y[0, 0]
     np.testing.assert_allclose(y, np.broadcast_to(shift, y.shape))  # one colour per image
     coeffs = np.linalg.solve(augment.PCA_EIGVEC, shift) / augment.PCA_EIGVAL

@@ -123,7 +123,8 @@ def cmd_train(args):
           max_test_examples=args.max_test_examples, data_dir=args.data_dir,
           manual_dir=args.manual_dir, scale_lr=not args.no_lr_scaling,
           shortcut=args.shortcut, width_multiplier=args.width_multiplier,
-          verbose=2 if args.log_epochs else "auto", fused_bn=not args.no_fused_bn)
+          verbose=2 if args.log_epochs else "auto", fused_bn=not args.no_fused_bn,
+          precision=args.precision)
     return 0
 
 

@@ -3,7 +3,7 @@
     keras-resnet models [--family imagenet|cifar]
     keras-resnet summary NAME [--input-shape 224,224,3] [--shortcut A|B|C] [--stride-placement 1x1|3x3]
     keras-resnet convert SRC --arch resnet50 --out x.weights.h5 [--no-top]
-    keras-resnet train --model resnet20 --dataset embedded --recipe fashion-mnist --epochs N --out runs/x
+    keras-resnet train --model resnet20 --dataset embedded --recipe fashion-mnist --epochs N --out runs/x [--precision float32|bfloat16|float16]
     keras-resnet evaluate --weights runs/x|TAG --dataset embedded --view center|10crop|multiscale
     keras-resnet plot runs/x [runs/y ...] [--out curves.png]
     keras-resnet export --weights runs/x|TAG --format savedmodel|tflite|onnx|openvino [--quantize none|float16|dynamic|int8] [--include-preprocessing] --out PATH
@@ -121,6 +121,11 @@ def make_parser():
     p.add_argument("--no-fused-bn", action="store_true",
                    help="Keras' own BatchNormalization training code instead of "
                         "TensorFlow's fused kernel (same numbers, ~1.6x slower)")
+    p.add_argument("--precision", choices=["float32", "bfloat16", "float16"],
+                   default="float32",
+                   help="compute precision: Keras' float32, mixed_bfloat16 or "
+                        "mixed_float16 policy (variables and the classifier's output stay "
+                        "float32; float16 adds loss scaling)")
     p.set_defaults(func=commands.cmd_train)
 
     p = sub.add_parser("evaluate", help="top-1/top-5 error under an evaluation view")

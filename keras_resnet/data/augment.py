@@ -92,45 +92,66 @@ def resize_and_crop(images, resize: int, crop: int):
     return x.numpy() if eager else x
 
 
-def pca_lighting(image, std=PCA_STD):
-    """Add ``eigvec @ (alpha * eigval)`` to every pixel, alpha ~ N(0, std) per image."""
+def pca_lighting(image, std=PCA_STD, seed=None):
+    """Add ``eigvec @ (alpha * eigval)`` to every pixel, alpha ~ N(0, std) per image.
+
+    ``seed``: a ``[2]`` integer tensor for TensorFlow's stateless random ops (the same
+    seed gives the same noise), or None for the stateful generator."""
     import tensorflow as tf
 
-    alpha = tf.random.normal([3], stddev=std)
+    if seed is None:
+        alpha = tf.random.normal([3], stddev=std)
+    else:
+        alpha = tf.random.stateless_normal([3], seed, stddev=std)
     shift = tf.linalg.matvec(tf.constant(PCA_EIGVEC), alpha * tf.constant(PCA_EIGVAL))
     return image + shift
 
 
+# The training maps take one ``[2]`` int64 seed per image and draw every random choice
+# (crop position, flip, scale, lighting) with TensorFlow's stateless ops from it: an
+# image's augmentation is a function of (seed, epoch, position), so a run resumed at
+# epoch k sees exactly the batches an uninterrupted run sees (see train_dataset).
+def _seeds(seed, n):
+    import tensorflow as tf
+
+    return tf.random.experimental.stateless_split(seed, n)
+
+
 def cifar_train_map(pixel_mean, channels, pad=4, crop=True):
+    """``(image, label, seed) -> (x, label)``: the paper's CIFAR augmentation."""
     import tensorflow as tf
 
     mean = tf.constant(pixel_mean, "float32")
     shape = tuple(pixel_mean.shape)
 
-    def f(image, label):
+    def f(image, label, seed):
+        crop_seed, flip_seed = tf.unstack(_seeds(seed, 2))
         x = tf.cast(to_channels(image, channels), "float32") / 255.0 - mean
         if crop:
             x = tf.pad(x, [[pad, pad], [pad, pad], [0, 0]])  # zeros = the mean image
-            x = tf.image.random_crop(x, shape)
-        return tf.image.random_flip_left_right(x), label
+            x = tf.image.stateless_random_crop(x, shape, crop_seed)
+        return tf.image.stateless_random_flip_left_right(x, flip_seed), label
 
     return f
 
 
 def imagenet_train_map(pixel_mean, channels, crop=IMAGENET_CROP,
                        scale_range=IMAGENET_SCALE_RANGE, lighting=True):
+    """``(image, label, seed) -> (x, label)``: the paper's ImageNet augmentation."""
     import tensorflow as tf
 
     mean = tf.constant(pixel_mean, "float32")
 
-    def f(image, label):
+    def f(image, label, seed):
+        size_seed, crop_seed, flip_seed, light_seed = tf.unstack(_seeds(seed, 4))
         image = to_channels(image, channels)
-        size = tf.random.uniform([], scale_range[0], scale_range[1] + 1, dtype="int32")
+        size = tf.random.stateless_uniform([], size_seed, scale_range[0],
+                                           scale_range[1] + 1, dtype="int32")
         x = resize_shorter(image, size) / 255.0
-        x = tf.image.random_crop(x, (crop, crop, channels))
-        x = tf.image.random_flip_left_right(x)
+        x = tf.image.stateless_random_crop(x, (crop, crop, channels), crop_seed)
+        x = tf.image.stateless_random_flip_left_right(x, flip_seed)
         if lighting and channels == 3:
-            x = pca_lighting(x)
+            x = pca_lighting(x, seed=light_seed)
         return x - mean, label
 
     return f
@@ -181,27 +202,73 @@ def compute_pixel_mean(split, family: str, channels: int, max_images: int = 2000
     return (total / n / 255.0).astype("float32")
 
 
+_GRAPH_SEED = 20151210  # any non-zero constant (the paper's arXiv date)
+
+
 def train_dataset(split, family, pixel_mean, batch_size, *, channels=None, seed=None,
                   shuffle_buffer=None, cache=True, drop_remainder=False, augment=True,
-                  crop=True):
-    """Batched, shuffled, augmented, prefetched training data from a :class:`Split`."""
+                  crop=True, epochs=None, initial_epoch=0):
+    """Batched, shuffled, augmented, prefetched training data from a :class:`Split`.
+
+    Two forms:
+
+    * ``epochs=None``: one epoch's batches, reshuffled and re-augmented each time the
+      dataset is iterated (``model.fit(ds, epochs=n)``).
+    * ``epochs=n``: the batches of epochs ``initial_epoch .. n-1`` one after another
+      (``model.fit(ds, epochs=n, initial_epoch=..., steps_per_epoch=ceil(size /
+      batch_size))``). Epoch ``e``'s order and augmentation are a function of
+      ``(seed, e)`` alone, so a run resumed at epoch ``k`` trains on exactly the
+      batches an uninterrupted run trains on from epoch ``k`` (``seed`` required).
+
+    Raises:
+        ValueError: an unknown family, or ``epochs`` without a ``seed``.
+    """
     import tensorflow as tf
 
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
     channels = channels or int(pixel_mean.shape[-1])
-    ds = split.dataset
+    base = split.dataset
     if cache and split.arrays is None and split.size <= 200_000 and None not in split.image_shape:
-        ds = ds.cache()
-    ds = ds.shuffle(shuffle_buffer or min(split.size, 50_000), seed=seed,
-                    reshuffle_each_iteration=True)
+        base = base.cache()
+    buffer = shuffle_buffer or min(split.size, 50_000)
     if augment:
         fn = (cifar_train_map(pixel_mean, channels, crop=crop) if family == "cifar"
               else imagenet_train_map(pixel_mean, channels))
     else:
-        fn = eval_map(family, pixel_mean, channels)
-    ds = ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+        plain = eval_map(family, pixel_mean, channels)
+
+        def fn(image, label, seed):
+            return plain(image, label)
+
+    def batches(ds):
+        ds = ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
+        return ds.batch(batch_size, drop_remainder=drop_remainder)
+
+    if epochs is None:
+        ds = base.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+        per_image = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip(ds, per_image.batch(2, drop_remainder=True))
+        return batches(ds.map(lambda xy, s: (*xy, s))).prefetch(tf.data.AUTOTUNE)
+
+    if seed is None:
+        raise ValueError("train_dataset(epochs=...) needs a seed: each epoch's order and "
+                         "augmentation are derived from (seed, epoch)")
+
+    def one_epoch(epoch):
+        epoch_seed = tf.constant(seed, "int64") * 1_000_003 + epoch
+        # Dataset.shuffle pairs its (here: tensor) seed with the graph-level seed. This
+        # function is traced into its own graph: fixing that graph's seed (not the
+        # process's) makes the order a function of (seed, epoch) alone, whatever global
+        # seed the caller set (and TensorFlow cannot pair a tensor with a global seed 0).
+        tf.random.set_seed(_GRAPH_SEED)
+        ds = base.shuffle(buffer, seed=epoch_seed, reshuffle_each_iteration=False)
+        ds = ds.enumerate().map(
+            lambda i, xy: (*xy, tf.stack([epoch_seed, i])))
+        return batches(ds)
+
+    ds = tf.data.Dataset.range(initial_epoch, epochs).flat_map(one_epoch)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def eval_dataset(split, family, pixel_mean, batch_size, *, channels=None):

@@ -52,6 +52,8 @@ class RunKeeper(keras.callbacks.Callback):
         self.verbose = verbose
         self.resumed_from = None
         self.best = None
+        # set by train(): the epoch its training data start at (from latest_backup_epoch)
+        self.expected_resume = None
 
     # ------------------------------------------------------------ backup slots
     def _slot_paths(self, slot):
@@ -94,6 +96,12 @@ class RunKeeper(keras.callbacks.Callback):
                       f"({weights}); continuing at epoch {epoch + 1}.")
             break
         start = self.resumed_from or 0
+        if self.expected_resume is not None and start != self.expected_resume:
+            raise RuntimeError(
+                f"the backup of epoch {self.expected_resume} in {self.backup_dir} passed its "
+                f"checksum but could not be loaded, so training would resume at epoch "
+                f"{start} with the data of epoch {self.expected_resume}; delete that slot's "
+                "files (or the run folder) and run the same command again")
         if self.chief:
             self._truncate_log(start)
 

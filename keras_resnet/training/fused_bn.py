@@ -19,11 +19,16 @@ import types
 import keras
 
 
+# The op takes float32, bfloat16 and float16 images (statistics, scale and offset in
+# float32, as Keras' layer computes them under the mixed policies) on CPU and GPU.
+_FUSED_DTYPES = ("float32", "bfloat16", "float16")
+
+
 def _fusable(layer, inputs, training, mask):
     return (training and layer.trainable and mask is None and not layer.renorm
             and not layer.synchronized and len(inputs.shape) == 4
             and layer.axis % 4 == 3 and keras.backend.backend() == "tensorflow"
-            and keras.backend.standardize_dtype(inputs.dtype) == "float32")
+            and keras.backend.standardize_dtype(inputs.dtype) in _FUSED_DTYPES)
 
 
 def _fused_call(stock_call):
@@ -76,8 +81,9 @@ def use_fused_batchnorm(model, enabled: bool = True) -> list:
 
     Only these layer objects change (their ``call`` is set on the instance), so Keras'
     class and every other model keep Keras' code; a saved model holds Keras' own layer.
-    The fused kernel runs where it applies (TensorFlow backend, float32, 4-D, channels
-    last, training mode, not frozen); everything else runs Keras' code. Outputs,
+    The fused kernel runs where it applies (TensorFlow backend, float32 or the bfloat16 /
+    float16 of a mixed policy, 4-D, channels last, training mode, not frozen);
+    everything else runs Keras' code. Outputs,
     gradients and moving-statistic updates equal Keras' up to float rounding.
 
     Returns:

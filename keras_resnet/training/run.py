@@ -21,6 +21,7 @@ then validates on the test set, which config.json records as ``"validation": "te
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -38,6 +39,11 @@ __all__ = ["RunConfigMismatch", "run_class_names", "train"]
 
 
 DEFAULT_HOLDOUT = 0.1  # of the training data: the paper's CIFAR 45k/5k split
+# --precision: Keras' dtype policy for each (variables stay float32 in the mixed ones)
+PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+# config.json keys that say where a run computed: recorded (and updated on resume), not
+# compared, so a run can resume on another machine
+PLACEMENT_KEYS = ("backend", "devices")
 
 
 def holdout_count(holdout, train_size: int) -> int:
@@ -71,11 +77,14 @@ class RunConfigMismatch(ValueError):
     pass
 
 
-def _check_run_dir(out, config, overwrite, chief):
+def _check_run_dir(out, config, overwrite, chief, placement=None):
     path = os.path.join(out, RUN_CONFIG)
     if os.path.exists(path):
         with open(path) as f:
             old = json.load(f)
+        for key in PLACEMENT_KEYS:
+            old.pop(key, None)
+        old.setdefault("precision", "float32")  # runs written before --precision existed
         if old != config:
             if not overwrite:
                 changed = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
@@ -88,7 +97,7 @@ def _check_run_dir(out, config, overwrite, chief):
                 shutil.rmtree(out)
     if chief:
         os.makedirs(out, exist_ok=True)
-        write_file(path, json.dumps(config, indent=2) + "\n")
+        write_file(path, json.dumps({**config, **(placement or {})}, indent=2) + "\n")
 
 
 def train(model: str = "resnet20", dataset: str = "embedded", recipe: str = "fashion-mnist",
@@ -98,16 +107,106 @@ def train(model: str = "resnet20", dataset: str = "embedded", recipe: str = "fas
           max_test_examples: int | None = None, data_dir: str | None = None,
           manual_dir: str | None = None, scale_lr: bool = True, shortcut: str | None = None,
           width_multiplier: float | None = None, verbose="auto", strategy=None,
-          plot: bool = True, fused_bn: bool = True) -> dict:
+          plot: bool = True, fused_bn: bool = True, precision: str = "float32") -> dict:
     """Train ``model`` on ``dataset`` with ``recipe``; resumable; returns final metrics.
 
-    ``batch_size`` is the global batch (all replicas); the learning rate is scaled
-    from the recipe's batch linearly unless ``scale_lr=False``. ``fused_bn`` runs the
-    BatchNormalization layers' training branch as TensorFlow's fused kernel (same
-    numbers up to float rounding, ~1.6x faster CIFAR ResNet training on a 2-core CPU:
-    docs/benchmarks.md); it is not part of the run's configuration. ``holdout``: see
-    :func:`holdout_count` and the module docstring.
+    ``batch_size`` is the global batch (all replicas, or all JAX devices); the learning
+    rate is scaled from the recipe's batch linearly unless ``scale_lr=False``.
+    ``fused_bn`` runs the BatchNormalization layers' training branch as TensorFlow's
+    fused kernel (same numbers up to float rounding, ~1.6x faster CIFAR ResNet training
+    on a 2-core CPU: docs/benchmarks.md; TensorFlow backend only); it is not part of the
+    run's configuration. ``holdout``: see :func:`holdout_count` and the module docstring.
+
+    ``precision``: ``"float32"``, ``"bfloat16"`` or ``"float16"``: Keras'
+    ``float32``, ``mixed_bfloat16`` or ``mixed_float16`` policy for the run (restored
+    afterwards). Variables, the classifier's softmax and the loss stay float32; under
+    float16 Keras wraps the optimiser in a ``LossScaleOptimizer``. config.json records
+    the policy name, the backend and the device count.
+
+    Devices: the TensorFlow backend uses tf.distribute (``strategy``, or the automatic
+    choice: :mod:`keras_resnet.training.strategy`); the JAX backend
+    ``keras.distribution.DataParallel`` over all its devices, the global batch split
+    evenly (``batch_size`` must be a multiple of the device count; a last training batch
+    is trimmed to a multiple, evaluation batches are padded with zero-weight images).
+
+    Raises:
+        ValueError: an unknown precision, model, recipe or dataset; bad sizes; see also
+            :func:`~keras_resnet.training.strategy.choose_placement`.
+        RunConfigMismatch: ``out`` holds a run with another configuration.
     """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+    import keras
+
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(PRECISIONS[precision])
+    try:
+        return _train(model, dataset, recipe, epochs=epochs, batch_size=batch_size,
+                      out=out, seed=seed, overwrite=overwrite, holdout=holdout,
+                      max_train_examples=max_train_examples,
+                      max_test_examples=max_test_examples, data_dir=data_dir,
+                      manual_dir=manual_dir, scale_lr=scale_lr, shortcut=shortcut,
+                      width_multiplier=width_multiplier, verbose=verbose,
+                      strategy=strategy, plot=plot, fused_bn=fused_bn,
+                      precision=precision)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+
+def _even_batches(ds, devices: int, *, pad: bool):
+    """Batches whose size is a multiple of ``devices`` (JAX splits each batch evenly).
+
+    ``pad=False`` (training) trims a batch to a multiple (a last short batch loses at
+    most ``devices - 1`` images; an empty one is dropped); ``pad=True`` (evaluation)
+    pads with zero images of weight 0, so accuracies count every real image exactly.
+    """
+    import tensorflow as tf
+
+    if devices == 1:
+        return ds
+    if not pad:
+        def trim(x, y):
+            k = tf.shape(y)[0] // devices * devices
+            return x[:k], y[:k]
+
+        return ds.map(trim).filter(lambda x, y: tf.shape(y)[0] > 0)
+
+    def padded(x, y):
+        n = tf.shape(y)[0]
+        k = (devices - n % devices) % devices
+        x = tf.pad(x, tf.concat([[[0, k]], tf.zeros([tf.rank(x) - 1, 2], "int32")], 0))
+        weights = tf.concat([tf.ones([n]), tf.zeros([k])], 0)
+        return x, tf.pad(y, [[0, k]]), weights
+
+    return ds.map(padded)
+
+
+@contextlib.contextmanager
+def _worker_faults(placement, keeper):
+    """Under a multi-worker strategy, a worker that dies makes the others' collective
+    ops fail (TensorFlow aborts them once the peer's connection drops). Turn that into
+    one clear error saying how to resume; single-process errors pass through as they
+    are."""
+    try:
+        yield
+    except Exception as err:  # noqa: BLE001 - re-raised unless it is a peer failure
+        import tensorflow as tf
+
+        strategy = placement.strategy
+        if not (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+                and isinstance(err, tf.errors.OpError)):
+            raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise RuntimeError(
+            f"a worker of this multi-worker job stopped ({type(err).__name__}: {first}); "
+            f"the last backup is after epoch {keeper.latest_backup_epoch()} in "
+            f"{keeper.backup_dir}. Start every worker again with the same command and "
+            "TF_CONFIG to resume from it") from err
+
+
+def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, holdout,
+           max_train_examples, max_test_examples, data_dir, manual_dir, scale_lr,
+           shortcut, width_multiplier, verbose, strategy, plot, fused_bn, precision):
     import keras
 
     from .fused_bn import fused_batchnorm
@@ -116,7 +215,7 @@ def train(model: str = "resnet20", dataset: str = "embedded", recipe: str = "fas
     from ..arch.specs import get_spec
     from .callbacks import RunKeeper
     from .recipes import get_recipe, make_optimizer
-    from .strategy import choose_strategy, describe, is_chief, multi_worker_trainer
+    from .strategy import choose_placement, is_chief, multi_worker_trainer
 
     r = get_recipe(recipe)
     spec = get_spec(model)
@@ -142,10 +241,16 @@ def train(model: str = "resnet20", dataset: str = "embedded", recipe: str = "fas
               "epochs": epochs, "batch_size": batch_size, "seed": seed, "holdout": k,
               "validation": val_name, "max_train_examples": max_train_examples,
               "max_test_examples": max_test_examples, "scale_lr": scale_lr,
-              "shortcut": shortcut, "width_multiplier": width_multiplier}
+              "shortcut": shortcut, "width_multiplier": width_multiplier,
+              "precision": keras.config.dtype_policy().name}
     config = json.loads(json.dumps(config))  # as it reads back from config.json
+    placement = choose_placement(strategy)
+    if batch_size % placement.devices:
+        raise ValueError(f"batch_size {batch_size} does not split evenly over "
+                         f"{placement.devices} devices; use a multiple of {placement.devices}")
     chief = is_chief()
-    _check_run_dir(out, config, overwrite, chief)
+    _check_run_dir(out, config, overwrite, chief,
+                   {"backend": placement.backend, "devices": placement.devices})
     keras.utils.set_random_seed(seed)
 
     test_split = load_split(dataset, "test", data_dir=data_dir, manual_dir=manual_dir)
@@ -179,48 +284,76 @@ def train(model: str = "resnet20", dataset: str = "embedded", recipe: str = "fas
         if chief:
             atomic_write(mean_path, lambda p: np.save(p, pixel_mean))
 
-    strategy = strategy or choose_strategy()
+    devices = placement.devices
     steps_per_epoch = -(-train_split.size // batch_size)
-    with strategy.scope():
-        net = build(spec, input_shape=input_shape, classes=train_split.num_classes,
-                    weight_decay=r.weight_decay, shortcut=shortcut)
-        optimizer, base_lr = make_optimizer(r, steps_per_epoch=steps_per_epoch, epochs=epochs,
-                                            depth=spec.depth, global_batch=batch_size,
-                                            scale_lr=scale_lr)
-        metrics = ["accuracy"]
-        if train_split.num_classes > 5:
-            metrics.append(keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5"))
-        trainer = multi_worker_trainer(net)  # net itself, except with several workers
-        trainer.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
-                        metrics=metrics)
-
-    train_ds = train_dataset(train_split, family, pixel_mean, batch_size, channels=channels,
-                             seed=seed, crop=r.augmentation == "pad-crop-flip")
-    val_ds = eval_dataset(val_split, family, pixel_mean, batch_size=max(batch_size, 256),
-                          channels=channels)
-    test_ds = val_ds if not k else eval_dataset(
-        test_split, family, pixel_mean, batch_size=max(batch_size, 256), channels=channels)
-
+    if devices > 1 and placement.strategy is None:  # JAX: batches trimmed to a multiple
+        steps_per_epoch = train_split.size // batch_size + (
+            train_split.size % batch_size >= devices)
     keeper = RunKeeper(out, chief=chief)
-    tb_dir = os.path.join(out, "tensorboard") if chief else os.path.join(
-        out, ".tensorboard-worker-tmp")
-    callbacks = [keras.callbacks.TerminateOnNaN(),
-                 keras.callbacks.TensorBoard(tb_dir, write_graph=False, profile_batch=0)]
-    if r.schedule == "plateau":
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=0.1, patience=r.plateau_patience, verbose=1))
-    callbacks.append(keeper)  # last: it logs what the others have added
-    print(f"Training {spec.name} ({net.count_params():,} parameters) on {dataset}: "
-          f"{train_split.size} train / {val_split.size} {val_name} (validation)"
-          f"{f' / {test_split.size} test' if k else ''} images, recipe "
-          f"{r.name} ({r.reference}), {epochs} epochs x {steps_per_epoch} steps, global "
-          f"batch {batch_size}, base lr {base_lr:g}; {describe(strategy)}. Run dir: {out}")
-    start = time.perf_counter()
-    with fused_batchnorm(net, enabled=fused_bn):  # net's layers only; the trainer shares them
-        history = trainer.fit(train_ds, validation_data=val_ds, epochs=epochs,
-                              verbose=verbose, callbacks=callbacks,
-                              shuffle=False)  # the pipeline shuffles
-    seconds = time.perf_counter() - start
+    # The epoch to resume at (0: a new run), from the newest verified backup. The
+    # training data start there: epoch e's order and augmentation depend on (seed, e)
+    # only, so a resumed run trains on the batches an uninterrupted one would.
+    start_epoch = min(keeper.latest_backup_epoch(), epochs)
+    keeper.expected_resume = start_epoch
+    with placement.run_scope():
+        with placement.build_scope():
+            net = build(spec, input_shape=input_shape, classes=train_split.num_classes,
+                        weight_decay=r.weight_decay, shortcut=shortcut)
+            optimizer, base_lr = make_optimizer(r, steps_per_epoch=steps_per_epoch,
+                                                epochs=epochs, depth=spec.depth,
+                                                global_batch=batch_size, scale_lr=scale_lr)
+            metrics = ["accuracy"]
+            if train_split.num_classes > 5:
+                metrics.append(keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5"))
+            trainer = multi_worker_trainer(net)  # net itself, except with several workers
+            # Weighted metrics and a loss averaged over the weights: evaluation batches
+            # padded for JAX devices carry weight-0 images that must not count (without
+            # weights both equal Keras' defaults).
+            loss = keras.losses.SparseCategoricalCrossentropy(
+                reduction="mean_with_sample_weight")
+            trainer.compile(optimizer=optimizer, loss=loss, weighted_metrics=metrics)
+
+        train_ds = _even_batches(
+            train_dataset(train_split, family, pixel_mean, batch_size, channels=channels,
+                          seed=seed, crop=r.augmentation == "pad-crop-flip", epochs=epochs,
+                          # a finished run (start == epochs) fits nothing; the
+                          # data must still not be empty for Keras' set-up
+                          initial_epoch=min(start_epoch, epochs - 1)),
+            devices if placement.strategy is None else 1, pad=False)
+        eval_batch = max(batch_size, 256)
+        pad_to = devices if placement.strategy is None else 1
+        val_ds = _even_batches(eval_dataset(val_split, family, pixel_mean,
+                                            batch_size=eval_batch, channels=channels),
+                               pad_to, pad=True)
+        test_ds = val_ds if not k else _even_batches(
+            eval_dataset(test_split, family, pixel_mean, batch_size=eval_batch,
+                         channels=channels), pad_to, pad=True)
+
+        tb_dir = os.path.join(out, "tensorboard") if chief else os.path.join(
+            out, ".tensorboard-worker-tmp")
+        callbacks = [keras.callbacks.TerminateOnNaN(),
+                     keras.callbacks.TensorBoard(tb_dir, write_graph=False, profile_batch=0)]
+        if r.schedule == "plateau":
+            callbacks.append(keras.callbacks.ReduceLROnPlateau(
+                monitor="val_loss", factor=0.1, patience=r.plateau_patience, verbose=1))
+        callbacks.append(keeper)  # last: it logs what the others have added
+        print(f"Training {spec.name} ({net.count_params():,} parameters) on {dataset}: "
+              f"{train_split.size} train / {val_split.size} {val_name} (validation)"
+              f"{f' / {test_split.size} test' if k else ''} images, recipe "
+              f"{r.name} ({r.reference}), {epochs} epochs x {steps_per_epoch} steps, global "
+              f"batch {batch_size}, base lr {base_lr:g}, precision "
+              f"{config['precision']}; {placement.description}. Run dir: {out}")
+        start = time.perf_counter()
+        with _worker_faults(placement, keeper):
+            with fused_batchnorm(net, enabled=fused_bn):  # net's layers only (the trainer shares them)
+                history = trainer.fit(train_ds, validation_data=val_ds, epochs=epochs,
+                                      steps_per_epoch=steps_per_epoch, verbose=verbose,
+                                      callbacks=callbacks,
+                                      shuffle=False)  # the pipeline shuffles
+            seconds = time.perf_counter() - start
+            scores = {}
+            for name, ds in [("holdout", val_ds)] * bool(k) + [("test", test_ds)]:
+                scores[name] = trainer.evaluate(ds, verbose=0, return_dict=True)
     if history.history.get("loss") and not np.isfinite(history.history["loss"][-1]):
         raise FloatingPointError("training diverged (loss is not finite); see log.csv")
 
@@ -228,11 +361,15 @@ def train(model: str = "resnet20", dataset: str = "embedded", recipe: str = "fas
               "resumed_from_epoch": keeper.resumed_from, "train_examples": train_split.size,
               "validation": val_name, f"{val_name}_examples": val_split.size,
               "test_examples": test_split.size,
-              "train_seconds_this_process": round(seconds, 1)}
-    for name, ds in [("holdout", val_ds)] * bool(k) + [("test", test_ds)]:
-        scores = trainer.evaluate(ds, verbose=0, return_dict=True)
-        result[f"{name}_accuracy"] = float(scores["accuracy"])
-        result[f"{name}_top1_error"] = 1.0 - float(scores["accuracy"])
+              "train_seconds_this_process": round(seconds, 1),
+              "precision": config["precision"], "backend": placement.backend,
+              "devices": placement.devices,
+              # Keras wraps the optimiser under mixed_float16 (dynamic loss scaling)
+              "loss_scaling": isinstance(trainer.optimizer,
+                                         keras.optimizers.LossScaleOptimizer)}
+    for name, values in scores.items():
+        result[f"{name}_accuracy"] = float(values["accuracy"])
+        result[f"{name}_top1_error"] = 1.0 - float(values["accuracy"])
     if chief:
         atomic_write(os.path.join(out, RUN_MODEL), net.save)
         write_file(os.path.join(out, "metrics.json"), json.dumps(result, indent=2) + "\n")

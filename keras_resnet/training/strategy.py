@@ -1,13 +1,22 @@
-"""The distribution strategy, chosen automatically.
+"""How training is spread over devices, chosen automatically for the Keras backend.
+
+TensorFlow backend (tf.distribute):
 
 * ``TF_CONFIG`` naming more than one worker: ``MultiWorkerMirroredStrategy`` (each
   worker runs the same command; the chief, worker 0, writes checkpoints and logs).
 * otherwise ``MirroredStrategy`` over all visible GPUs; with none it runs on the CPU
   (one replica), so the same code path serves a laptop and a GPU server.
+
+JAX backend (``keras.distribution``): ``DataParallel`` over every device of the backend
+(``keras.distribution.list_devices()``); one device needs no distribution. Each batch
+is split along its first axis over the devices and the program is compiled for the
+whole batch, so BatchNormalization sees the global batch (as on one device).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 
 
@@ -59,6 +68,86 @@ def choose_strategy():
 def describe(strategy) -> str:
     name = type(strategy).__name__
     return f"{name} with {strategy.num_replicas_in_sync} replica(s)"
+
+
+@dataclasses.dataclass
+class Placement:
+    """Where a training run computes.
+
+    Attributes:
+        backend: ``keras.backend.backend()``.
+        devices: replicas in sync (TensorFlow) or devices the batch is split over (JAX).
+        description: one line for the run's log.
+        strategy: the tf.distribute strategy (TensorFlow backend), else None.
+        distribution: the ``keras.distribution`` object (JAX, several devices), else None.
+    """
+
+    backend: str
+    devices: int
+    description: str
+    strategy: object = None
+    distribution: object = None
+
+    def build_scope(self):
+        """The scope to create the model and optimiser in."""
+        return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def run_scope(self):
+        """The scope for the whole run (JAX: the distribution is Keras' global one for
+        the duration, as ``fit`` and ``evaluate`` read it; restored afterwards)."""
+        if self.distribution is None:
+            yield
+            return
+        import keras
+
+        previous = keras.distribution.distribution()
+        keras.distribution.set_distribution(self.distribution)
+        try:
+            yield
+        finally:
+            keras.distribution.set_distribution(previous)
+
+
+def choose_placement(strategy=None) -> Placement:
+    """The :class:`Placement` for the current Keras backend (see the module docstring).
+
+    Args:
+        strategy: a tf.distribute strategy to use instead of the automatic one
+            (TensorFlow backend only).
+
+    Raises:
+        ValueError: ``strategy`` under another backend; a multi-worker ``TF_CONFIG``
+            under JAX (tf.distribute's cluster protocol); a backend other than
+            TensorFlow or JAX (the input pipelines are tf.data, which the torch
+            backend would have to copy through the host; not supported here).
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        strategy = strategy or choose_strategy()
+        return Placement(backend, strategy.num_replicas_in_sync, describe(strategy),
+                         strategy=strategy)
+    if strategy is not None:
+        raise ValueError(f"strategy= takes a tf.distribute strategy, which needs "
+                         f"KERAS_BACKEND=tensorflow (the backend is {backend}); under JAX "
+                         "training uses keras.distribution.DataParallel over all devices")
+    if backend != "jax":
+        raise ValueError(f"training runs on the tensorflow and jax Keras backends, not "
+                         f"{backend!r}: set KERAS_BACKEND=tensorflow or jax")
+    if num_workers() > 1:
+        raise ValueError("TF_CONFIG names several workers, which is TensorFlow's "
+                         "multi-worker protocol: run multi-worker jobs with "
+                         "KERAS_BACKEND=tensorflow (under JAX, one process uses all of its "
+                         "devices with keras.distribution.DataParallel)")
+    devices = keras.distribution.list_devices()
+    if len(devices) == 1:
+        return Placement(backend, 1, f"JAX on one device ({devices[0]})")
+    distribution = keras.distribution.DataParallel(devices=devices)
+    return Placement(backend, len(devices),
+                     f"keras.distribution.DataParallel over {len(devices)} JAX devices "
+                     f"({', '.join(devices)})", distribution=distribution)
 
 
 

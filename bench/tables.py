@@ -117,6 +117,7 @@ def pipeline(r):
 def main(d="docs/bench"):
     for name, fn in (("inference_backends.json", inference),
                      ("train_throughput_vs_torch.json", training),
+                     ("train_precision.json", training),
                      ("pipeline_vs_step.json", pipeline)):
         r = _load(d, name)
         if r is None:

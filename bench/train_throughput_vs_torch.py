@@ -14,6 +14,9 @@ SGD momentum 0.9, coupled weight decay 1e-4, same batch of random data each step
 
     python bench/train_throughput_vs_torch.py [--rounds 7] [--steps 10] [--out docs/bench]
     python bench/train_throughput_vs_torch.py --smoke      # 1 round, 2 steps: checks it runs
+    python bench/train_throughput_vs_torch.py --rounds 3 --steps 5 --name train_precision \
+        --out docs/bench --variants "keras: fused BN + model.fit" "keras: bf16 + model.fit" \
+        "keras: bf16 + fused BN + model.fit" "torch bf16 autocast channels_last"
 
 Do not run beside other work.
 """
@@ -38,11 +41,20 @@ VARIANTS = {
     "keras: fused BN": ({"KR_FUSED_BN": "1"},
                         "BatchNormalization's training branch as one FusedBatchNormV3 op"),
     "keras: fused BN + model.fit": ({"KR_FUSED_BN": "1", "KR_FIT": "1"},
-                                    "the two above together"),
+                                    "fused BN and compile() + fit(): what keras-resnet "
+                                    "train runs in float32"),
     "keras: oneDNN off": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, "TF_ENABLE_ONEDNN_OPTS=0"),
     "keras: XLA": ({"KR_XLA": "1"}, "jit_compile=True"),
+    "keras: bf16 + model.fit": ({"KR_PRECISION": "mixed_bfloat16", "KR_FIT": "1"},
+                                "mixed_bfloat16 policy, Keras' own BN, compile() + fit()"),
+    "keras: bf16 + fused BN + model.fit": (
+        {"KR_PRECISION": "mixed_bfloat16", "KR_FUSED_BN": "1", "KR_FIT": "1"},
+        "what keras-resnet train --precision bfloat16 runs: mixed_bfloat16, the fused BN "
+        "on bfloat16 images, compile() + fit()"),
     "torch NCHW": ({}, "PyTorch eager, default memory format"),
     "torch channels_last": ({}, "PyTorch eager, channels_last"),
+    "torch bf16 autocast channels_last": (
+        {}, "PyTorch eager, channels_last, torch.autocast('cpu', dtype=torch.bfloat16)"),
 }
 REFERENCE = "torch channels_last"
 
@@ -58,6 +70,8 @@ def keras_step_fn(name):
 
     if os.environ.get("KR_INTER_OP"):
         tf.config.threading.set_inter_op_parallelism_threads(int(os.environ["KR_INTER_OP"]))
+    if os.environ.get("KR_PRECISION"):
+        keras.config.set_dtype_policy(os.environ["KR_PRECISION"])
     model = keras_resnet.build("resnet20", input_shape=(32, 32, 3), classes=10,
                                weight_decay=1e-4, classifier_activation=None)
     if os.environ.get("KR_FUSED_BN"):
@@ -103,7 +117,9 @@ def keras_step_fn(name):
     return run
 
 
-def torch_step_fn(channels_last: bool):
+def torch_step_fn(channels_last: bool, bf16: bool = False):
+    import contextlib
+
     import torch
     from torch import nn
 
@@ -147,7 +163,9 @@ def torch_step_fn(channels_last: bool):
     def run(steps):
         for _ in range(steps):
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x), y)
+            with (torch.autocast("cpu", dtype=torch.bfloat16) if bf16
+                  else contextlib.nullcontext()):
+                loss = loss_fn(model(x), y)
             loss.backward()
             opt.step()
         loss.item()
@@ -157,7 +175,8 @@ def torch_step_fn(channels_last: bool):
 
 def worker(name):
     if name.startswith("torch"):
-        run = torch_step_fn(channels_last=name.endswith("channels_last"))
+        run = torch_step_fn(channels_last=name.endswith("channels_last"),
+                            bf16="bf16" in name)
     else:
         run = keras_step_fn(name)
     run(3)  # trace / warm up
@@ -186,6 +205,28 @@ def ask(proc, steps):
     return float(proc.stdout.readline())
 
 
+def _cpuinfo():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _cpu_model():
+    for line in _cpuinfo().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def _bf16_flags():
+    """The CPU's bfloat16 instructions (empty: oneDNN emulates bf16 with fp32 units)."""
+    flags = next((line.split(":", 1)[1].split() for line in _cpuinfo().splitlines()
+                  if line.startswith("flags")), [])
+    return sorted(f for f in flags if f in ("avx512_bf16", "amx_bf16", "amx_tile"))
+
+
 def plot(result, out):
     import matplotlib
 
@@ -201,7 +242,8 @@ def plot(result, out):
         ax.text(r, i, f" {r:.0f} ({result['ratio_vs_reference'][n]:.2f}x)", va="center",
                 fontsize=8)
     ax.set_xlabel(f"images/s (median of {result['rounds']} rounds); ratio vs {REFERENCE}")
-    ax.set_title("CIFAR ResNet-20 training, batch 128, 2-core CPU")
+    units = ", ".join(result.get("bf16_units") or []) or "no bf16 units"
+    ax.set_title(f"CIFAR ResNet-20 training, batch 128, 2-core CPU ({units})")
     ax.set_xlim(0, max(rates) * 1.3)
     fig.tight_layout()
     fig.savefig(out)
@@ -214,6 +256,8 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--out", default=None)
+    p.add_argument("--name", default="train_throughput_vs_torch",
+                   help="file name (no suffix) of the JSON and PNG written to --out")
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -246,6 +290,7 @@ def main(argv=None):
     ref = rates[REFERENCE]
     result = {
         "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+        "cpu_model": _cpu_model(), "bf16_units": _bf16_flags(),
         "tensorflow": tf.__version__, "keras": keras.__version__, "torch": torch.__version__,
         "batch": BATCH, "rounds": args.rounds, "steps_per_round": args.steps,
         "reference": REFERENCE,
@@ -259,9 +304,9 @@ def main(argv=None):
     print(json.dumps(result, indent=2))
     if args.out:
         os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "train_throughput_vs_torch.json"), "w") as f:
+        with open(os.path.join(args.out, f"{args.name}.json"), "w") as f:
             json.dump(result, f, indent=2)
-        plot(result, os.path.join(args.out, "train_throughput_vs_torch.png"))
+        plot(result, os.path.join(args.out, f"{args.name}.png"))
     return result
 
 

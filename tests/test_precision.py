@@ -43,9 +43,22 @@ def test_mixed_precision_run_and_its_record(precision, policy, tmp_path):
         train(out=str(out), precision="float32", **TINY)
 
 
-def test_precision_errors_and_runs_written_before_the_option(tmp_path):
+def test_precision_errors_and_runs_written_before_the_option(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="precision must be one of"):
         train(out=str(tmp_path / "x"), precision="int8", **TINY)
+    keras.config.set_dtype_policy("float16")  # not one a run can record
+    try:
+        with pytest.raises(ValueError, match="pass precision="):
+            train(out=str(tmp_path / "x"), **TINY)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    monkeypatch.setenv("TF_CONFIG", json.dumps({
+        "cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]},
+        "task": {"type": "worker", "index": 1}}))
+    with pytest.raises(ValueError, match="delete the run directory"):
+        train(out=str(tmp_path / "x"), overwrite=True, **TINY)
+    monkeypatch.delenv("TF_CONFIG")
+    assert not (tmp_path / "x").exists()
     out = tmp_path / "old"
     train(out=str(out), **TINY)
     config = json.loads((out / "config.json").read_text())
@@ -57,6 +70,41 @@ def test_precision_errors_and_runs_written_before_the_option(tmp_path):
     again = train(out=str(out), **TINY)  # the same run: resumes (already finished)
     assert again["resumed_from_epoch"] == 1
     assert json.loads((out / "config.json").read_text())["precision"] == "float32"
+
+
+def test_no_precision_keeps_the_callers_mixed_policy(tmp_path):
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        result = train(out=str(tmp_path / "run"), **TINY)
+        assert keras.config.dtype_policy().name == "mixed_bfloat16"
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert result["precision"] == "mixed_bfloat16"
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["precision"] == "mixed_bfloat16"
+
+
+def test_plateau_counters_survive_a_resume(tmp_path):
+    """ReduceLROnPlateau resets itself when fit starts; the backup keeps its counters
+    (the learning rate is the optimiser's), so a resumed run waits as long as an
+    uninterrupted one before it lowers the rate."""
+    from keras_resnet.training.callbacks import RunKeeper
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    model.optimizer.build(model.trainable_variables)
+    plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", patience=5)
+    plateau.wait, plateau.best, plateau.cooldown_counter = 3, 0.25, 1
+    keeper = RunKeeper(str(tmp_path), stateful=[plateau], verbose=False)
+    keeper.set_model(model)
+    keeper.on_epoch_end(0, {"val_loss": 0.3})
+    fresh = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", patience=5)
+    fresh.on_train_begin()  # what fit does: wait 0, best inf
+    again = RunKeeper(str(tmp_path), stateful=[fresh], verbose=False)
+    assert again.restore(model) == 1
+    again.set_model(model)
+    again.on_train_begin()
+    assert (fresh.wait, fresh.best, fresh.cooldown_counter) == (3, 0.25, 1)
 
 
 def test_cli_precision_flag(tmp_path):

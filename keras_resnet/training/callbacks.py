@@ -13,9 +13,12 @@ at the end of epoch ``e`` (chief only, except the backup's bookkeeping):
      (``backup/slot-{0,1}.weights.h5``), then that slot's ``.json`` with the epoch and
      the file's SHA-256; the other slot keeps the previous complete backup.
 
-On start it loads the newest slot whose JSON and checksum agree, sets the initial
-epoch, drops log rows of epochs that will be recomputed, and says that it resumed.
-So at most the interrupted epoch is recomputed and each epoch is logged exactly once.
+On start (:meth:`RunKeeper.restore`, which ``train`` calls before it builds the
+training data; or ``on_train_begin`` when the callback is used on its own) it loads the
+newest slot whose JSON and checksum agree and whose file loads (else the older one), sets
+the initial epoch, gives ReduceLROnPlateau its saved counters back, drops log rows of
+epochs that will be recomputed, and says that it resumed. So at most the interrupted
+epoch is recomputed and each epoch is logged exactly once.
 """
 
 from __future__ import annotations
@@ -39,9 +42,21 @@ def _scalar(value):
     return float(a[0]) if a.size == 1 else None
 
 
+# ReduceLROnPlateau's counters (the learning rate itself is the optimiser's, restored
+# with it)
+_PLATEAU_STATE = ("wait", "best", "cooldown_counter")
+
+
+def _plain(value):
+    """A counter as JSON (numpy scalars, infinities) and back without loss."""
+    value = float(value)
+    return int(value) if value.is_integer() and abs(value) < 2 ** 53 else value
+
+
 class RunKeeper(keras.callbacks.Callback):
     def __init__(self, run_dir: str, *, chief: bool = True, monitor: str = "val_accuracy",
-                 mode: str = "max", log_name: str = "log.csv", verbose: bool = True):
+                 mode: str = "max", log_name: str = "log.csv", verbose: bool = True,
+                 stateful=()):
         super().__init__()
         self.run_dir = run_dir
         self.backup_dir = os.path.join(run_dir, "backup")
@@ -52,8 +67,8 @@ class RunKeeper(keras.callbacks.Callback):
         self.verbose = verbose
         self.resumed_from = None
         self.best = None
-        # set by train(): the epoch its training data start at (from latest_backup_epoch)
-        self.expected_resume = None
+        # callbacks whose counters belong in the backup (ReduceLROnPlateau)
+        self.stateful = list(stateful)
 
     # ------------------------------------------------------------ backup slots
     def _slot_paths(self, slot):
@@ -77,33 +92,48 @@ class RunKeeper(keras.callbacks.Callback):
         slots = self._valid_slots()
         return slots[0][0] if slots else 0
 
-    def on_train_begin(self, logs=None):
-        slots = self._valid_slots()
-        for epoch, slot, info in slots:  # newest first; an unreadable one falls back
+    def restore(self, model) -> int:
+        """Load the newest backup that loads into ``model`` (weights and optimiser
+        state); an unreadable slot falls back to the older one. Call it before building
+        the training data, which start at the returned epoch; ``fit`` then skips the
+        loading (``on_train_begin``) and must be given ``initial_epoch`` = the result.
+
+        Returns:
+            the number of finished epochs restored (0: nothing to resume).
+        """
+        self._restored = True
+        for epoch, slot, info in self._valid_slots():  # newest first
             weights, _ = self._slot_paths(slot)
             try:
-                if self.model.optimizer is not None and not self.model.optimizer.built:
-                    self.model.optimizer.build(self.model.trainable_variables)
-                self.model.load_weights(weights)
+                if model.optimizer is not None and not model.optimizer.built:
+                    model.optimizer.build(model.trainable_variables)
+                model.load_weights(weights)
             except Exception as err:  # noqa: BLE001 - try the older slot
                 print(f"backup slot {slot} could not be loaded ({err}); trying the older one")
                 continue
-            self.model._initial_epoch = epoch
+            model._initial_epoch = epoch
             self.resumed_from = epoch
             self.best = info.get("best")
+            self._callback_state = info.get("callbacks", {})
             if self.verbose:
                 print(f"Resumed from the backup after epoch {epoch} "
                       f"({weights}); continuing at epoch {epoch + 1}.")
-            break
-        start = self.resumed_from or 0
-        if self.expected_resume is not None and start != self.expected_resume:
-            raise RuntimeError(
-                f"the backup of epoch {self.expected_resume} in {self.backup_dir} passed its "
-                f"checksum but could not be loaded, so training would resume at epoch "
-                f"{start} with the data of epoch {self.expected_resume}; delete that slot's "
-                "files (or the run folder) and run the same command again")
+            return epoch
+        return 0
+
+    def on_train_begin(self, logs=None):
+        if not getattr(self, "_restored", False):  # used on its own: restore here
+            self.restore(self.model)
+        # The other callbacks have reset themselves by now (this one runs last): give the
+        # learning-rate plateau schedule its counters back, so a resumed run drops the
+        # rate when an uninterrupted one would.
+        for callback, state in zip(self.stateful, getattr(self, "_callback_state", {})
+                                   .get("plateau", [])):
+            for key in _PLATEAU_STATE:
+                if key in state:
+                    setattr(callback, key, state[key])
         if self.chief:
-            self._truncate_log(start)
+            self._truncate_log(self.resumed_from or 0)
 
     def _truncate_log(self, start):
         """Keep log rows of finished epochs (< start), drop any later ones."""
@@ -174,5 +204,8 @@ class RunKeeper(keras.callbacks.Callback):
         if os.path.exists(meta):
             os.remove(meta)  # the slot is invalid until both files are new
         atomic_write(weights, self.model.save_weights)
+        plateau = [{k: _plain(getattr(c, k)) for k in _PLATEAU_STATE if hasattr(c, k)}
+                   for c in self.stateful]
         write_file(meta, json.dumps({"epoch": finished_epochs, "sha256": file_digest(weights),
-                                     "best": self.best}) + "\n", fsync=True)
+                                     "best": self.best, "callbacks": {"plateau": plateau}})
+                   + "\n", fsync=True)

@@ -20,7 +20,7 @@ import keras
 
 
 # The op takes float32, bfloat16 and float16 images (statistics, scale and offset in
-# float32, as Keras' layer computes them under the mixed policies) on CPU and GPU.
+# float32, as Keras' layer computes them under the mixed policies); tested on CPU.
 _FUSED_DTYPES = ("float32", "bfloat16", "float16")
 
 

@@ -107,7 +107,7 @@ def train(model: str = "resnet20", dataset: str = "embedded", recipe: str = "fas
           max_test_examples: int | None = None, data_dir: str | None = None,
           manual_dir: str | None = None, scale_lr: bool = True, shortcut: str | None = None,
           width_multiplier: float | None = None, verbose="auto", strategy=None,
-          plot: bool = True, fused_bn: bool = True, precision: str = "float32") -> dict:
+          plot: bool = True, fused_bn: bool = True, precision: str | None = None) -> dict:
     """Train ``model`` on ``dataset`` with ``recipe``; resumable; returns final metrics.
 
     ``batch_size`` is the global batch (all replicas, or all JAX devices); the learning
@@ -119,7 +119,8 @@ def train(model: str = "resnet20", dataset: str = "embedded", recipe: str = "fas
 
     ``precision``: ``"float32"``, ``"bfloat16"`` or ``"float16"``: Keras'
     ``float32``, ``mixed_bfloat16`` or ``mixed_float16`` policy for the run (restored
-    afterwards). Variables, the classifier's softmax and the loss stay float32; under
+    afterwards); None (the default) keeps the caller's global policy if it is one of
+    these three (float32 unless set). Variables, the classifier's softmax and the loss stay float32; under
     float16 Keras wraps the optimiser in a ``LossScaleOptimizer``. config.json records
     the policy name, the backend and the device count.
 
@@ -134,10 +135,16 @@ def train(model: str = "resnet20", dataset: str = "embedded", recipe: str = "fas
             :func:`~keras_resnet.training.strategy.choose_placement`.
         RunConfigMismatch: ``out`` holds a run with another configuration.
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
     import keras
 
+    if precision is None:
+        current = keras.config.dtype_policy().name
+        precision = next((k for k, v in PRECISIONS.items() if v == current), None)
+        if precision is None:
+            raise ValueError(f"the global dtype policy is {current!r}; train() runs "
+                             f"{sorted(PRECISIONS.values())}: pass precision=")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(PRECISIONS[precision])
     try:
@@ -151,6 +158,17 @@ def train(model: str = "resnet20", dataset: str = "embedded", recipe: str = "fas
                       precision=precision)
     finally:
         keras.config.set_dtype_policy(previous_policy)
+
+
+def _keep_tensorflow_off_gpus():
+    """Under the JAX backend TensorFlow only runs the input pipeline: hide the GPUs from
+    it, or it reserves most of their memory, which JAX needs."""
+    import tensorflow as tf
+
+    try:
+        tf.config.set_visible_devices([], "GPU")
+    except RuntimeError:  # TensorFlow has already initialised its devices
+        pass
 
 
 def _even_batches(ds, devices: int, *, pad: bool):
@@ -169,7 +187,7 @@ def _even_batches(ds, devices: int, *, pad: bool):
             k = tf.shape(y)[0] // devices * devices
             return x[:k], y[:k]
 
-        return ds.map(trim).filter(lambda x, y: tf.shape(y)[0] > 0)
+        return ds.map(trim).filter(lambda x, y: tf.shape(y)[0] > 0).prefetch(tf.data.AUTOTUNE)
 
     def padded(x, y):
         n = tf.shape(y)[0]
@@ -178,7 +196,7 @@ def _even_batches(ds, devices: int, *, pad: bool):
         weights = tf.concat([tf.ones([n]), tf.zeros([k])], 0)
         return x, tf.pad(y, [[0, k]]), weights
 
-    return ds.map(padded)
+    return ds.map(padded).prefetch(tf.data.AUTOTUNE)
 
 
 @contextlib.contextmanager
@@ -193,9 +211,13 @@ def _worker_faults(placement, keeper):
         import tensorflow as tf
 
         strategy = placement.strategy
+        peer_failure = (tf.errors.UnavailableError, tf.errors.AbortedError,
+                        tf.errors.CancelledError, tf.errors.DeadlineExceededError)
         if not (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-                and isinstance(err, tf.errors.OpError)):
-            raise
+                and (isinstance(err, peer_failure)
+                     or (isinstance(err, tf.errors.InternalError)
+                         and "collective" in str(err).lower()))):
+            raise  # out of memory, bad data, ...: not a dead worker
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise RuntimeError(
             f"a worker of this multi-worker job stopped ({type(err).__name__}: {first}); "
@@ -209,13 +231,15 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
            shortcut, width_multiplier, verbose, strategy, plot, fused_bn, precision):
     import keras
 
+    if keras.backend.backend() == "jax":
+        _keep_tensorflow_off_gpus()
     from .fused_bn import fused_batchnorm
     from ..data.augment import compute_pixel_mean, eval_dataset, train_dataset
     from ..data.sources import holdout_split, load_split
     from ..arch.specs import get_spec
     from .callbacks import RunKeeper
     from .recipes import get_recipe, make_optimizer
-    from .strategy import choose_placement, is_chief, multi_worker_trainer
+    from .strategy import choose_placement, is_chief, multi_worker_trainer, num_workers
 
     r = get_recipe(recipe)
     spec = get_spec(model)
@@ -244,8 +268,13 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
               "shortcut": shortcut, "width_multiplier": width_multiplier,
               "precision": keras.config.dtype_policy().name}
     config = json.loads(json.dumps(config))  # as it reads back from config.json
+    if overwrite and num_workers() > 1:
+        raise ValueError("--overwrite with several workers could let a worker read the old "
+                         "run's backups before the chief deletes them: delete the run "
+                         f"directory {out} first, then start every worker")
     placement = choose_placement(strategy)
-    if batch_size % placement.devices:
+    split_by_jax = placement.strategy is None and placement.devices > 1
+    if split_by_jax and batch_size % placement.devices:
         raise ValueError(f"batch_size {batch_size} does not split evenly over "
                          f"{placement.devices} devices; use a multiple of {placement.devices}")
     chief = is_chief()
@@ -286,15 +315,12 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
 
     devices = placement.devices
     steps_per_epoch = -(-train_split.size // batch_size)
-    if devices > 1 and placement.strategy is None:  # JAX: batches trimmed to a multiple
+    if split_by_jax:  # batches trimmed to a multiple of the device count
         steps_per_epoch = train_split.size // batch_size + (
             train_split.size % batch_size >= devices)
-    keeper = RunKeeper(out, chief=chief)
-    # The epoch to resume at (0: a new run), from the newest verified backup. The
-    # training data start there: epoch e's order and augmentation depend on (seed, e)
-    # only, so a resumed run trains on the batches an uninterrupted one would.
-    start_epoch = min(keeper.latest_backup_epoch(), epochs)
-    keeper.expected_resume = start_epoch
+        if steps_per_epoch == 0:
+            raise ValueError(f"{train_split.size} training images cannot be split over "
+                             f"{devices} devices; use at least {devices}")
     with placement.run_scope():
         with placement.build_scope():
             net = build(spec, input_shape=input_shape, classes=train_split.num_classes,
@@ -312,6 +338,16 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
             loss = keras.losses.SparseCategoricalCrossentropy(
                 reduction="mean_with_sample_weight")
             trainer.compile(optimizer=optimizer, loss=loss, weighted_metrics=metrics)
+
+            plateau = []
+            if r.schedule == "plateau":
+                plateau.append(keras.callbacks.ReduceLROnPlateau(
+                    monitor="val_loss", factor=0.1, patience=r.plateau_patience, verbose=1))
+            keeper = RunKeeper(out, chief=chief, stateful=plateau)
+            # Resume (0: a new run) from the newest backup that loads. The training data
+            # start there: epoch e's order and augmentation depend on (seed, e) only, so
+            # a resumed run trains on the batches an uninterrupted one would.
+            start_epoch = min(keeper.restore(trainer), epochs)
 
         train_ds = _even_batches(
             train_dataset(train_split, family, pixel_mean, batch_size, channels=channels,
@@ -332,11 +368,9 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
         tb_dir = os.path.join(out, "tensorboard") if chief else os.path.join(
             out, ".tensorboard-worker-tmp")
         callbacks = [keras.callbacks.TerminateOnNaN(),
-                     keras.callbacks.TensorBoard(tb_dir, write_graph=False, profile_batch=0)]
-        if r.schedule == "plateau":
-            callbacks.append(keras.callbacks.ReduceLROnPlateau(
-                monitor="val_loss", factor=0.1, patience=r.plateau_patience, verbose=1))
-        callbacks.append(keeper)  # last: it logs what the others have added
+                     keras.callbacks.TensorBoard(tb_dir, write_graph=False, profile_batch=0),
+                     *plateau,
+                     keeper]  # last: it logs what the others have added
         print(f"Training {spec.name} ({net.count_params():,} parameters) on {dataset}: "
               f"{train_split.size} train / {val_split.size} {val_name} (validation)"
               f"{f' / {test_split.size} test' if k else ''} images, recipe "
@@ -347,6 +381,7 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
         with _worker_faults(placement, keeper):
             with fused_batchnorm(net, enabled=fused_bn):  # net's layers only (the trainer shares them)
                 history = trainer.fit(train_ds, validation_data=val_ds, epochs=epochs,
+                                      initial_epoch=start_epoch,
                                       steps_per_epoch=steps_per_epoch, verbose=verbose,
                                       callbacks=callbacks,
                                       shuffle=False)  # the pipeline shuffles

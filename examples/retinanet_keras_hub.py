@@ -118,9 +118,14 @@ def _draw(canvases, truth, found, path, names):
         ax.set_xlim(0, image.shape[1])
         ax.set_ylim(image.shape[0], 0)
         ax.axis("off")
-    fig.suptitle("green: true boxes, red dashed: detections (score >= 0.3)")
+    fig.suptitle("green: true boxes, red dashed: the 5 best detections (score >= 0.3)")
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
+
+
+def _inside(box, size, min_side=2.0):
+    y0, x0, y1, x1 = np.clip(box, 0, size)
+    return y1 - y0 >= min_side and x1 - x0 >= min_side
 
 
 def _plot_losses(losses, path):
@@ -131,6 +136,7 @@ def _plot_losses(losses, path):
     fig, ax = plt.subplots(figsize=(4.5, 3))
     ax.plot(range(1, len(losses) + 1), losses, marker="o")
     ax.set_xlabel("epoch")
+    ax.set_xticks(range(1, len(losses) + 1))
     ax.set_ylabel("loss (focal + smooth L1)")
     ax.set_yscale("log")
     fig.savefig(path, dpi=120, bbox_inches="tight")
@@ -186,7 +192,10 @@ def main(argv=None):
               zip(b[:n], l[:n], c[:n]) if score >= 0.3]
              for b, l, c, n in zip(after["boxes"], after["labels"],
                                    after["confidence"], after["num_detections"])]
-    _draw(test_x, test_y, found, os.path.join(args.out, "detections.png"),
+    # the picture shows the 5 best boxes per canvas that have an area inside it (an
+    # untrained detector's boxes pile up on the borders); the counts above are all
+    shown = [[d for d in f if _inside(d[0], args.size)][:5] for f in found]
+    _draw(test_x, test_y, shown, os.path.join(args.out, "detections.png"),
           FASHION_MNIST_CLASSES)
     _plot_losses(losses, os.path.join(args.out, "losses.png"))
 

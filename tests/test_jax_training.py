@@ -87,6 +87,11 @@ try:
     train(out=os.path.join(OUT, "c"), batch_size=32, **kw)
 except ValueError as e:
     found["multiworker"] = str(e)
+os.environ.pop("TF_CONFIG")
+try:
+    train(out=os.path.join(OUT, "d"), batch_size=2, **dict(kw, max_train_examples=1))
+except ValueError as e:
+    found["images"] = str(e)
 print("FOUND" + json.dumps(found))
 """
 
@@ -99,4 +104,5 @@ def test_jax_refuses_what_it_cannot_do_with_clear_errors(tmp_path):
     assert "does not split evenly over 2 devices; use a multiple of 2" in found["batch"]
     assert "needs KERAS_BACKEND=tensorflow" in found["strategy"]
     assert "run multi-worker jobs with KERAS_BACKEND=tensorflow" in found["multiworker"]
-    assert not any((tmp_path / d).exists() for d in "abc")  # refused before writing
+    assert "1 training image(s) cannot be split over 2 devices" in found["images"]
+    assert not any((tmp_path / d).exists() for d in "abcd")  # refused before writing

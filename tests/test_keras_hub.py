@@ -106,3 +106,5 @@ def test_pyramid_outputs_follow_the_chosen_outputs():
     assert list(pyramid) == ["P3", "P5"]
     assert pyramid["P3"] is encoder.output["C3"] and pyramid["P5"] is encoder.output["C5"]
     assert tuple(pyramid["P3"].shape) == (None, 8, 8, 128)  # stride 2**3
+    with pytest.raises(KeyError, match=r"levels \['P3', 'P5'\].*including 'C4'"):
+        pyramid["P4"]  # what RetinaNetBackbone(min_level=4) would ask for

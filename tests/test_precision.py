@@ -44,8 +44,9 @@ def test_mixed_precision_run_and_its_record(precision, policy, tmp_path):
 
 
 def test_precision_errors_and_runs_written_before_the_option(tmp_path, monkeypatch):
-    with pytest.raises(ValueError, match="precision must be one of"):
-        train(out=str(tmp_path / "x"), precision="int8", **TINY)
+    for bad in ("int8", ["float16"], 16):
+        with pytest.raises(ValueError, match="precision must be one of"):
+            train(out=str(tmp_path / "x"), precision=bad, **TINY)
     keras.config.set_dtype_policy("float16")  # not one a run can record
     try:
         with pytest.raises(ValueError, match="pass precision="):

@@ -72,6 +72,15 @@ class Conv2D(_Freezable, keras.layers.Conv2D):
             self.trainable = False
 
 
+class _Levels(dict):
+    """``pyramid_outputs``: a missing level says which exist and how to get it."""
+
+    def __missing__(self, key):
+        raise KeyError(f"{key!r}: this backbone has levels {list(self)}; build it with "
+                       f"keras_resnet.backbone(..., outputs=(...)) including "
+                       f"'C{str(key)[1:]}' (C2-C5 give P2-P5)")
+
+
 @keras.saving.register_keras_serializable(package="keras_resnet")
 class BackboneModel(keras.Model):
     """The functional model :func:`keras_resnet.backbone` returns: images to a dict of
@@ -93,7 +102,7 @@ class BackboneModel(keras.Model):
         if not isinstance(outputs, dict):
             raise TypeError("pyramid_outputs needs a model whose outputs are a dict "
                             "keyed 'C2'..'C5' (what keras_resnet.backbone() builds)")
-        return {f"P{name[1:]}": outputs[name] for name in sorted(outputs)}
+        return _Levels({f"P{name[1:]}": outputs[name] for name in sorted(outputs)})
 
 
 # Legacy HDF5 files name the top-level model's class without the package prefix that

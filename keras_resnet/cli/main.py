@@ -108,7 +108,10 @@ def make_parser():
                         "everything and validates on the test set. The test set always "
                         "gives the final score")
     p.add_argument("--max-train-examples", type=int, default=None)
-    p.add_argument("--max-test-examples", type=int, default=None)
+    p.add_argument("--max-test-examples", type=int, default=None,
+                   help="evaluate on at most this many test images (and holdout "
+                        "images: the holdout is taken from the training data first, then "
+                        "cut to this many)")
     p.add_argument("--data-dir", default=None, help="tensorflow-datasets data_dir")
     p.add_argument("--manual-dir", default=None,
                    help="folder with the dataset's original files (TFDS manual_dir)")

@@ -137,13 +137,16 @@ def train(model: str = "resnet20", dataset: str = "embedded", recipe: str = "fas
     """
     import keras
 
+    if isinstance(precision, str) and precision in PRECISIONS.values():
+        precision = next(k for k, v in PRECISIONS.items() if v == precision)  # a policy name
     if precision is None:
         current = keras.config.dtype_policy().name
         precision = next((k for k, v in PRECISIONS.items() if v == current), None)
         if precision is None:
             raise ValueError(f"the global dtype policy is {current!r}; train() runs "
-                             f"{sorted(PRECISIONS.values())}: pass precision=")
-    if precision not in PRECISIONS:
+                             f"{sorted(PRECISIONS.values())}: pass precision= one of "
+                             f"{sorted(PRECISIONS)}")
+    if not isinstance(precision, str) or precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(PRECISIONS[precision])
@@ -277,6 +280,9 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
     if split_by_jax and batch_size % placement.devices:
         raise ValueError(f"batch_size {batch_size} does not split evenly over "
                          f"{placement.devices} devices; use a multiple of {placement.devices}")
+    if split_by_jax and full_train.size - k < placement.devices:  # before writing anything
+        raise ValueError(f"{full_train.size - k} training image(s) cannot be split over "
+                         f"{placement.devices} devices; use at least {placement.devices}")
     chief = is_chief()
     _check_run_dir(out, config, overwrite, chief,
                    {"backend": placement.backend, "devices": placement.devices})
@@ -318,9 +324,6 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
     if split_by_jax:  # batches trimmed to a multiple of the device count
         steps_per_epoch = train_split.size // batch_size + (
             train_split.size % batch_size >= devices)
-        if steps_per_epoch == 0:
-            raise ValueError(f"{train_split.size} training images cannot be split over "
-                             f"{devices} devices; use at least {devices}")
     with placement.run_scope():
         with placement.build_scope():
             net = build(spec, input_shape=input_shape, classes=train_split.num_classes,
@@ -348,6 +351,9 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
             # start there: epoch e's order and augmentation depend on (seed, e) only, so
             # a resumed run trains on the batches an uninterrupted one would.
             start_epoch = min(keeper.restore(trainer), epochs)
+            if start_epoch == epochs:
+                print(f"This run is already complete ({epochs}/{epochs} epochs in {out}); "
+                      "evaluating its model again.")
 
         train_ds = _even_batches(
             train_dataset(train_split, family, pixel_mean, batch_size, channels=channels,

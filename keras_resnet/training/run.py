@@ -41,6 +41,7 @@ __all__ = ["RunConfigMismatch", "run_class_names", "train"]
 DEFAULT_HOLDOUT = 0.1  # of the training data: the paper's CIFAR 45k/5k split
 # --precision: Keras' dtype policy for each (variables stay float32 in the mixed ones)
 PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+_PRECISION_OF_POLICY = {policy: name for name, policy in PRECISIONS.items()}
 # config.json keys that say where a run computed: recorded (and updated on resume), not
 # compared, so a run can resume on another machine
 PLACEMENT_KEYS = ("backend", "devices")
@@ -137,11 +138,11 @@ def train(model: str = "resnet20", dataset: str = "embedded", recipe: str = "fas
     """
     import keras
 
-    if isinstance(precision, str) and precision in PRECISIONS.values():
-        precision = next(k for k, v in PRECISIONS.items() if v == precision)  # a policy name
+    if isinstance(precision, str):
+        precision = _PRECISION_OF_POLICY.get(precision, precision)  # a policy name
     if precision is None:
         current = keras.config.dtype_policy().name
-        precision = next((k for k, v in PRECISIONS.items() if v == current), None)
+        precision = _PRECISION_OF_POLICY.get(current)
         if precision is None:
             raise ValueError(f"the global dtype policy is {current!r}; train() runs "
                              f"{sorted(PRECISIONS.values())}: pass precision= one of "
@@ -320,6 +321,7 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
             atomic_write(mean_path, lambda p: np.save(p, pixel_mean))
 
     devices = placement.devices
+    split_over = devices if split_by_jax else 1  # JAX splits each batch over its devices
     steps_per_epoch = -(-train_split.size // batch_size)
     if split_by_jax:  # batches trimmed to a multiple of the device count
         steps_per_epoch = train_split.size // batch_size + (
@@ -361,15 +363,14 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
                           # a finished run (start == epochs) fits nothing; the
                           # data must still not be empty for Keras' set-up
                           initial_epoch=min(start_epoch, epochs - 1)),
-            devices if placement.strategy is None else 1, pad=False)
+            split_over, pad=False)
         eval_batch = max(batch_size, 256)
-        pad_to = devices if placement.strategy is None else 1
         val_ds = _even_batches(eval_dataset(val_split, family, pixel_mean,
                                             batch_size=eval_batch, channels=channels),
-                               pad_to, pad=True)
+                               split_over, pad=True)
         test_ds = val_ds if not k else _even_batches(
             eval_dataset(test_split, family, pixel_mean, batch_size=eval_batch,
-                         channels=channels), pad_to, pad=True)
+                         channels=channels), split_over, pad=True)
 
         tb_dir = os.path.join(out, "tensorboard") if chief else os.path.join(
             out, ".tensorboard-worker-tmp")

@@ -40,11 +40,16 @@ data:
 demo: $(BASE)
 	$(VENV)/bin/keras-resnet demo
 
+# JOBS test processes (pytest-xdist), whole files to each: most tests spend their time in
+# single-threaded work (tracing, converting, starting subprocesses), so two processes on
+# two cores finish sooner than one.
+JOBS ?= 2
+
 test: $(STAMP) data
-	$(PY) -m pytest --durations=25
+	$(PY) -m pytest -n $(JOBS) --dist loadfile --durations=25
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow" --durations=10
+	$(PY) -m pytest -n $(JOBS) --dist loadfile -m "not slow" --durations=10
 
 bench: $(STAMP)
 	$(PY) bench/inference_vs_keras_applications.py

@@ -220,13 +220,6 @@ def _cpu_model():
     return platform.processor()
 
 
-def _bf16_flags():
-    """The CPU's bfloat16 instructions (empty: oneDNN emulates bf16 with fp32 units)."""
-    flags = next((line.split(":", 1)[1].split() for line in _cpuinfo().splitlines()
-                  if line.startswith("flags")), [])
-    return sorted(f for f in flags if f in ("avx512_bf16", "amx_bf16", "amx_tile"))
-
-
 def plot(result, out):
     import matplotlib
 
@@ -287,10 +280,12 @@ def main(argv=None):
     import tensorflow as tf
     import torch
 
+    from keras_resnet.training.strategy import cpu_bf16_units
+
     ref = rates[REFERENCE]
     result = {
         "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-        "cpu_model": _cpu_model(), "bf16_units": _bf16_flags(),
+        "cpu_model": _cpu_model(), "bf16_units": cpu_bf16_units() or [],
         "tensorflow": tf.__version__, "keras": keras.__version__, "torch": torch.__version__,
         "batch": BATCH, "rounds": args.rounds, "steps_per_round": args.steps,
         "reference": REFERENCE,

@@ -85,6 +85,45 @@ def test_no_precision_keeps_the_callers_mixed_policy(tmp_path):
     assert config["precision"] == "mixed_bfloat16"
 
 
+def test_bf16_units_read_from_cpuinfo(tmp_path):
+    from keras_resnet.training.strategy import cpu_bf16_units
+
+    x86 = tmp_path / "x86"
+    x86.write_text("processor\t: 0\nflags\t\t: fpu avx2 fma avx512f avx512_bf16 amx_tile "
+                   "amx_bf16\n\nprocessor\t: 1\nflags\t\t: fpu\n")
+    assert cpu_bf16_units(str(x86)) == ["amx_bf16", "avx512_bf16"]  # the first CPU's
+    zen3 = tmp_path / "zen3"
+    zen3.write_text("model name\t: AMD EPYC\nflags\t\t: fpu avx avx2 fma\n")
+    assert cpu_bf16_units(str(zen3)) == []
+    arm = tmp_path / "arm"
+    arm.write_text("processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n")
+    assert cpu_bf16_units(str(arm)) == ["bf16"]
+    assert cpu_bf16_units(str(tmp_path / "missing")) is None  # not Linux: unknown
+
+
+@pytest.mark.parametrize("units, precision, warns", [
+    ([], "bfloat16", True), (["avx512_bf16"], "bfloat16", False),
+    (None, "bfloat16", False), ([], "float32", False)])
+def test_bf16_on_a_cpu_without_bf16_units_warns(units, precision, warns, tmp_path,
+                                                monkeypatch):
+    import warnings
+
+    from keras_resnet.training import strategy
+
+    monkeypatch.setattr(strategy, "cpu_bf16_units", lambda: units)
+    # a directory holding another run: train() stops with RunConfigMismatch right after
+    # choosing where to compute, so the test trains nothing
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text('{"model": "another"}')
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(RunConfigMismatch):
+        warnings.simplefilter("always")
+        train(out=str(tmp_path / "run"), precision=precision, **TINY)
+    ours = [w for w in caught if "without bfloat16 instructions" in str(w.message)]
+    assert len(ours) == int(warns)
+    if warns:
+        assert ours[0].filename == __file__  # points at the caller's line
+
+
 def test_plateau_counters_survive_a_resume(tmp_path):
     """ReduceLROnPlateau resets itself when fit starts; the backup keeps its counters
     (the learning rate is the optimiser's), so a resumed run waits as long as an

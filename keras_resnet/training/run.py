@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 
 import numpy as np
 
@@ -243,7 +244,8 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
     from ..arch.specs import get_spec
     from .callbacks import RunKeeper
     from .recipes import get_recipe, make_optimizer
-    from .strategy import choose_placement, is_chief, multi_worker_trainer, num_workers
+    from .strategy import (choose_placement, cpu_bf16_units, is_chief, multi_worker_trainer,
+                           num_workers)
 
     r = get_recipe(recipe)
     spec = get_spec(model)
@@ -277,6 +279,15 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
                          "run's backups before the chief deletes them: delete the run "
                          f"directory {out} first, then start every worker")
     placement = choose_placement(strategy)
+    if (config["precision"] == "mixed_bfloat16" and placement.on_cpu
+            and cpu_bf16_units() == []):
+        warnings.warn(
+            "precision bfloat16 on a CPU without bfloat16 instructions (/proc/cpuinfo "
+            "lists no avx512_bf16 or amx_bf16): it is emulated with float32 units, and "
+            "a ResNet-20 training step measured 7.5x slower than float32 on such a CPU "
+            "(docs/benchmarks.md, 'Training precision'). Use precision float32 here; "
+            "bfloat16 pays off on CPUs with those instructions and on accelerators",
+            UserWarning, stacklevel=3)
     split_by_jax = placement.strategy is None and placement.devices > 1
     if split_by_jax and batch_size % placement.devices:
         raise ValueError(f"batch_size {batch_size} does not split evenly over "

@@ -65,6 +65,38 @@ def choose_strategy():
     return tf.distribute.MirroredStrategy([d.name for d in cpus[:1]] or None)
 
 
+# Instruction sets that do bfloat16 arithmetic in hardware, as /proc/cpuinfo names them:
+# x86 AVX512_BF16 and AMX (oneDNN's bf16 kernels need one of them), AArch64 BF16.
+_BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
+
+
+def cpu_bf16_units(cpuinfo: str = "/proc/cpuinfo") -> list[str] | None:
+    """The CPU's bfloat16 instruction sets, as listed in ``/proc/cpuinfo``.
+
+    Args:
+        cpuinfo: the file to read (Linux's ``/proc/cpuinfo``; other paths for tests).
+
+    Returns:
+        The sorted names found (e.g. ``["amx_bf16", "avx512_bf16"]``); ``[]`` when the
+        CPU lists none (bfloat16 is then emulated with float32 units: measured 7.5x
+        slower than float32 for training on such a CPU, docs/benchmarks.md); ``None``
+        where ``/proc/cpuinfo`` cannot be read (not Linux): unknown.
+
+    Why not a library: py-cpuinfo would give the same list on more systems, but only
+    this warning needs it, and reading one Linux file keeps it out of the dependencies.
+    """
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                key = line.split(":", 1)[0].strip()
+                if key in ("flags", "Features"):  # x86, AArch64
+                    flags = set(line.split(":", 1)[1].split())
+                    return sorted(flags.intersection(_BF16_FLAGS))
+    except OSError:
+        return None
+    return []
+
+
 def describe(strategy) -> str:
     name = type(strategy).__name__
     return f"{name} with {strategy.num_replicas_in_sync} replica(s)"
@@ -80,6 +112,7 @@ class Placement:
         description: one line for the run's log.
         strategy: the tf.distribute strategy (TensorFlow backend), else None.
         distribution: the ``keras.distribution`` object (JAX, several devices), else None.
+        on_cpu: True when every device the run computes on is a CPU.
     """
 
     backend: str
@@ -87,6 +120,7 @@ class Placement:
     description: str
     strategy: object = None
     distribution: object = None
+    on_cpu: bool = False
 
     def build_scope(self):
         """The scope to create the model and optimiser in."""
@@ -127,8 +161,10 @@ def choose_placement(strategy=None) -> Placement:
     backend = keras.backend.backend()
     if backend == "tensorflow":
         strategy = strategy or choose_strategy()
+        on_cpu = all("CPU" in d.upper().rsplit("/", 1)[-1]
+                     for d in strategy.extended.worker_devices)
         return Placement(backend, strategy.num_replicas_in_sync, describe(strategy),
-                         strategy=strategy)
+                         strategy=strategy, on_cpu=on_cpu)
     if strategy is not None:
         raise ValueError(f"strategy= takes a tf.distribute strategy, which needs "
                          f"KERAS_BACKEND=tensorflow (the backend is {backend}); under JAX "
@@ -142,12 +178,13 @@ def choose_placement(strategy=None) -> Placement:
                          "KERAS_BACKEND=tensorflow (under JAX, one process uses all of its "
                          "devices with keras.distribution.DataParallel)")
     devices = keras.distribution.list_devices()
+    on_cpu = all(d.lower().startswith("cpu") for d in devices)
     if len(devices) == 1:
-        return Placement(backend, 1, f"JAX on one device ({devices[0]})")
+        return Placement(backend, 1, f"JAX on one device ({devices[0]})", on_cpu=on_cpu)
     distribution = keras.distribution.DataParallel(devices=devices)
     return Placement(backend, len(devices),
                      f"keras.distribution.DataParallel over {len(devices)} JAX devices "
-                     f"({', '.join(devices)})", distribution=distribution)
+                     f"({', '.join(devices)})", distribution=distribution, on_cpu=on_cpu)
 
 
 

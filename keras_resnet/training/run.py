@@ -353,6 +353,11 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
             # weights both equal Keras' defaults).
             loss = keras.losses.SparseCategoricalCrossentropy(
                 reduction="mean_with_sample_weight")
+            if keras.config.dtype_policy().name == "mixed_float16":
+                # Dynamic loss scaling. compile() would add the same wrapper by itself,
+                # but then the saved compile config names the bare optimiser, and
+                # loading model.keras skips the wrapper's variables with a warning.
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             trainer.compile(optimizer=optimizer, loss=loss, weighted_metrics=metrics)
 
             plateau = []
@@ -417,7 +422,7 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
               "train_seconds_this_process": round(seconds, 1),
               "precision": config["precision"], "backend": placement.backend,
               "devices": placement.devices,
-              # Keras wraps the optimiser under mixed_float16 (dynamic loss scaling)
+              # the optimiser is wrapped under mixed_float16 (dynamic loss scaling)
               "loss_scaling": isinstance(trainer.optimizer,
                                          keras.optimizers.LossScaleOptimizer)}
     for name, values in scores.items():

@@ -1,6 +1,6 @@
 """CPU training throughput of a CIFAR ResNet-20 (batch 128, 32x32x3): ours (Keras 3
-on TensorFlow) against an equivalent PyTorch model (torch CPU, NCHW and channels_last),
-plus the Keras variants that try to close the gap.
+on TensorFlow, and on JAX) against an equivalent PyTorch model (torch CPU, NCHW and
+channels_last), plus the Keras variants that try to close the gap.
 
 Every variant lives in its own worker process (so process-wide settings such as
 TensorFlow's thread pools or oneDNN can differ), builds its model and step once, then
@@ -16,7 +16,9 @@ SGD momentum 0.9, coupled weight decay 1e-4, same batch of random data each step
     python bench/train_throughput_vs_torch.py --smoke      # 1 round, 2 steps: checks it runs
     python bench/train_throughput_vs_torch.py --rounds 3 --steps 5 --name train_precision \
         --out docs/bench --variants "keras: fused BN + model.fit" "keras: bf16 + model.fit" \
-        "keras: bf16 + fused BN + model.fit" "torch bf16 autocast channels_last"
+        "keras: bf16 + fused BN + model.fit" "torch bf16 autocast channels_last" \
+        "keras (jax): model.fit" "keras (jax): bf16 + model.fit" \
+        "keras (jax): oneDNN custom calls + model.fit"
 
 Do not run beside other work.
 """
@@ -51,6 +53,18 @@ VARIANTS = {
         {"KR_PRECISION": "mixed_bfloat16", "KR_FUSED_BN": "1", "KR_FIT": "1"},
         "what keras-resnet train --precision bfloat16 runs: mixed_bfloat16, the fused BN "
         "on bfloat16 images, compile() + fit()"),
+    "keras (jax): model.fit": ({"KERAS_BACKEND": "jax", "KR_FIT": "1"},
+                               "Keras 3 on the JAX backend (XLA CPU), Keras' own BN, "
+                               "compile() + fit(); one fit() call per timed round"),
+    "keras (jax): bf16 + model.fit": (
+        {"KERAS_BACKEND": "jax", "KR_PRECISION": "mixed_bfloat16", "KR_FIT": "1"},
+        "the same with the mixed_bfloat16 policy (keras-resnet train --precision "
+        "bfloat16 under KERAS_BACKEND=jax)"),
+    "keras (jax): oneDNN custom calls + model.fit": (
+        {"KERAS_BACKEND": "jax", "KR_FIT": "1",
+         "XLA_FLAGS": "--xla_cpu_experimental_onednn_custom_call=true"},
+        "JAX with XLA:CPU's experimental oneDNN custom calls for convolutions and "
+        "matmuls (XLA_FLAGS=--xla_cpu_experimental_onednn_custom_call=true)"),
     "torch NCHW": ({}, "PyTorch eager, default memory format"),
     "torch channels_last": ({}, "PyTorch eager, channels_last"),
     "torch bf16 autocast channels_last": (
@@ -85,6 +99,14 @@ def keras_step_fn(name):
     if name.endswith("model.fit") or os.environ.get("KR_FIT"):
         model.compile(optimizer=opt, loss=loss_fn)
         ds = tf.data.Dataset.from_tensors((x, y)).repeat().prefetch(2)
+        if keras.backend.backend() == "jax":
+            # JAX's train_function takes and returns the model state; fit() keeps
+            # that state on the devices for a whole epoch, so each round is one fit()
+            def run_fit(steps):
+                history = model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
+                float(history.history["loss"][-1])
+
+            return run_fit
         it = iter(ds)
         model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)  # builds train_function
         train_function = model.train_function

@@ -42,15 +42,22 @@ VARIANTS = {
                                   "tf.config.threading.set_inter_op_parallelism_threads(1)"),
     "keras: fused BN": ({"KR_FUSED_BN": "1"},
                         "BatchNormalization's training branch as one FusedBatchNormV3 op"),
-    "keras: fused BN + model.fit": ({"KR_FUSED_BN": "1", "KR_FIT": "1"},
-                                    "fused BN and compile() + fit(): what keras-resnet "
-                                    "train runs in float32"),
+    "keras: fused BN + model.fit": ({"KR_FUSED_BN": "1", "KR_FIT": "1",
+                                     "TF_ENABLE_ONEDNN_OPTS": "1"},
+                                    "fused BN, compile() + fit(), oneDNN kernels on: what "
+                                    "keras-resnet train runs in float32"),
     "keras: oneDNN off": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, "TF_ENABLE_ONEDNN_OPTS=0"),
+    "keras: oneDNN on": ({"TF_ENABLE_ONEDNN_OPTS": "1"},
+                         "TF_ENABLE_ONEDNN_OPTS=1 (TensorFlow's default only on CPUs with "
+                         "AVX512_VNNI, AVX512_BF16, AVX-VNNI or AMX; import keras_resnet "
+                         "sets it)"),
     "keras: XLA": ({"KR_XLA": "1"}, "jit_compile=True"),
-    "keras: bf16 + model.fit": ({"KR_PRECISION": "mixed_bfloat16", "KR_FIT": "1"},
+    "keras: bf16 + model.fit": ({"KR_PRECISION": "mixed_bfloat16", "KR_FIT": "1",
+                                 "TF_ENABLE_ONEDNN_OPTS": "1"},
                                 "mixed_bfloat16 policy, Keras' own BN, compile() + fit()"),
     "keras: bf16 + fused BN + model.fit": (
-        {"KR_PRECISION": "mixed_bfloat16", "KR_FUSED_BN": "1", "KR_FIT": "1"},
+        {"KR_PRECISION": "mixed_bfloat16", "KR_FUSED_BN": "1", "KR_FIT": "1",
+         "TF_ENABLE_ONEDNN_OPTS": "1"},
         "what keras-resnet train --precision bfloat16 runs: mixed_bfloat16, the fused BN "
         "on bfloat16 images, compile() + fit()"),
     "keras (jax): model.fit": ({"KERAS_BACKEND": "jax", "KR_FIT": "1"},
@@ -302,12 +309,16 @@ def main(argv=None):
     import tensorflow as tf
     import torch
 
-    from keras_resnet.training.strategy import cpu_bf16_units
+    from keras_resnet.cpu import TF_ONEDNN_DEFAULT_FLAGS, cpu_bf16_units, cpu_flags
 
     ref = rates[REFERENCE]
     result = {
         "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
         "cpu_model": _cpu_model(), "bf16_units": cpu_bf16_units() or [],
+        # the CPU features for which TensorFlow turns oneDNN on by itself (none: off
+        # unless TF_ENABLE_ONEDNN_OPTS=1)
+        "tf_onednn_default_features": sorted((cpu_flags() or set())
+                                             & set(TF_ONEDNN_DEFAULT_FLAGS)),
         "tensorflow": tf.__version__, "keras": keras.__version__, "torch": torch.__version__,
         "batch": BATCH, "rounds": args.rounds, "steps_per_round": args.steps,
         "reference": REFERENCE,

@@ -21,6 +21,7 @@ PACKAGE = pathlib.Path(keras_resnet.__file__).parent
 # rank: what a part may build on. Parts of equal rank are peers and independent.
 RANKS = {
     "_version": 0, "io": 0, "numerics": 0,     # helpers that import nothing of ours
+    "cpu": 0,
     "data": 1, "arch": 1,                      # input pipelines; the networks
     "pretrained": 2,                           # weights, their preprocessing and labels
     "zoo": 3, "compat": 3,                     # build(), constructors; the 0.2.0 shim

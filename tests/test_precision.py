@@ -90,31 +90,15 @@ def test_no_precision_keeps_the_callers_mixed_policy(tmp_path):
     assert config["precision"] == "mixed_bfloat16"
 
 
-def test_bf16_units_read_from_cpuinfo(tmp_path):
-    from keras_resnet.training.strategy import cpu_bf16_units
-
-    x86 = tmp_path / "x86"
-    x86.write_text("processor\t: 0\nflags\t\t: fpu avx2 fma avx512f avx512_bf16 amx_tile "
-                   "amx_bf16\n\nprocessor\t: 1\nflags\t\t: fpu\n")
-    assert cpu_bf16_units(str(x86)) == ["amx_bf16", "avx512_bf16"]  # the first CPU's
-    zen3 = tmp_path / "zen3"
-    zen3.write_text("model name\t: AMD EPYC\nflags\t\t: fpu avx avx2 fma\n")
-    assert cpu_bf16_units(str(zen3)) == []
-    arm = tmp_path / "arm"
-    arm.write_text("processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n")
-    assert cpu_bf16_units(str(arm)) == ["bf16"]
-    assert cpu_bf16_units(str(tmp_path / "missing")) is None  # not Linux: unknown
-
-
 @pytest.mark.parametrize("units, precision, warns", [
     ([], "bfloat16", True), (["avx512_bf16"], "bfloat16", False),
     (None, "bfloat16", False), ([], "float32", False)])
 def test_bf16_on_a_cpu_without_bf16_units_warns(units, precision, warns, tmp_path,
                                                 monkeypatch):
 
-    from keras_resnet.training import strategy
+    from keras_resnet import cpu
 
-    monkeypatch.setattr(strategy, "cpu_bf16_units", lambda: units)
+    monkeypatch.setattr(cpu, "cpu_bf16_units", lambda: units)
     # a directory holding another run: train() stops with RunConfigMismatch right after
     # choosing where to compute, so the test trains nothing
     (tmp_path / "run").mkdir()

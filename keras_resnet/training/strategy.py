@@ -65,38 +65,6 @@ def choose_strategy():
     return tf.distribute.MirroredStrategy([d.name for d in cpus[:1]] or None)
 
 
-# Instruction sets that do bfloat16 arithmetic in hardware, as /proc/cpuinfo names them:
-# x86 AVX512_BF16 and AMX (oneDNN's bf16 kernels need one of them), AArch64 BF16.
-_BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
-
-
-def cpu_bf16_units(cpuinfo: str = "/proc/cpuinfo") -> list[str] | None:
-    """The CPU's bfloat16 instruction sets, as listed in ``/proc/cpuinfo``.
-
-    Args:
-        cpuinfo: the file to read (Linux's ``/proc/cpuinfo``; other paths for tests).
-
-    Returns:
-        The sorted names found (e.g. ``["amx_bf16", "avx512_bf16"]``); ``[]`` when the
-        CPU lists none (bfloat16 is then emulated with float32 units: measured 7.5x
-        slower than float32 for training on such a CPU, docs/benchmarks.md); ``None``
-        where ``/proc/cpuinfo`` cannot be read (not Linux): unknown.
-
-    Why not a library: py-cpuinfo would give the same list on more systems, but only
-    this warning needs it, and reading one Linux file keeps it out of the dependencies.
-    """
-    try:
-        with open(cpuinfo) as f:
-            for line in f:
-                key = line.split(":", 1)[0].strip()
-                if key in ("flags", "Features"):  # x86, AArch64
-                    flags = set(line.split(":", 1)[1].split())
-                    return sorted(flags.intersection(_BF16_FLAGS))
-    except OSError:
-        return None
-    return []
-
-
 def describe(strategy) -> str:
     name = type(strategy).__name__
     return f"{name} with {strategy.num_replicas_in_sync} replica(s)"

@@ -1,0 +1,105 @@
+"""What the CPU offers the frameworks: bfloat16 instructions, and whether TensorFlow
+runs its oneDNN kernels on it.
+
+TensorFlow's x86-64 builds contain oneDNN's convolution, matmul and batch-norm kernels
+but switch them on by default only where the CPU has AVX512_VNNI, AVX512_BF16,
+AVX-VNNI or AMX (``IsMklEnabled`` in tensorflow/core/util/port.cc); on other CPUs
+(AVX2 ones such as AMD Zen 2/3 and older Intel) convolutions go through TensorFlow's
+Eigen path instead. On a 2-core AVX2 AMD EPYC, ResNet-20 training ran 2.3x faster with
+the oneDNN kernels on (``TF_ENABLE_ONEDNN_OPTS=1``; docs/benchmarks.md, "Training
+throughput"). TensorFlow reads that variable once, when it is imported, so
+``import keras_resnet`` sets it (see :func:`enable_tf_onednn`) before anything can
+import TensorFlow, unless the user has set it.
+
+Imports nothing of ours and nothing heavy: ``import keras_resnet`` runs it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
+
+# Instruction sets that do bfloat16 arithmetic in hardware, as /proc/cpuinfo names them:
+# x86 AVX512_BF16 and AMX (oneDNN's bf16 kernels need one of them), AArch64 BF16.
+_BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
+# The features for which TensorFlow turns oneDNN on by itself (port.cc, see above).
+TF_ONEDNN_DEFAULT_FLAGS = ("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile",
+                            "amx_int8", "amx_bf16")
+_X86_64 = ("x86_64", "amd64")
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str] | None:
+    """The first CPU's feature flags in ``/proc/cpuinfo`` (x86 ``flags``, AArch64
+    ``Features``); an empty set when the file lists none; ``None`` where it cannot be
+    read (not Linux): unknown.
+
+    Why not a library: py-cpuinfo gives the same list on more systems, but only these
+    two checks need it, and one Linux file keeps it out of the dependencies.
+    """
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                key = line.split(":", 1)[0].strip()
+                if key in ("flags", "Features"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        return None
+    return set()
+
+
+def cpu_bf16_units(cpuinfo: str = "/proc/cpuinfo") -> list[str] | None:
+    """The CPU's bfloat16 instruction sets, as listed in ``/proc/cpuinfo``.
+
+    Args:
+        cpuinfo: the file to read (Linux's ``/proc/cpuinfo``; other paths for tests).
+
+    Returns:
+        The sorted names found (e.g. ``["amx_bf16", "avx512_bf16"]``); ``[]`` when the
+        CPU lists none (bfloat16 is then emulated with float32 units: a ResNet-20
+        training step measured 7.5x slower than float32 on such a CPU,
+        docs/benchmarks.md); ``None`` where the file cannot be read: unknown.
+    """
+    flags = cpu_flags(cpuinfo)
+    return None if flags is None else sorted(flags.intersection(_BF16_FLAGS))
+
+
+def enable_tf_onednn() -> bool:
+    """Set ``TF_ENABLE_ONEDNN_OPTS=1`` for this process if that can still take effect.
+
+    Only on x86-64 (elsewhere TensorFlow's oneDNN build differs), only while TensorFlow
+    is not imported yet (it reads the variable once, at import), and never over a value
+    the user set (``TF_ENABLE_ONEDNN_OPTS=0`` keeps the kernels off).
+
+    Returns:
+        True when this call set the variable.
+    """
+    if (platform.machine().lower() not in _X86_64 or "tensorflow" in sys.modules
+            or ONEDNN_ENV in os.environ):
+        return False
+    os.environ[ONEDNN_ENV] = "1"
+    return True
+
+
+def tf_onednn_enabled(cpuinfo: str = "/proc/cpuinfo") -> bool | None:
+    """Whether TensorFlow runs (or, imported now, would run) its oneDNN kernels.
+
+    Read from ``TF_ENABLE_ONEDNN_OPTS`` ("1"/"true" on, "0"/"false" off, as
+    TensorFlow parses it) and, where it is unset, from the CPU features for which
+    TensorFlow turns them on by itself. Assumes the variable has not changed since
+    TensorFlow was imported.
+
+    Returns:
+        True or False; None where it cannot be told (not x86-64 Linux, or a value
+        TensorFlow would reject).
+    """
+    value = os.environ.get(ONEDNN_ENV)
+    if value is not None:
+        value = value.strip().lower()
+        return True if value in ("1", "true") else False if value in ("0", "false") else None
+    if platform.machine().lower() not in _X86_64:
+        return None
+    flags = cpu_flags(cpuinfo)
+    return None if flags is None else bool(flags.intersection(TF_ONEDNN_DEFAULT_FLAGS))

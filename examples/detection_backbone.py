@@ -14,10 +14,10 @@ dynamic input size and verified against Keras.
 import argparse
 import json
 
+import keras_resnet  # before keras: switches TensorFlow's oneDNN kernels on (see cpu.py)
+
 import keras
 import numpy as np
-
-import keras_resnet
 from keras_resnet.deploy import export
 
 

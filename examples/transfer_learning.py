@@ -14,10 +14,10 @@ include_top=False, pooling="avg")`` as the backbone.
 import argparse
 import json
 
+import keras_resnet  # before keras: switches TensorFlow's oneDNN kernels on (see cpu.py)
+
 import keras
 import numpy as np
-
-import keras_resnet
 from keras_resnet.data import load_embedded
 
 

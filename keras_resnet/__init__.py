@@ -8,7 +8,10 @@ Quick start::
     keras_resnet.list_models()
 
 Names are imported lazily: ``import keras_resnet`` is instant, and Keras (with its
-backend) is imported on first use of a builder.
+backend) is imported on first use of a builder. Its one side effect: on Linux x86-64,
+if TensorFlow is not imported yet and ``TF_ENABLE_ONEDNN_OPTS`` is unset, it sets that
+variable to 1 so that TensorFlow runs its oneDNN kernels on CPUs where it would not by
+default (:mod:`keras_resnet.cpu`; ``TF_ENABLE_ONEDNN_OPTS=0`` keeps them off).
 """
 
 from __future__ import annotations

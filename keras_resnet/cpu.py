@@ -1,15 +1,19 @@
 """What the CPU offers the frameworks: bfloat16 instructions, and whether TensorFlow
 runs its oneDNN kernels on it.
 
-TensorFlow's x86-64 builds contain oneDNN's convolution, matmul and batch-norm kernels
-but switch them on by default only where the CPU has AVX512_VNNI, AVX512_BF16,
-AVX-VNNI or AMX (``IsMklEnabled`` in tensorflow/core/util/port.cc); on other CPUs
+TensorFlow's x86-64 Linux builds contain oneDNN's convolution, matmul and batch-norm
+kernels but switch them on by default only where the CPU has AVX512_VNNI, AVX512_BF16,
+AVX-VNNI or AMX (``IsMklEnabled`` in tensorflow/core/util/port.cc, TensorFlow 2.9 to
+2.21 at least); on other CPUs
 (AVX2 ones such as AMD Zen 2/3 and older Intel) convolutions go through TensorFlow's
 Eigen path instead. On a 2-core AVX2 AMD EPYC, ResNet-20 training ran 2.3x faster with
 the oneDNN kernels on (``TF_ENABLE_ONEDNN_OPTS=1``; docs/benchmarks.md, "Training
 throughput"). TensorFlow reads that variable once, when it is imported, so
 ``import keras_resnet`` sets it (see :func:`enable_tf_onednn`) before anything can
-import TensorFlow, unless the user has set it.
+import TensorFlow, unless the user has set it. Like any environment variable it then
+holds for the whole process and the processes it starts; oneDNN's kernels sum in
+another order than Eigen's, so results differ from TensorFlow's default by float
+rounding (TensorFlow logs the same caveat). ``TF_ENABLE_ONEDNN_OPTS=0`` keeps them off.
 
 Imports nothing of ours and nothing heavy: ``import keras_resnet`` runs it.
 """
@@ -31,10 +35,22 @@ TF_ONEDNN_DEFAULT_FLAGS = ("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile",
 _X86_64 = ("x86_64", "amd64")
 
 
+def _linux_x86_64() -> bool:
+    # TensorFlow's Windows builds keep oneDNN off on purpose and its macOS builds have
+    # none; only Linux x86-64 was measured here.
+    return sys.platform.startswith("linux") and platform.machine().lower() in _X86_64
+
+
 def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str] | None:
     """The first CPU's feature flags in ``/proc/cpuinfo`` (x86 ``flags``, AArch64
-    ``Features``); an empty set when the file lists none; ``None`` where it cannot be
-    read (not Linux): unknown.
+    ``Features``).
+
+    Args:
+        cpuinfo: the file to read (Linux's ``/proc/cpuinfo``; other paths for tests).
+
+    Returns:
+        The set of flags; ``None`` where the file cannot be read (not Linux) or has no
+        such line (other architectures): unknown.
 
     Why not a library: py-cpuinfo gives the same list on more systems, but only these
     two checks need it, and one Linux file keeps it out of the dependencies.
@@ -47,7 +63,7 @@ def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str] | None:
                     return set(line.split(":", 1)[1].split())
     except OSError:
         return None
-    return set()
+    return None
 
 
 def cpu_bf16_units(cpuinfo: str = "/proc/cpuinfo") -> list[str] | None:
@@ -69,15 +85,16 @@ def cpu_bf16_units(cpuinfo: str = "/proc/cpuinfo") -> list[str] | None:
 def enable_tf_onednn() -> bool:
     """Set ``TF_ENABLE_ONEDNN_OPTS=1`` for this process if that can still take effect.
 
-    Only on x86-64 (elsewhere TensorFlow's oneDNN build differs), only while TensorFlow
-    is not imported yet (it reads the variable once, at import), and never over a value
-    the user set (``TF_ENABLE_ONEDNN_OPTS=0`` keeps the kernels off).
+    Only on Linux x86-64 (TensorFlow's builds for other systems differ, and only this
+    one was measured), only while TensorFlow is not imported yet (it reads the variable
+    once, at import), and never over a value the user set (``TF_ENABLE_ONEDNN_OPTS=0``
+    keeps the kernels off). The variable is in ``os.environ``: child processes inherit
+    it.
 
     Returns:
         True when this call set the variable.
     """
-    if (platform.machine().lower() not in _X86_64 or "tensorflow" in sys.modules
-            or ONEDNN_ENV in os.environ):
+    if not _linux_x86_64() or "tensorflow" in sys.modules or ONEDNN_ENV in os.environ:
         return False
     os.environ[ONEDNN_ENV] = "1"
     return True
@@ -86,20 +103,22 @@ def enable_tf_onednn() -> bool:
 def tf_onednn_enabled(cpuinfo: str = "/proc/cpuinfo") -> bool | None:
     """Whether TensorFlow runs (or, imported now, would run) its oneDNN kernels.
 
-    Read from ``TF_ENABLE_ONEDNN_OPTS`` ("1"/"true" on, "0"/"false" off, as
-    TensorFlow parses it) and, where it is unset, from the CPU features for which
-    TensorFlow turns them on by itself. Assumes the variable has not changed since
-    TensorFlow was imported.
+    Read from ``TF_ENABLE_ONEDNN_OPTS`` as TensorFlow parses it ("1"/"true" on,
+    "0"/"false" off, case-insensitive; anything else is ignored) and otherwise from the
+    CPU features for which TensorFlow turns them on by itself. Assumes the variable has
+    not changed since TensorFlow was imported.
+
+    Args:
+        cpuinfo: the file to read the CPU features from (tests pass their own).
 
     Returns:
-        True or False; None where it cannot be told (not x86-64 Linux, or a value
-        TensorFlow would reject).
+        True or False; None where it cannot be told (not Linux x86-64, or the CPU's
+        features unreadable).
     """
-    value = os.environ.get(ONEDNN_ENV)
-    if value is not None:
-        value = value.strip().lower()
-        return True if value in ("1", "true") else False if value in ("0", "false") else None
-    if platform.machine().lower() not in _X86_64:
+    if not _linux_x86_64():
         return None
+    value = os.environ.get(ONEDNN_ENV, "").lower()
+    if value in ("1", "true", "0", "false"):
+        return value in ("1", "true")
     flags = cpu_flags(cpuinfo)
     return None if flags is None else bool(flags.intersection(TF_ONEDNN_DEFAULT_FLAGS))

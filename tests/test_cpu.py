@@ -1,6 +1,7 @@
 """keras_resnet.cpu: the CPU's bfloat16 units, and TensorFlow's oneDNN kernels switched
 on by ``import keras_resnet`` where TensorFlow leaves them off (AVX2 CPUs)."""
 
+import dataclasses
 import os
 import platform
 import subprocess
@@ -11,7 +12,7 @@ import pytest
 
 from keras_resnet import cpu
 
-X86 = platform.machine().lower() in ("x86_64", "amd64")
+X86 = sys.platform.startswith("linux") and platform.machine().lower() in ("x86_64", "amd64")
 
 
 def _python(code, **env):
@@ -36,6 +37,9 @@ def test_flags_and_bf16_units_read_from_cpuinfo(tmp_path):
     assert cpu.cpu_bf16_units(str(arm)) == ["bf16"]
     missing = str(tmp_path / "missing")
     assert cpu.cpu_bf16_units(missing) is None and cpu.cpu_flags(missing) is None
+    power = tmp_path / "power"  # no flags line at all (ppc64le): unknown, not "none"
+    power.write_text("processor\t: 0\ncpu\t\t: POWER10\n")
+    assert cpu.cpu_bf16_units(str(power)) is None
 
 
 def test_tf_onednn_state_follows_the_variable_then_tensorflows_own_rule(tmp_path,
@@ -44,21 +48,28 @@ def test_tf_onednn_state_follows_the_variable_then_tensorflows_own_rule(tmp_path
     avx2.write_text("flags\t\t: fpu avx2 fma\n")
     vnni.write_text("flags\t\t: fpu avx2 avx512f avx512_vnni\n")
     monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.delenv(cpu.ONEDNN_ENV, raising=False)
     # unset: TensorFlow's default, on only with the neural-network features
     assert cpu.tf_onednn_enabled(str(avx2)) is False
     assert cpu.tf_onednn_enabled(str(vnni)) is True
     assert cpu.tf_onednn_enabled(str(tmp_path / "missing")) is None
+    # TensorFlow lower-cases but does not strip the value, and ignores what it cannot
+    # parse (its CPU-feature default then holds)
     for value, expected in [("1", True), ("TRUE", True), ("0", False), ("false", False),
-                            ("maybe", None)]:
+                            ("maybe", False), (" 1", False)]:
         monkeypatch.setenv(cpu.ONEDNN_ENV, value)
         assert cpu.tf_onednn_enabled(str(avx2)) is expected, value
     monkeypatch.delenv(cpu.ONEDNN_ENV)
     monkeypatch.setattr(platform, "machine", lambda: "aarch64")
     assert cpu.tf_onednn_enabled(str(avx2)) is None  # another oneDNN build: not ours to say
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(sys, "platform", "win32")  # oneDNN off there on purpose
+    monkeypatch.setenv(cpu.ONEDNN_ENV, "1")
+    assert cpu.tf_onednn_enabled(str(avx2)) is None and cpu.enable_tf_onednn() is False
 
 
-@pytest.mark.skipif(not X86, reason="keras_resnet sets the variable on x86-64 only")
+@pytest.mark.skipif(not X86, reason="keras_resnet sets the variable on Linux x86-64 only")
 def test_import_sets_the_variable_only_where_it_can_take_effect():
     show = "import os; print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'))"
     assert _python(f"import keras_resnet; {show}").stdout.strip() == "1"
@@ -70,7 +81,7 @@ def test_import_sets_the_variable_only_where_it_can_take_effect():
                    TF_CPP_MIN_LOG_LEVEL="3").stdout.strip() == "None"
 
 
-@pytest.mark.skipif(not X86, reason="keras_resnet sets the variable on x86-64 only")
+@pytest.mark.skipif(not X86, reason="keras_resnet sets the variable on Linux x86-64 only")
 def test_tensorflow_runs_its_onednn_kernels_after_import_keras_resnet():
     """TensorFlow's own log line says whether its oneDNN kernels are on; it must say so
     after ``import keras_resnet`` on every x86-64 CPU, and not when the user said 0."""
@@ -83,8 +94,12 @@ def test_tensorflow_runs_its_onednn_kernels_after_import_keras_resnet():
 
 
 def test_train_says_how_to_turn_the_kernels_on_when_they_are_off(tmp_path, monkeypatch):
-    from keras_resnet.training import train
+    from keras_resnet.training import strategy, train
     from keras_resnet.training.run import RunConfigMismatch
+
+    real = strategy.choose_placement  # the test's point holds on a GPU machine too
+    monkeypatch.setattr(strategy, "choose_placement",
+                        lambda s=None: dataclasses.replace(real(s), on_cpu=True))
 
     (tmp_path / "run").mkdir()  # another run's directory: train() stops before training
     (tmp_path / "run" / "config.json").write_text('{"model": "another"}')
@@ -103,3 +118,16 @@ def test_train_says_how_to_turn_the_kernels_on_when_they_are_off(tmp_path, monke
             train(out=str(tmp_path / "run"), **tiny)
         ours = [w for w in caught if "TF_ENABLE_ONEDNN_OPTS=1" in str(w.message)]
         assert len(ours) == int(hint), (env, state)
+        if hint:
+            assert ours[0].filename == __file__  # points at the caller's line
+
+
+def test_placement_knows_it_computes_on_the_cpu():
+    import tensorflow as tf
+
+    from keras_resnet.training.strategy import choose_placement
+
+    no_gpu = not tf.config.list_logical_devices("GPU")
+    assert choose_placement().on_cpu is no_gpu
+    # the default strategy lists no devices: the answer comes from TensorFlow's own list
+    assert choose_placement(tf.distribute.get_strategy()).on_cpu is no_gpu

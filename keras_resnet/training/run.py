@@ -42,6 +42,10 @@ __all__ = ["RunConfigMismatch", "run_class_names", "train"]
 DEFAULT_HOLDOUT = 0.1  # of the training data: the paper's CIFAR 45k/5k split
 # --precision: Keras' dtype policy for each (variables stay float32 in the mixed ones)
 PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+# Quoted by train()'s warnings; measured by bench/train_throughput_vs_torch.py on a 2-core
+# AVX2 AMD EPYC, docs/benchmarks.md "Training precision" (keep the two in step).
+BF16_SLOWDOWN_MEASURED = "7.5x"
+ONEDNN_SPEEDUP_MEASURED = "2.3x"
 _PRECISION_OF_POLICY = {policy: name for name, policy in PRECISIONS.items()}
 # config.json keys that say where a run computed: recorded (and updated on resume), not
 # compared, so a run can resume on another machine
@@ -122,9 +126,13 @@ def train(model: str = "resnet20", dataset: str = "embedded", recipe: str = "fas
     ``precision``: ``"float32"``, ``"bfloat16"`` or ``"float16"``: Keras'
     ``float32``, ``mixed_bfloat16`` or ``mixed_float16`` policy for the run (restored
     afterwards); None (the default) keeps the caller's global policy if it is one of
-    these three (float32 unless set). Variables, the classifier's softmax and the loss stay float32; under
-    float16 Keras wraps the optimiser in a ``LossScaleOptimizer``. config.json records
-    the policy name, the backend and the device count.
+    these three (float32 unless set). Variables, the classifier's softmax and the loss
+    stay float32; under float16 the optimiser is wrapped in Keras'
+    ``LossScaleOptimizer`` (dynamic loss scaling). config.json records the policy
+    name, the backend and the device count. Warns (UserWarning) when bfloat16 is asked
+    for on a CPU without bf16 instructions under TensorFlow, and when TensorFlow runs
+    without its oneDNN kernels only because it was imported before keras_resnet
+    (:mod:`keras_resnet.cpu`).
 
     Devices: the TensorFlow backend uses tf.distribute (``strategy``, or the automatic
     choice: :mod:`keras_resnet.training.strategy`); the JAX backend
@@ -280,22 +288,24 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
                          f"directory {out} first, then start every worker")
     placement = choose_placement(strategy)
     if (config["precision"] == "mixed_bfloat16" and placement.on_cpu
-            and cpu.cpu_bf16_units() == []):
+            and placement.backend == "tensorflow" and cpu.cpu_bf16_units() == []):
         warnings.warn(
             "precision bfloat16 on a CPU without bfloat16 instructions (/proc/cpuinfo "
-            "lists no avx512_bf16 or amx_bf16): it is emulated with float32 units, and "
-            "a ResNet-20 training step measured 7.5x slower than float32 on such a CPU "
+            "lists no avx512_bf16, amx_bf16 or AArch64 bf16): TensorFlow emulates it "
+            "with float32 units, and a ResNet-20 training step measured "
+            f"{BF16_SLOWDOWN_MEASURED} slower than float32 on such a CPU "
             "(docs/benchmarks.md, 'Training precision'). Use precision float32 here; "
             "bfloat16 pays off on CPUs with those instructions and on accelerators",
             UserWarning, stacklevel=3)
     onednn = cpu.tf_onednn_enabled() if placement.backend == "tensorflow" else None
     if onednn is False and placement.on_cpu and cpu.ONEDNN_ENV not in os.environ:
         warnings.warn(
-            "TensorFlow was imported before keras_resnet, with TF_ENABLE_ONEDNN_OPTS "
-            "unset, and on this CPU (no AVX512_VNNI, AVX512_BF16, AVX-VNNI or AMX) it then "
-            "runs without its oneDNN kernels: ResNet-20 training measured 2.3x faster with "
-            "them on such a CPU (docs/benchmarks.md). Set TF_ENABLE_ONEDNN_OPTS=1 before "
-            "TensorFlow is imported, or import keras_resnet first",
+            "TensorFlow (or keras) was imported before keras_resnet, with "
+            "TF_ENABLE_ONEDNN_OPTS unset, and on this CPU (no AVX512_VNNI, AVX512_BF16, "
+            "AVX-VNNI or AMX) TensorFlow then runs without its oneDNN kernels: ResNet-20 "
+            f"training measured {ONEDNN_SPEEDUP_MEASURED} faster with them on such a CPU "
+            "(docs/benchmarks.md, 'Training precision'). Put `import keras_resnet` before "
+            "`import keras` / `import tensorflow`, or set TF_ENABLE_ONEDNN_OPTS=1",
             UserWarning, stacklevel=3)
     split_by_jax = placement.strategy is None and placement.devices > 1
     if split_by_jax and batch_size % placement.devices:
@@ -366,7 +376,8 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
                 # Dynamic loss scaling. compile() would add the same wrapper by itself,
                 # but then the saved compile config names the bare optimiser, and
                 # loading model.keras skips the wrapper's variables with a warning.
-                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+                optimizer = keras.optimizers.LossScaleOptimizer(
+                    optimizer, name="loss_scale_optimizer")
             trainer.compile(optimizer=optimizer, loss=loss, weighted_metrics=metrics)
 
             plateau = []

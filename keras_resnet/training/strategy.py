@@ -129,8 +129,13 @@ def choose_placement(strategy=None) -> Placement:
     backend = keras.backend.backend()
     if backend == "tensorflow":
         strategy = strategy or choose_strategy()
-        on_cpu = all("CPU" in d.upper().rsplit("/", 1)[-1]
-                     for d in strategy.extended.worker_devices)
+        try:
+            on_cpu = all("CPU" in d.upper().rsplit("/", 1)[-1]
+                         for d in strategy.extended.worker_devices)
+        except RuntimeError:  # the default strategy has no device list
+            import tensorflow as tf
+
+            on_cpu = not tf.config.list_logical_devices("GPU")
         return Placement(backend, strategy.num_replicas_in_sync, describe(strategy),
                          strategy=strategy, on_cpu=on_cpu)
     if strategy is not None:

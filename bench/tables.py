@@ -118,6 +118,7 @@ def main(d="docs/bench"):
     for name, fn in (("inference_backends.json", inference),
                      ("train_throughput_vs_torch.json", training),
                      ("train_precision.json", training),
+                     ("train_onednn.json", training),
                      ("pipeline_vs_step.json", pipeline)):
         r = _load(d, name)
         if r is None:

@@ -14,11 +14,15 @@ SGD momentum 0.9, coupled weight decay 1e-4, same batch of random data each step
 
     python bench/train_throughput_vs_torch.py [--rounds 7] [--steps 10] [--out docs/bench]
     python bench/train_throughput_vs_torch.py --smoke      # 1 round, 2 steps: checks it runs
-    python bench/train_throughput_vs_torch.py --rounds 3 --steps 5 --name train_precision \
-        --out docs/bench --variants "keras: fused BN + model.fit" "keras: bf16 + model.fit" \
-        "keras: bf16 + fused BN + model.fit" "torch bf16 autocast channels_last" \
-        "keras (jax): model.fit" "keras (jax): bf16 + model.fit" \
-        "keras (jax): oneDNN custom calls + model.fit"
+    python bench/train_throughput_vs_torch.py --rounds 3 --steps 8 --name train_precision \
+        --out docs/bench --variants "keras: model.fit" "keras: oneDNN on" \
+        "keras: fused BN + model.fit" "keras: bf16 + model.fit" \
+        "keras: bf16 + fused BN + model.fit" "keras (jax): model.fit" \
+        "keras (jax): bf16 + model.fit" "keras (jax): oneDNN custom calls + model.fit" \
+        "torch NCHW" "torch bf16 autocast channels_last"
+    python bench/train_throughput_vs_torch.py --rounds 5 --steps 10 --name train_onednn \
+        --out docs/bench --variants "keras: fused BN + model.fit" \
+        "keras: fused BN + model.fit, oneDNN off"
 
 Do not run beside other work.
 """
@@ -37,7 +41,8 @@ BATCH = 128
 # name -> (environment for the worker, description)
 VARIANTS = {
     "keras: tf.function step": ({}, "Keras model, custom tf.function train step"),
-    "keras: model.fit": ({}, "what keras-resnet train runs: compile() + fit() on a tf.data pipeline"),
+    "keras: model.fit": ({}, "compile() + fit() on a tf.data pipeline, Keras' own BN, "
+                             "TensorFlow's oneDNN default for the CPU"),
     "keras: inter-op threads 1": ({"KR_INTER_OP": "1"},
                                   "tf.config.threading.set_inter_op_parallelism_threads(1)"),
     "keras: fused BN": ({"KR_FUSED_BN": "1"},
@@ -46,6 +51,10 @@ VARIANTS = {
                                      "TF_ENABLE_ONEDNN_OPTS": "1"},
                                     "fused BN, compile() + fit(), oneDNN kernels on: what "
                                     "keras-resnet train runs in float32"),
+    "keras: fused BN + model.fit, oneDNN off": (
+        {"KR_FUSED_BN": "1", "KR_FIT": "1", "TF_ENABLE_ONEDNN_OPTS": "0"},
+        "the same with TF_ENABLE_ONEDNN_OPTS=0 (TensorFlow's default on CPUs without "
+        "AVX512_VNNI, AVX512_BF16, AVX-VNNI or AMX)"),
     "keras: oneDNN off": ({"TF_ENABLE_ONEDNN_OPTS": "0"}, "TF_ENABLE_ONEDNN_OPTS=0"),
     "keras: oneDNN on": ({"TF_ENABLE_ONEDNN_OPTS": "1"},
                          "TF_ENABLE_ONEDNN_OPTS=1 (TensorFlow's default only on CPUs with "
@@ -265,7 +274,8 @@ def plot(result, out):
                 fontsize=8)
     ax.set_xlabel(f"images/s (median of {result['rounds']} rounds); ratio vs {REFERENCE}")
     units = ", ".join(result.get("bf16_units") or []) or "no bf16 units"
-    ax.set_title(f"CIFAR ResNet-20 training, batch 128, 2-core CPU ({units})")
+    cpu = f"{result.get('cpu_model', 'CPU')}, {result.get('cpu_count', '?')} cores, {units}"
+    ax.set_title(f"CIFAR ResNet-20 training, batch 128\n{cpu}", fontsize=10)
     ax.set_xlim(0, max(rates) * 1.3)
     fig.tight_layout()
     fig.savefig(out)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from ._version import __version__
 from .cpu import enable_tf_onednn
 
-# TensorFlow's oneDNN kernels on AVX2 CPUs too (2.3x faster training measured there;
+# TensorFlow's oneDNN kernels on AVX2 CPUs too (1.8x faster training measured there;
 # see keras_resnet/cpu.py). Has to happen before TensorFlow is imported.
 enable_tf_onednn()
 

@@ -6,9 +6,9 @@ kernels but switch them on by default only where the CPU has AVX512_VNNI, AVX512
 AVX-VNNI or AMX (``IsMklEnabled`` in tensorflow/core/util/port.cc, TensorFlow 2.9 to
 2.21 at least); on other CPUs
 (AVX2 ones such as AMD Zen 2/3 and older Intel) convolutions go through TensorFlow's
-Eigen path instead. On a 2-core AVX2 AMD EPYC, ResNet-20 training ran 2.3x faster with
-the oneDNN kernels on (``TF_ENABLE_ONEDNN_OPTS=1``; docs/benchmarks.md, "Training
-throughput"). TensorFlow reads that variable once, when it is imported, so
+Eigen path instead. On a 2-core AVX2 AMD EPYC, ResNet-20 training (what
+``keras-resnet train`` runs) went from 157 to 278 img/s, 1.8x, with the oneDNN kernels
+on (``TF_ENABLE_ONEDNN_OPTS=1``; docs/benchmarks.md, "Training precision"). TensorFlow reads that variable once, when it is imported, so
 ``import keras_resnet`` sets it (see :func:`enable_tf_onednn`) before anything can
 import TensorFlow, unless the user has set it. Like any environment variable it then
 holds for the whole process and the processes it starts; oneDNN's kernels sum in
@@ -75,7 +75,7 @@ def cpu_bf16_units(cpuinfo: str = "/proc/cpuinfo") -> list[str] | None:
     Returns:
         The sorted names found (e.g. ``["amx_bf16", "avx512_bf16"]``); ``[]`` when the
         CPU lists none (bfloat16 is then emulated with float32 units: a ResNet-20
-        training step measured 7.5x slower than float32 on such a CPU,
+        training step measured 12x slower than float32 on such a CPU,
         docs/benchmarks.md); ``None`` where the file cannot be read: unknown.
     """
     flags = cpu_flags(cpuinfo)

@@ -44,8 +44,8 @@ DEFAULT_HOLDOUT = 0.1  # of the training data: the paper's CIFAR 45k/5k split
 PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 # Quoted by train()'s warnings; measured by bench/train_throughput_vs_torch.py on a 2-core
 # AVX2 AMD EPYC, docs/benchmarks.md "Training precision" (keep the two in step).
-BF16_SLOWDOWN_MEASURED = "7.5x"
-ONEDNN_SPEEDUP_MEASURED = "2.3x"
+BF16_SLOWDOWN_MEASURED = "12x"
+ONEDNN_SPEEDUP_MEASURED = "1.8x"
 _PRECISION_OF_POLICY = {policy: name for name, policy in PRECISIONS.items()}
 # config.json keys that say where a run computed: recorded (and updated on resume), not
 # compared, so a run can resume on another machine

@@ -42,7 +42,7 @@ demo: $(BASE)
 
 # JOBS test processes (pytest-xdist), whole files to each: most tests spend their time in
 # single-threaded work (tracing, converting, starting subprocesses), so two processes on
-# two cores finish sooner than one.
+# two cores finish sooner than one. JOBS=0: no xdist, everything in pytest's process.
 JOBS ?= 2
 
 test: $(STAMP) data

@@ -94,19 +94,19 @@ def enable_tf_onednn() -> bool:
     Returns:
         True when this call set the variable.
     """
-    if not _linux_x86_64() or "tensorflow" in sys.modules or ONEDNN_ENV in os.environ:
+    # TensorFlow reads an empty value as unset (its default), so it is not a choice
+    if not _linux_x86_64() or "tensorflow" in sys.modules or os.environ.get(ONEDNN_ENV):
         return False
     os.environ[ONEDNN_ENV] = "1"
     return True
 
 
-def tf_onednn_enabled(cpuinfo: str = "/proc/cpuinfo") -> bool | None:
-    """Whether TensorFlow runs (or, imported now, would run) its oneDNN kernels.
+def tf_onednn_expected(cpuinfo: str = "/proc/cpuinfo") -> bool | None:
+    """Whether TensorFlow, imported now, would run its oneDNN kernels.
 
     Read from ``TF_ENABLE_ONEDNN_OPTS`` as TensorFlow parses it ("1"/"true" on,
-    "0"/"false" off, case-insensitive; anything else is ignored) and otherwise from the
-    CPU features for which TensorFlow turns them on by itself. Assumes the variable has
-    not changed since TensorFlow was imported.
+    "0"/"false" off, case-insensitive; anything else, empty included, is ignored) and
+    otherwise from the CPU features for which TensorFlow turns them on by itself.
 
     Args:
         cpuinfo: the file to read the CPU features from (tests pass their own).
@@ -122,3 +122,24 @@ def tf_onednn_enabled(cpuinfo: str = "/proc/cpuinfo") -> bool | None:
         return value in ("1", "true")
     flags = cpu_flags(cpuinfo)
     return None if flags is None else bool(flags.intersection(TF_ONEDNN_DEFAULT_FLAGS))
+
+
+def tf_onednn_enabled() -> bool | None:
+    """Whether TensorFlow in this process runs its oneDNN kernels.
+
+    Once TensorFlow is imported its own answer (``IsMklEnabled``, a private function of
+    ``tensorflow.python.util``: TensorFlow has no public one, and the variable alone
+    can mislead, e.g. when it was set after the import); before that, or where that
+    function is missing, :func:`tf_onednn_expected`.
+
+    Returns:
+        True or False; None where it cannot be told.
+    """
+    if "tensorflow" in sys.modules:
+        try:
+            from tensorflow.python.util import _pywrap_util_port
+        except ImportError:
+            pass
+        else:
+            return bool(_pywrap_util_port.IsMklEnabled())
+    return tf_onednn_expected()

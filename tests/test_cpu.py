@@ -51,22 +51,22 @@ def test_tf_onednn_state_follows_the_variable_then_tensorflows_own_rule(tmp_path
     monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.delenv(cpu.ONEDNN_ENV, raising=False)
     # unset: TensorFlow's default, on only with the neural-network features
-    assert cpu.tf_onednn_enabled(str(avx2)) is False
-    assert cpu.tf_onednn_enabled(str(vnni)) is True
-    assert cpu.tf_onednn_enabled(str(tmp_path / "missing")) is None
+    assert cpu.tf_onednn_expected(str(avx2)) is False
+    assert cpu.tf_onednn_expected(str(vnni)) is True
+    assert cpu.tf_onednn_expected(str(tmp_path / "missing")) is None
     # TensorFlow lower-cases but does not strip the value, and ignores what it cannot
     # parse (its CPU-feature default then holds)
     for value, expected in [("1", True), ("TRUE", True), ("0", False), ("false", False),
-                            ("maybe", False), (" 1", False)]:
+                            ("maybe", False), (" 1", False), ("", False)]:
         monkeypatch.setenv(cpu.ONEDNN_ENV, value)
-        assert cpu.tf_onednn_enabled(str(avx2)) is expected, value
+        assert cpu.tf_onednn_expected(str(avx2)) is expected, value
     monkeypatch.delenv(cpu.ONEDNN_ENV)
     monkeypatch.setattr(platform, "machine", lambda: "aarch64")
-    assert cpu.tf_onednn_enabled(str(avx2)) is None  # another oneDNN build: not ours to say
+    assert cpu.tf_onednn_expected(str(avx2)) is None  # another oneDNN build: not ours to say
     monkeypatch.setattr(platform, "machine", lambda: "x86_64")
     monkeypatch.setattr(sys, "platform", "win32")  # oneDNN off there on purpose
     monkeypatch.setenv(cpu.ONEDNN_ENV, "1")
-    assert cpu.tf_onednn_enabled(str(avx2)) is None and cpu.enable_tf_onednn() is False
+    assert cpu.tf_onednn_expected(str(avx2)) is None and cpu.enable_tf_onednn() is False
 
 
 @pytest.mark.skipif(not X86, reason="keras_resnet sets the variable on Linux x86-64 only")
@@ -79,6 +79,22 @@ def test_import_sets_the_variable_only_where_it_can_take_effect():
     # TensorFlow already imported: too late to change, so left alone
     assert _python(f"import tensorflow, keras_resnet; {show}",
                    TF_CPP_MIN_LOG_LEVEL="3").stdout.strip() == "None"
+    # an empty value is TensorFlow's "unset", not a choice
+    assert _python(f"import keras_resnet; {show}", TF_ENABLE_ONEDNN_OPTS=""
+                   ).stdout.strip() == "1"
+
+
+@pytest.mark.skipif(not X86, reason="keras_resnet sets the variable on Linux x86-64 only")
+def test_the_state_is_tensorflows_own_answer(monkeypatch):
+    """Set after TensorFlow's import, the variable changes nothing: the state reported
+    (and recorded in metrics.json) is what TensorFlow decided, its default here."""
+    monkeypatch.delenv(cpu.ONEDNN_ENV, raising=False)
+    default = cpu.tf_onednn_expected()  # TensorFlow's own choice for this CPU
+    late = ("import os, tensorflow; os.environ['TF_ENABLE_ONEDNN_OPTS'] = '1'; "
+            "from keras_resnet import cpu; print(cpu.tf_onednn_enabled())")
+    assert _python(late, TF_CPP_MIN_LOG_LEVEL="3").stdout.strip() == str(default)
+    first = "import keras_resnet, tensorflow; print(keras_resnet.cpu.tf_onednn_enabled())"
+    assert _python(first, TF_CPP_MIN_LOG_LEVEL="3").stdout.strip() == "True"
 
 
 @pytest.mark.skipif(not X86, reason="keras_resnet sets the variable on Linux x86-64 only")
@@ -105,8 +121,9 @@ def test_train_says_how_to_turn_the_kernels_on_when_they_are_off(tmp_path, monke
     (tmp_path / "run" / "config.json").write_text('{"model": "another"}')
     tiny = dict(model="resnet8", epochs=1, batch_size=32, max_train_examples=64,
                 max_test_examples=32, holdout=0, verbose=0, plot=False)
+    # ("1", False): the variable set after TensorFlow's import, too late: still warned
     for env, state, hint in [(None, False, True), ("0", False, False), ("1", True, False),
-                             (None, True, False)]:
+                             (None, True, False), ("1", False, True)]:
         if env is None:
             monkeypatch.delenv(cpu.ONEDNN_ENV, raising=False)
         else:

@@ -298,14 +298,16 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
             "bfloat16 pays off on CPUs with those instructions and on accelerators",
             UserWarning, stacklevel=3)
     onednn = cpu.tf_onednn_enabled() if placement.backend == "tensorflow" else None
-    if onednn is False and placement.on_cpu and cpu.ONEDNN_ENV not in os.environ:
+    chose_off = os.environ.get(cpu.ONEDNN_ENV, "").lower() in ("0", "false")
+    if onednn is False and placement.on_cpu and not chose_off:
         warnings.warn(
-            "TensorFlow (or keras) was imported before keras_resnet, with "
-            "TF_ENABLE_ONEDNN_OPTS unset, and on this CPU (no AVX512_VNNI, AVX512_BF16, "
-            "AVX-VNNI or AMX) TensorFlow then runs without its oneDNN kernels: ResNet-20 "
-            f"training measured {ONEDNN_SPEEDUP_MEASURED} faster with them on such a CPU "
-            "(docs/benchmarks.md, 'Training precision'). Put `import keras_resnet` before "
-            "`import keras` / `import tensorflow`, or set TF_ENABLE_ONEDNN_OPTS=1",
+            "TensorFlow runs without its oneDNN kernels: on this CPU (no AVX512_VNNI, "
+            "AVX512_BF16, AVX-VNNI or AMX) that is its default, and keras_resnet can only "
+            "change it before TensorFlow is imported. ResNet-20 training measured "
+            f"{ONEDNN_SPEEDUP_MEASURED} faster with them on such a CPU (docs/benchmarks.md, "
+            "'Training precision'). Put `import keras_resnet` before `import keras` / "
+            "`import tensorflow`, or set TF_ENABLE_ONEDNN_OPTS=1 in the environment "
+            "before Python starts (TF_ENABLE_ONEDNN_OPTS=0 silences this)",
             UserWarning, stacklevel=3)
     split_by_jax = placement.strategy is None and placement.devices > 1
     if split_by_jax and batch_size % placement.devices:

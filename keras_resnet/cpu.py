@@ -62,7 +62,7 @@ def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str] | None:
                 if key in ("flags", "Features"):
                     return set(line.split(":", 1)[1].split())
     except OSError:
-        return None
+        pass
     return None
 
 
@@ -101,6 +101,14 @@ def enable_tf_onednn() -> bool:
     return True
 
 
+def onednn_env_choice() -> bool | None:
+    """``TF_ENABLE_ONEDNN_OPTS`` as TensorFlow parses it: True for "1"/"true", False
+    for "0"/"false" (case-insensitive, not stripped), None for anything else, empty and
+    unset included (TensorFlow then keeps its CPU-feature default)."""
+    value = os.environ.get(ONEDNN_ENV, "").lower()
+    return value in ("1", "true") if value in ("1", "true", "0", "false") else None
+
+
 def tf_onednn_expected(cpuinfo: str = "/proc/cpuinfo") -> bool | None:
     """Whether TensorFlow, imported now, would run its oneDNN kernels.
 
@@ -117,9 +125,9 @@ def tf_onednn_expected(cpuinfo: str = "/proc/cpuinfo") -> bool | None:
     """
     if not _linux_x86_64():
         return None
-    value = os.environ.get(ONEDNN_ENV, "").lower()
-    if value in ("1", "true", "0", "false"):
-        return value in ("1", "true")
+    choice = onednn_env_choice()
+    if choice is not None:
+        return choice
     flags = cpu_flags(cpuinfo)
     return None if flags is None else bool(flags.intersection(TF_ONEDNN_DEFAULT_FLAGS))
 

@@ -298,8 +298,7 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
             "bfloat16 pays off on CPUs with those instructions and on accelerators",
             UserWarning, stacklevel=3)
     onednn = cpu.tf_onednn_enabled() if placement.backend == "tensorflow" else None
-    chose_off = os.environ.get(cpu.ONEDNN_ENV, "").lower() in ("0", "false")
-    if onednn is False and placement.on_cpu and not chose_off:
+    if onednn is False and placement.on_cpu and cpu.onednn_env_choice() is not False:
         warnings.warn(
             "TensorFlow runs without its oneDNN kernels: on this CPU (no AVX512_VNNI, "
             "AVX512_BF16, AVX-VNNI or AMX) that is its default, and keras_resnet can only "

@@ -49,7 +49,8 @@ from ..numerics import max_abs_error, within_tolerance
 from . import metadata as meta
 from .runtimes import (SIGNATURE, LiteRTRunner, OnnxRuntimeRunner, OpenVINORunner,
                        SavedModelRunner)
-from .serving import INPUT_NAME, check_batch, serving_model
+from .keras_export import ModelRebuildError, export_with_keras
+from .serving import INPUT_NAME, check_batch, keras_call, serving_model
 from .timing import median_latency_ms
 
 QUANTIZATIONS = (None, "float16", "dynamic", "int8")
@@ -95,11 +96,9 @@ def reference_outputs(model, signature, x, batch_size=64):
 
 
 def _keras_batch1_ms(model, x):
-    import tensorflow as tf
-
-    fn = tf.function(lambda a: model(a, training=False), reduce_retracing=True)
-    one = tf.constant(np.asarray(x[:1], "float32"))
-    return median_latency_ms(fn, one, repeats=20, warmup=1)
+    """Batch-1 latency of the Keras model itself, compiled as the backend allows."""
+    return median_latency_ms(keras_call(model), np.asarray(x[:1], "float32"), repeats=20,
+                             warmup=1)
 
 
 def _classifier_key(ref):
@@ -283,6 +282,8 @@ def _converter(name, job):
     frontend) as one ValueError that names the model and the format."""
     try:
         yield
+    except ModelRebuildError:
+        raise  # already says what happened and what to do
     except Exception as e:
         text = str(e).strip()
         first = next((line.strip() for line in text.splitlines() if line.strip()),
@@ -384,8 +385,7 @@ def onnx(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = False,
 
     def write(tmp):
         with _converter("ONNX (tf2onnx)", job):
-            job.serving.export(tmp, format="onnx", verbose=False, opset_version=opset,
-                               input_signature=[_input_spec(job.signature)])
+            export_with_keras(job.serving, tmp, "onnx", job.signature, opset_version=opset)
         meta.write_onnx(tmp, job.record)
         report.update(_report("onnx", path, job, os.path.getsize(tmp)))
         if job.x is not None:
@@ -425,8 +425,7 @@ def openvino(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = Fal
     try:
         xml = os.path.join(tmp, "model.xml")
         with _converter("OpenVINO", job):
-            job.serving.export(xml, format="openvino", verbose=False,
-                               input_signature=[_input_spec(job.signature)])
+            export_with_keras(job.serving, xml, "openvino", job.signature)
         meta.write_openvino(xml, job.record)
         size = os.path.getsize(xml) + os.path.getsize(xml[:-4] + ".bin")
         report = _report("openvino", path, job, size)

@@ -35,7 +35,8 @@ import tempfile
 import numpy as np
 
 from ..numerics import max_abs_error, within_tolerance
-from .serving import check_batch, serving_model
+from .keras_export import export_with_keras
+from .serving import check_batch, keras_call, serving_model
 from .timing import median_latency_ms
 
 BACKENDS = ("openvino", "onnxruntime", "litert", "keras")
@@ -51,21 +52,18 @@ REMOVED = {"native": "the home-made native engine was removed in favour of OpenV
 def _build(name, model, serving, signature, precision, num_threads, folder):
     from .runtimes import LiteRTRunner, OnnxRuntimeRunner, OpenVINORunner
 
-    spec = [__import__("tensorflow").TensorSpec((None, *signature.input_shape),
-                                                signature.input_dtype,
-                                                name=signature.input_name)]
     if name == "openvino":
         import openvino  # noqa: F401  (ImportError: not installed)
 
         xml = os.path.join(folder, "model.xml")
-        serving.export(xml, format="openvino", verbose=False, input_signature=spec)
+        export_with_keras(serving, xml, "openvino", signature)
         return OpenVINORunner(xml, precision, num_threads, signature.output_names)
     if name == "onnxruntime":
         import onnxruntime  # noqa: F401
         import tf2onnx  # noqa: F401
 
         path = os.path.join(folder, "model.onnx")
-        serving.export(path, format="onnx", verbose=False, input_signature=spec)
+        export_with_keras(serving, path, "onnx", signature)
         return OnnxRuntimeRunner(path, num_threads)
     if name == "litert":
         from .export import tflite_flatbuffer
@@ -83,12 +81,7 @@ class _KerasRunner:
     def __init__(self, serving):
         import keras
 
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
-
-            self.fn = tf.function(lambda x: serving(x, training=False), reduce_retracing=True)
-        else:
-            self.fn = lambda x: serving(x, training=False)
+        self.fn = keras_call(serving)
         self._np = keras.ops.convert_to_numpy
 
     def __call__(self, x):

@@ -120,7 +120,7 @@ def check_model(model):
                          "the converters cannot take: export the network without them "
                          "(apply augmentation in the data pipeline, or build an inference "
                          "model that skips those layers)")
-    bad = [l.name for l in layers if not _SCOPE_NAME.match(l.name)]
+    bad = [l.name for l in [model, *layers] if not _SCOPE_NAME.match(l.name)]
     if bad:
         raise ValueError(f"layer names {bad} of model {model.name!r} are not valid "
                          "TensorFlow name scopes, which every exporter needs: use letters, "
@@ -197,10 +197,37 @@ def serving_model(model, *, input_name: str = INPUT_NAME, raw_uint8: bool = Fals
     # layer) casts them to float first
     images = keras.Input(shape, batch_size=batch_size, dtype=dtype, name=input_name)
     structure, outputs = _named(model, inner(images))
-    outputs = {k: keras.layers.Activation("linear", dtype="float32", name=f"out_{i}")(v)
+    # float32 casts named so that they cannot collide with the model's own layers
+    taken = {l.name for l in _all_layers(model)} | {model.name}
+    cast = "serving_out"
+    while any(name.startswith(cast) for name in taken):
+        cast = "_" + cast
+    outputs = {k: keras.layers.Activation("linear", dtype="float32", name=f"{cast}_{i}")(v)
                for i, (k, v) in enumerate(outputs.items())}
     serving = keras.Model(images, outputs, name=f"{model.name}_serving")
     return serving, Signature(input_name, shape, dtype, tuple(outputs), structure, policy)
+
+
+def keras_call(model):
+    """``model(x, training=False)`` compiled as its backend compiles inference: a
+    ``tf.function`` under TensorFlow, ``jax.jit`` of the stateless call under JAX (over
+    the weights as they are now), the plain call elsewhere. Takes a numpy batch; returns
+    what the model returns, as backend tensors."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    if backend == "jax":
+        import jax
+
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
+        fn = jax.jit(lambda t, n, x: model.stateless_call(t, n, x, training=False)[0])
+        return lambda x: fn(trainable, non_trainable, x)
+    return lambda x: model(x, training=False)
 
 
 def preprocessing_settings(settings) -> dict:

@@ -1,0 +1,117 @@
+"""Keras' own ONNX and OpenVINO exporters, from any Keras backend.
+
+``Model.export(format="onnx")`` and ``format="openvino"`` convert a TensorFlow graph
+(tf2onnx; OpenVINO's TensorFlow frontend). Under the JAX backend Keras goes other ways
+that do not work for these networks with the packages this project installs: ONNX
+needs the separate ``jax2onnx`` package, and OpenVINO's conversion of the jax2tf graph
+stops at operations it has no translation for ("Model wasn't fully converted",
+Keras 3.15, OpenVINO 2026.4). TensorFlow is a core dependency of this package, so on
+any backend other than TensorFlow the serving model is saved as a ``.keras`` file and
+converted by Keras in a TensorFlow worker process (``KERAS_BACKEND=tensorflow``, no
+GPU). The file is the whole network (architecture and weights), so the worker's model
+is the caller's; the exporters and the Predictor then run the written file with its
+runtime in the caller's process and compare it with the caller's own model, so a
+difference between the two backends could not pass unnoticed.
+
+A model with layer classes that the worker cannot rebuild (custom layers defined in the
+user's script) gets an error that says so and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+FORMATS = ("onnx", "openvino")
+
+
+class ModelRebuildError(ValueError):
+    """The TensorFlow worker could not rebuild the model from its ``.keras`` file."""
+
+
+def _input_spec(signature, batch=None):
+    import tensorflow as tf
+
+    return tf.TensorSpec((batch, *signature.input_shape), signature.input_dtype,
+                         name=signature.input_name)
+
+
+def export_with_keras(serving, path: str, format: str, signature, **options) -> None:
+    """Write ``serving`` (a model from :func:`.serving.serving_model`) to ``path`` with
+    ``Model.export(format=format)``, any batch size.
+
+    Args:
+        format: ``"onnx"`` or ``"openvino"``.
+        options: passed to ``Model.export`` (e.g. ``opset_version``).
+
+    Raises:
+        ModelRebuildError: (a ValueError) the worker process could not rebuild the model
+            (custom layers).
+        RuntimeError: the converter failed in the worker (its first error line).
+        Any error of Keras' converter, under the TensorFlow backend.
+    """
+    import keras
+
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+    if keras.backend.backend() == "tensorflow":
+        serving.export(path, format=format, verbose=False,
+                       input_signature=[_input_spec(signature)], **options)
+        return
+    with tempfile.TemporaryDirectory(prefix="keras_resnet-export-") as tmp:
+        model_file = os.path.join(tmp, "serving.keras")
+        serving.save(model_file)
+        job = {"model": model_file, "path": os.path.abspath(path), "format": format,
+               "options": options, "input": {
+                   "name": signature.input_name, "dtype": signature.input_dtype,
+                   "shape": list(signature.input_shape)}}
+        env = {**os.environ, "KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": "",
+               "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
+        done = subprocess.run([sys.executable, "-m", __name__, json.dumps(job)], env=env,
+                              capture_output=True, text=True)
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        last = lines[-1] if lines else f"exit status {done.returncode}"
+        if last.startswith("REBUILD "):
+            raise ModelRebuildError(
+                f"exporting to {format} under the {keras.backend.backend()} backend goes "
+                f"through TensorFlow, which could not rebuild model "
+                f"{serving.name.removesuffix('_serving')!r} from its saved form "
+                f"({last[8:]}). Custom layers must be importable there: run the export "
+                "under KERAS_BACKEND=tensorflow, or export with export.saved_model / "
+                "export.tflite, which convert in this process")
+        raise RuntimeError(last.removeprefix("CONVERT "))
+
+
+def _worker(job: dict) -> int:
+    import keras_resnet  # noqa: F401  (registers the package's layers first)
+    import keras
+    import tensorflow as tf
+
+    try:
+        model = keras.saving.load_model(job["model"], compile=False, safe_mode=False)
+    except Exception as e:
+        print(f"REBUILD {type(e).__name__}: {_first_line(e)}", file=sys.stderr)
+        return 2
+    spec = job["input"]
+    try:
+        model.export(job["path"], format=job["format"], verbose=False,
+                     input_signature=[tf.TensorSpec((None, *spec["shape"]), spec["dtype"],
+                                                    name=spec["name"])], **job["options"])
+    except Exception as e:
+        print(f"CONVERT {type(e).__name__}: {_first_line(e)}", file=sys.stderr)
+        return 3
+    return 0
+
+
+def _first_line(e) -> str:
+    text = str(e).strip()
+    return next((line.strip() for line in text.splitlines() if line.strip()),
+                type(e).__name__)[:300]
+
+
+if __name__ == "__main__":
+    sys.exit(_worker(json.loads(sys.argv[1])))

@@ -59,13 +59,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# keras_resnet first: its import turns on TensorFlow's oneDNN kernels on CPUs where
+# TensorFlow leaves them off (AVX2-only x86), as it does for a user (keras_resnet/cpu.py).
+import keras_resnet  # noqa: E402  isort: skip
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")  # the Keras runner retraces for each new batch size
 
-import keras_resnet  # noqa: E402
 from keras_resnet import Predictor  # noqa: E402
 from keras_resnet.deploy import export  # noqa: E402
 from keras_resnet.deploy.runtimes import LiteRTRunner, OpenVINORunner  # noqa: E402
@@ -191,7 +193,9 @@ def machine_info():
             "cpu_flags": sorted(f for f in flags if f in
                                 {"avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16",
                                  "amx_tile", "amx_bf16", "amx_int8"}),
-            "openvino_cpu_capabilities": list(caps), "versions": versions}
+            "openvino_cpu_capabilities": list(caps), "versions": versions,
+            # TensorFlow's own answer (the Keras tf.function row depends on it)
+            "tf_onednn": keras_resnet.cpu.tf_onednn_enabled()}
 
 
 # ------------------------------------------------------------------ the backends table

@@ -25,11 +25,13 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# keras_resnet first: its import turns on TensorFlow's oneDNN kernels on CPUs where
+# TensorFlow leaves them off (AVX2-only x86), as it does for a user (keras_resnet/cpu.py).
+import keras_resnet  # noqa: E402  isort: skip
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import keras_resnet  # noqa: E402
 from keras_resnet.data.augment import compute_pixel_mean, train_dataset  # noqa: E402
 from keras_resnet.data.sources import load_split  # noqa: E402
 from keras_resnet.training.fused_bn import use_fused_batchnorm  # noqa: E402

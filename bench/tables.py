@@ -48,8 +48,11 @@ def inference_peaks(r):
         bf16 = f"bf16 `vdpbf16ps`: **{p.get('bf16_note', 'not available')}**"
     fp32 = (f"**{p['fp32_peak_gflops']:.0f} GFLOP/s**" if p.get("fp32_peak_gflops")
             else "not measured")
+    onednn = ("" if "tf_onednn" not in m else
+              f"; TensorFlow oneDNN kernels: {'on' if m['tf_onednn'] else 'off'}")
     return (f"Machine: {m['cpu']}, {m['cpu_count']} cores ({', '.join(m['cpu_flags'])}; "
-            f"OpenVINO CPU capabilities: {', '.join(m['openvino_cpu_capabilities'])}). "
+            f"OpenVINO CPU capabilities: {', '.join(m['openvino_cpu_capabilities'])}"
+            f"{onednn}). "
             f"Peaks measured in the same run (`bench/fma_peak.py`, best of 1 and "
             f"{m['cpu_count']} threads): float32 FMA {fp32}; {bf16}; 2048x2048 GEMM: "
             + ", ".join(f"{k} {v:.0f}" for k, v in p["gemm_2048"].items()) + " GFLOP/s.")
@@ -114,12 +117,24 @@ def pipeline(r):
     return "\n".join(out)
 
 
+def onednn_inference(r):
+    out = [f"Machine: {r['cpu']}, {r['cpu_count']} cores ({', '.join(r['cpu_flags'])}); "
+           f"TensorFlow {r['tensorflow']}; {r['rounds']} rounds.", "",
+           "| model, batch | oneDNN on ms | oneDNN off ms | off / on (range) |",
+           "|---|---:|---:|---:|"]
+    for x in r["rows"]:
+        out.append(f"| {x['case']} | {x['on_ms']:.1f} | {x['off_ms']:.1f} | "
+                   f"{_ratio(x['ratio_off_over_on'], x['ratio_min'], x['ratio_max'])} |")
+    return "\n".join(out)
+
+
 def main(d="docs/bench"):
     for name, fn in (("inference_backends.json", inference),
                      ("train_throughput_vs_torch.json", training),
                      ("train_precision.json", training),
                      ("train_onednn.json", training),
-                     ("pipeline_vs_step.json", pipeline)):
+                     ("pipeline_vs_step.json", pipeline),
+                     ("tf_onednn_inference.json", onednn_inference)):
         r = _load(d, name)
         if r is None:
             continue

@@ -87,7 +87,8 @@ def export_with_keras(serving, path: str, format: str, signature, **options) -> 
 
 
 def _worker(job: dict) -> int:
-    import keras_resnet  # noqa: F401  (registers the package's layers first)
+    # (run as ``python -m``, the package's __init__ has already run: oneDNN is set up)
+    from ..arch import layers  # noqa: F401  (registers the package's layers)
     import keras
     import tensorflow as tf
 

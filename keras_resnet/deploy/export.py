@@ -48,8 +48,9 @@ from ..io import atomic_write, write_file
 from ..numerics import max_abs_error, within_tolerance
 from . import metadata as meta
 from .runtimes import (SIGNATURE, LiteRTRunner, OnnxRuntimeRunner, OpenVINORunner,
-                       SavedModelRunner)
+                       SavedModelRunner, open_artifact)  # noqa: F401  (export.open_artifact)
 from .keras_export import ModelRebuildError, export_with_keras
+from .metadata import read_metadata  # noqa: F401  (export.read_metadata, as in the README)
 from .serving import INPUT_NAME, check_batch, keras_call, serving_model
 from .timing import median_latency_ms
 
@@ -106,13 +107,33 @@ def _classifier_key(ref):
     return key if ref[key].ndim == 2 and len(ref) == 1 else None
 
 
+def class_indices(labels, classes: int):
+    """``labels`` as a 1-D integer array of class indices: integer labels, integral
+    floats, or one-hot rows of ``classes`` columns; ValueError for anything else."""
+    y = np.asarray(labels)
+    if y.dtype.kind not in "iufb":
+        raise ValueError(f"labels: expected class indices (integers), got dtype {y.dtype}; "
+                         "map class names to their indices first")
+    if y.ndim == 2 and y.shape[1] == classes and y.shape[1] > 1:
+        if not (np.all((y == 0) | (y == 1)) and np.all(y.sum(1) == 1)):
+            raise ValueError(f"labels: a 2-D array of shape {y.shape} is taken as one-hot "
+                             "rows, but these rows are not one-hot; give class indices")
+        return y.argmax(1)
+    y = y.reshape(-1)
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+            raise ValueError("labels: expected class indices, got non-integer values")
+        y = y.astype("int64")
+    return y.astype("int64")
+
+
 def check_not_chance(ref, labels, what="verify_images"):
     """ExportVerificationError if the Keras model itself is at chance level on labelled
     verification images (a sign they were not preprocessed as the model expects)."""
     key = _classifier_key(ref)
     if labels is None or key is None:
         return None
-    y = np.asarray(labels).reshape(-1)
+    y = class_indices(labels, ref[key].shape[1])
     if len(y) != len(ref[key]):
         raise ValueError(f"labels: {len(y)} labels for {len(ref[key])} images")
     classes = ref[key].shape[1]
@@ -154,7 +175,7 @@ def compare(got, ref, rtol, what):
 def _agreement(got, ref, labels, key):
     out = {"top1_agreement": float(np.mean(got[key].argmax(1) == ref[key].argmax(1)))}
     if labels is not None:
-        y = np.asarray(labels).reshape(-1)
+        y = class_indices(labels, ref[key].shape[1])
         out["keras_accuracy"] = float(np.mean(ref[key].argmax(1) == y))
         out["artifact_accuracy"] = float(np.mean(got[key].argmax(1) == y))
     return out
@@ -186,12 +207,15 @@ def check_destination(path, suffix=None):
     write: a missing or wrong suffix, an existing folder where a file goes, a folder
     that is not a SavedModel (it would be replaced), the working directory or one above
     it, an unwritable parent. Returns the path as a string."""
-    path = os.fspath(path)
+    path = os.path.expanduser(os.fspath(path))
     if suffix and not path.endswith(suffix):
         raise ValueError(f"the file name must end in {suffix} (the runtimes recognise files "
                          f"by it), got {path!r}")
     if suffix and os.path.isdir(path):
         raise ValueError(f"{path!r} is a folder; give a file name ending in {suffix}")
+    if suffix == ".xml" and os.path.isdir(path[:-4] + ".bin"):
+        raise ValueError(f"{path[:-4] + '.bin'!r} is a folder, and the IR's weights go "
+                         "there: remove it or give another file name")
     if not suffix:  # a SavedModel folder
         real, cwd = os.path.realpath(path), os.path.realpath(os.getcwd())
         if cwd == real or cwd.startswith(real.rstrip(os.sep) + os.sep):
@@ -226,6 +250,23 @@ def _tag_class_names(settings):
     return None
 
 
+def _check_class_names(class_names, serving, model_name):
+    """ValueError unless ``class_names`` (if given) name the columns of the model's one
+    2-D output."""
+    if class_names is None:
+        return
+    if isinstance(class_names, str) or not hasattr(class_names, "__len__"):
+        raise ValueError(f"class_names must be a list of names, got {class_names!r}")
+    shapes = [tuple(o.shape) for o in serving.outputs]
+    if len(shapes) != 1 or len(shapes[0]) != 2:
+        raise ValueError(f"class_names describe a classifier's scores, but model "
+                         f"{model_name!r} returns {len(shapes)} output(s) of shape(s) "
+                         f"{shapes}: leave class_names out")
+    if len(class_names) != shapes[0][1]:
+        raise ValueError(f"{len(class_names)} class_names for the {shapes[0][1]} outputs of "
+                         f"model {model_name!r}: give one name per output column")
+
+
 def _prepare(model, *, input_name, raw_uint8, verify_images, labels, rtol, default_rtol,
              preprocessing, class_names, include_preprocessing, batch_size=None) -> _Job:
     """The checks and the Keras reference that come before anything is written."""
@@ -240,6 +281,13 @@ def _prepare(model, *, input_name, raw_uint8, verify_images, labels, rtol, defau
         preprocessing = preprocessing if preprocessing is not None else include_preprocessing
     serving, signature = serving_model(model, input_name=input_name, raw_uint8=raw_uint8,
                                        batch_size=batch_size)
+    if preprocessing is not None and include_preprocessing is None:
+        from .serving import check_preprocessing_fits
+
+        check_preprocessing_fits(preprocessing_settings(preprocessing), signature.input_shape,
+                                 signature.data_format, model.name,
+                                 preprocessing if isinstance(preprocessing, str) else None)
+    _check_class_names(class_names, serving, model.name)
     x = ref = None
     if verify_images is not None:
         x = check_batch(verify_images, signature, "verify_images")
@@ -304,6 +352,11 @@ def _input_spec(signature, batch=None):
 def _write_saved_model(serving, signature, path, batch=None):
     import keras
 
+    if keras.backend.backend() not in ("tensorflow", "jax"):
+        raise ValueError(f"SavedModel and TFLite files are written from the TensorFlow or "
+                         f"JAX backend (Keras' ExportArchive), not "
+                         f"{keras.backend.backend()!r}: run the export under "
+                         "KERAS_BACKEND=tensorflow, or export as ONNX or OpenVINO")
     archive = keras.export.ExportArchive()
     archive.track(serving)
     archive.add_endpoint(SIGNATURE, lambda images: serving(images, training=False),
@@ -531,18 +584,38 @@ def tflite(model, path, *, quantization=None, representative_data=None,
     rep = None
     if representative_data is not None:
         rep = check_batch(representative_data, job.signature, "representative_data")
-    content = meta.add_to_tflite(
-        tflite_flatbuffer(job.serving, job.signature, quantization, rep, int8_io), job.record)
+    flatbuffer = tflite_flatbuffer(job.serving, job.signature, quantization, rep, int8_io)
+    if int8_io:  # the file's tensors are int8: say so, with their quantisation
+        job.record = _int8_io_record(flatbuffer, job.record, input_name)
+    content = meta.add_to_tflite(flatbuffer, job.record)
     params = int(job.model.count_params())
     report = _report("tflite", path, job, len(content),
                      quantization=quantization or "float32", int8_io=int8_io,
                      keras_params=params, keras_float32_bytes=4 * params)
+    report["input_dtype"] = job.record["input"]["dtype"]
     if job.x is not None:
         report.update(verify_tflite(job.model, content, job.x, job.ref, labels, quantization,
                                     input_name, num_threads, rtol=job.rtol))
     write_file(path, content)
     _write_report(path, report)
     return report
+
+
+def _int8_io_record(content, record, input_name):
+    """The metadata record of an ``int8_io`` file: its input and outputs are int8
+    tensors, ``real = (q - zero_point) * scale``."""
+    run = LiteRTRunner(content, input_name)
+
+    def quant(d):
+        scale, zero = d["quantization"]
+        return {"dtype": np.dtype(d["dtype"]).name, "scale": float(scale),
+                "zero_point": int(zero)}
+
+    q = quant(run.input)
+    return {**record,
+            "input": {**record["input"], "dtype": q["dtype"], "quantization": q,
+                      "values": f"{q['dtype']}: round(preprocessed / scale + zero_point)"},
+            "output_quantization": {k: quant(d) for k, d in run.outputs.items()}}
 
 
 def verify_tflite(model, content, x, ref, labels, quantization, input_name=INPUT_NAME,
@@ -614,7 +687,7 @@ def export_trained(trained, path, format: str, *, dataset: str = "embedded",
         format: one of :data:`FORMATS`; ``"openvino"`` needs a path ending in ``.xml``.
         quantization: TFLite only: None, ``"float16"``, ``"dynamic"`` or ``"int8"``
             (calibrated on ``representative`` training images).
-        int8_io: TFLite int8 only: uint8 input and output tensors.
+        int8_io: TFLite int8 only: int8 input and output tensors.
         include_preprocessing: the file takes raw 0-255 pixels (uint8).
         verify_images: how many test images to verify on; None skips verification.
 
@@ -653,9 +726,21 @@ def export_trained(trained, path, format: str, *, dataset: str = "embedded",
         options["include_preprocessing"] = settings
         x = None if x is None else raw(x)
         rep = None if rep is None else raw(rep)
-    if format == "tflite":
-        return tflite(trained.model, path, quantization=quantization,
-                      representative_data=rep, int8_io=int8_io, verify_images=x, labels=y,
-                      **options)
-    writer = {"savedmodel": saved_model, "onnx": onnx, "openvino": openvino}[format]
-    return writer(trained.model, path, verify_images=x, labels=y, **options)
+    try:
+        if format == "tflite":
+            return tflite(trained.model, path, quantization=quantization,
+                          representative_data=rep, int8_io=int8_io, verify_images=x,
+                          labels=y, **options)
+        writer = {"savedmodel": saved_model, "onnx": onnx, "openvino": openvino}[format]
+        return writer(trained.model, path, verify_images=x, labels=y, **options)
+    except ExportVerificationError as e:
+        if "chance level" not in str(e):
+            raise
+        # the images were preprocessed here, with the run's own settings: the network
+        # itself is not trained (enough)
+        accuracy = str(e).split("(", 1)[1].split(" top-1")[0]
+        raise ExportVerificationError(
+            f"the network is at chance level on the {len(y)} {dataset} test images "
+            f"({accuracy} top-1), preprocessed with its own settings: it is not trained "
+            "enough to verify an export against. Train it longer, or skip the check "
+            "(--no-verify / verify_images=None). Nothing was written.") from None

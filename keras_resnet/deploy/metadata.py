@@ -56,11 +56,9 @@ def describe_preprocessing(settings: dict | None, *, in_model: bool = False) -> 
 
 def build_metadata(signature, model_name: str, *, preprocessing=None, class_names=None,
                    in_model: bool = False) -> dict:
-    import keras
-
     from .._version import __version__
 
-    layout = "NCHW" if keras.config.image_data_format() == "channels_first" else "NHWC"
+    layout = "NCHW" if signature.data_format == "channels_first" else "NHWC"
     if class_names is not None:
         class_names = [str(c) for c in class_names]
     return {

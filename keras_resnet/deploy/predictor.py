@@ -140,6 +140,8 @@ class Predictor:
             except ImportError as e:
                 raise ImportError("precision='bfloat16' runs on OpenVINO: pip install "
                                   "'keras-resnet-zoo[openvino]'") from e
+        if not isinstance(rtol, (int, float)) or not np.isfinite(rtol) or rtol <= 0:
+            raise ValueError(f"rtol must be a positive number, got {rtol!r}")
         if int(timing_batch) < 1:
             raise ValueError(f"timing_batch must be >= 1, got {timing_batch}")
         serving, self.signature = serving_model(model)

@@ -210,28 +210,77 @@ class SavedModelRunner:
         return {k: np.asarray(v.numpy(), "float32") for k, v in out.items()}
 
 
-def open_artifact(path, *, precision="float32", num_threads=None, input_name="images"):
+def open_artifact(path, *, precision="float32", num_threads=None, input_name=None):
     """A runner for an exported file chosen by its name: ``.onnx`` (ONNX Runtime),
     ``.xml`` (OpenVINO, ``precision`` ``"float32"`` or ``"bfloat16"``), ``.tflite``
     (LiteRT) or a SavedModel folder (TensorFlow). Call it with a batch ``(N, H, W, C)``
-    of the artifact's input dtype; it returns ``{output name: float32 array}``.
+    as the file takes it; it returns ``{output name: float32 array}``.
+
+    A file this package wrote says what it takes (:func:`.metadata.read_metadata`), and
+    the runner checks each batch against that before running it: shape, and values
+    (raw uint8 pixels for a file with its preprocessing inside, float preprocessed
+    images for one without), so that a batch of the wrong kind is a clear error, never
+    a quiet cast to the file's dtype.
+
+    Args:
+        input_name: the input to feed (TFLite, SavedModel); default: the one the file's
+            metadata names, else ``"images"``.
 
     Raises:
-        FileNotFoundError: no such file. ValueError: an unknown kind of file.
+        FileNotFoundError: no such file. ValueError: an unknown kind of file; when
+            called, a batch the file does not take.
         ImportError: the runtime is not installed (says which extra to install).
     """
-    path = os.fspath(path)
+    from .metadata import read_metadata
+
+    path = os.path.expanduser(os.fspath(path))
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} not found")
-    if os.path.isdir(path):
-        return SavedModelRunner(path, input_name, num_threads)
-    if os.path.getsize(path) == 0:
+    if not os.path.isdir(path) and os.path.getsize(path) == 0:
         raise ValueError(f"{path} is empty")
-    if path.endswith(".onnx"):
-        return OnnxRuntimeRunner(path, num_threads)
-    if path.endswith(".xml"):
-        return OpenVINORunner(path, precision, num_threads)
-    if path.endswith(".tflite"):
-        return LiteRTRunner(path, input_name, num_threads)
-    raise ValueError(f"{path}: expected a .onnx, .xml (OpenVINO IR) or .tflite file or a "
-                     "SavedModel folder")
+    if not (os.path.isdir(path) or path.endswith((".onnx", ".xml", ".tflite"))):
+        raise ValueError(f"{path}: expected a .onnx, .xml (OpenVINO IR) or .tflite file or "
+                         "a SavedModel folder")
+    record = read_metadata(path)
+    if input_name is None:
+        input_name = (record or {}).get("input", {}).get("name", "images")
+    if os.path.isdir(path):
+        runner = SavedModelRunner(path, input_name, num_threads)
+    elif path.endswith(".onnx"):
+        runner = OnnxRuntimeRunner(path, num_threads)
+    elif path.endswith(".xml"):
+        runner = OpenVINORunner(path, precision, num_threads)
+    else:
+        runner = LiteRTRunner(path, input_name, num_threads)
+    return CheckedRunner(runner, record)
+
+
+class CheckedRunner:
+    """A runner behind the input check its file's metadata allows (see
+    :func:`open_artifact`); other attributes are the runner's."""
+
+    def __init__(self, runner, record=None):
+        self.runner, self.record = runner, record
+
+    def __getattr__(self, name):
+        return getattr(self.runner, name)
+
+    def __call__(self, x):
+        from .serving import Signature, check_batch
+
+        x = np.asarray(x)
+        info = (self.record or {}).get("input")
+        if not info:  # a file written elsewhere: only the dtype a float file takes
+            return self.runner(x.astype("float32") if x.dtype.kind == "f" else x)
+        dtype = "uint8" if info["dtype"] == "uint8" else "float32"
+        layout = "channels_first" if info.get("layout") == "NCHW" else "channels_last"
+        signature = Signature(info["name"], tuple(info["shape"][1:]), dtype, (), "dict",
+                              "float32", layout)
+        if (dtype == "float32" and x.dtype == np.uint8
+                and (self.record.get("preprocessing") or {}).get("in_model") is False):
+            raise ValueError(
+                "images: this file takes preprocessed float images (its metadata's "
+                "'preprocessing' says how to make them from pixels), got raw uint8 "
+                "pixels: preprocess them first, or export with include_preprocessing= to "
+                "get a file that takes uint8")
+        return self.runner(check_batch(x, signature, "images"))

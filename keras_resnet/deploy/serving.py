@@ -23,6 +23,8 @@ import numpy as np
 INPUT_NAME = "images"
 # TensorFlow's rule for name scopes (tf.name_scope), which layer names become on export
 _SCOPE_NAME = __import__("re").compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$")
+# what every format takes as a tensor / signature argument name
+_INPUT_NAME = __import__("re").compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FLOAT32_RTOL = 1e-4
 
 # Relative tolerance (the project's rule, numerics.within_tolerance) between a float32
@@ -48,6 +50,8 @@ class Signature:
         structure: ``"tensor"`` (one output, returned as an array), ``"dict"`` (the
             model returns a dict, e.g. a backbone's ``C2``..``C5``) or ``"list"``.
         policy: the model's dtype policy name (``"float32"``, ``"mixed_float16"``...).
+        data_format: ``"channels_last"`` or ``"channels_first"``: the model's own layers'
+            layout (not the global Keras setting, which may have changed since).
     """
 
     input_name: str
@@ -56,6 +60,11 @@ class Signature:
     output_names: tuple
     structure: str
     policy: str
+    data_format: str = "channels_last"
+
+    @property
+    def channels(self):
+        return self.input_shape[0 if self.data_format == "channels_first" else -1]
 
     @property
     def rtol(self) -> float:
@@ -76,6 +85,18 @@ def policy_rtol(policy: str) -> float:
 
 def _all_layers(model):
     return model._flatten_layers(include_self=False, recursive=True)
+
+
+def model_data_format(model) -> str:
+    """The layout the model's own layers compute in (the first layer that has a
+    ``data_format``), else Keras' global setting."""
+    import keras
+
+    for layer in _all_layers(model):
+        fmt = getattr(layer, "data_format", None)
+        if fmt in ("channels_last", "channels_first"):
+            return fmt
+    return keras.config.image_data_format()
 
 
 def model_policy(model) -> str:
@@ -120,9 +141,11 @@ def check_model(model):
                          "the converters cannot take: export the network without them "
                          "(apply augmentation in the data pipeline, or build an inference "
                          "model that skips those layers)")
-    bad = [l.name for l in [model, *layers] if not _SCOPE_NAME.match(l.name)]
+    # (the input layer is replaced by the serving input, so its name does not matter)
+    bad = [l.name for l in [model, *layers] if not _SCOPE_NAME.match(l.name)
+           and l.__class__.__name__ != "InputLayer"]
     if bad:
-        raise ValueError(f"layer names {bad} of model {model.name!r} are not valid "
+        raise ValueError(f"names {bad} (of model {model.name!r} or its layers) are not valid "
                          "TensorFlow name scopes, which every exporter needs: use letters, "
                          "digits and _ . - / only (e.g. rename 'dense one' to 'dense_one')")
     return inputs[0]
@@ -146,8 +169,20 @@ def float32_copy(model):
     config = fix(keras.saving.serialize_keras_object(model))
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32")
+    # The config was made a moment ago from the caller's own live model, not read from a
+    # file: Lambda layers may be rebuilt (safe_mode=False), and the model's own layer
+    # classes are handed over, so a custom class need not be registered.
+    classes = {l.__class__.__name__: l.__class__ for l in _all_layers(model)}
     try:
-        copy = keras.saving.deserialize_keras_object(config)
+        with keras.saving.custom_object_scope(classes):
+            copy = keras.saving.deserialize_keras_object(config, safe_mode=False)
+    except Exception as e:
+        raise ValueError(
+            f"model {model.name!r} runs under the {model_policy(model)!r} policy; the "
+            "exporters rebuild it in float32 from its config, which failed "
+            f"({type(e).__name__}: {str(e).strip().splitlines()[0][:200]}). Give its "
+            "custom layers a get_config() that rebuilds them, or build the model under "
+            "the float32 policy to export it") from None
     finally:
         keras.config.set_dtype_policy(previous)
     copy.set_weights([np.asarray(w, "float32") for w in model.get_weights()])
@@ -185,7 +220,17 @@ def serving_model(model, *, input_name: str = INPUT_NAME, raw_uint8: bool = Fals
     import keras
 
     tensor = check_model(model)
-    if raw_uint8 and not any(l.name == "preprocess_normalize" for l in _all_layers(model)):
+    if not isinstance(input_name, str) or not _INPUT_NAME.match(input_name):
+        raise ValueError(f"input_name must be letters, digits and _ (not starting with a "
+                         f"digit), e.g. 'images'; got {input_name!r}")
+    taken = {l.name for l in _all_layers(model)} | {model.name}
+    if input_name in taken:
+        raise ValueError(f"input_name {input_name!r} is also the name of model "
+                         f"{model.name!r} or one of its layers; names in the served graph "
+                         "must be unique: pass another input_name=")
+    if str(getattr(tensor, "dtype", "float32")) == "uint8":
+        raw_uint8 = True  # the model itself takes uint8 images
+    elif raw_uint8 and not any(l.name == "preprocess_normalize" for l in _all_layers(model)):
         raise ValueError("raw_uint8=True needs a model that normalises its input itself: "
                          "build it with include_preprocessing=... (or pass "
                          "include_preprocessing= to the export)")
@@ -198,14 +243,15 @@ def serving_model(model, *, input_name: str = INPUT_NAME, raw_uint8: bool = Fals
     images = keras.Input(shape, batch_size=batch_size, dtype=dtype, name=input_name)
     structure, outputs = _named(model, inner(images))
     # float32 casts named so that they cannot collide with the model's own layers
-    taken = {l.name for l in _all_layers(model)} | {model.name}
-    cast = "serving_out"
+    cast, n = "serving_out", 0
     while any(name.startswith(cast) for name in taken):
-        cast = "_" + cast
+        n += 1
+        cast = f"serving{n}_out"
     outputs = {k: keras.layers.Activation("linear", dtype="float32", name=f"{cast}_{i}")(v)
                for i, (k, v) in enumerate(outputs.items())}
     serving = keras.Model(images, outputs, name=f"{model.name}_serving")
-    return serving, Signature(input_name, shape, dtype, tuple(outputs), structure, policy)
+    return serving, Signature(input_name, shape, dtype, tuple(outputs), structure, policy,
+                              model_data_format(model))
 
 
 def keras_call(model):
@@ -247,6 +293,32 @@ def preprocessing_settings(settings) -> dict:
                      f"a dict with scale, mean, std, channel_order; got {settings!r}")
 
 
+def check_preprocessing_fits(p: dict, input_shape: tuple, data_format: str, model_name: str,
+                             settings=None):
+    """ValueError unless the preprocessing ``p`` (a complete settings dict) is made for
+    images of ``input_shape`` (no batch axis): its channel count, and for a per-pixel
+    mean its height and width."""
+    channels = input_shape[0 if data_format == "channels_first" else -1]
+    mean = np.asarray(p.get("mean", 0.0))
+    std = np.asarray(p["std"]) if p.get("std") is not None else np.asarray(1.0)
+    need = 3 if p.get("channel_order") == "BGR" else None
+    for a in (mean, std):
+        if a.ndim:
+            need = a.shape[-1]
+    label = f"{settings!r} " if isinstance(settings, str) else ""
+    if need not in (None, channels):
+        raise ValueError(f"the preprocessing {label}is for {need}-channel images, but model "
+                         f"{model_name!r} takes {channels} channel(s): choose settings "
+                         "made for its input")
+    if mean.ndim == 3:
+        hw = tuple(input_shape[1:] if data_format == "channels_first" else input_shape[:2])
+        if None not in hw and tuple(mean.shape[:2]) != hw:
+            raise ValueError(f"the preprocessing {label}has a per-pixel mean of "
+                             f"{mean.shape[0]}x{mean.shape[1]}, but model {model_name!r} "
+                             f"takes {hw[0]}x{hw[1]} images: choose settings made for its "
+                             "input (or resize the mean to it)")
+
+
 def with_preprocessing(model, settings):
     """``model`` behind its input normalisation: the returned model takes raw 0-255
     images (uint8 or float, the shape ``model`` takes), applies ``settings`` with
@@ -268,17 +340,10 @@ def with_preprocessing(model, settings):
 
     p = preprocessing_settings(settings)
     tensor = check_model(model)
-    channels = tensor.shape[1 if keras.config.image_data_format() == "channels_first" else -1]
-    mean = np.asarray(p["mean"])
-    need = mean.shape[-1] if mean.ndim else None
-    if p.get("channel_order") == "BGR" or mean.ndim == 1:
-        need = 3 if p.get("channel_order") == "BGR" else need
-    if need not in (None, channels):
-        raise ValueError(f"the preprocessing {settings if isinstance(settings, str) else ''} "
-                         f"is for {need}-channel images, but model {model.name!r} takes "
-                         f"{channels} channel(s): choose settings made for its input")
+    data_format = model_data_format(model)
+    check_preprocessing_fits(p, tuple(tensor.shape[1:]), data_format, model.name, settings)
     raw = keras.Input(tuple(tensor.shape[1:]), name="raw_images")
-    x = preprocessing_layers(raw, p, keras.config.image_data_format())
+    x = preprocessing_layers(raw, p, data_format)
     structure, outputs = _named(model, model(x))
     if structure != "dict":  # keep the inner model's output names
         outputs = {k: keras.layers.Identity(name=k)(v) for k, v in outputs.items()}
@@ -298,8 +363,9 @@ def check_batch(x, signature: Signature, what: str = "images"):
                                        for s, d in zip(shape, x.shape[1:])):
         want = ", ".join("any" if s is None else str(s) for s in shape)
         hint = ""
-        if x.ndim in (len(shape), len(shape) - 1) and shape[-1] == 1:
-            hint = " (grayscale images need a channel axis: x[..., None])"
+        if x.ndim in (len(shape), len(shape) - 1) and signature.channels == 1:
+            axis = "x[:, None]" if signature.data_format == "channels_first" else "x[..., None]"
+            hint = f" (grayscale images need a channel axis: {axis})"
         elif x.ndim == len(shape):
             hint = " (one image? add a batch axis: x[None])"
         raise ValueError(f"{what}: expected a batch of shape (N, {want}), got {x.shape}{hint}")

@@ -118,8 +118,8 @@ def plot(result, out):
                 f"({r['ratio_min']:.2f}–{r['ratio_max']:.2f})", va="center", fontsize=8)
     ax.axvline(1.0, color="k", lw=0.8)
     ax.set_xlim(0, max(max(r["ratio_max"] for r in result["rows"]) * 1.3, 1.5))
-    ax.set_xlabel(f"time with oneDNN off / time with it on (median of {result['rounds']} "
-                  "rounds; > 1: on is faster)")
+    ax.set_xlabel(f"time off / time on, median of {result['rounds']} rounds "
+                  "(> 1: oneDNN on is faster)")
     ax.set_title(f"Keras tf.function inference, TensorFlow oneDNN kernels on vs off\n"
                  f"{result['cpu']} ({result['cpu_count']} cores; "
                  f"{', '.join(result['cpu_flags'])})", fontsize=9)

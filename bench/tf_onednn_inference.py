@@ -85,7 +85,10 @@ def start_worker(setting, repeat_scale):
 def ask(proc, label):
     proc.stdin.write(label + "\n")
     proc.stdin.flush()
-    return float(proc.stdout.readline())
+    line = proc.stdout.readline()
+    if not line.strip():
+        raise RuntimeError(f"a worker stopped while timing {label!r} (see its stderr above)")
+    return float(line)
 
 
 def _cpu():

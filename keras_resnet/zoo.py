@@ -326,6 +326,11 @@ def load_trained(source, *, model: str | None = None, pixel_mean=None) -> Traine
             f"--weights {source!r} is neither a run directory, a file, nor a registry "
             f"tag; tags it takes: {', '.join(tags) or 'none registered'}")
     if os.path.isdir(source):
+        if not os.path.isfile(os.path.join(source, RUN_CONFIG)):
+            raise FileNotFoundError(
+                f"{source} is a folder but not a run directory of keras-resnet train (it "
+                f"has no {RUN_CONFIG}): give a run directory, a registry tag, or a "
+                ".keras / .weights.h5 file")
         with open(os.path.join(source, RUN_CONFIG)) as f:
             config = json.load(f)
         path = os.path.join(source, RUN_MODEL)

@@ -79,9 +79,10 @@ def test_names_that_clash_with_the_serving_graph(tmp_path):
     with pytest.raises(ValueError, match="input_name must be letters, digits and _"):
         export.tflite(_tiny(), str(tmp_path / "d.tflite"), input_name="my images")
     # the input layer's own name does not matter: the serving input replaces it
-    inp = keras.Input((16, 16, 3), name="input image")
-    odd = keras.Model(inp, _tiny()(inp))
-    assert export.onnx(odd, str(tmp_path / "e.onnx"), verify_images=x)["within_tolerance"]
+    for i, name in enumerate(("input image", "images")):
+        inp = keras.Input((16, 16, 3), name=name)
+        odd = keras.Model(inp, _tiny()(inp))
+        assert export.onnx(odd, str(tmp_path / "e.onnx"), verify_images=x)["within_tolerance"]
     assert sorted(os.listdir(tmp_path)) == ["a.onnx", "a.onnx.report.json", "c.onnx",
                                             "c.onnx.report.json", "e.onnx",
                                             "e.onnx.report.json"]
@@ -135,6 +136,9 @@ def test_int8_tensors_are_recorded_as_int8_with_their_quantisation(tmp_path):
     oq = record["output_quantization"]["logits"]
     by_hand = (run(images=qx)["logits"].astype("float32") - oq["zero_point"]) * oq["scale"]
     np.testing.assert_allclose(open_artifact(path)(x[:1])["logits"], by_hand, rtol=1e-6)
+    # already-quantised values would be quantised twice: refused
+    with pytest.raises(ValueError, match="input tensor is int8.*give the float images"):
+        open_artifact(path)(qx)
 
 
 def test_class_names_and_preprocessing_must_fit_the_model(tmp_path):
@@ -152,6 +156,15 @@ def test_class_names_and_preprocessing_must_fit_the_model(tmp_path):
         export.onnx(gray, str(tmp_path / "d.onnx"),
                     include_preprocessing="resnet20.fashion_mnist")
     assert not os.listdir(tmp_path)
+    # a tag's class names are recorded only where they fit: a backbone exported with
+    # its ImageNet weights' preprocessing keeps the preprocessing, drops the 1000 names
+    big = keras_resnet.backbone("resnet50", input_shape=(32, 32, 3), outputs=("C3",))
+    export.onnx(big, str(tmp_path / "e.onnx"), preprocessing="resnet50.imagenet")
+    record = read_metadata(tmp_path / "e.onnx")
+    assert record["class_names"] is None and record["preprocessing"]["mode"] == "caffe"
+    with pytest.raises(ValueError, match="class_names describe a classifier"):
+        export.onnx(big, str(tmp_path / "f.onnx"), preprocessing="resnet50.imagenet",
+                    class_names=["a"])
 
 
 def test_labels_as_one_hot_or_integral_floats_and_a_clear_error_for_strings(tmp_path):
@@ -182,8 +195,8 @@ def raw_and_float_files(tmp_path_factory):
                 verify_images=raw)
     export.openvino(model, str(folder / "raw.xml"),
                     include_preprocessing="resnet20.fashion_mnist")
-    export.onnx(model, str(folder / "float.onnx"), preprocessing="resnet20.fashion_mnist",
-                input_name="pixels_in", verify_images=preprocess(x_test[:8]))
+    export.tflite(model, str(folder / "float.tflite"), preprocessing="resnet20.fashion_mnist",
+                  input_name="pixels_in", verify_images=preprocess(x_test[:8]))
     return folder, raw, preprocess(x_test[:64]), y_test[:64]
 
 
@@ -198,7 +211,7 @@ def test_written_files_refuse_the_wrong_kind_of_batch(raw_and_float_files):
         with pytest.raises(ValueError, match=r"channel axis: x\[\.\.\., None\]"):
             run(raw[..., 0])
     # the float file: its input name read from its metadata; raw pixels refused
-    run = open_artifact(folder / "float.onnx")
+    run = open_artifact(folder / "float.tflite")
     assert np.mean(run(pre.astype("float64"))["predictions"].argmax(1) == y) >= 0.85
     with pytest.raises(ValueError, match="takes preprocessed float images.*got raw uint8"):
         run(raw)
@@ -218,3 +231,24 @@ def test_predictor_refuses_a_tolerance_that_is_not_positive():
     for rtol in (-1, 0, float("nan"), "1e-4"):
         with pytest.raises(ValueError, match="rtol must be a positive number"):
             Predictor(_tiny(), backend="keras", rtol=rtol)
+
+
+def test_export_of_an_untrained_run_says_so_not_that_the_images_are_wrong(tmp_path):
+    from keras_resnet.deploy.export import ExportVerificationError, export_trained
+    from keras_resnet.zoo import Trained, load_trained
+
+    shipped = load_trained("resnet20.fashion_mnist")
+    keras.utils.set_random_seed(0)
+    untrained = keras_resnet.build("resnet20", input_shape=(28, 28, 1))
+    # a constant output: at chance on any images, as an untrained run can be
+    untrained.get_layer("predictions").kernel.assign(
+        np.zeros(untrained.get_layer("predictions").kernel.shape, "float32"))
+    run = Trained(untrained, shipped.pixel_mean, "cifar", shipped.class_names)
+    with pytest.raises(ExportVerificationError,
+                       match=r"network is at chance level on the 1000 embedded test images "
+                             r"\([0-9.]+% top-1\).*not trained enough.*--no-verify"):
+        export_trained(run, str(tmp_path / "m.onnx"), "onnx")
+    assert not os.listdir(tmp_path)
+    # the shipped, trained network exports through the same call
+    report = export_trained(shipped, str(tmp_path / "ok.onnx"), "onnx", verify_images=200)
+    assert report["keras_accuracy"] >= 0.85

@@ -74,6 +74,8 @@ def test_load_trained_errors_say_what_to_do(tmp_path):
         load_trained("no_such_thing")
     with pytest.raises(ValueError, match="load_pretrained"):
         load_trained("resnet50.imagenet")
+    with pytest.raises(FileNotFoundError, match="not a run directory.*no config.json"):
+        load_trained(tmp_path)  # any folder (e.g. /tmp)
     (tmp_path / RUN_CONFIG).write_text(json.dumps({"model": "resnet20"}))
     with pytest.raises(FileNotFoundError, match="has not finished"):
         load_trained(tmp_path)

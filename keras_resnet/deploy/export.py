@@ -83,7 +83,7 @@ def reference_outputs(model, signature, x, batch_size=64):
         try:
             y = model(np.asarray(x[i:i + batch_size], "float32"), training=False)
         except Exception as e:
-            if "NHWC" in str(e) and keras.config.image_data_format() == "channels_first":
+            if "NHWC" in str(e) and signature.data_format == "channels_first":
                 raise ValueError(
                     "the Keras reference cannot run: TensorFlow's CPU convolutions take "
                     "channels_last (NHWC) only, and this model is channels_first. Export "
@@ -97,9 +97,24 @@ def reference_outputs(model, signature, x, batch_size=64):
 
 
 def _keras_batch1_ms(model, x):
-    """Batch-1 latency of the Keras model itself, compiled as the backend allows."""
-    return median_latency_ms(keras_call(model), np.asarray(x[:1], "float32"), repeats=20,
-                             warmup=1)
+    """Batch-1 latency of the Keras model itself, compiled as the backend allows, to the
+    outputs in numpy (JAX computes asynchronously: this waits for the result)."""
+    import keras
+
+    fn = keras_call(model)
+
+    def run(a):
+        return keras.tree.map_structure(keras.ops.convert_to_numpy, fn(a))
+
+    return median_latency_ms(run, np.asarray(x[:1], "float32"), repeats=20, warmup=1)
+
+
+def keras_latency_key() -> str:
+    """The report's name for the Keras model's own latency: how it was compiled."""
+    import keras
+
+    return {"tensorflow": "keras_tf_function", "jax": "keras_jax_jit"}.get(
+        keras.backend.backend(), f"keras_{keras.backend.backend()}")
 
 
 def _classifier_key(ref):
@@ -272,7 +287,8 @@ def _prepare(model, *, input_name, raw_uint8, verify_images, labels, rtol, defau
     """The checks and the Keras reference that come before anything is written."""
     from .serving import preprocessing_settings, with_preprocessing
 
-    if class_names is None:  # a weights tag knows its classes
+    from_tag = class_names is None
+    if from_tag:  # a weights tag knows its classes
         class_names = _tag_class_names(preprocessing) or _tag_class_names(include_preprocessing)
 
     if include_preprocessing is not None:
@@ -287,7 +303,13 @@ def _prepare(model, *, input_name, raw_uint8, verify_images, labels, rtol, defau
         check_preprocessing_fits(preprocessing_settings(preprocessing), signature.input_shape,
                                  signature.data_format, model.name,
                                  preprocessing if isinstance(preprocessing, str) else None)
-    _check_class_names(class_names, serving, model.name)
+    if from_tag:  # a tag's names are recorded only where they fit (not on a backbone or
+        try:      # a network fine-tuned to other classes)
+            _check_class_names(class_names, serving, model.name)
+        except ValueError:
+            class_names = None
+    else:
+        _check_class_names(class_names, serving, model.name)
     x = ref = None
     if verify_images is not None:
         x = check_batch(verify_images, signature, "verify_images")
@@ -320,7 +342,7 @@ def _verify_float(runner, job, labels, what):
         result.update(_agreement(got, job.ref, labels, key))
     result["latency_ms_batch1"] = {
         runner.runtime: median_latency_ms(runner, job.x[:1], repeats=20, warmup=1),
-        "keras_tf_function": _keras_batch1_ms(job.model, job.x)}
+        keras_latency_key(): _keras_batch1_ms(job.model, job.x)}
     return result
 
 
@@ -611,11 +633,15 @@ def _int8_io_record(content, record, input_name):
         return {"dtype": np.dtype(d["dtype"]).name, "scale": float(scale),
                 "zero_point": int(zero)}
 
+    record = {**record, "output_quantization": {k: quant(d) for k, d in run.outputs.items()}}
     q = quant(run.input)
+    if q["dtype"] != "int8":  # raw uint8 images in (include_preprocessing): unchanged
+        return record
     return {**record,
-            "input": {**record["input"], "dtype": q["dtype"], "quantization": q,
-                      "values": f"{q['dtype']}: round(preprocessed / scale + zero_point)"},
-            "output_quantization": {k: quant(d) for k, d in run.outputs.items()}}
+            "input": {**record["input"], "dtype": "int8", "quantization": q,
+                      "values": "int8: round(preprocessed / scale + zero_point) "
+                                "(keras_resnet's open_artifact takes the float images and "
+                                "quantises them itself)"}}
 
 
 def verify_tflite(model, content, x, ref, labels, quantization, input_name=INPUT_NAME,
@@ -636,8 +662,8 @@ def verify_tflite(model, content, x, ref, labels, quantization, input_name=INPUT
             result["tflite_accuracy"] = result["artifact_accuracy"]
     result["latency_ms_batch1"] = {
         "tflite": median_latency_ms(run, x[:1], repeats=20, warmup=1),
-        "keras_tf_function": _keras_batch1_ms(model, x)}
-    result["speedup_vs_keras"] = (result["latency_ms_batch1"]["keras_tf_function"]
+        keras_latency_key(): _keras_batch1_ms(model, x)}
+    result["speedup_vs_keras"] = (result["latency_ms_batch1"][keras_latency_key()]
                                   / result["latency_ms_batch1"]["tflite"])
     if quantization is None:
         if rtol is None:

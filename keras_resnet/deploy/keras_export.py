@@ -9,9 +9,9 @@ Keras 3.15, OpenVINO 2026.4). TensorFlow is a core dependency of this package, s
 any backend other than TensorFlow the serving model is saved as a ``.keras`` file and
 converted by Keras in a TensorFlow worker process (``KERAS_BACKEND=tensorflow``, no
 GPU). The file is the whole network (architecture and weights), so the worker's model
-is the caller's; the exporters and the Predictor then run the written file with its
-runtime in the caller's process and compare it with the caller's own model, so a
-difference between the two backends could not pass unnoticed.
+is the caller's; the exporters (given ``verify_images``) and the Predictor then run the
+written file with its runtime in the caller's process and compare it with the caller's
+own model, so a difference between the two backends does not pass unnoticed there.
 
 A model with layer classes that the worker cannot rebuild (custom layers defined in the
 user's script) gets an error that says so and what to do.
@@ -26,6 +26,9 @@ import sys
 import tempfile
 
 FORMATS = ("onnx", "openvino")
+# a conversion of ResNet-152 takes about a minute on a 2-core CPU; a worker that has not
+# finished after this long is stuck, not slow
+WORKER_TIMEOUT_S = 1800
 
 
 class ModelRebuildError(ValueError):
@@ -68,13 +71,28 @@ def export_with_keras(serving, path: str, format: str, signature, **options) -> 
                "options": options, "input": {
                    "name": signature.input_name, "dtype": signature.input_dtype,
                    "shape": list(signature.input_shape)}}
+        # the package where this process found it (it may be on sys.path only)
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        path_var = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
         env = {**os.environ, "KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": "",
+               "PYTHONPATH": path_var,
                "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
-        done = subprocess.run([sys.executable, "-m", __name__, json.dumps(job)], env=env,
-                              capture_output=True, text=True)
+        code = ("import json, sys; from keras_resnet.deploy.keras_export import _worker; "
+                "sys.exit(_worker(json.loads(sys.argv[1])))")
+        try:
+            done = subprocess.run([sys.executable, "-c", code, json.dumps(job)], env=env,
+                                  capture_output=True, text=True, timeout=WORKER_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"the TensorFlow worker converting to {format} did not finish "
+                               f"in {WORKER_TIMEOUT_S} s and was stopped") from None
+    if done.returncode < 0:
+        raise RuntimeError(f"the TensorFlow worker converting to {format} was killed by "
+                           f"signal {-done.returncode} (out of memory?)")
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
-        last = lines[-1] if lines else f"exit status {done.returncode}"
+        last = next((line for line in reversed(lines)
+                     if line.startswith(("REBUILD ", "CONVERT "))),
+                    lines[-1] if lines else f"exit status {done.returncode}")
         if last.startswith("REBUILD "):
             raise ModelRebuildError(
                 f"exporting to {format} under the {keras.backend.backend()} backend goes "
@@ -87,7 +105,7 @@ def export_with_keras(serving, path: str, format: str, signature, **options) -> 
 
 
 def _worker(job: dict) -> int:
-    # (run as ``python -m``, the package's __init__ has already run: oneDNN is set up)
+    # (importing this module ran the package's __init__: oneDNN is set up)
     from ..arch import layers  # noqa: F401  (registers the package's layers)
     import keras
     import tensorflow as tf
@@ -113,6 +131,3 @@ def _first_line(e) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()),
                 type(e).__name__)[:300]
 
-
-if __name__ == "__main__":
-    sys.exit(_worker(json.loads(sys.argv[1])))

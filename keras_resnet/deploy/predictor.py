@@ -17,7 +17,8 @@ against the Keras model on probe images before use:
 * ``"onnxruntime"`` — the ONNX file (``Model.export(format="onnx")``) in ONNX Runtime;
 * ``"litert"`` — the float32 TFLite file (:func:`keras_resnet.export.tflite`'s converter)
   in LiteRT's XNNPACK;
-* ``"keras"`` — the model itself under ``tf.function``: always available, the fallback.
+* ``"keras"`` — the model itself under ``tf.function`` (``jax.jit`` under JAX): always
+  available, the fallback.
 
 ``"auto"`` times every verified candidate at ``timing_batch`` and keeps the fastest.
 It only ever picks float32 backends: bfloat16 is used when asked for
@@ -29,6 +30,7 @@ in ``report`` with the reason and never used.
 
 from __future__ import annotations
 
+import numbers
 import os
 import tempfile
 
@@ -140,7 +142,8 @@ class Predictor:
             except ImportError as e:
                 raise ImportError("precision='bfloat16' runs on OpenVINO: pip install "
                                   "'keras-resnet-zoo[openvino]'") from e
-        if not isinstance(rtol, (int, float)) or not np.isfinite(rtol) or rtol <= 0:
+        if (not isinstance(rtol, numbers.Real) or isinstance(rtol, bool)
+                or not np.isfinite(rtol) or rtol <= 0):
             raise ValueError(f"rtol must be a positive number, got {rtol!r}")
         if int(timing_batch) < 1:
             raise ValueError(f"timing_batch must be >= 1, got {timing_batch}")

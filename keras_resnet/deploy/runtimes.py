@@ -241,7 +241,10 @@ def open_artifact(path, *, precision="float32", num_threads=None, input_name=Non
     if not (os.path.isdir(path) or path.endswith((".onnx", ".xml", ".tflite"))):
         raise ValueError(f"{path}: expected a .onnx, .xml (OpenVINO IR) or .tflite file or "
                          "a SavedModel folder")
-    record = read_metadata(path)
+    try:
+        record = read_metadata(path)
+    except ImportError:  # e.g. onnxruntime without the onnx package: no record to check
+        record = None
     if input_name is None:
         input_name = (record or {}).get("input", {}).get("name", "images")
     if os.path.isdir(path):
@@ -270,8 +273,13 @@ class CheckedRunner:
 
         x = np.asarray(x)
         info = (self.record or {}).get("input")
-        if not info:  # a file written elsewhere: only the dtype a float file takes
-            return self.runner(x.astype("float32") if x.dtype.kind == "f" else x)
+        if not info:  # a file written elsewhere: passed as given (float64 as float32)
+            return self.runner(x.astype("float32") if x.dtype == np.float64 else x)
+        if info["dtype"] == "int8" and x.dtype.kind in "iu":
+            raise ValueError(
+                "images: this file's input tensor is int8, and this runner quantises float "
+                "preprocessed images into it with the file's own scale and zero point: "
+                f"give the float images, not {x.dtype} values")
         dtype = "uint8" if info["dtype"] == "uint8" else "float32"
         layout = "channels_first" if info.get("layout") == "NCHW" else "channels_last"
         signature = Signature(info["name"], tuple(info["shape"][1:]), dtype, (), "dict",

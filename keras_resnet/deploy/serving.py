@@ -223,7 +223,9 @@ def serving_model(model, *, input_name: str = INPUT_NAME, raw_uint8: bool = Fals
     if not isinstance(input_name, str) or not _INPUT_NAME.match(input_name):
         raise ValueError(f"input_name must be letters, digits and _ (not starting with a "
                          f"digit), e.g. 'images'; got {input_name!r}")
-    taken = {l.name for l in _all_layers(model)} | {model.name}
+    # (the model's own input layer is replaced by the serving input: its name is free)
+    taken = {l.name for l in _all_layers(model)
+             if l.__class__.__name__ != "InputLayer"} | {model.name}
     if input_name in taken:
         raise ValueError(f"input_name {input_name!r} is also the name of model "
                          f"{model.name!r} or one of its layers; names in the served graph "

@@ -4,6 +4,8 @@
   image model: functional, Sequential, nested, dict outputs, mixed precision;
 * :mod:`.export` — SavedModel, ONNX, OpenVINO IR and TFLite files, each run by its own
   runtime and compared with Keras before it is written;
+* :mod:`.keras_export` — Keras' own ONNX and OpenVINO conversion from any Keras backend
+  (a TensorFlow worker process where the backend is not TensorFlow);
 * :mod:`.runtimes` — ONNX Runtime, OpenVINO, LiteRT and TensorFlow runners for written
   files (:func:`open_artifact`);
 * :mod:`.metadata` — the record of input, preprocessing and class names stored inside

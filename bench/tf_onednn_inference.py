@@ -92,17 +92,16 @@ def ask(proc, label):
 
 
 def _cpu():
-    name, flags = platform.processor(), set()
+    from keras_resnet.cpu import cpu_flags  # (imports nothing heavy: no TensorFlow)
+
+    name = platform.processor()
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
+        name = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                    if line.startswith("model name"))
+    except (OSError, StopIteration):
         pass
     keep = {"avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile"}
-    return name, sorted(flags & keep)
+    return name, sorted((cpu_flags() or set()) & keep)
 
 
 def plot(result, out):
@@ -170,6 +169,7 @@ def main(argv=None):
         print(f"{label:22s} on {rows[-1]['on_ms']:9.1f} ms  off {rows[-1]['off_ms']:9.1f} ms"
               f"  off/on {rows[-1]['ratio_off_over_on']:.2f}x "
               f"({rows[-1]['ratio_min']:.2f}–{rows[-1]['ratio_max']:.2f})")
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     name, flags = _cpu()
     result = {"rounds": rounds, "smoke": args.smoke, "cpu": name,
               "cpu_count": os.cpu_count(), "cpu_flags": flags,

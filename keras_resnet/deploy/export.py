@@ -49,7 +49,7 @@ from ..numerics import max_abs_error, within_tolerance
 from . import metadata as meta
 from .runtimes import (SIGNATURE, LiteRTRunner, OnnxRuntimeRunner, OpenVINORunner,
                        SavedModelRunner, open_artifact)  # noqa: F401  (export.open_artifact)
-from .keras_export import ModelRebuildError, export_with_keras
+from .keras_export import ModelRebuildError, _first_line, _input_spec, export_with_keras
 from .metadata import read_metadata  # noqa: F401  (export.read_metadata, as in the README)
 from .serving import INPUT_NAME, check_batch, keras_call, serving_model
 from .timing import median_latency_ms
@@ -69,6 +69,16 @@ CHANCE_MIN_IMAGES = 100
 class ExportVerificationError(RuntimeError):
     """The exported artifact does not reproduce the Keras model, or the verification
     images are not what the model takes."""
+
+
+class ChanceLevelError(ExportVerificationError):
+    """The Keras model itself is at chance level on the labelled verification images.
+
+    Attributes: ``accuracy`` (its top-1, 0..1) and ``images`` (how many)."""
+
+    def __init__(self, message, accuracy, images):
+        super().__init__(message)
+        self.accuracy, self.images = accuracy, images
 
 
 # ------------------------------------------------------------------ shared steps
@@ -164,14 +174,14 @@ def check_not_chance(ref, labels, what="verify_images"):
                       f"expects? (with {CHANCE_MIN_IMAGES} or more images this is an error)",
                       stacklevel=3)
     if len(y) >= CHANCE_MIN_IMAGES and accuracy <= CHANCE_FACTOR / classes:
-        raise ExportVerificationError(
+        raise ChanceLevelError(
             f"the Keras model itself is at chance level on {what} ({accuracy:.1%} top-1 on "
             f"{len(y)} labelled images, {classes} classes): the images are probably not "
             "preprocessed as the model expects (e.g. raw 0-255 pixels for a model trained "
             "on x/255 - pixel mean). Pass them through the model's preprocessing (the "
             "preprocess function of keras_resnet.load_pretrained, or the run's "
             "pixel_mean.npy), or export a model built with include_preprocessing and "
-            "raw_uint8=True. Nothing was written.")
+            "raw_uint8=True. Nothing was written.", accuracy, len(y))
     return accuracy
 
 
@@ -355,19 +365,10 @@ def _converter(name, job):
     except ModelRebuildError:
         raise  # already says what happened and what to do
     except Exception as e:
-        text = str(e).strip()
-        first = next((line.strip() for line in text.splitlines() if line.strip()),
-                     type(e).__name__)[:240]
         raise ValueError(f"the {name} converter cannot take model "
-                         f"{job.model.name!r} ({type(e).__name__}: {first}); the other "
-                         "formats may: try export.saved_model / tflite / onnx / openvino")
-
-
-def _input_spec(signature, batch=None):
-    import tensorflow as tf
-
-    return tf.TensorSpec((batch, *signature.input_shape), signature.input_dtype,
-                         name=signature.input_name)
+                         f"{job.model.name!r} ({type(e).__name__}: {_first_line(e)[:240]}); "
+                         "the other formats may: try export.saved_model / tflite / onnx / "
+                         "openvino")
 
 
 # ------------------------------------------------------------------ SavedModel
@@ -759,14 +760,12 @@ def export_trained(trained, path, format: str, *, dataset: str = "embedded",
                           labels=y, **options)
         writer = {"savedmodel": saved_model, "onnx": onnx, "openvino": openvino}[format]
         return writer(trained.model, path, verify_images=x, labels=y, **options)
-    except ExportVerificationError as e:
-        if "chance level" not in str(e):
-            raise
+    except ChanceLevelError as e:
         # the images were preprocessed here, with the run's own settings: the network
         # itself is not trained (enough)
-        accuracy = str(e).split("(", 1)[1].split(" top-1")[0]
-        raise ExportVerificationError(
-            f"the network is at chance level on the {len(y)} {dataset} test images "
-            f"({accuracy} top-1), preprocessed with its own settings: it is not trained "
+        raise ChanceLevelError(
+            f"the network is at chance level on the {e.images} {dataset} test images "
+            f"({e.accuracy:.1%} top-1), preprocessed with its own settings: it is not trained "
             "enough to verify an export against. Train it longer, or skip the check "
-            "(--no-verify / verify_images=None). Nothing was written.") from None
+            "(--no-verify / verify_images=None). Nothing was written.", e.accuracy,
+            e.images) from None

@@ -36,6 +36,7 @@ class ModelRebuildError(ValueError):
 
 
 def _input_spec(signature, batch=None):
+    """The serving input as a ``tf.TensorSpec`` (``batch=None``: any batch size)."""
     import tensorflow as tf
 
     return tf.TensorSpec((batch, *signature.input_shape), signature.input_dtype,

@@ -94,6 +94,10 @@ def cmd_summary(args):
     return 0
 
 
+# the export report's name for the Keras latency -> how Keras compiled the call
+KERAS_COMPILED = {"keras_tf_function": "tf.function", "keras_jax_jit": "jax.jit"}
+
+
 def cmd_demo(args):
     _quiet_tensorflow()
     from ..demo import run_demo
@@ -110,7 +114,8 @@ def cmd_demo(args):
           f"{rep['verified_images']} test images: top-1 agreement with Keras "
           f"{rep['top1_agreement']:.2%}, accuracy {rep['tflite_accuracy']:.2%}; batch-1 "
           f"latency {lat['tflite']:.2f} ms vs {lat[keras_key]:.2f} ms (Keras, "
-          f"{keras_key[6:].replace('_', ' ')}). Report: {r['tflite_path']}.report.json")
+          f"{KERAS_COMPILED.get(keras_key, keras_key)}). Report: "
+          f"{r['tflite_path']}.report.json")
     return 0
 
 

@@ -144,3 +144,58 @@ def test_predict_and_export_bad_arguments_get_one_line(tmp_path, capsys):
                  str(tmp_path / "r.onnx"), "--no-verify"]) == 2
     err = capsys.readouterr().err
     assert "evaluate and export take" in err and "preprocessing='resnet50.imagenet'" in err
+
+
+def test_predict_on_a_few_images_runs_keras_without_converting(tmp_path, capsys,
+                                                               monkeypatch):
+    """Two images: converting to every runtime (seconds each) would cost more than it
+    saves; auto float32 runs Keras directly and says so."""
+    from keras_resnet.deploy import predictor
+
+    def no_conversion(*args, **kwargs):
+        raise AssertionError("converted a model for two images")
+
+    monkeypatch.setattr(predictor, "export_with_keras", no_conversion)
+    monkeypatch.setattr("keras_resnet.deploy.export.tflite_flatbuffer", no_conversion)
+    (x, _), _ = load_embedded()
+    out = str(tmp_path / "pred.json")
+    assert main(["predict", *_pngs(tmp_path, x[:2]), "--weights", "resnet20.fashion_mnist",
+                 "--json", out]) == 0
+    result = json.load(open(out))
+    assert result["backend"] == "keras" and list(result["backends"]) == ["keras"]
+    assert "run by Keras directly" in result["backends"]["keras"]["note"]
+    assert "run by Keras directly" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_predict_precision_auto_with_calibration_folder(tmp_path, capsys):
+    """`--precision auto --calibration FOLDER`: every candidate is reported with its
+    agreement, and the chosen one's probabilities keep the float32 top-1 on these
+    images."""
+    pytest.importorskip("nncf")
+    import keras_resnet
+
+    (x_train, _), (x_test, _) = load_embedded()
+    cal = tmp_path / "cal"
+    cal.mkdir()
+    _pngs(cal, x_train[:200])
+    images = tmp_path / "images"
+    images.mkdir()
+    files = _pngs(images, x_test[:40])
+    out = str(tmp_path / "pred.json")
+    assert main(["predict", *files, "--weights", "resnet20.fashion_mnist", "--precision",
+                 "auto", "--calibration", str(cal), "--min-agreement", "0.99",
+                 "--json", out]) == 0
+    result = json.load(open(out))
+    report = result["backends"]
+    assert {"openvino:int8", "litert:int8", "onnxruntime"} <= set(report)
+    assert all("top1_agreement" in report[k] for k in ("openvino:int8", "litert:int8"))
+    assert report[next(k for k, v in report.items()
+                       if v["backend"] == result["backend"]
+                       and v["precision"] == result["precision"])]["verified"]
+    printed = capsys.readouterr().out
+    assert "litert:int8" in printed and f"at {result['precision']}" in printed
+    model, preprocess = keras_resnet.load_pretrained("resnet20.fashion_mnist")
+    ref = np.asarray(model(preprocess(x_test[:40]), training=False)).argmax(1)
+    got = np.array([r["top"][0]["class"] for r in result["predictions"]])
+    assert np.mean(got == ref) >= 0.95

@@ -197,7 +197,7 @@ def test_bfloat16_when_asked_is_verified_by_top1_agreement():
     model = keras_resnet.build("resnet20", input_shape=(28, 28, 1))
     randomise(model, seed=0)
     p = keras_resnet.Predictor(model, backend="openvino", precision="bfloat16")
-    entry = p.report["openvino"]
+    entry = p.report["openvino:bfloat16"]
     assert entry["precision"] == "bfloat16" and entry["verified"]
     assert entry["top1_agreement"] >= 0.995 and p._run.precision == "bfloat16"
 
@@ -205,7 +205,7 @@ def test_bfloat16_when_asked_is_verified_by_top1_agreement():
 @pytest.mark.skipif(_has_bf16(), reason="this CPU has bfloat16 units (tested above)")
 def test_bfloat16_on_a_cpu_without_bf16_units_is_a_clear_error_not_a_quiet_f32():
     model = keras_resnet.build("resnet20", input_shape=(28, 28, 1))
-    with pytest.raises(ValueError, match="needs a CPU with bfloat16 units.*precision='float32'"):
+    with pytest.raises(ValueError, match="needs a CPU with bfloat16 units.*use precision='float32'"):
         keras_resnet.Predictor(model, precision="bfloat16")
     from keras_resnet.deploy.runtimes import OpenVINORunner
 

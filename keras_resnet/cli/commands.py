@@ -206,12 +206,17 @@ def cmd_predict(args):
 
     r = classify_files(args.images, args.weights, model=args.model,
                        pixel_mean=args.pixel_mean, backend=args.backend,
-                       precision=args.precision, top=args.top)
+                       precision=args.precision, top=args.top,
+                       min_agreement=args.min_agreement, calibration=args.calibration)
     for name, b in r["backends"].items():
-        status = (f"{b['latency_ms']:.2f} ms/image ({b['precision']})" if "latency_ms" in b
-                  else "verified" if b.get("verified") else f"unused ({b.get('error')})")
-        print(f"  backend {name:12s} {status}")
-    print(f"using backend {r['backend']!r}")
+        agree = (f", top-1 agreement {b['top1_agreement']:.2%}"
+                 if "top1_agreement" in b else "")
+        status = (f"{b['latency_ms']:.2f} ms/image{agree}" if "latency_ms" in b
+                  else f"verified{agree}" if b.get("verified")
+                  else f"skipped ({b['skipped']})" if "skipped" in b
+                  else f"unused ({b.get('error')})")
+        print(f"  {name:18s} {status}" + (f" — {b['note']}" if "note" in b else ""))
+    print(f"using {r['backend']!r} at {r['precision']}")
     for p in r["predictions"]:
         print(p["image"] + ": " + ", ".join(f"{t['name']} {t['probability']:.1%}"
                                             for t in p["top"]))

@@ -7,7 +7,7 @@
     keras-resnet evaluate --weights runs/x|TAG --dataset embedded --view center|10crop|multiscale
     keras-resnet plot runs/x [runs/y ...] [--out curves.png]
     keras-resnet export --weights runs/x|TAG --format savedmodel|tflite|onnx|openvino [--quantize none|float16|dynamic|int8] [--include-preprocessing] --out PATH
-    keras-resnet predict IMAGE [IMAGE ...] --weights runs/x|TAG [--backend auto|openvino|onnxruntime|litert|keras] [--precision float32|bfloat16]
+    keras-resnet predict IMAGE [IMAGE ...] --weights runs/x|TAG [--backend auto|openvino|onnxruntime|litert|keras] [--precision float32|bfloat16|int8|auto] [--calibration FOLDER]
     keras-resnet tune --max-trials 4 --epochs 3 --out runs/tune
     keras-resnet demo [--epochs 10] [--out runs/demo]    (train + evaluate on the embedded data)
 """
@@ -197,9 +197,19 @@ def make_parser():
     p.add_argument("--model", default=None)
     p.add_argument("--pixel-mean", default=None)
     p.add_argument("--backend", default="auto",
-                   help="auto (fastest verified float32), openvino, onnxruntime, litert, keras")
-    p.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
-                   help="bfloat16: OpenVINO's bf16 inference (verified by top-1 agreement)")
+                   help="auto (fastest verified candidate), openvino, onnxruntime, litert, "
+                        "keras")
+    p.add_argument("--precision", default="float32",
+                   choices=["float32", "bfloat16", "int8", "auto"],
+                   help="float32; bfloat16 (OpenVINO, CPUs with bf16 units); int8 (OpenVINO "
+                        "through NNCF, or LiteRT; needs --calibration); auto: the fastest of "
+                        "every precision that keeps --min-agreement")
+    p.add_argument("--min-agreement", type=float, default=0.995,
+                   help="accuracy budget of bfloat16/int8: the fraction of verification "
+                        "images whose top-1 class must equal the float32 model's")
+    p.add_argument("--calibration", default=None, metavar="FOLDER",
+                   help="a folder of images like the ones to classify: int8 is calibrated "
+                        "and every precision verified on them")
     p.add_argument("--top", type=int, default=3)
     p.add_argument("--json", default=None, help="also write the predictions as JSON")
     p.set_defaults(func=commands.cmd_predict)

@@ -24,7 +24,8 @@ signature ``serving_default`` with named tensors.
 Checks (the project's tolerance rule ``max|a-b| <= rtol * max(1, max|ref|)``): SavedModel
 rtol 1e-5, ONNX / OpenVINO / float32 TFLite rtol 1e-4 (mixed-precision models: the
 policy's tolerance); TFLite float16 top-1 agreement >= 99.5%, dynamic-range and int8
->= 98%. With ``labels`` (100 or more), an export whose Keras model is itself at chance
+(TFLite, and OpenVINO through NNCF) >= 98%; quantised feature maps within rtol 0.01
+(float16) or 0.1. With ``labels`` (100 or more), an export whose Keras model is itself at chance
 level on the verification images is refused: those images are not what the model
 takes. A file that fails is never left behind (it is checked before it is moved into
 place) and :class:`ExportVerificationError` says by how much. Every file carries its
@@ -54,7 +55,7 @@ from .metadata import read_metadata  # noqa: F401  (export.read_metadata, as in 
 from .serving import INPUT_NAME, check_batch, keras_call, serving_model
 from .timing import median_latency_ms
 
-QUANTIZATIONS = (None, "float16", "dynamic", "int8")
+QUANTIZATIONS = (None, "float16", "dynamic", "int8")  # TFLite
 SAVED_MODEL_RTOL = 1e-5
 TFLITE_RTOL = ONNX_RTOL = OPENVINO_RTOL = 1e-4
 MIN_AGREEMENT = {"float16": 0.995, "dynamic": 0.98, "int8": 0.98}
@@ -474,15 +475,37 @@ def onnx(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = False,
 
 
 # ------------------------------------------------------------------ OpenVINO
+OPENVINO_QUANTIZATIONS = (None, "int8")
+
+
 def openvino(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = False,
              verify_images=None, labels=None, rtol: float | None = None,
              preprocessing: dict | None = None, class_names=None,
-             include_preprocessing=None) -> dict:
+             include_preprocessing=None, quantization=None,
+             representative_data=None) -> dict:
     """Write ``model`` as an OpenVINO IR (``path`` ends in ``.xml``; the weights go to the
-    ``.bin`` beside it; float32, any batch size) through Keras'
-    ``Model.export(format="openvino")`` and verify it with the OpenVINO runtime at f32
-    inference precision. Needs ``pip install 'keras-resnet-zoo[openvino]'``. Arguments,
-    return value and errors as :func:`saved_model` (default rtol 1e-4)."""
+    ``.bin`` beside it; any batch size) through Keras' ``Model.export(format="openvino")``
+    and verify it with the OpenVINO runtime at f32 inference precision. Needs
+    ``pip install 'keras-resnet-zoo[openvino]'``. Arguments, return value and errors as
+    :func:`saved_model` (default rtol 1e-4), and:
+
+    Args:
+        quantization: ``None`` (float32) or ``"int8"``: post-training quantisation by
+            NNCF (:mod:`.quantize`), calibrated on ``representative_data`` (a few
+            hundred inputs as the model takes them). Verified like the TFLite int8
+            export: top-1 agreement with Keras >= 98% on ``verify_images``
+            (classifiers; with ``labels`` the accuracy of both is reported), feature
+            maps within rtol 0.1.
+    """
+    if quantization not in OPENVINO_QUANTIZATIONS:
+        raise ValueError(f"quantization must be one of {OPENVINO_QUANTIZATIONS} for "
+                         f"OpenVINO, got {quantization!r}")
+    if quantization == "int8" and representative_data is None:
+        raise ValueError("int8 quantisation needs representative_data (a few hundred "
+                         "inputs from the data pipeline)")
+    if quantization is None and representative_data is not None:
+        raise ValueError("representative_data calibrates int8 files: pass "
+                         "quantization='int8' too, or leave it out")
     if not os.fspath(path).endswith(".xml"):
         raise ValueError(f"an OpenVINO IR path ends in .xml (the weights go to the .bin "
                          f"beside it), got {os.fspath(path)!r}")
@@ -496,18 +519,34 @@ def openvino(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = Fal
                    verify_images=verify_images, labels=labels, rtol=rtol,
                    default_rtol=OPENVINO_RTOL, preprocessing=preprocessing,
                    class_names=class_names, include_preprocessing=include_preprocessing)
+    rep = None
+    if representative_data is not None:
+        rep = check_batch(representative_data, job.signature, "representative_data")
     parent = os.path.dirname(os.path.abspath(path))
     tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
         xml = os.path.join(tmp, "model.xml")
         with _converter("OpenVINO", job):
             export_with_keras(job.serving, xml, "openvino", job.signature)
+        extra = {}
+        if quantization == "int8":
+            from .quantize import nncf_version, quantize_ir
+
+            float_xml, xml = xml, os.path.join(tmp, "int8.xml")
+            with _converter("NNCF int8", job):
+                extra["fake_quantize_ops"] = quantize_ir(float_xml, xml, rep)
+            extra.update(quantization="int8", nncf=nncf_version(),
+                         representative_images=int(len(rep)))
+            job.record = {**job.record, "quantization": "int8"}
         meta.write_openvino(xml, job.record)
         size = os.path.getsize(xml) + os.path.getsize(xml[:-4] + ".bin")
-        report = _report("openvino", path, job, size)
+        report = _report("openvino", path, job, size, **extra)
         if job.x is not None:
             runner = OpenVINORunner(xml, "float32", output_names=job.signature.output_names)
-            report.update(_verify_float(runner, job, labels, "OpenVINO"))
+            if quantization == "int8":
+                report.update(_verify_quantized(runner, job, labels, "int8", "OpenVINO"))
+            else:
+                report.update(_verify_float(runner, job, labels, "OpenVINO"))
         # the weights first: a reader who finds the .xml finds its .bin
         os.replace(xml[:-4] + ".bin", path[:-4] + ".bin")
         os.replace(xml, path)
@@ -678,22 +717,51 @@ def verify_tflite(model, content, x, ref, labels, quantization, input_name=INPUT
             raise ExportVerificationError(
                 f"float32 TFLite differs from Keras beyond rtol={rtol}: "
                 f"{result['max_abs_error']}")
-    elif key is None:  # feature maps (a backbone): no top-1, bound the relative error
-        rtol = QUANTIZED_RTOL[quantization]
-        ok = all(within_tolerance(got[k], ref[k], rtol) for k in ref)
-        result.update({"rtol": rtol, "within_tolerance": ok})
-        if not ok:
-            raise ExportVerificationError(
-                f"{quantization} TFLite feature maps differ from Keras beyond rtol={rtol}: "
-                f"{result['max_abs_error']} (for int8: is representative_data preprocessed "
-                "like verify_images?)")
     else:
-        need = MIN_AGREEMENT[quantization]
-        result["required_agreement"] = need
-        if result["top1_agreement"] < need:
+        result.update(check_quantized(got, ref, quantization, "TFLite"))
+    return result
+
+
+def check_quantized(got, ref, quantization, what) -> dict:
+    """The reduced-precision rule of every exporter: classifiers keep top-1 agreement
+    with Keras >= :data:`MIN_AGREEMENT` ``[quantization]``; feature maps (a backbone's)
+    stay within :data:`QUANTIZED_RTOL`. Report fields; ExportVerificationError
+    otherwise."""
+    key = _classifier_key(ref)
+    if key is None:  # feature maps: no top-1, bound the relative error
+        rtol = QUANTIZED_RTOL[quantization]
+        errors = {k: max_abs_error(got[k], ref[k]) for k in ref}
+        if not all(within_tolerance(got[k], ref[k], rtol) for k in ref):
             raise ExportVerificationError(
-                f"{quantization} TFLite agrees with Keras on {result['top1_agreement']:.2%} "
-                f"of top-1 predictions, below the required {need:.1%}")
+                f"{quantization} {what} feature maps differ from Keras beyond rtol={rtol}: "
+                f"{errors} (for int8: is representative_data preprocessed like "
+                "verify_images?)")
+        return {"rtol": rtol, "within_tolerance": True}
+    need = MIN_AGREEMENT[quantization]
+    agree = float(np.mean(got[key].argmax(1) == ref[key].argmax(1)))
+    if agree < need:
+        raise ExportVerificationError(
+            f"{quantization} {what} agrees with Keras on {agree:.2%} of top-1 predictions "
+            f"({len(ref[key])} images), below the required {need:.1%}")
+    return {"required_agreement": need}
+
+
+def _verify_quantized(runner, job, labels, quantization, what):
+    """Run a quantised file on the verification images: top-1 agreement (classifiers) or
+    the feature-map bound, batch-1 latency against Keras."""
+    got = runner(job.x)
+    if set(got) != set(job.ref):
+        raise ExportVerificationError(f"{what} outputs {sorted(got)} != Keras' "
+                                      f"{sorted(job.ref)}")
+    result = {"verified_images": int(len(job.x)),
+              "max_abs_error": {k: max_abs_error(got[k], job.ref[k]) for k in job.ref}}
+    key = _classifier_key(job.ref)
+    if key is not None:
+        result.update(_agreement(got, job.ref, labels, key))
+    result.update(check_quantized(got, job.ref, quantization, what))
+    result["latency_ms_batch1"] = {
+        runner.runtime: median_latency_ms(runner, job.x[:1], repeats=20, warmup=1),
+        keras_latency_key(): _keras_batch1_ms(job.model, job.x)}
     return result
 
 

@@ -7,25 +7,34 @@ and calls it directly::
 
     p = keras_resnet.Predictor(model)              # backend="auto", float32
     probs = p(images)                              # (N, H, W, C) or (H, W, C)
-    p.backend, p.report                            # which one, and every candidate
+    p.backend, p.precision, p.report               # which one, and every candidate
+
+    # the fastest path within an accuracy budget: float32, bf16 and int8 candidates
+    p = keras_resnet.Predictor(model, precision="auto", min_agreement=0.995,
+                               calibration_images=x_train[:300], verify_images=x_val)
 
 Backends, each built from the same model through Keras' own exporters and checked
-against the Keras model on probe images before use:
+against the Keras model on the verification images before use:
 
 * ``"openvino"`` — the OpenVINO IR (``Model.export(format="openvino")``) compiled for the
-  CPU at f32 inference precision, or bf16 with ``precision="bfloat16"``;
+  CPU at f32 inference precision; at bf16 with ``precision="bfloat16"`` (CPUs with
+  AVX512_BF16 or AMX units); or quantised to int8 by NNCF (:mod:`.quantize`);
 * ``"onnxruntime"`` — the ONNX file (``Model.export(format="onnx")``) in ONNX Runtime;
-* ``"litert"`` — the float32 TFLite file (:func:`keras_resnet.export.tflite`'s converter)
-  in LiteRT's XNNPACK;
+* ``"litert"`` — the TFLite file (:func:`keras_resnet.export.tflite`'s converter) in
+  LiteRT's XNNPACK: float32, or full-integer int8;
 * ``"keras"`` — the model itself under ``tf.function`` (``jax.jit`` under JAX): always
   available, the fallback.
 
-``"auto"`` times every verified candidate at ``timing_batch`` and keeps the fastest.
-It only ever picks float32 backends: bfloat16 is used when asked for
-(``precision="bfloat16"``), and is then verified by top-1 agreement >= 99.5% with Keras
-on the probe images (classifiers) or within rtol 0.1 (feature maps), as the TFLite
-float16 export is. A backend that is missing, fails to convert or to verify is recorded
-in ``report`` with the reason and never used.
+Precisions: ``"float32"`` (the default) verifies each backend within ``rtol`` of Keras.
+``"bfloat16"`` and ``"int8"`` are verified by top-1 agreement with Keras >=
+``min_agreement`` on the verification images (classifiers: one 2-D output), or within a
+relative error of 0.1 (feature maps: bfloat16 keeps 8 significant bits, int8 8 bits of
+each tensor's calibrated range). int8 needs ``calibration_images``. ``"auto"`` makes every
+candidate the CPU and the arguments allow — float32 on every backend, bf16 where
+OpenVINO reports bf16 units, int8 on OpenVINO and LiteRT when calibration images are
+given — verifies each, times the verified ones at ``timing_batch`` and keeps the
+fastest. A candidate that is missing, skipped, fails to convert or to verify is
+recorded in ``report`` with the reason and never used.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from __future__ import annotations
 import numbers
 import os
 import tempfile
+import time
 
 import numpy as np
 
@@ -42,29 +52,85 @@ from .serving import check_batch, keras_call, serving_model
 from .timing import median_latency_ms
 
 BACKENDS = ("openvino", "onnxruntime", "litert", "keras")
-PRECISIONS = ("float32", "bfloat16")
-BF16_MIN_AGREEMENT = 0.995
-# bfloat16 keeps 8 significant bits: OpenVINO's bf16 ResNet-50 differs from Keras by
-# up to 3e-2 x max|ref| (docs/benchmarks.md); feature maps get a bound with room.
-BF16_RTOL = 0.1
+PRECISIONS = ("float32", "bfloat16", "int8", "auto")
+# The backends that run each reduced precision here.
+REDUCED = {"bfloat16": ("openvino",), "int8": ("openvino", "litert")}
+# The default accuracy budget: top-1 agreement with the Keras model. 99.5% is what the
+# bf16 path measured on the shipped Fashion-MNIST nets over 10k images (99.90-99.94%,
+# docs/benchmarks.md) with room; it is also the TFLite float16 export's bound.
+MIN_AGREEMENT = 0.995
+BF16_MIN_AGREEMENT = MIN_AGREEMENT  # the name earlier releases exported
+# Feature maps (no top-1 to count): bfloat16 keeps 8 significant bits, OpenVINO's bf16
+# ResNet-50 differs from Keras by up to 3e-2 x max|ref| (docs/benchmarks.md); int8 keeps
+# 8 bits of each tensor's calibrated range (2e-2 on ResNet-50 logits, same page). Both
+# get a bound with room, as the TFLite int8 export does.
+REDUCED_RTOL = {"bfloat16": 0.1, "int8": 0.1}
+BF16_RTOL = REDUCED_RTOL["bfloat16"]
+# Default verification images when none are given: seeded random images, more of them
+# where the check counts top-1 agreement.
+DEFAULT_VERIFY = {"float32": 4, "reduced": 32}
 REMOVED = {"native": "the home-made native engine was removed in favour of OpenVINO",
            "tf": "the frozen TensorFlow graph was removed; 'keras' runs the model itself"}
+_ALIASES = {"bf16": "bfloat16", "fp32": "float32", "f32": "float32", "i8": "int8"}
 
 
-def _build(name, model, serving, signature, precision, num_threads, folder):
+def candidate_name(backend: str, precision: str) -> str:
+    """The report's key for a candidate: ``"openvino"`` (float32), ``"openvino:int8"``."""
+    return backend if precision == "float32" else f"{backend}:{precision}"
+
+
+def bf16_unavailable_reason() -> str | None:
+    """Why OpenVINO cannot run bf16 on this CPU (None when it can)."""
+    from .runtimes import openvino_cpu_capabilities
+
+    try:
+        caps = openvino_cpu_capabilities()
+    except ImportError:
+        return "openvino is not installed: pip install 'keras-resnet-zoo[openvino]'"
+    if "BF16" not in caps:
+        return ("this CPU has no bfloat16 units (AVX512_BF16 or AMX): OpenVINO reports its "
+                f"capabilities as {caps}")
+    return None
+
+
+class _Converter:
+    """Each file a candidate needs, converted once into ``folder`` (the float32 IR feeds
+    the f32, bf16 and int8 OpenVINO candidates)."""
+
+    def __init__(self, serving, signature, num_threads, folder, calibration):
+        self.serving, self.signature = serving, signature
+        self.num_threads, self.folder, self.calibration = num_threads, folder, calibration
+        self._ir = None
+
+    def ir(self):
+        if self._ir is None:
+            import openvino  # noqa: F401  (ImportError: not installed)
+
+            path = os.path.join(self.folder, "model.xml")
+            export_with_keras(self.serving, path, "openvino", self.signature)
+            self._ir = path
+        return self._ir
+
+
+def _build(name, precision, model, serving, signature, num_threads, convert):
+    """The runner of one candidate (numpy batch in, ``{output name: array}`` out)."""
     from .runtimes import LiteRTRunner, OnnxRuntimeRunner, OpenVINORunner
 
     if name == "openvino":
-        import openvino  # noqa: F401  (ImportError: not installed)
+        xml = convert.ir()
+        if precision == "int8":
+            from .quantize import quantize_ir
 
-        xml = os.path.join(folder, "model.xml")
-        export_with_keras(serving, xml, "openvino", signature)
+            int8 = os.path.join(convert.folder, "int8.xml")
+            quantize_ir(xml, int8, convert.calibration)
+            # the layers NNCF left in float run at f32: the error is int8's alone
+            return OpenVINORunner(int8, "float32", num_threads, signature.output_names)
         return OpenVINORunner(xml, precision, num_threads, signature.output_names)
     if name == "onnxruntime":
         import onnxruntime  # noqa: F401
         import tf2onnx  # noqa: F401
 
-        path = os.path.join(folder, "model.onnx")
+        path = os.path.join(convert.folder, "model.onnx")
         export_with_keras(serving, path, "onnx", signature)
         return OnnxRuntimeRunner(path, num_threads)
     if name == "litert":
@@ -72,8 +138,11 @@ def _build(name, model, serving, signature, precision, num_threads, folder):
 
         if None in signature.input_shape:
             raise ValueError("LiteRT needs a fixed input size")
-        return LiteRTRunner(tflite_flatbuffer(serving, signature), signature.input_name,
-                            num_threads)
+        if precision == "int8":
+            content = tflite_flatbuffer(serving, signature, "int8", convert.calibration)
+        else:
+            content = tflite_flatbuffer(serving, signature)
+        return LiteRTRunner(content, signature.input_name, num_threads)
     return _KerasRunner(serving)
 
 
@@ -90,23 +159,52 @@ class _KerasRunner:
         return {k: np.asarray(self._np(v), "float32") for k, v in self.fn(x).items()}
 
 
+def _check_fraction(value, what):
+    if (not isinstance(value, numbers.Real) or isinstance(value, bool)
+            or not np.isfinite(value) or not 0 < value <= 1):
+        raise ValueError(f"{what} must be a fraction in (0, 1], e.g. 0.995, got {value!r}")
+    return float(value)
+
+
 class Predictor:
     """Run a Keras image model (classifier, feature extractor, backbone) fast.
 
     Args:
         model: a ``keras.Model`` with one image input (functional, Sequential, nested,
             dict outputs, any dtype policy).
-        backend: ``"auto"`` (fastest verified float32 backend), or one of
+        backend: ``"auto"`` (the fastest verified candidate), or one of
             ``"openvino"``, ``"onnxruntime"``, ``"litert"``, ``"keras"`` (still
             verified; an error if it fails).
-        precision: ``"float32"`` or ``"bfloat16"`` (OpenVINO only; never chosen by itself).
-        verify_images: inputs as the model takes them to check each backend on;
-            default: seeded uniform [-1, 1] images (0-255 for uint8 models), 4 of them
-            (32 for bfloat16, whose check counts top-1 agreement).
+        precision: ``"float32"`` (default), ``"bfloat16"`` (OpenVINO, CPUs with bf16
+            units), ``"int8"`` (OpenVINO through NNCF, or LiteRT; needs
+            ``calibration_images``) or ``"auto"`` (every precision the CPU and the
+            arguments allow, within ``min_agreement``).
+        min_agreement: the accuracy budget of bfloat16 and int8 candidates: the
+            fraction of verification images (0..1] whose top-1 class must equal the
+            Keras model's (classifiers). With N images, 1 - 1/N is the finest step:
+            0.995 tolerates one disagreement only from 200 images on.
+        calibration_images: a batch as the model takes it (same preprocessing as the
+            images it will serve; a few hundred from the training data): what int8
+            candidates are calibrated on. Without it int8 is no candidate (``report``
+            says so).
+        verify_images: inputs as the model takes them to check each candidate on;
+            default: ``calibration_images`` if given, else seeded uniform [-1, 1]
+            images (0-255 for uint8 models), 4 of them (32 when a reduced precision is
+            a candidate, whose check counts top-1 agreement).
         rtol: float32 tolerance, ``max|b - keras| <= rtol * max(1, max|keras|)``
             (mixed-precision models: at least their policy's tolerance).
-        timing_batch: batch size ``"auto"`` times the backends at.
+        timing_batch: batch size the candidates are timed at when there is a choice.
         num_threads: CPU threads per runtime (default: all cores).
+        timing_repeats: timed calls per candidate (median taken).
+
+    Attributes:
+        backend, precision: the runtime and precision that serve the calls.
+        report: ``{candidate: entry}`` for every candidate (``"openvino"``,
+            ``"openvino:bfloat16"``, ``"openvino:int8"``, ``"litert:int8"``, ...): its
+            ``precision``, ``verified``, ``error`` or ``skipped`` reason,
+            ``max_abs_error``, ``top1_agreement`` (reduced precisions on classifiers),
+            ``build_s`` and, when timed, ``latency_ms`` at ``timing_batch``.
+        verification: how many images the candidates were checked on, and which.
 
     Calling it with a batch ``(N, H, W, C)`` (any N) or one image ``(H, W, C)`` returns
     what the model returns: an array, or a dict keyed like the model's outputs (a
@@ -114,34 +212,35 @@ class Predictor:
 
     Raises:
         TypeError, ValueError: a model or argument it cannot take (says what to do).
-        RuntimeError: no backend reproduced the model (each one's reason listed).
+        ImportError: ``precision="bfloat16"`` or ``"int8"`` on OpenVINO without it.
+        RuntimeError: no candidate reproduced the model (each one's reason listed).
     """
 
-    def __init__(self, model, backend="auto", *, precision="float32", verify_images=None,
+    def __init__(self, model, backend="auto", *, precision="float32",
+                 min_agreement=MIN_AGREEMENT, calibration_images=None, verify_images=None,
                  rtol=1e-4, timing_batch=1, num_threads=None, timing_repeats=10):
         if backend in REMOVED:
             raise ValueError(f"backend {backend!r} no longer exists ({REMOVED[backend]}); "
                              f"choose 'auto' or one of {BACKENDS}")
         if backend != "auto" and backend not in BACKENDS:
             raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, got {backend!r}")
-        precision = {"bf16": "bfloat16", "fp32": "float32"}.get(precision, precision)
+        precision = _ALIASES.get(precision, precision)
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-        if precision == "bfloat16" and backend not in ("auto", "openvino"):
-            raise ValueError(f"precision='bfloat16' runs on the 'openvino' backend only, "
-                             f"not {backend!r}")
-        if precision == "bfloat16":
-            from .runtimes import openvino_cpu_capabilities
-
-            try:
-                if "BF16" not in openvino_cpu_capabilities():
-                    raise ValueError(
-                        "precision='bfloat16' needs a CPU with bfloat16 units (AVX512_BF16 "
-                        "or AMX); OpenVINO reports this one's capabilities as "
-                        f"{openvino_cpu_capabilities()}: use precision='float32'")
-            except ImportError as e:
-                raise ImportError("precision='bfloat16' runs on OpenVINO: pip install "
-                                  "'keras-resnet-zoo[openvino]'") from e
+        if precision in REDUCED and backend != "auto" and backend not in REDUCED[precision]:
+            raise ValueError(f"precision={precision!r} runs on the "
+                             f"{' or '.join(repr(b) for b in REDUCED[precision])} backend "
+                             f"only, not {backend!r}")
+        if precision == "int8" and calibration_images is None:
+            raise ValueError("precision='int8' needs calibration_images: a few hundred "
+                             "inputs as the model takes them (e.g. from the training data)")
+        if precision == "bfloat16" and bf16_unavailable_reason():
+            why = bf16_unavailable_reason()
+            if why.startswith("openvino is not installed"):
+                raise ImportError(f"precision='bfloat16' runs on OpenVINO: {why}")
+            raise ValueError(f"precision='bfloat16' needs a CPU with bfloat16 units: {why}; "
+                             "use precision='float32'")
+        min_agreement = _check_fraction(min_agreement, "min_agreement")
         if (not isinstance(rtol, numbers.Real) or isinstance(rtol, bool)
                 or not np.isfinite(rtol) or rtol <= 0):
             raise ValueError(f"rtol must be a positive number, got {rtol!r}")
@@ -152,71 +251,115 @@ class Predictor:
         if None in shape:
             raise ValueError(f"Predictor needs a fixed input size, got {(None, *shape)}: "
                              "build the model with input_shape=(H, W, C)")
-        if verify_images is None:
+        calibration = None
+        if calibration_images is not None:
+            calibration = check_batch(calibration_images, self.signature,
+                                      "calibration_images")
+        candidates, skipped = self._candidates(backend, precision, calibration is not None)
+        reduced = any(p != "float32" for _, p in candidates)
+        if verify_images is not None:
+            source = "verify_images"
+        elif calibration is not None:
+            verify_images, source = calibration, "calibration_images"
+        else:
             rng = np.random.default_rng(0)
-            n = 32 if precision == "bfloat16" else 4
+            n = DEFAULT_VERIFY["reduced" if reduced else "float32"]
             verify_images = (rng.integers(0, 256, (n, *shape))
                              if self.signature.input_dtype == "uint8"
                              else rng.uniform(-1, 1, (n, *shape)))
+            source = "random images"
         x = check_batch(verify_images, self.signature, "verify_images")
+        self.verification = {"images": int(len(x)), "source": source,
+                             "min_agreement": min_agreement}
         from .export import reference_outputs
 
         reference = reference_outputs(model, self.signature, x)
         rtol = max(rtol, self.signature.rtol)
-        if backend == "auto":
-            candidates = ("openvino",) if precision == "bfloat16" else BACKENDS
-        else:
-            candidates = (backend,)
-        self.precision = precision
-        self.report = {}
+        self.report = dict(skipped)
         self._runners = {}
         self._folder = tempfile.TemporaryDirectory(prefix="keras_resnet-predictor-")
-        for name in candidates:
-            entry = self.report[name] = {"precision": precision if name == "openvino"
-                                         else "float32"}
-            folder = os.path.join(self._folder.name, name)
-            os.makedirs(folder)
+        convert = _Converter(serving, self.signature, num_threads, self._folder.name,
+                             calibration)
+        for name, prec in candidates:
+            key = candidate_name(name, prec)
+            entry = self.report[key] = {"backend": name, "precision": prec}
+            started = time.perf_counter()
             try:
-                runner = _build(name, model, serving, self.signature, entry["precision"],
-                                num_threads, folder)
+                runner = _build(name, prec, model, serving, self.signature, num_threads,
+                                convert)
                 got = runner(x)
-                entry.update(self._check(got, reference, rtol, entry["precision"]))
+                entry.update(self._check(got, reference, rtol, prec, min_agreement))
             except ImportError as e:
                 entry.update(verified=False, error=f"not installed: {e}")
                 continue
             except Exception as e:  # a runtime that cannot take this model is skipped
                 entry.update(verified=False, error=f"{type(e).__name__}: {str(e)[:300]}")
                 continue
-            if not entry["verified"]:
-                continue
-            self._runners[name] = runner
-            if backend == "auto":
-                probe = np.resize(x, (timing_batch, *x.shape[1:])).astype(x.dtype)
-                entry["latency_ms"] = median_latency_ms(runner, probe, timing_repeats)
-                entry["timing_batch"] = timing_batch
+            finally:
+                entry["build_s"] = round(time.perf_counter() - started, 3)
+            if entry["verified"]:
+                self._runners[key] = runner
         if not self._runners:
             raise RuntimeError("no backend reproduced the Keras model: " + "; ".join(
-                f"{k}: {v.get('error')}" for k, v in self.report.items()))
-        if backend == "auto":
-            backend = min(self._runners, key=lambda k: self.report[k]["latency_ms"])
-        self.backend = backend
-        self._run = self._runners[backend]
+                f"{k}: {v.get('error') or v.get('skipped')}" for k, v in self.report.items()))
+        if len(candidates) > 1:
+            probe = np.resize(x, (timing_batch, *x.shape[1:])).astype(x.dtype)
+            for key, runner in self._runners.items():
+                self.report[key]["latency_ms"] = median_latency_ms(runner, probe,
+                                                                   timing_repeats)
+                self.report[key]["timing_batch"] = int(timing_batch)
+            chosen = min(self._runners, key=lambda k: self.report[k]["latency_ms"])
+        else:
+            (chosen,) = self._runners
+        self.candidate = chosen
+        self.backend = self.report[chosen]["backend"]
+        self.precision = self.report[chosen]["precision"]
+        self._run = self._runners[chosen]
 
     @staticmethod
-    def _check(got, reference, rtol, precision):
+    def _candidates(backend, precision, calibrated):
+        """[(backend, precision)] to build, and {key: entry} for those skipped, why."""
+        backends = BACKENDS if backend == "auto" else (backend,)
+        wanted = ["float32"] if precision == "float32" else [precision]
+        if precision == "auto":
+            wanted = ["float32", "bfloat16", "int8"]
+        out, skipped = [], {}
+        for prec in wanted:
+            for name in backends:
+                if prec != "float32" and name not in REDUCED[prec]:
+                    continue
+                why = None
+                if prec == "bfloat16":
+                    why = bf16_unavailable_reason()
+                elif prec == "int8" and not calibrated:
+                    why = ("no calibration_images: int8 ranges are calibrated on images "
+                           "the model takes")
+                if why:
+                    skipped[candidate_name(name, prec)] = {
+                        "backend": name, "precision": prec, "verified": False,
+                        "skipped": why}
+                else:
+                    out.append((name, prec))
+        return out, skipped
+
+    @staticmethod
+    def _check(got, reference, rtol, precision, min_agreement=MIN_AGREEMENT):
         if set(got) != set(reference):
             return {"verified": False,
                     "error": f"outputs {sorted(got)} != Keras' {sorted(reference)}"}
         entry = {"max_abs_error": {k: max_abs_error(got[k], reference[k]) for k in reference}}
         (key, ref), = list(reference.items())[:1]
-        if precision == "bfloat16" and len(reference) == 1 and ref.ndim == 2:
+        if precision != "float32" and len(reference) == 1 and ref.ndim == 2:
+            if not np.all(np.isfinite(got[key])):
+                return {**entry, "verified": False,
+                        "error": f"{precision} outputs are not finite"}
             agree = float(np.mean(got[key].argmax(1) == ref.argmax(1)))
-            entry.update(top1_agreement=agree, verified=agree >= BF16_MIN_AGREEMENT)
+            entry.update(top1_agreement=agree, verified=agree >= min_agreement)
             if not entry["verified"]:
-                entry["error"] = (f"bfloat16 top-1 agreement {agree:.1%} < "
-                                  f"{BF16_MIN_AGREEMENT:.1%}")
+                entry["error"] = (f"{precision} top-1 agreement {agree:.2%} < "
+                                  f"{min_agreement:.2%} on {len(ref)} images")
             return entry
-        tol = BF16_RTOL if precision == "bfloat16" else rtol
+        tol = REDUCED_RTOL.get(precision, rtol)
         entry["verified"] = all(within_tolerance(got[k], reference[k], tol) for k in reference)
         if not entry["verified"]:
             entry["error"] = (f"outputs differ from Keras by {entry['max_abs_error']} "
@@ -236,13 +379,15 @@ class Predictor:
             out = {k: v[0] for k, v in out.items()}
         return self.signature.pack(out)
 
-    def runner(self, backend: str):
-        """The verified runner of ``backend`` (numpy batch in, ``{output name: array}``
-        out), e.g. to time each runtime; KeyError (naming the verified ones) otherwise."""
-        if backend not in self._runners:
-            raise KeyError(f"backend {backend!r} is not verified here; verified: "
+    def runner(self, candidate: str):
+        """The verified runner of ``candidate`` (a backend name for float32, or
+        ``"openvino:bfloat16"``, ``"openvino:int8"``, ``"litert:int8"``): numpy batch in,
+        ``{output name: array}`` out, e.g. to time each runtime; KeyError (naming the
+        verified ones) otherwise."""
+        if candidate not in self._runners:
+            raise KeyError(f"candidate {candidate!r} is not verified here; verified: "
                            f"{sorted(self._runners)}")
-        return self._runners[backend]
+        return self._runners[candidate]
 
     @property
     def input_shape(self):
@@ -253,8 +398,28 @@ class Predictor:
                 f"input_shape={self.input_shape})")
 
 
+# Below this many images, converting the model to every runtime (seconds each) costs
+# more than any runtime saves over the Keras call itself (milliseconds per image):
+# ``classify_files`` with backend="auto" and float32 then runs Keras directly.
+FAST_PATH_IMAGES = 32
+
+
+def _image_paths(spec):
+    """Image files from a folder (searched recursively) or a list of paths."""
+    from ..data.sources import IMAGE_EXTENSIONS
+
+    if isinstance(spec, (str, os.PathLike)) and os.path.isdir(spec):
+        found = sorted(os.path.join(d, f) for d, _, fs in os.walk(spec) for f in fs
+                       if f.lower().endswith(IMAGE_EXTENSIONS))
+        if not found:
+            raise ValueError(f"{os.fspath(spec)!r}: no images ({', '.join(IMAGE_EXTENSIONS)})")
+        return found
+    return [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
+
+
 def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,
-                   backend: str = "auto", precision: str = "float32", top: int = 3) -> dict:
+                   backend: str = "auto", precision: str = "float32", top: int = 3,
+                   min_agreement: float = MIN_AGREEMENT, calibration=None) -> dict:
     """Classify image files with the fastest verified runtime: what
     ``keras-resnet predict`` runs.
 
@@ -263,12 +428,17 @@ def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,
         weights: a registry tag (``"resnet20.fashion_mnist"``, ``"resnet50.imagenet"``),
             a run directory of ``keras-resnet train``, or a model / weights file (see
             :func:`keras_resnet.zoo.load_trained` for ``model`` and ``pixel_mean``).
-        backend, precision: as for :class:`Predictor`.
+        backend, precision, min_agreement: as for :class:`Predictor`. With
+            ``backend="auto"``, float32 and at most :data:`FAST_PATH_IMAGES` images, the
+            Keras model runs them directly (no conversion; the report says so).
+        calibration: image files or a folder of them, read like ``paths``: the int8
+            calibration (and verification) images for ``precision="int8"`` / ``"auto"``.
         top: how many classes to list per image, >= 1.
 
     Returns:
-        ``{"backend": name, "backends": Predictor.report, "predictions": [{"image":
-        path, "top": [{"class": index, "name": name, "probability": p}, ...]}, ...]}``.
+        ``{"backend": name, "precision": name, "backends": Predictor.report,
+        "predictions": [{"image": path, "top": [{"class": index, "name": name,
+        "probability": p}, ...]}, ...]}``.
 
     Raises:
         ValueError: ``top`` < 1, an unreadable file, a variable-size model.
@@ -303,8 +473,20 @@ def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,
         raise ValueError("predict needs a fixed-size model; build it with "
                          "input_shape=(H, W, C)")
     x = preprocess(read_images(paths, (h, w), c))
-    predictor = Predictor(net, backend=backend, precision=precision,
-                          verify_images=x[:32] if precision == "bfloat16" else x[:4])
+    cal = None
+    if calibration is not None:
+        cal = preprocess(read_images(_image_paths(calibration), (h, w), c))
+    fast = backend == "auto" and precision == "float32" and len(x) <= FAST_PATH_IMAGES
+    # checked on: the calibration images when given (the Predictor's default), else the
+    # images themselves (all of them where top-1 agreement is counted)
+    verify = None if cal is not None else x if precision != "float32" else x[:4]
+    predictor = Predictor(net, backend="keras" if fast else backend, precision=precision,
+                          min_agreement=min_agreement, calibration_images=cal,
+                          verify_images=verify)
+    report = predictor.report
+    if fast:
+        report["keras"]["note"] = (f"{len(x)} image(s): run by Keras directly (converting to "
+                                   f"the other runtimes pays off above {FAST_PATH_IMAGES})")
     probs = np.asarray(predictor(x))
     k = min(top, probs.shape[-1])
     predictions = []
@@ -313,5 +495,5 @@ def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,
         predictions.append({"image": os.fspath(path), "top": [
             {"class": int(i), "name": names[i] if names else str(int(i)),
              "probability": float(p[i])} for i in order]})
-    return {"backend": predictor.backend, "backends": predictor.report,
-            "predictions": predictions}
+    return {"backend": predictor.backend, "precision": predictor.precision,
+            "backends": report, "predictions": predictions}

@@ -123,7 +123,26 @@ def test_export_argument_errors_are_one_line(tmp_path, capsys):
     assert "must end in .xml" in capsys.readouterr().err
     assert main(["export", "--weights", "resnet20.fashion_mnist", "--format", "onnx",
                  "--quantize", "int8", "--out", str(tmp_path / "m.onnx")]) == 2
-    assert "--format tflite only" in capsys.readouterr().err
+    assert "--format tflite and openvino only" in capsys.readouterr().err
+    assert main(["export", "--weights", "resnet20.fashion_mnist", "--format", "openvino",
+                 "--quantize", "float16", "--out", str(tmp_path / "m.xml")]) == 2
+    assert "--format openvino takes --quantize int8 (NNCF) or none" in capsys.readouterr().err
+    assert main(["export", "--weights", "resnet20.fashion_mnist", "--format", "openvino",
+                 "--int8-io", "--quantize", "int8", "--out", str(tmp_path / "m.xml")]) == 2
+    assert "--int8-io applies to --format tflite only" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_openvino_int8_from_the_cli(tmp_path):
+    pytest.importorskip("nncf")
+    path = str(tmp_path / "m.xml")
+    assert main(["export", "--weights", "resnet20.fashion_mnist", "--format", "openvino",
+                 "--quantize", "int8", "--verify-images", "500", "--out", path]) == 0
+    report = json.load(open(path + ".report.json"))
+    assert report["quantization"] == "int8" and report["representative_images"] == 300
+    assert report["verified_images"] == 500 and report["top1_agreement"] >= 0.98
+    assert abs(report["artifact_accuracy"] - report["keras_accuracy"]) <= 0.02
+    assert read_metadata(path)["quantization"] == "int8"
 
 
 def test_predict_and_export_bad_arguments_get_one_line(tmp_path, capsys):

@@ -177,7 +177,10 @@ def make_parser():
                    default="tflite")
     p.add_argument("--include-preprocessing", action="store_true",
                    help="the file takes raw uint8 images and normalises them itself")
-    p.add_argument("--quantize", choices=["none", "float16", "dynamic", "int8"], default="none")
+    p.add_argument("--quantize", choices=["none", "float16", "dynamic", "int8"], default="none",
+                   help="tflite: float16, dynamic or int8; openvino: int8 (NNCF); int8 is "
+                        "calibrated on 300 training images and verified by top-1 agreement "
+                        ">= 98%%")
     p.add_argument("--int8-io", action="store_true", help="int8 input/output tensors too")
     p.add_argument("--out", required=True, help="file (.tflite, .onnx, .xml) or SavedModel folder")
     p.add_argument("--dataset", default="embedded",

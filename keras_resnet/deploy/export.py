@@ -780,8 +780,9 @@ def export_trained(trained, path, format: str, *, dataset: str = "embedded",
 
     Args:
         format: one of :data:`FORMATS`; ``"openvino"`` needs a path ending in ``.xml``.
-        quantization: TFLite only: None, ``"float16"``, ``"dynamic"`` or ``"int8"``
-            (calibrated on ``representative`` training images).
+        quantization: TFLite: None, ``"float16"``, ``"dynamic"`` or ``"int8"``;
+            OpenVINO: None or ``"int8"`` (NNCF); int8 is calibrated on
+            ``representative`` training images.
         int8_io: TFLite int8 only: int8 input and output tensors.
         include_preprocessing: the file takes raw 0-255 pixels (uint8).
         verify_images: how many test images to verify on; None skips verification.
@@ -797,8 +798,13 @@ def export_trained(trained, path, format: str, *, dataset: str = "embedded",
 
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
-    if format != "tflite" and (quantization or int8_io):
-        raise ValueError("--quantize and --int8-io apply to --format tflite only")
+    if format == "openvino" and quantization not in OPENVINO_QUANTIZATIONS:
+        raise ValueError(f"--format openvino takes --quantize int8 (NNCF) or none, not "
+                         f"{quantization!r}")
+    if format not in ("tflite", "openvino") and quantization:
+        raise ValueError("--quantize applies to --format tflite and openvino only")
+    if format != "tflite" and int8_io:
+        raise ValueError("--int8-io applies to --format tflite only")
     if quantization is None and int8_io:
         raise ValueError("--int8-io needs --quantize int8")
     if format == "openvino" and not os.fspath(path).endswith(".xml"):
@@ -826,7 +832,10 @@ def export_trained(trained, path, format: str, *, dataset: str = "embedded",
             return tflite(trained.model, path, quantization=quantization,
                           representative_data=rep, int8_io=int8_io, verify_images=x,
                           labels=y, **options)
-        writer = {"savedmodel": saved_model, "onnx": onnx, "openvino": openvino}[format]
+        if format == "openvino":
+            return openvino(trained.model, path, quantization=quantization,
+                            representative_data=rep, verify_images=x, labels=y, **options)
+        writer = {"savedmodel": saved_model, "onnx": onnx}[format]
         return writer(trained.model, path, verify_images=x, labels=y, **options)
     except ChanceLevelError as e:
         # the images were preprocessed here, with the run's own settings: the network

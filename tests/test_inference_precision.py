@@ -232,3 +232,45 @@ def test_openvino_quantization_argument_errors(shipped, tmp_path):
     with pytest.raises(ValueError, match=r"quantization must be one of \(None, 'int8'\)"):
         export.openvino(model, tmp_path / "a.xml", quantization="float16")
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------ runtime settings
+def test_auto_times_each_file_on_all_cores_and_on_one_and_keeps_the_faster(auto, shipped):
+    import os as _os
+
+    if (_os.cpu_count() or 1) < 2:
+        pytest.skip("one core: nothing to choose")
+    for key, entry in auto.report.items():
+        if not entry["verified"] or entry["backend"] == "keras":
+            continue
+        by = {int(k): v for k, v in entry["latency_ms_by_threads"].items()}
+        assert set(by) == {_os.cpu_count(), 1}, entry
+        assert entry["num_threads"] == min(by, key=by.get)
+        assert entry["latency_ms"] == by[entry["num_threads"]]
+        assert auto.runner(key).num_threads == entry["num_threads"]
+    model, cal, x, _ = shipped
+    pinned = keras_resnet.Predictor(model, backend="openvino", precision="auto",
+                                    num_threads=2, calibration_images=cal, verify_images=x,
+                                    timing_repeats=2)
+    assert all(e.get("num_threads") in (None, 2) and "latency_ms_by_threads" not in e
+               for e in pinned.report.values())
+
+
+def test_openvino_runner_compiles_the_first_shapes_static_and_agrees_with_dynamic(tmp_path):
+    from keras_resnet.deploy.runtimes import OpenVINORunner
+
+    model = keras_resnet.build("resnet20", input_shape=(28, 28, 1))
+    randomise(model, seed=2)
+    path = str(tmp_path / "m.xml")
+    export.openvino(model, path)
+    run = OpenVINORunner(path, "float32")
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 3, 4, 5, 6, 1):
+        x = rng.uniform(-1, 1, (n, 28, 28, 1)).astype("float32")
+        got = next(iter(run(x).values()))
+        run.request.infer({0: x})  # the dynamic compilation
+        dyn = np.array(run.request.get_output_tensor(0).data)
+        np.testing.assert_allclose(got, dyn, rtol=1e-5, atol=1e-5)
+        ref = np.asarray(model(x, training=False))
+        assert float(np.max(np.abs(got - ref))) <= 1e-4 * max(1.0, float(np.abs(ref).max()))
+    assert sorted(run._static) == [(n, 28, 28, 1) for n in (1, 2, 3, 4)]

@@ -61,6 +61,11 @@ class OnnxRuntimeRunner:
                 "mean=/variance= values")
         self.input_name = inputs[0]
         self.output_names = [o.name for o in self.session.get_outputs()]
+        self._model, self.num_threads = model, _threads(num_threads)
+
+    def with_threads(self, num_threads):
+        """The same file in a new session with ``num_threads`` threads."""
+        return OnnxRuntimeRunner(self._model, num_threads)
 
     def __call__(self, x):
         out = self.session.run(None, {self.input_name: x})
@@ -81,9 +86,16 @@ class OpenVINORunner:
     ``precision="float32"`` sets ``INFERENCE_PRECISION_HINT="f32"`` explicitly: OpenVINO's
     default on CPUs with AVX512_BF16 or AMX is bf16. ``"bfloat16"`` asks for bf16. The
     precision the compiled model reports is checked: a CPU without bf16 units (where
-    OpenVINO would quietly run f32) raises ValueError instead."""
+    OpenVINO would quietly run f32) raises ValueError instead. An int8 IR (NNCF's
+    ``FakeQuantize`` operations) runs its quantised layers in int8 at either precision.
+
+    The IR keeps a free batch size; each of the first :data:`STATIC_SHAPES` input shapes
+    it is called with gets its own compilation at that fixed shape (OpenVINO plans
+    memory and picks kernels once for a static shape: 5-15% faster at batch 1, measured
+    in docs/benchmarks.md), later shapes run the dynamic one."""
 
     runtime = "openvino"
+    STATIC_SHAPES = 4
 
     def __init__(self, path, precision="float32", num_threads=None, output_names=None):
         try:
@@ -99,10 +111,13 @@ class OpenVINORunner:
                 "bfloat16 inference needs a CPU with bfloat16 units (AVX512_BF16 or AMX); "
                 f"OpenVINO reports this one's capabilities as {openvino_cpu_capabilities()}: "
                 "use precision='float32'")
-        config = {"INFERENCE_PRECISION_HINT": OPENVINO_PRECISIONS[precision],
-                  "PERFORMANCE_HINT": "LATENCY",
-                  "INFERENCE_NUM_THREADS": _threads(num_threads)}
-        self.compiled = core.compile_model(core.read_model(os.fspath(path)), "CPU", config)
+        self.path, self.num_threads = os.fspath(path), _threads(num_threads)
+        self.config = {"INFERENCE_PRECISION_HINT": OPENVINO_PRECISIONS[precision],
+                       "PERFORMANCE_HINT": "LATENCY",
+                       "INFERENCE_NUM_THREADS": self.num_threads}
+        self._core = core
+        self.model = core.read_model(self.path)
+        self.compiled = core.compile_model(self.model, "CPU", self.config)
         ran = self.compiled.get_property("INFERENCE_PRECISION_HINT")
         ran = ran.get_type_name() if hasattr(ran, "get_type_name") else str(ran)
         if ran != OPENVINO_PRECISIONS[precision]:
@@ -110,7 +125,9 @@ class OpenVINORunner:
                              f"{OPENVINO_PRECISIONS[precision]} asked for")
         self.precision = precision
         self.request = self.compiled.create_infer_request()
+        self._static = {}
         self.input_name = self.compiled.inputs[0].get_any_name()
+        self._output_names_asked = output_names
         wanted = set(output_names or ())
         self.output_names = []
         for port in self.compiled.outputs:
@@ -118,9 +135,26 @@ class OpenVINORunner:
             hit = sorted(names & wanted) or sorted(names, key=len)
             self.output_names.append(hit[0])
 
+    def with_threads(self, num_threads):
+        """The same IR compiled again with ``num_threads`` threads."""
+        return OpenVINORunner(self.path, self.precision, num_threads,
+                              self._output_names_asked)
+
+    def _request(self, shape):
+        request = self._static.get(shape)
+        if request is None and len(self._static) < self.STATIC_SHAPES:
+            model = self.model.clone()
+            model.reshape({0: list(shape)})
+            request = self._core.compile_model(model, "CPU", self.config) \
+                .create_infer_request()
+            self._static[shape] = request
+        return request or self.request
+
     def __call__(self, x):
-        self.request.infer({0: x})
-        return {name: np.array(self.request.get_output_tensor(i).data, "float32")
+        x = np.ascontiguousarray(x)
+        request = self._request(tuple(x.shape))
+        request.infer({0: x}, share_inputs=True)
+        return {name: np.array(request.get_output_tensor(i).data, "float32")
                 for i, name in enumerate(self.output_names)}
 
 
@@ -154,6 +188,11 @@ class LiteRTRunner:
         self.batch = int(fixed) if fixed > 0 else None
         self.outputs = self.runner.get_output_details()
         self.output_names = list(self.outputs)
+        self._content, self.num_threads = content, _threads(num_threads)
+
+    def with_threads(self, num_threads):
+        """The same flatbuffer in a new interpreter with ``num_threads`` threads."""
+        return LiteRTRunner(self._content, self.input_name, num_threads)
 
     def _quantise(self, x):
         d = self.input

@@ -55,7 +55,9 @@ tables come from ``python bench/tables.py <out>``. Do not run beside other work.
 """
 
 import argparse
+import concurrent.futures
 import gc
+import multiprocessing
 import importlib.metadata
 import json
 import os
@@ -618,8 +620,13 @@ def main(argv=None):
               "phase_seconds": phases}
     for depth in args.depths:
         t = time.time()
-        rows, macs = bench_depth(depth, args.batches, args.rounds, args.repeats, peaks,
-                                 args.rep_images)
+        # each depth in a fresh process: the runtimes' compiled models (several per
+        # candidate: thread counts, static shapes) are not all returned to the OS, and
+        # one process running every depth ran out of 24 GiB at ResNet-152
+        with concurrent.futures.ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            rows, macs = pool.submit(bench_depth, depth, args.batches, args.rounds,
+                                     args.repeats, peaks, args.rep_images).result()
         result["backends"] += rows
         result["macs"][f"ResNet-{depth}"] = macs
         phases[f"ResNet-{depth}"] = time.time() - t

@@ -8,7 +8,9 @@ import json
 import os
 import sys
 
-INFERENCE_SCHEMA = 2  # bench/inference_backends.py's SCHEMA
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+INFERENCE_SCHEMA = 3  # bench/inference_backends.py's SCHEMA
 
 
 def _ratio(x, lo, hi, digits=2):
@@ -76,17 +78,30 @@ def inference(r):
     met = {True: "yes", False: "**no**", None: "not measured"}
     out += ["", "| goal | measured | met |", "|---|---|---|"]
     out += [f"| {g['goal']} | {g['measured']} | {met[g['met']]} |" for g in r["goals"]]
-    out += ["", "| weights | test images | Keras fp32 accuracy | OpenVINO fp32 accuracy | "
-            "OpenVINO bf16 accuracy | OpenVINO ran | bf16 top-1 agreement | "
-            "bf16 max rel. error |", "|---|---:|---:|---:|---:|---|---:|---:|"]
-    for x in r["fashion_mnist_bf16"]:
-        if x.get("bf16_precision") is None:  # no bf16 units on the CPU
-            bf16 = "– | not run: no bf16 on this CPU | – | –"
-        else:
-            bf16 = (f"{100 * x['openvino_bf16_accuracy']:.2f}% | {x['bf16_precision']} | "
-                    f"{100 * x['bf16_top1_agreement']:.2f}% | {x['bf16_max_rel_error']:.1e}")
+    out += ["", "| weights | test images | Keras fp32 | OpenVINO fp32 | OpenVINO bf16 | "
+            "OpenVINO int8 (NNCF) | LiteRT int8 |", "|---|---:|---:|---:|---:|---:|---:|"]
+
+    def cell(x):
+        if not x or "accuracy" not in x:
+            return "not run: " + (x or {}).get("note", "no bf16 on this CPU")[:60]
+        ran = f", ran {x['precision']}" if x.get("precision") not in (None, "bf16") else ""
+        return (f"{100 * x['accuracy']:.2f}% (agreement {100 * x['top1_agreement']:.2f}%"
+                f"{ran})")
+
+    for x in r["fashion_mnist"]:
         out.append(f"| {x['weights']} | {x['images']} | {100 * x['keras_fp32_accuracy']:.2f}% | "
-                   f"{100 * x['openvino_fp32_accuracy']:.2f}% | {bf16} |")
+                   + " | ".join(cell(x.get(k)) for k in ("openvino_fp32", "openvino_bf16",
+                                                         "openvino_int8", "litert_int8"))
+                   + " |")
+    out += ["", "| weights | precision='auto' picks | threads | batch-1 ms | ONNX Runtime fp32 "
+            "ms | vs ONNX Runtime (range) | pick's agreement / accuracy |",
+            "|---|---|---:|---:|---:|---:|---:|"]
+    for x in r["fashion_mnist"]:
+        a, pick = x["auto"], x["auto_pick"]
+        out.append(f"| {x['weights']} | {a['pick']} | {a['num_threads']} | {a['batch1_ms']:.3f} | "
+                   f"{a['onnxruntime_batch1_ms']:.3f} | "
+                   f"{_ratio(a['ratio_vs_onnxruntime'], *a['ratio_range'])} | "
+                   f"{100 * pick['top1_agreement']:.2f}% / {100 * pick['accuracy']:.2f}% |")
     out += ["", "| model | TFLite | size KiB | batch-1 ms | vs Keras tf.function | "
             "top-1 agreement | accuracy (Keras) |", "|---|---|---:|---:|---:|---:|---:|"]
     for x in r["tflite"]:
@@ -105,6 +120,40 @@ def training(r):
     for n, rate in r["images_per_s_median"].items():
         out.append(f"| {n} | {r['variants'][n]} | {rate:.0f} | "
                    f"{_ratio(r['ratio_vs_reference'][n], *r['ratio_range'][n])} |")
+    return "\n".join(out)
+
+
+def training_pairs(r):
+    """The training table, then the per-round ratios between named variants."""
+    out = [training(r), "", "| ratio (per round) | median | range |", "|---|---:|---:|"]
+    for k, v in r.get("pair_ratios", {}).items():
+        out.append(f"| {k} | {v['median']:.2f}x | {v['range'][0]:.2f}–{v['range'][1]:.2f} |")
+    return "\n".join(out)
+
+
+def profile(r):
+    """Per-op-type thread-time of a training step, float32 beside bfloat16."""
+    from profile_train_step import GROUPS
+
+    f32, b16 = (r["precisions"][p]["ops_ms_per_step"] for p in ("float32", "bfloat16"))
+    total = {p: sum(v["ops_ms_per_step"].values()) for p, v in r["precisions"].items()}
+    out = [f"Machine: {r['cpu']}, {r['cpu_count']} cores (bf16 units: "
+           f"{', '.join(r['bf16_units']) or 'none'}); {r['steps']} profiled steps; wall time "
+           f"per step float32 {r['precisions']['float32']['wall_ms_per_step']:.0f} ms, "
+           f"bfloat16 {r['precisions']['bfloat16']['wall_ms_per_step']:.0f} ms.", "",
+           "| op | what it is | float32 ms/step | bfloat16 ms/step | share of bf16 |",
+           "|---|---|---:|---:|---:|"]
+    keys = sorted(set(f32) | set(b16), key=lambda k: -b16.get(k, 0.0))
+    shown = [k for k in keys if k in GROUPS]
+    for k in shown:
+        out.append(f"| {k} | {GROUPS[k]} | {f32.get(k, 0):.1f} | {b16.get(k, 0):.1f} | "
+                   f"{100 * b16.get(k, 0) / total['bfloat16']:.0f}% |")
+    rest = {p: sum(v for k, v in d.items() if k not in GROUPS) for p, d in
+            (("float32", f32), ("bfloat16", b16))}
+    out.append(f"| (other ops) | optimizer, loss, pooling, ... | {rest['float32']:.1f} | "
+               f"{rest['bfloat16']:.1f} | {100 * rest['bfloat16'] / total['bfloat16']:.0f}% |")
+    out.append(f"| **all** | thread-time | {total['float32']:.1f} | {total['bfloat16']:.1f} | "
+               "100% |")
     return "\n".join(out)
 
 
@@ -132,8 +181,10 @@ def main(d="docs/bench"):
     for name, fn in (("inference_backends.json", inference),
                      ("train_throughput_vs_torch.json", training),
                      ("train_precision.json", training),
+                     ("train_precision_bf16.json", training_pairs),
                      ("train_onednn.json", training),
                      ("pipeline_vs_step.json", pipeline),
+                     ("profile_train_step.json", profile),
                      ("tf_onednn_inference.json", onednn_inference)):
         r = _load(d, name)
         if r is None:

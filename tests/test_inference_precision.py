@@ -245,7 +245,9 @@ def test_auto_times_each_file_on_all_cores_and_on_one_and_keeps_the_faster(auto,
             continue
         by = {int(k): v for k, v in entry["latency_ms_by_threads"].items()}
         assert set(by) == {_os.cpu_count(), 1}, entry
-        assert entry["num_threads"] == min(by, key=by.get)
+        # one thread only when clearly faster (all cores win at larger batches)
+        one_wins = by[1] < predictor.ONE_THREAD_MARGIN * by[_os.cpu_count()]
+        assert entry["num_threads"] == (1 if one_wins else _os.cpu_count())
         assert entry["latency_ms"] == by[entry["num_threads"]]
         assert auto.runner(key).num_threads == entry["num_threads"]
     model, cal, x, _ = shipped

@@ -57,7 +57,7 @@ _EXPORTS = {
     "Predictor": "deploy",
 }
 _SUBPACKAGES = ("arch", "pretrained", "tasks", "data", "training", "evaluation", "deploy",
-                "compat", "io", "zoo")
+                "compat", "io", "zoo", "applications")
 
 # Module paths of the flat layout (0.1.0) and of keras-resnet 0.2.0, kept importable:
 # ``import keras_resnet.evaluation``-style code and saved files that name a module

@@ -17,10 +17,12 @@ def test_caffe_mode_equals_keras_applications_resnet_preprocess_input():
 
     x = rgb((2, 8, 8, 3))
     expected = resnet.preprocess_input(x.copy())
-    np.testing.assert_allclose(keras_resnet.preprocess_input(x, weights="resnet50.imagenet"),
+    # (copies: a float numpy array is written over, as keras.applications does)
+    np.testing.assert_allclose(keras_resnet.preprocess_input(x.copy(),
+                                                             weights="resnet50.imagenet"),
                                expected, rtol=1e-6, atol=1e-4)
-    np.testing.assert_allclose(keras_resnet.preprocess_input(x, mode="caffe"), expected,
-                               rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(keras_resnet.preprocess_input(x.copy(), mode="caffe"),
+                               expected, rtol=1e-6, atol=1e-4)
 
 
 def test_torch_mode_equals_keras_imagenet_utils_torch_mode():
@@ -33,13 +35,39 @@ def test_torch_mode_equals_keras_imagenet_utils_torch_mode():
 
 
 def test_preprocess_errors():
-    with pytest.raises(ValueError, match="exactly one"):
-        keras_resnet.preprocess_input(rgb((1, 4, 4, 3)))
     with pytest.raises(ValueError, match="unknown weights tag"):
         keras_resnet.preprocess_input(rgb((1, 4, 4, 3)), weights="imagenet21k")
-    with pytest.raises(ValueError, match="3 channels last"):
+    with pytest.raises(ValueError, match="3 \\(RGB\\) channels, channels last"):
         keras_resnet.preprocess_input(rgb((1, 3, 4, 4)), mode="torch")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        keras_resnet.preprocess_input(rgb((1, 4, 4, 3)), mode="caffee")
     assert "resnet152.imagenet" in keras_resnet.list_weights()
+
+
+def test_default_is_keras_applications_resnet_caffe_mode():
+    """No mode and no weights: keras.applications.resnet.preprocess_input(x)."""
+    from keras.applications import resnet
+
+    x = rgb((2, 8, 8, 3), seed=4)
+    np.testing.assert_allclose(keras_resnet.preprocess_input(x.copy()),
+                               resnet.preprocess_input(x.copy()), rtol=1e-6, atol=1e-4)
+
+
+def test_per_pixel_mean_weights_take_numpy_and_tensors():
+    from keras_resnet.pretrained.registry import load_registry, pixel_mean
+
+    mean = pixel_mean(load_registry()[0]["resnet20.fashion_mnist"])  # (28, 28, 1)
+    raw = np.random.default_rng(5).integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    expected = raw[..., None] / np.float32(255) - mean
+    got = keras_resnet.preprocess_input(raw, weights="resnet20.fashion_mnist")
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    tensor = keras_resnet.preprocess_input(keras.ops.convert_to_tensor(raw[..., None]),
+                                           weights="resnet20.fashion_mnist")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(tensor), expected, rtol=1e-6,
+                               atol=1e-6)
+    with pytest.raises(ValueError, match=r"take images of shape \(28, 28, 1\)"):
+        keras_resnet.preprocess_input(np.zeros((1, 32, 32, 1)),
+                                      weights="resnet20.fashion_mnist")
 
 
 def test_resize_and_crop_geometry():

@@ -143,8 +143,12 @@ def check_options(spec, include_top, pooling, classes, zero_init_residual, weigh
         raise ValueError(f"bn_momentum must be in [0, 1), got {bn_momentum!r}")
 
 
-def resolve_input_shape(spec, input_shape, input_tensor, data_format):
-    """Return the input shape without the batch axis, in the active data format."""
+def resolve_input_shape(spec, input_shape, input_tensor, data_format, include_top=True):
+    """Return the input shape without the batch axis, in the active data format.
+
+    Without ``input_shape`` and ``input_tensor`` it is keras.applications' default
+    (``imagenet_utils.obtain_input_shape``): any size with 3 channels without the top,
+    the family's size with it."""
     if input_tensor is not None:
         tensor_shape = tuple(input_tensor.shape)
         if len(tensor_shape) != 4:
@@ -160,6 +164,8 @@ def resolve_input_shape(spec, input_shape, input_tensor, data_format):
         input_shape = tensor_shape
     if input_shape is None:
         h, w, c = spec.default_input_shape
+        if not include_top:
+            h = w = None
         return (h, w, c) if data_format == "channels_last" else (c, h, w)
 
     try:

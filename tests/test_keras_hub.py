@@ -58,7 +58,8 @@ def test_canvases_hold_the_items_inside_their_boxes():
 @pytest.mark.slow
 def test_retinanet_on_a_backbone_trains_saves_and_reloads(tmp_path):
     keras.utils.set_random_seed(0)  # the same initial weights whatever ran before
-    encoder = keras_resnet.backbone("resnet18", weights=None)  # frozen BN, any size
+    # frozen BN (asked for: without weights BN would train), any size
+    encoder = keras_resnet.backbone("resnet18", weights=None, freeze_bn=True)
     assert list(encoder.pyramid_outputs) == ["P2", "P3", "P4", "P5"]
     size = 64
     retina = keras_hub.models.RetinaNetBackbone(

@@ -72,15 +72,6 @@ class Conv2D(_Freezable, keras.layers.Conv2D):
             self.trainable = False
 
 
-class _Levels(dict):
-    """``pyramid_outputs``: a missing level says which exist and how to get it."""
-
-    def __missing__(self, key):
-        raise KeyError(f"{key!r}: this backbone has levels {list(self)}; build it with "
-                       f"keras_resnet.backbone(..., outputs=(...)) including "
-                       f"'C{str(key)[1:]}' (C2-C5 give P2-P5)")
-
-
 @keras.saving.register_keras_serializable(package="keras_resnet")
 class BackboneModel(keras.Model):
     """The functional model :func:`keras_resnet.backbone` returns: images to a dict of
@@ -97,12 +88,16 @@ class BackboneModel(keras.Model):
 
     @property
     def pyramid_outputs(self) -> dict:
-        """``{"P<level>": KerasTensor}`` for each ``"C<level>"`` output, in level order."""
+        """``{"P<level>": KerasTensor}`` for each ``"C<level>"`` output, in level order.
+
+        A plain ``dict`` (a new one on each access), as keras-hub's
+        ``FeaturePyramidBackbone`` requires: ``keras.Model(inputs=bb.inputs,
+        outputs=bb.pyramid_outputs)`` accepts nothing else."""
         outputs = self.output
         if not isinstance(outputs, dict):
             raise TypeError("pyramid_outputs needs a model whose outputs are a dict "
                             "keyed 'C2'..'C5' (what keras_resnet.backbone() builds)")
-        return _Levels({f"P{name[1:]}": outputs[name] for name in sorted(outputs)})
+        return {f"P{name[1:]}": outputs[name] for name in sorted(outputs)}
 
 
 # Legacy HDF5 files name the top-level model's class without the package prefix that

@@ -225,7 +225,6 @@ def test_our_backbone_passes_keras_hubs_vision_backbone_checks(tmp_path):
     _saving_check(make, input_data, str(tmp_path / "backbone.keras"))
 
 
-@pytest.mark.slow
 def test_deeplab_v3_on_our_backbone_builds_trains_and_reloads(tmp_path):
     """keras-hub's DeepLabV3Test (test_segmentation_basics, test_saved_model) with our
     backbone as its image_encoder (upstream: its own ResNetBackbone), then one

@@ -125,6 +125,51 @@ def test_in_model_per_pixel_mean_and_round_trip(tmp_path):
                                   keras.ops.convert_to_numpy(model(raw)))
 
 
+@pytest.mark.slow  # two short fits and a LiteRT-verified export: ~35 s
+def test_in_model_preprocessing_stays_fixed_through_freeze_then_unfreeze_fine_tuning(
+        tmp_path):
+    """The usual transfer-learning recipe: train with the network frozen, then
+    ``trainable = True`` and train on. The in-model Caffe preprocessing holds no
+    variable, so afterwards it still computes keras.applications' preprocess_input
+    exactly, and an export of the fine-tuned model takes raw images correctly. (Its BGR
+    flip used to be a 1x1 conv, which the unfreeze made trainable: it drifted.)"""
+    from keras.applications import resnet
+
+    from keras_resnet.deploy import export
+    from keras_resnet.deploy.runtimes import open_artifact
+    from keras_resnet.numerics import assert_close
+
+    keras.utils.set_random_seed(1)
+    model = keras_resnet.build("resnet20", input_shape=(32, 32, 3), classes=3,
+                               include_preprocessing="caffe")
+    for name in ("preprocess_normalize", "preprocess_bgr"):
+        assert model.get_layer(name).weights == [], name
+    raw = np.random.default_rng(6).integers(0, 256, (16, 32, 32, 3)).astype("float32")
+    labels = np.arange(16) % 3
+    model.trainable = False
+    model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+    model.fit(raw, labels, epochs=1, verbose=0)
+    model.trainable = True
+    model.compile(keras.optimizers.SGD(0.5), "sparse_categorical_crossentropy")
+    before = np.array(model.get_layer("conv1_conv").kernel)
+    model.fit(raw, labels, epochs=2, verbose=0)
+    assert not np.array_equal(np.array(model.get_layer("conv1_conv").kernel), before)
+    # the preprocessing still equals keras.applications' function
+    head = keras.Model(model.input, model.get_layer("preprocess_bgr").output)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(head(raw)),
+                               resnet.preprocess_input(raw.copy()), rtol=1e-6, atol=1e-4)
+    # and the fine-tuned model equals its network fed keras.applications' preprocessing
+    plain = keras_resnet.build("resnet20", input_shape=(32, 32, 3), classes=3)
+    copy_weights_by_name(model, plain)
+    reference = keras.ops.convert_to_numpy(plain(resnet.preprocess_input(raw.copy())))
+    assert_close(keras.ops.convert_to_numpy(model(raw)), reference, 1e-5, "fine-tuned")
+    # an export of it (verified by LiteRT against the Keras model when written)
+    path = str(tmp_path / "finetuned.tflite")
+    export.tflite(model, path, verify_images=raw)
+    got = open_artifact(path)(raw)
+    assert_close(next(iter(got.values())), reference, 1e-4, "exported fine-tuned model")
+
+
 def test_in_model_preprocessing_errors():
     with pytest.raises(ValueError, match="not a registry tag"):
         keras_resnet.build("resnet18", include_preprocessing=True)

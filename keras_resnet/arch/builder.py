@@ -12,6 +12,7 @@ from keras import layers
 
 from ..io import deep_recursion
 from . import blocks
+from .layers import ReverseChannels
 from .specs import ResNetSpec, get_spec
 
 POOLINGS = (None, "avg", "max")
@@ -73,9 +74,11 @@ def preprocessing_layers(x, settings: dict, data_format: str):
     """Apply preprocessing ``settings`` (``scale``, ``mean``, ``std``, ``channel_order``;
     see :mod:`keras_resnet.pretrained.transforms`) inside a Keras graph:
     ``preprocess_normalize`` (a Rescaling layer: cast to float,
-    ``x * scale / std - mean / std``) and, for BGR weights, ``preprocess_bgr`` (a frozen
-    1x1 convolution that reverses the channel order). The arithmetic equals
-    :func:`keras_resnet.preprocess_input` up to float rounding."""
+    ``x * scale / std - mean / std``) and, for BGR weights, ``preprocess_bgr`` (a
+    :class:`~keras_resnet.arch.layers.ReverseChannels`). The arithmetic equals
+    :func:`keras_resnet.preprocess_input` up to float rounding. Neither layer holds a
+    variable, so nothing here can be trained: fine-tuning (``model.trainable = True``,
+    then ``fit``) leaves the preprocessing exact."""
     mean = np.asarray(settings["mean"], "float32")
     std = np.ones_like(mean) if settings["std"] is None else np.asarray(settings["std"],
                                                                        "float32")
@@ -90,12 +93,7 @@ def preprocessing_layers(x, settings: dict, data_format: str):
     x = layers.Rescaling(scale=scale.copy(), offset=offset.copy(),
                          name="preprocess_normalize")(x)
     if bgr:
-        channels = x.shape[-1 if data_format == "channels_last" else 1]
-        flip = np.eye(channels, dtype="float32")[::-1].reshape(1, 1, channels, channels)
-        conv = layers.Conv2D(channels, 1, use_bias=False, data_format=data_format,
-                             trainable=False, name="preprocess_bgr")
-        x = conv(x)
-        conv.set_weights([flip])
+        x = ReverseChannels(data_format=data_format, name="preprocess_bgr")(x)
     return x
 
 

@@ -1,5 +1,6 @@
 """Keras objects of this package: a BatchNormalization and a Conv2D that can be
-frozen, and the model class of detection backbones.
+frozen, a weightless channel reversal for in-model preprocessing, and the model class
+of detection backbones.
 
 ``BatchNormalization(freeze=True)`` is what detection and fine-tuning code needs from a
 pretrained backbone (and what keras-resnet 0.2.0 offered under this name): its gamma
@@ -70,6 +71,45 @@ class Conv2D(_Freezable, keras.layers.Conv2D):
         super().__init__(*args, **kwargs)
         if self._freeze:
             self.trainable = False
+
+
+@keras.saving.register_keras_serializable(package="keras_resnet")
+class ReverseChannels(keras.layers.Layer):
+    """Reverse the order of the channels (RGB <-> BGR) of images ``(N, H, W, C)``
+    (``(N, C, H, W)`` channels-first); what Caffe-trained weights need in front of them.
+
+    A layer of our own because no stock Keras layer permutes channels without weights
+    (``Permute`` moves axes; a 1x1 ``Conv2D`` holds a kernel, which
+    ``model.trainable = True`` makes trainable and fine-tuning then changes). This one
+    holds no variable at all, so it stays exact through any training and export.
+
+    Args:
+        data_format: ``"channels_last"`` / ``"channels_first"``; None: the global setting.
+        **kwargs: as for ``keras.layers.Layer`` (``name``, ``dtype``).
+    """
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format is None:
+            data_format = keras.config.image_data_format()
+        if data_format not in ("channels_last", "channels_first"):
+            raise ValueError(f"data_format must be 'channels_last' or 'channels_first', got "
+                             f"{data_format!r}")
+        self.data_format = data_format
+        self._axis = -1 if data_format == "channels_last" else 1
+
+    def call(self, inputs):
+        channels = inputs.shape[self._axis]
+        if channels is None:
+            raise ValueError("ReverseChannels needs a known number of channels")
+        # a gather: a builtin op in every runtime the exports target (TFLite, ONNX, OpenVINO)
+        return keras.ops.take(inputs, list(range(channels - 1, -1, -1)), axis=self._axis)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
 
 
 @keras.saving.register_keras_serializable(package="keras_resnet")

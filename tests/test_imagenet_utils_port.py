@@ -12,8 +12,13 @@ Adaptations (the rest follows the upstream file case by case):
 
 It runs under the process's backend (TensorFlow in the suite);
 ``test_ported_tests_pass_under_jax`` in tests/test_applications_port.py runs this file
-again under ``KERAS_BACKEND=jax``.
+again under ``KERAS_BACKEND=jax``, and ``test_ported_tests_pass_under_torch`` below
+under ``KERAS_BACKEND=torch``.
 """
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -257,3 +262,19 @@ def test_input_shapes_as_obtain_input_shape_gives_them(data_format):
             keras_resnet.ResNet18(weights=None, include_top=False, input_shape=(100, 3))
     finally:
         keras.config.set_image_data_format("channels_last")
+
+
+def test_ported_tests_pass_under_torch():
+    """This file again in a fresh process under ``KERAS_BACKEND=torch``: symbolic,
+    Lambda and tf.data cases included (keras.applications' own function cannot take
+    the tf.Tensors of Dataset.map under this backend)."""
+    pytest.importorskip("torch")
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, KERAS_BACKEND="torch")
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-k",
+         "not pass_under", os.path.abspath(__file__)],
+        env=env, capture_output=True, text=True, timeout=600, cwd=os.path.dirname(here))
+    tail = out.stdout[-3000:] + out.stderr[-2000:]
+    assert out.returncode == 0, tail
+    assert " passed" in out.stdout and " failed" not in out.stdout, tail

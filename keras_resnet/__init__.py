@@ -57,17 +57,18 @@ _EXPORTS = {
     "Predictor": "deploy",
 }
 _SUBPACKAGES = ("arch", "pretrained", "tasks", "data", "training", "evaluation", "deploy",
-                "compat", "io", "zoo")
+                "compat", "io", "zoo", "applications")
 
 # Module paths of the flat layout (0.1.0) and of keras-resnet 0.2.0, kept importable:
 # ``import keras_resnet.evaluation``-style code and saved files that name a module
 # (Keras records ``module`` beside a custom layer's class name) find the code where it
 # lives now. Nothing here runs until such a path is imported.
 MOVED_MODULES = {
-    "models": "compat",  # keras-resnet 0.2.0's constructors
+    "models": "compat.models",  # keras-resnet 0.2.0's constructors
+    "blocks": "compat.blocks",  # 0.2.0's block functions (+ 0.1.0's, of arch.blocks)
+    "classifiers": "compat.classifiers",  # 0.2.0's classifiers
     "layers": "arch.layers",  # 0.2.0's BatchNormalization(freeze=...)
     "specs": "arch.specs",
-    "blocks": "arch.blocks",
     "builder": "arch.builder",
     "complexity": "arch.complexity",
     "paper": "arch.paper",

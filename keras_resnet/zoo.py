@@ -57,8 +57,10 @@ def build(
             ``.h5`` file (converted on load).
         input_tensor: optional Keras tensor to use as the model's input.
         input_shape: ``(H, W, C)`` (channels-last) or ``(C, H, W)`` (channels-first).
-            ``H``/``W`` may be ``None`` for any size; defaults to the family's size
-            (224x224x3 for ImageNet nets, 32x32x3 for CIFAR nets).
+            ``H``/``W`` may be ``None`` for any size. Defaults as keras.applications:
+            with ``include_top=False``, any size with 3 channels ``(None, None, 3)``;
+            with the top, the family's size (224x224x3 for ImageNet nets, 32x32x3 for
+            CIFAR nets).
         pooling: without the top, ``None`` returns the last feature map, ``"avg"`` /
             ``"max"`` a global-pooled vector.
         classes: classifier size; defaults to 1000 (ImageNet nets) or 10 (CIFAR nets).
@@ -91,7 +93,8 @@ def build(
     check_options(spec, include_top, pooling, classes, zero_init_residual, weight_decay,
                   bn_epsilon, bn_momentum)
     data_format = keras.config.image_data_format()
-    shape = resolve_input_shape(spec, input_shape, input_tensor, data_format)
+    shape = resolve_input_shape(spec, input_shape, input_tensor, data_format,
+                                include_top=include_top)
     channels = shape[-1] if data_format == "channels_last" else shape[0]
     preprocessing = resolve_preprocessing(include_preprocessing, spec.name, weights)
     spec, load_weights = plan_weights(
@@ -124,19 +127,28 @@ def constructor(name: str):
     spec = get_spec(name)
     default_weights = "imagenet" if has_imagenet_weights(spec.name) else None
 
+    # keras.applications' eight parameters in its order (name last, defaulting to the
+    # lower-case model name as there: "resnet50"), then this package's variant options.
     def make(include_top=True, weights=default_weights, input_tensor=None,
              input_shape=None, pooling=None, classes=None, classifier_activation="softmax",
-             **options):
+             name=spec.name, **options):
         return build(spec, include_top=include_top, weights=weights,
                      input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
                      classes=classes, classifier_activation=classifier_activation,
-                     **options)
+                     name=name, **options)
 
     # Show the family's real defaults (classes=1000 or 10) in help() and IDEs.
     params = list(inspect.signature(make).parameters.values())
     params = [p.replace(default=spec.default_classes) if p.name == "classes" else p
               for p in params]
     make.__signature__ = inspect.Signature(params)
+    if default_weights:
+        tag = registry.resolve(spec.name, default_weights)
+        preprocessing = (
+            f"Its 'imagenet' weights ({tag.tag}) take {tag.preprocessing['mode']} "
+            f"preprocessing: keras_resnet.preprocess_input(x, weights={tag.tag!r}).\n")
+    else:
+        preprocessing = ""
     kind = "residual" if spec.residual else "plain (no shortcuts)"
     shortcut = f", shortcut option {spec.shortcut}" if spec.residual else ""
     make.__name__ = make.__qualname__ = spec.constructor_name
@@ -148,9 +160,12 @@ def constructor(name: str):
         f"default input {spec.default_input_shape}, {spec.default_classes} classes.\n"
         f"weights defaults to {default_weights!r}"
         f"{' (pass weights=None for random initialisation)' if default_weights else ''}. "
-        "Arguments as keras.applications.ResNet50; further options "
-        "(shortcut, stride_placement, zero_init_residual, weight_decay, bn_epsilon, "
-        "bn_momentum, name) are documented in keras_resnet.build."
+        f"{preprocessing}"
+        "Arguments as keras.applications.ResNet50, in its order (name included); "
+        "include_top=False without input_shape takes any image size (None, None, 3). "
+        "Further options (shortcut, stride_placement, zero_init_residual, weight_decay, "
+        "bn_epsilon, bn_momentum, include_preprocessing) are documented in "
+        "keras_resnet.build."
     )
     return make
 
@@ -190,7 +205,7 @@ def load_pretrained(tag: str, **build_options):
             if x.shape in ((h, w), (h, w, c)):
                 x = x[None]
             if normalise:
-                return preprocess_input(x, weights=tag)
+                return preprocess_input(x.astype("float32"), weights=tag)  # a copy
             return (x[..., None] if x.ndim == 3 else x).astype("float32")
 
         return model, preprocess_fixed

@@ -1,11 +1,12 @@
-"""Detection backbones: strides, equality with the classifier, lasting freezes, the
-Faster R-CNN split, and export."""
+"""Detection backbones: strides, equality with the classifier, lasting freezes and when
+they are the default (pretrained weights only), the Faster R-CNN split."""
 
 import keras
 import numpy as np
 import pytest
 
 import keras_resnet
+from keras_resnet.arch.layers import BatchNormalization as FrozenBN
 from keras_resnet.tasks.backbones import backbone, faster_rcnn_split
 from keras_resnet.numerics import assert_close
 from tests.helpers import images, randomise
@@ -59,7 +60,8 @@ def kernels(model):
 
 @pytest.mark.parametrize("set_trainable", [False, True])
 def test_frozen_bn_and_stages_survive_a_training_step(set_trainable):
-    b = backbone("resnet18", input_shape=(64, 64, 3), freeze_stages=2)
+    with pytest.warns(UserWarning, match="never learn"):  # no weights: freezing is odd
+        b = backbone("resnet18", input_shape=(64, 64, 3), freeze_bn=True, freeze_stages=2)
     randomise(b, seed=1)
     inp = keras.Input((64, 64, 3))
     out = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(b(inp)["C5"]))
@@ -78,6 +80,61 @@ def test_frozen_bn_and_stages_survive_a_training_step(set_trainable):
         frozen = name.startswith(("conv1_", "conv2_"))
         changed = not np.array_equal(k0[name], k1[name])
         assert changed != frozen, (name, "frozen" if frozen else "trainable")
+
+
+def _bn_layers(model):
+    return [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
+
+
+def _train_step(b, size=32):
+    inp = keras.Input((size, size, 3))
+    out = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(b(inp)["C5"]))
+    model = keras.Model(inp, out)
+    model.compile(keras.optimizers.SGD(0.1), keras.losses.MeanSquaredError())
+    model.fit(images((4, size, size, 3)) * 3 + 1, np.ones((4, 2), "float32"), epochs=1,
+              batch_size=4, verbose=0)
+
+
+def test_without_weights_bn_trains_and_no_stage_is_frozen_by_default():
+    """torchvision's rule: a backbone trained from scratch freezes nothing."""
+    b = backbone("resnet18", input_shape=(32, 32, 3))
+    bns = _bn_layers(b)
+    assert bns and not any(isinstance(l, FrozenBN) for l in bns)
+    assert all(l.trainable and l.trainable_weights for l in bns)
+    assert not any(getattr(l, "freeze", False) for l in b.layers)
+    before = {l.name: [np.array(w) for w in l.get_weights()] for l in bns}
+    kernel = np.array(b.get_layer("conv1_conv").kernel)
+    _train_step(b)
+    for l in bns:  # gamma, beta and the moving statistics all moved
+        for new, old in zip(l.get_weights(), before[l.name]):
+            assert not np.array_equal(new, old), l.name
+    assert not np.array_equal(np.array(b.get_layer("conv1_conv").kernel), kernel)
+    trunk, head = faster_rcnn_split("resnet18", roi_size=7)
+    assert not any(isinstance(l, FrozenBN) for m in (trunk, head) for l in m.layers)
+
+
+def test_pretrained_weights_freeze_bn_by_default_and_explicit_choices_win(tmp_path):
+    source = keras_resnet.ResNet18(weights=None, include_top=False,
+                                   input_shape=(None, None, 3))
+    randomise(source, seed=6)
+    path = str(tmp_path / "resnet18_notop.weights.h5")
+    source.save_weights(path)
+    pretrained = backbone("resnet18", weights=path, input_shape=(32, 32, 3))
+    bns = _bn_layers(pretrained)
+    assert bns and all(isinstance(l, FrozenBN) and l.freeze for l in bns)
+    np.testing.assert_array_equal(np.array(pretrained.get_layer("conv1_bn").moving_mean),
+                                  np.array(source.get_layer("conv1_bn").moving_mean))
+    # explicit choices are honoured both ways
+    thawed = backbone("resnet18", weights=path, input_shape=(32, 32, 3), freeze_bn=False)
+    assert not any(isinstance(l, FrozenBN) for l in _bn_layers(thawed))
+    frozen = backbone("resnet18", input_shape=(32, 32, 3), freeze_bn=True)
+    assert all(isinstance(l, FrozenBN) for l in _bn_layers(frozen))
+    with pytest.warns(UserWarning, match="freeze_stages=1 with weights=None"):
+        stem = backbone("resnet18", input_shape=(32, 32, 3), freeze_stages=1)
+    assert not stem.get_layer("conv1_conv").trainable
+    assert stem.get_layer("conv2_block1_1_conv").trainable
+    with pytest.raises(ValueError, match="freeze_bn must be"):
+        backbone("resnet18", freeze_bn="yes")
 
 
 def test_faster_rcnn_split_shares_the_trunk_and_runs_conv5_per_roi():

@@ -36,7 +36,10 @@ def test_defaults_follow_the_family():
 
 
 def test_no_top_pooling_variants():
-    assert tuple(keras_resnet.ResNet18(weights=None, include_top=False).output.shape) == (None, 7, 7, 512)
+    # keras.applications' default without the top: any size (None, None, 3)
+    notop = keras_resnet.ResNet18(weights=None, include_top=False)
+    assert tuple(notop.output.shape) == (None, None, None, 512)
+    assert tuple(notop(np.zeros((1, 224, 224, 3), "float32")).shape) == (1, 7, 7, 512)
     avg = keras_resnet.ResNet18(weights=None, include_top=False, pooling="avg", input_shape=(64, 64, 3))
     assert tuple(avg.output.shape) == (None, 512) and avg.layers[-1].name == "avg_pool"
     mx = keras_resnet.ResNet20(include_top=False, pooling="max")

@@ -26,13 +26,15 @@ def test_four_outputs_at_strides_4_8_16_32(depth, channels):
 def test_layer_names_are_0_2_0s():
     m = keras_resnet.models.ResNet101(keras.Input((224, 224, 3)), include_top=True)
     names = {layer.name for layer in m.layers}
-    for expected in ["padding_conv1", "conv1", "bn_conv1", "conv1_relu", "pool1",
+    for expected in ["conv1", "bn_conv1", "conv1_relu", "pool1",
                      "res2a_branch2a", "bn2a_branch2a", "padding2a_branch2b",
                      "res2a_branch1", "bn2a_branch1", "res2a", "res2a_relu", "res2c_branch2c",
                      "res3b3_branch2b", "res4b22_branch2c", "bn4b22_branch2c",
                      "res5c_relu", "pool5", "fc1000"]:
         assert expected in names, expected
     assert "res4w_branch2a" not in names and "res2b1_branch2a" not in names
+    assert "padding_conv1" not in names  # 0.1.0's stem; 0.2.0 pads conv1 'same'
+    assert m.get_layer("conv1").padding == "same"
     # Same parameters as our ResNet-101 (the conv2 projection exists in both).
     assert m.count_params() == keras_resnet.ResNet101(weights=None).count_params()
     r18 = keras_resnet.models.ResNet18(keras.Input((224, 224, 3)))
@@ -42,8 +44,9 @@ def test_layer_names_are_0_2_0s():
 
 
 def test_same_network_as_our_builder_under_the_name_map():
-    """With our ResNet-50's weights copied through name_map, C5 equals ours. At a 226
-    input, conv1 gives 113 x 113, where pool1's 'same' padding is symmetric like ours."""
+    """With our ResNet-50's weights copied through name_map, C5 equals ours where
+    0.2.0's 'same' padding is symmetric: image sizes 1 mod 4 (225: conv1 pads 3 on each
+    side as ours, giving 113, where pool1 pads 1 on each side as ours)."""
     ours = keras_resnet.ResNet50(weights=None, include_top=False, input_shape=(None, None, 3))
     randomise(ours, seed=5)
     legacy = keras_resnet.models.ResNet50(keras.Input((None, None, 3)), include_top=False)
@@ -54,12 +57,12 @@ def test_same_network_as_our_builder_under_the_name_map():
             legacy.get_layer(mapping[layer.name]).set_weights(layer.get_weights())
             copied += 1
     assert copied == sum(1 for layer in legacy.layers if layer.weights)
-    x = images((2, 226, 226, 3), seed=5)
+    x = images((2, 225, 225, 3), seed=5)
     assert_close(keras.ops.convert_to_numpy(legacy(x)[-1]),
                  keras.ops.convert_to_numpy(ours(x)), 1e-5, "0.2.0 shim C5 vs ours")
-    # At 224 (conv1 112 x 112, even) 0.2.0's 'same' pool pads only bottom/right: the
-    # shim keeps that difference rather than silently changing 0.2.0 models' outputs.
-    x = x[:, 1:-1, 1:-1]
+    # At 224 0.2.0's 'same' convolution pads 2 / 3 and its pool 0 / 1: the shim keeps
+    # that difference rather than silently changing 0.2.0 models' outputs.
+    x = x[:, :-1, :-1]
     assert not within_tolerance(keras.ops.convert_to_numpy(legacy(x)[-1]),
                                 keras.ops.convert_to_numpy(ours(x)), 1e-5)
 

@@ -17,10 +17,12 @@ def test_caffe_mode_equals_keras_applications_resnet_preprocess_input():
 
     x = rgb((2, 8, 8, 3))
     expected = resnet.preprocess_input(x.copy())
-    np.testing.assert_allclose(keras_resnet.preprocess_input(x, weights="resnet50.imagenet"),
+    # (copies: a float numpy array is written over, as keras.applications does)
+    np.testing.assert_allclose(keras_resnet.preprocess_input(x.copy(),
+                                                             weights="resnet50.imagenet"),
                                expected, rtol=1e-6, atol=1e-4)
-    np.testing.assert_allclose(keras_resnet.preprocess_input(x, mode="caffe"), expected,
-                               rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(keras_resnet.preprocess_input(x.copy(), mode="caffe"),
+                               expected, rtol=1e-6, atol=1e-4)
 
 
 def test_torch_mode_equals_keras_imagenet_utils_torch_mode():
@@ -33,13 +35,39 @@ def test_torch_mode_equals_keras_imagenet_utils_torch_mode():
 
 
 def test_preprocess_errors():
-    with pytest.raises(ValueError, match="exactly one"):
-        keras_resnet.preprocess_input(rgb((1, 4, 4, 3)))
     with pytest.raises(ValueError, match="unknown weights tag"):
         keras_resnet.preprocess_input(rgb((1, 4, 4, 3)), weights="imagenet21k")
-    with pytest.raises(ValueError, match="3 channels last"):
+    with pytest.raises(ValueError, match="3 \\(RGB\\) channels, channels last"):
         keras_resnet.preprocess_input(rgb((1, 3, 4, 4)), mode="torch")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        keras_resnet.preprocess_input(rgb((1, 4, 4, 3)), mode="caffee")
     assert "resnet152.imagenet" in keras_resnet.list_weights()
+
+
+def test_default_is_keras_applications_resnet_caffe_mode():
+    """No mode and no weights: keras.applications.resnet.preprocess_input(x)."""
+    from keras.applications import resnet
+
+    x = rgb((2, 8, 8, 3), seed=4)
+    np.testing.assert_allclose(keras_resnet.preprocess_input(x.copy()),
+                               resnet.preprocess_input(x.copy()), rtol=1e-6, atol=1e-4)
+
+
+def test_per_pixel_mean_weights_take_numpy_and_tensors():
+    from keras_resnet.pretrained.registry import load_registry, pixel_mean
+
+    mean = pixel_mean(load_registry()[0]["resnet20.fashion_mnist"])  # (28, 28, 1)
+    raw = np.random.default_rng(5).integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    expected = raw[..., None] / np.float32(255) - mean
+    got = keras_resnet.preprocess_input(raw, weights="resnet20.fashion_mnist")
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    tensor = keras_resnet.preprocess_input(keras.ops.convert_to_tensor(raw[..., None]),
+                                           weights="resnet20.fashion_mnist")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(tensor), expected, rtol=1e-6,
+                               atol=1e-6)
+    with pytest.raises(ValueError, match=r"take images of shape \(28, 28, 1\)"):
+        keras_resnet.preprocess_input(np.zeros((1, 32, 32, 1)),
+                                      weights="resnet20.fashion_mnist")
 
 
 def test_resize_and_crop_geometry():
@@ -95,6 +123,51 @@ def test_in_model_per_pixel_mean_and_round_trip(tmp_path):
     again = keras.saving.load_model(path)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(again(raw)),
                                   keras.ops.convert_to_numpy(model(raw)))
+
+
+@pytest.mark.slow  # two short fits and a LiteRT-verified export: ~35 s
+def test_in_model_preprocessing_stays_fixed_through_freeze_then_unfreeze_fine_tuning(
+        tmp_path):
+    """The usual transfer-learning recipe: train with the network frozen, then
+    ``trainable = True`` and train on. The in-model Caffe preprocessing holds no
+    variable, so afterwards it still computes keras.applications' preprocess_input
+    exactly, and an export of the fine-tuned model takes raw images correctly. (Its BGR
+    flip used to be a 1x1 conv, which the unfreeze made trainable: it drifted.)"""
+    from keras.applications import resnet
+
+    from keras_resnet.deploy import export
+    from keras_resnet.deploy.runtimes import open_artifact
+    from keras_resnet.numerics import assert_close
+
+    keras.utils.set_random_seed(1)
+    model = keras_resnet.build("resnet20", input_shape=(32, 32, 3), classes=3,
+                               include_preprocessing="caffe")
+    for name in ("preprocess_normalize", "preprocess_bgr"):
+        assert model.get_layer(name).weights == [], name
+    raw = np.random.default_rng(6).integers(0, 256, (16, 32, 32, 3)).astype("float32")
+    labels = np.arange(16) % 3
+    model.trainable = False
+    model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+    model.fit(raw, labels, epochs=1, verbose=0)
+    model.trainable = True
+    model.compile(keras.optimizers.SGD(0.5), "sparse_categorical_crossentropy")
+    before = np.array(model.get_layer("conv1_conv").kernel)
+    model.fit(raw, labels, epochs=2, verbose=0)
+    assert not np.array_equal(np.array(model.get_layer("conv1_conv").kernel), before)
+    # the preprocessing still equals keras.applications' function
+    head = keras.Model(model.input, model.get_layer("preprocess_bgr").output)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(head(raw)),
+                               resnet.preprocess_input(raw.copy()), rtol=1e-6, atol=1e-4)
+    # and the fine-tuned model equals its network fed keras.applications' preprocessing
+    plain = keras_resnet.build("resnet20", input_shape=(32, 32, 3), classes=3)
+    copy_weights_by_name(model, plain)
+    reference = keras.ops.convert_to_numpy(plain(resnet.preprocess_input(raw.copy())))
+    assert_close(keras.ops.convert_to_numpy(model(raw)), reference, 1e-5, "fine-tuned")
+    # an export of it (verified by LiteRT against the Keras model when written)
+    path = str(tmp_path / "finetuned.tflite")
+    export.tflite(model, path, verify_images=raw)
+    got = open_artifact(path)(raw)
+    assert_close(next(iter(got.values())), reference, 1e-4, "exported fine-tuned model")
 
 
 def test_in_model_preprocessing_errors():

@@ -56,7 +56,8 @@ def test_frozen_layers_reload_without_custom_objects(tmp_path):
     refs, paths = {}, []
     for kind in ("backbone", "shim"):
         if kind == "backbone":
-            model = keras_resnet.backbone("resnet18", input_shape=(32, 32, 3))
+            model = keras_resnet.backbone("resnet18", input_shape=(32, 32, 3),
+                                          freeze_bn=True)  # without weights: not default
         else:
             model = keras_resnet.models.ResNet18(keras.Input((32, 32, 3)), include_top=False,
                                                  freeze_bn=True)

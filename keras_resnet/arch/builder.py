@@ -12,6 +12,7 @@ from keras import layers
 
 from ..io import deep_recursion
 from . import blocks
+from .layers import ReverseChannels
 from .specs import ResNetSpec, get_spec
 
 POOLINGS = (None, "avg", "max")
@@ -73,9 +74,11 @@ def preprocessing_layers(x, settings: dict, data_format: str):
     """Apply preprocessing ``settings`` (``scale``, ``mean``, ``std``, ``channel_order``;
     see :mod:`keras_resnet.pretrained.transforms`) inside a Keras graph:
     ``preprocess_normalize`` (a Rescaling layer: cast to float,
-    ``x * scale / std - mean / std``) and, for BGR weights, ``preprocess_bgr`` (a frozen
-    1x1 convolution that reverses the channel order). The arithmetic equals
-    :func:`keras_resnet.preprocess_input` up to float rounding."""
+    ``x * scale / std - mean / std``) and, for BGR weights, ``preprocess_bgr`` (a
+    :class:`~keras_resnet.arch.layers.ReverseChannels`). The arithmetic equals
+    :func:`keras_resnet.preprocess_input` up to float rounding. Neither layer holds a
+    variable, so nothing here can be trained: fine-tuning (``model.trainable = True``,
+    then ``fit``) leaves the preprocessing exact."""
     mean = np.asarray(settings["mean"], "float32")
     std = np.ones_like(mean) if settings["std"] is None else np.asarray(settings["std"],
                                                                        "float32")
@@ -90,12 +93,7 @@ def preprocessing_layers(x, settings: dict, data_format: str):
     x = layers.Rescaling(scale=scale.copy(), offset=offset.copy(),
                          name="preprocess_normalize")(x)
     if bgr:
-        channels = x.shape[-1 if data_format == "channels_last" else 1]
-        flip = np.eye(channels, dtype="float32")[::-1].reshape(1, 1, channels, channels)
-        conv = layers.Conv2D(channels, 1, use_bias=False, data_format=data_format,
-                             trainable=False, name="preprocess_bgr")
-        x = conv(x)
-        conv.set_weights([flip])
+        x = ReverseChannels(data_format=data_format, name="preprocess_bgr")(x)
     return x
 
 
@@ -143,8 +141,12 @@ def check_options(spec, include_top, pooling, classes, zero_init_residual, weigh
         raise ValueError(f"bn_momentum must be in [0, 1), got {bn_momentum!r}")
 
 
-def resolve_input_shape(spec, input_shape, input_tensor, data_format):
-    """Return the input shape without the batch axis, in the active data format."""
+def resolve_input_shape(spec, input_shape, input_tensor, data_format, include_top=True):
+    """Return the input shape without the batch axis, in the active data format.
+
+    Without ``input_shape`` and ``input_tensor`` it is keras.applications' default
+    (``imagenet_utils.obtain_input_shape``): any size with 3 channels without the top,
+    the family's size with it."""
     if input_tensor is not None:
         tensor_shape = tuple(input_tensor.shape)
         if len(tensor_shape) != 4:
@@ -160,6 +162,8 @@ def resolve_input_shape(spec, input_shape, input_tensor, data_format):
         input_shape = tensor_shape
     if input_shape is None:
         h, w, c = spec.default_input_shape
+        if not include_top:
+            h = w = None
         return (h, w, c) if data_format == "channels_last" else (c, h, w)
 
     try:

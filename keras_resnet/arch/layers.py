@@ -1,5 +1,6 @@
 """Keras objects of this package: a BatchNormalization and a Conv2D that can be
-frozen, and the model class of detection backbones.
+frozen, a weightless channel reversal for in-model preprocessing, and the model class
+of detection backbones.
 
 ``BatchNormalization(freeze=True)`` is what detection and fine-tuning code needs from a
 pretrained backbone (and what keras-resnet 0.2.0 offered under this name): its gamma
@@ -72,13 +73,43 @@ class Conv2D(_Freezable, keras.layers.Conv2D):
             self.trainable = False
 
 
-class _Levels(dict):
-    """``pyramid_outputs``: a missing level says which exist and how to get it."""
+@keras.saving.register_keras_serializable(package="keras_resnet")
+class ReverseChannels(keras.layers.Layer):
+    """Reverse the order of the channels (RGB <-> BGR) of images ``(N, H, W, C)``
+    (``(N, C, H, W)`` channels-first); what Caffe-trained weights need in front of them.
 
-    def __missing__(self, key):
-        raise KeyError(f"{key!r}: this backbone has levels {list(self)}; build it with "
-                       f"keras_resnet.backbone(..., outputs=(...)) including "
-                       f"'C{str(key)[1:]}' (C2-C5 give P2-P5)")
+    A layer of our own because no stock Keras layer permutes channels without weights
+    (``Permute`` moves axes; a 1x1 ``Conv2D`` holds a kernel, which
+    ``model.trainable = True`` makes trainable and fine-tuning then changes). This one
+    holds no variable at all, so it stays exact through any training and export.
+
+    Args:
+        data_format: ``"channels_last"`` / ``"channels_first"``; None: the global setting.
+        **kwargs: as for ``keras.layers.Layer`` (``name``, ``dtype``).
+    """
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format is None:
+            data_format = keras.config.image_data_format()
+        if data_format not in ("channels_last", "channels_first"):
+            raise ValueError(f"data_format must be 'channels_last' or 'channels_first', got "
+                             f"{data_format!r}")
+        self.data_format = data_format
+        self._axis = -1 if data_format == "channels_last" else 1
+
+    def call(self, inputs):
+        channels = inputs.shape[self._axis]
+        if channels is None:
+            raise ValueError("ReverseChannels needs a known number of channels")
+        # a gather: a builtin op in every runtime the exports target (TFLite, ONNX, OpenVINO)
+        return keras.ops.take(inputs, list(range(channels - 1, -1, -1)), axis=self._axis)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
 
 
 @keras.saving.register_keras_serializable(package="keras_resnet")
@@ -97,12 +128,16 @@ class BackboneModel(keras.Model):
 
     @property
     def pyramid_outputs(self) -> dict:
-        """``{"P<level>": KerasTensor}`` for each ``"C<level>"`` output, in level order."""
+        """``{"P<level>": KerasTensor}`` for each ``"C<level>"`` output, in level order.
+
+        A plain ``dict`` (a new one on each access), as keras-hub's
+        ``FeaturePyramidBackbone`` requires: ``keras.Model(inputs=bb.inputs,
+        outputs=bb.pyramid_outputs)`` accepts nothing else."""
         outputs = self.output
         if not isinstance(outputs, dict):
             raise TypeError("pyramid_outputs needs a model whose outputs are a dict "
                             "keyed 'C2'..'C5' (what keras_resnet.backbone() builds)")
-        return _Levels({f"P{name[1:]}": outputs[name] for name in sorted(outputs)})
+        return {f"P{name[1:]}": outputs[name] for name in sorted(outputs)}
 
 
 # Legacy HDF5 files name the top-level model's class without the package prefix that

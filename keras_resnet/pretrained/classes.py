@@ -58,7 +58,8 @@ def decode_predictions(preds, top: int = 5, classes=None, names: str = "keras"):
     """Top-``top`` classes of each prediction, as keras.applications returns them.
 
     Args:
-        preds: ``(N, C)`` scores (probabilities or logits); the ranking is the same.
+        preds: ``(N, C)`` scores (probabilities or logits; numpy or a tensor); the
+            ranking is the same.
         top: how many classes per row.
         classes: ``None`` / ``"imagenet"`` for the ImageNet-1k index (``C`` must be
             1000), or a sequence of ``C`` class names (then the id is the index).
@@ -68,6 +69,10 @@ def decode_predictions(preds, top: int = 5, classes=None, names: str = "keras"):
     Returns:
         One list per row of ``(class_id, name, score)`` tuples, best first.
     """
+    if not isinstance(preds, (np.ndarray, list, tuple)):
+        import keras
+
+        preds = keras.ops.convert_to_numpy(preds)  # a tensor of any backend
     p = np.asarray(preds)
     if p.ndim != 2:
         raise ValueError(f"decode_predictions expects a batch of scores (N, classes), got "

@@ -4,16 +4,25 @@ RetinaNet): multi-scale feature maps C2-C5 at strides 4/8/16/32, any input size.
     features = keras_resnet.backbone("resnet50", weights="imagenet")
     maps = features(images)            # {"C2": ..., "C3": ..., "C4": ..., "C5": ...}
 
-``freeze_bn=True`` (default) turns every BatchNormalization into
+``freeze_bn=True`` turns every BatchNormalization into
 :class:`keras_resnet.layers.BatchNormalization` with ``freeze=True``: never trained and
 always in inference mode, even after ``backbone.trainable = True`` (Keras' own BN
 switches back to batch statistics then, which ruins small detection batches).
 ``freeze_stages=k`` freezes the stem (k >= 1) and the residual stages conv2 .. conv{k}
 (k >= 2) the same lasting way. :func:`faster_rcnn_split` gives the paper's Faster R-CNN
 arrangement: a shared trunk up to C4 and the conv5 stage as a per-RoI head.
+
+Freezing keeps what pretraining learnt, so it is the default only with pretrained
+weights, torchvision's rule (``torchvision.models.detection.backbone_utils``: without
+weights every layer trains): ``freeze_bn`` defaults to True with ``weights`` and to
+False with ``weights=None``; ``freeze_stages`` defaults to 0. Asked for explicitly, both
+freezes are honoured either way (torchvision ignores its ``trainable_layers`` without
+weights); ``freeze_stages`` without weights warns that those layers will never learn.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import keras
 from keras import layers
@@ -65,9 +74,37 @@ def _frozen_copy(net, freeze_bn: bool, freeze_stages: int):
     return copy
 
 
+def resolve_freezing(weights, freeze_bn, freeze_stages, warn=True) -> tuple[bool, int]:
+    """``(freeze_bn, freeze_stages)`` after the defaults: frozen BN with pretrained
+    weights, trainable BN with ``weights=None`` (torchvision's rule: a network trained
+    from scratch has no statistics worth keeping); no frozen stage unless asked.
+
+    Raises:
+        ValueError: ``freeze_bn`` not a bool or None; ``freeze_stages`` not 0-5 or None.
+    """
+    if freeze_bn is None:
+        freeze_bn = weights is not None
+    elif not isinstance(freeze_bn, bool):
+        raise ValueError(f"freeze_bn must be True, False or None (the default: True with "
+                         f"pretrained weights, False without), got {freeze_bn!r}")
+    if freeze_stages is None:
+        freeze_stages = 0
+    elif (isinstance(freeze_stages, bool) or not isinstance(freeze_stages, int)
+          or not 0 <= freeze_stages <= 5):
+        raise ValueError(f"freeze_stages must be an integer 0-5, got {freeze_stages!r}")
+    if weights is None and freeze_stages and warn:
+        # torchvision ignores such a setting (with a warning); here it was asked for
+        # explicitly, so it is honoured -- but it is rarely what is meant.
+        warnings.warn(
+            f"freeze_stages={freeze_stages} with weights=None freezes randomly "
+            "initialised layers for good; they will never learn. Pass pretrained weights, "
+            "or freeze_stages=0 to train every stage.", UserWarning, stacklevel=3)
+    return freeze_bn, freeze_stages
+
+
 def backbone(name="resnet50", weights=None, input_shape=None,
-             outputs=("C2", "C3", "C4", "C5"), freeze_bn: bool = True,
-             freeze_stages: int = 0, **build_options) -> BackboneModel:
+             outputs=("C2", "C3", "C4", "C5"), freeze_bn: bool | None = None,
+             freeze_stages: int | None = None, **build_options) -> BackboneModel:
     """A multi-output ``keras.Model`` mapping images to a dict of feature maps.
 
     The model is a :class:`~keras_resnet.arch.layers.BackboneModel`: its
@@ -81,8 +118,14 @@ def backbone(name="resnet50", weights=None, input_shape=None,
         input_shape: default any size, 3 channels: ``(None, None, 3)``, or
             ``(3, None, None)`` under ``channels_first``; fixed sizes for TFLite.
         outputs: which of ``"C2"``-``"C5"`` (strides 4, 8, 16, 32) to return.
-        freeze_bn: make every BN a lasting frozen one (see the module docstring).
-        freeze_stages: 0 (nothing), 1 (stem), 2 (stem + conv2), ... 5 (everything).
+        freeze_bn: make every BN a lasting frozen one (see the module docstring);
+            default (None): True with pretrained ``weights``, False with ``None``.
+        freeze_stages: 0 (nothing; the default), 1 (stem), 2 (stem + conv2), ...
+            5 (everything).
+
+    Raises:
+        ValueError: a CIFAR-family network, unknown ``outputs``, a bad ``freeze_bn`` or
+            ``freeze_stages``; and what :func:`keras_resnet.build` raises.
     """
     spec = name if isinstance(name, ResNetSpec) else get_spec(name)
     if input_shape is None:
@@ -95,8 +138,7 @@ def backbone(name="resnet50", weights=None, input_shape=None,
     if unknown or not outputs:
         raise ValueError(f"outputs must be a non-empty selection of {list(LEVELS)}, got "
                          f"{list(outputs)}")
-    if not isinstance(freeze_stages, int) or not 0 <= freeze_stages <= 5:
-        raise ValueError(f"freeze_stages must be an integer 0-5, got {freeze_stages!r}")
+    freeze_bn, freeze_stages = resolve_freezing(weights, freeze_bn, freeze_stages)
     net = build(spec, include_top=False, weights=weights, input_shape=input_shape,
                 **build_options)
     if freeze_bn or freeze_stages:
@@ -106,9 +148,13 @@ def backbone(name="resnet50", weights=None, input_shape=None,
     return BackboneModel(net.input, feature_maps, name=f"{spec.name}_backbone")
 
 
-def faster_rcnn_split(name: str = "resnet50", weights=None, freeze_bn: bool = True,
-                      freeze_stages: int = 0, roi_size: int = 14, **build_options):
+def faster_rcnn_split(name: str = "resnet50", weights=None, freeze_bn: bool | None = None,
+                      freeze_stages: int | None = None, roi_size: int = 14,
+                      **build_options):
     """The paper's Faster R-CNN arrangement (appendix A): ``(trunk, head)``.
+
+    ``freeze_bn`` / ``freeze_stages`` as for :func:`backbone` (frozen BN by default with
+    pretrained weights, as the paper keeps ImageNet's statistics; trainable without).
 
     ``trunk``: images (any size) -> C4 (stride 16), computed once per image.
     ``head``: pooled RoI features ``(roi_size, roi_size, C4 channels)`` (channels first
@@ -118,6 +164,8 @@ def faster_rcnn_split(name: str = "resnet50", weights=None, freeze_bn: bool = Tr
     """
     full = backbone(name, weights=weights, outputs=("C4", "C5"), freeze_bn=freeze_bn,
                     freeze_stages=freeze_stages, **build_options)
+    freeze_bn, freeze_stages = resolve_freezing(weights, freeze_bn, freeze_stages,
+                                                warn=False)  # backbone() warned
     spec = name if isinstance(name, ResNetSpec) else get_spec(name)
     trunk = keras.Model(full.input, full.output["C4"], name=f"{spec.name}_trunk")
     data_format = keras.config.image_data_format()

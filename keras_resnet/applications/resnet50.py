@@ -1,0 +1,35 @@
+"""The counterpart of keras.applications.resnet50: ResNet-50 with
+keras.applications' (Caffe) weights.
+
+``preprocess_input(x, data_format=None)`` applies caffe preprocessing, what this
+module's ``weights="imagenet"`` expect.
+"""
+
+from __future__ import annotations
+
+from ..pretrained import classes as _classes
+from ..pretrained import transforms as _transforms
+from ..zoo import CONSTRUCTORS as _CONSTRUCTORS
+
+ResNet50 = _CONSTRUCTORS["ResNet50"]
+
+
+def preprocess_input(x, data_format=None):
+    """Caffe-mode preprocessing of RGB images with values 0-255, as
+    ``weights="imagenet"`` of this module's networks expect; see
+    :func:`keras_resnet.preprocess_input` for shapes, dtypes and the tensor kinds taken.
+
+    Raises:
+        ValueError: an unknown ``data_format``, or images without 3 channels.
+    """
+    return _transforms.preprocess_input(x, data_format, weights="resnet50.imagenet")
+
+
+def decode_predictions(preds, top=5):
+    """The ``top`` ImageNet classes of each row of ``preds`` ``(N, 1000)``, as lists of
+    ``(wordnet_id, keras_name, score)``, best first (keras.applications' strings).
+
+    Raises:
+        ValueError: ``preds`` is not ``(N, 1000)``.
+    """
+    return _classes.decode_predictions(preds, top=top)

@@ -283,14 +283,17 @@ class Trained:
     def fixed_size_model(self):
         """The model with its input fixed to :attr:`input_shape` (what a deployment
         file and a runtime take): the model itself when its input is fixed already,
-        else the same layers and weights on a fixed-size ``keras.Input`` (an
+        else the same layers (shared) on a fixed-size ``keras.Input`` (an
         ImageNet-family network trained here takes any size, for the multi-scale
         test)."""
         shape = tuple(self.model.inputs[0].shape[1:])
         if None not in shape:
             return self.model
         inputs = keras.Input(self.input_shape, name=self.model.inputs[0].name)
-        return keras.Model(inputs, self.model(inputs), name=self.model.name)
+        # the same graph on the new input, every layer shared (not copied): outputs keep
+        # their names ("predictions"), as a fixed-size run's do
+        return keras.models.clone_model(self.model, input_tensors=inputs,
+                                        clone_function=lambda layer: layer)
 
     @property
     def preprocessing(self) -> dict:

@@ -101,7 +101,9 @@ def test_an_imagenet_family_run_directory_serves_predict_and_evaluate(photos, tm
     net.save(out / rundir.MODEL)
     trained = keras_resnet.load_trained(str(out))
     assert trained.input_shape == (48, 48, 3) and trained.resize == 55
-    assert trained.fixed_size_model().input_shape == (None, 48, 48, 3)
+    fixed = trained.fixed_size_model()
+    assert fixed.input_shape == (None, 48, 48, 3) and fixed.layers[-1].name == "predictions"
+    assert fixed.get_layer("conv1_conv") is trained.model.get_layer("conv1_conv")  # shared
     files = sorted(p for p in photos[1] if "/test/" in p and p.endswith(".png"))[:2]
     r = classify_files(files, str(out), backend="keras", top=2)
     x = np.stack([resize_and_crop(photos[1][f], 55, 48) for f in files]) / np.float32(255)
@@ -126,6 +128,7 @@ def test_an_imagenet_family_net_trains_on_a_folder_and_exports(photos, tmp_path)
     assert trained.model.input_shape == (None, None, None, 3)  # any size (multi-scale test)
     report = export_trained(trained, str(tmp_path / "r18.tflite"), "tflite", verify_images=8)
     assert report["input_shape"][1:] == [32, 32, 3] and report["within_tolerance"]
+    assert report["outputs"] == ["predictions"]
 
 
 def test_augmentation_layers_are_the_identity_in_the_predictor_and_exports(tmp_path):

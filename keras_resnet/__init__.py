@@ -40,6 +40,8 @@ _EXPORTS = {
     "build": "zoo",
     "load_pretrained": "zoo",
     "load_model": "zoo",
+    "load_trained": "zoo",
+    "save_weights": "pretrained.record",
     "Complexity": "arch.complexity",
     "spec_complexity": "arch.complexity",
     "model_complexity": "arch.complexity",
@@ -57,7 +59,7 @@ _EXPORTS = {
     "Predictor": "deploy",
 }
 _SUBPACKAGES = ("arch", "pretrained", "tasks", "data", "training", "evaluation", "deploy",
-                "compat", "io", "zoo", "applications")
+                "compat", "io", "zoo", "applications", "rundir")
 
 # Module paths of the flat layout (0.1.0) and of keras-resnet 0.2.0, kept importable:
 # ``import keras_resnet.evaluation``-style code and saved files that name a module
@@ -184,9 +186,10 @@ if TYPE_CHECKING:  # for static analysis and IDE completion
     from .arch.specs import ResNetSpec, cifar_spec, get_spec, imagenet_spec, list_models
     from .deploy import Predictor
     from .pretrained.classes import decode_predictions, imagenet_classes
+    from .pretrained.record import save_weights
     from .pretrained.registry import list_weights
     from .pretrained.transforms import preprocess_input
     from .tasks.backbones import backbone, faster_rcnn_split
-    from .zoo import CONSTRUCTORS, build, load_model, load_pretrained
+    from .zoo import CONSTRUCTORS, build, load_model, load_pretrained, load_trained
 
     ResNet50 = CONSTRUCTORS["ResNet50"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import json
 import os
 
 import keras
@@ -18,8 +17,9 @@ import numpy as np
 from .arch.builder import build_network, check_options, resolve_input_shape, resolve_spec
 from .arch.specs import SPECS, get_spec
 from .data.augment import resize_and_crop
+from . import rundir
 from .io import deep_recursion
-from .pretrained.loading import plan_weights
+from .pretrained.loading import default_shape_for, plan_weights
 from .pretrained import registry
 from .pretrained.transforms import preprocess_input, resolve_preprocessing
 
@@ -93,6 +93,8 @@ def build(
     check_options(spec, include_top, pooling, classes, zero_init_residual, weight_decay,
                   bn_epsilon, bn_momentum)
     data_format = keras.config.image_data_format()
+    if input_shape is None and input_tensor is None:  # the weights' own, if they record one
+        input_shape = default_shape_for(spec.name, weights, data_format)
     shape = resolve_input_shape(spec, input_shape, input_tensor, data_format,
                                 include_top=include_top)
     channels = shape[-1] if data_format == "channels_last" else shape[0]
@@ -249,11 +251,12 @@ def load_model(path, **kwargs):
 
 
 # ------------------------------------------------------------ trained networks
-# A run directory of ``keras-resnet train`` (written by keras_resnet.training.run):
-RUN_CONFIG = "config.json"  # the run's options; "model" names the registry network
-RUN_MODEL = "model.keras"  # the finished model
-RUN_PIXEL_MEAN = "pixel_mean.npy"  # (H, W, C) float32 mean image in [0, 1] units
-RUN_CLASS_NAMES = "class_names.json"  # list of the dataset's class names
+# A run directory of ``keras-resnet train``: its format belongs to keras_resnet.rundir
+# (these names stay for code that imported them from here).
+RUN_CONFIG = rundir.CONFIG
+RUN_MODEL = rundir.MODEL
+RUN_PIXEL_MEAN = rundir.PIXEL_MEAN
+RUN_CLASS_NAMES = rundir.CLASS_NAMES
 
 
 @dataclasses.dataclass
@@ -265,12 +268,47 @@ class Trained:
         pixel_mean: ``(H, W, C)`` float32 mean image in [0, 1] units.
         family: ``"cifar"`` or ``"imagenet"`` (picks the evaluation transform).
         class_names: list of names by class index, or None if unknown.
+        input_shape: ``(H, W, C)`` the network takes (pixels); None: the model's fixed
+            input, else the mean image's shape (which is the input size: the image for
+            the CIFAR family, the crop for the ImageNet family).
+        resize: ImageNet family: the shorter side images are resized to before the
+            centre crop (None: 256/224 of the crop, the paper's ratio); unused for the
+            CIFAR family, whose images are resized to ``H x W``.
+        dataset: what it was trained on (a run's ``--dataset``), or None.
     """
 
     model: object
     pixel_mean: np.ndarray
     family: str
     class_names: list | None
+    input_shape: tuple | None = None
+    resize: int | None = None
+    dataset: str | None = None
+
+    def __post_init__(self):
+        if self.input_shape is None:
+            fixed = tuple(self.model.inputs[0].shape[1:]) if getattr(
+                self.model, "inputs", None) else (None,)
+            self.input_shape = (fixed if None not in fixed and len(fixed) == 3
+                                else tuple(int(d) for d in np.shape(self.pixel_mean)))
+        self.input_shape = tuple(int(d) for d in self.input_shape)
+        if self.family == "imagenet" and self.resize is None:
+            self.resize = rundir.imagenet_resize(min(self.input_shape[:2]))
+
+    def fixed_size_model(self):
+        """The model with its input fixed to :attr:`input_shape` (what a deployment
+        file and a runtime take): the model itself when its input is fixed already,
+        else the same layers (shared) on a fixed-size ``keras.Input`` (an
+        ImageNet-family network trained here takes any size, for the multi-scale
+        test)."""
+        shape = tuple(self.model.inputs[0].shape[1:])
+        if None not in shape:
+            return self.model
+        inputs = keras.Input(self.input_shape, name=self.model.inputs[0].name)
+        # the same graph on the new input, every layer shared (not copied): outputs keep
+        # their names ("predictions"), as a fixed-size run's do
+        return keras.models.clone_model(self.model, input_tensors=inputs,
+                                        clone_function=lambda layer: layer)
 
     @property
     def preprocessing(self) -> dict:
@@ -293,12 +331,8 @@ def family_of(model) -> str:
 
 
 def run_class_names(run_dir) -> list | None:
-    """The class names a run stored (``class_names.json``), or None."""
-    path = os.path.join(run_dir, RUN_CLASS_NAMES)
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        return list(json.load(f))
+    """The class names a run stored, or None."""
+    return rundir.class_names(run_dir)
 
 
 def load_trained(source, *, model: str | None = None, pixel_mean=None) -> Trained:
@@ -341,23 +375,23 @@ def load_trained(source, *, model: str | None = None, pixel_mean=None) -> Traine
             f"--weights {source!r} is neither a run directory, a file, nor a registry "
             f"tag; tags it takes: {', '.join(tags) or 'none registered'}")
     if os.path.isdir(source):
-        if not os.path.isfile(os.path.join(source, RUN_CONFIG)):
-            raise FileNotFoundError(
-                f"{source} is a folder but not a run directory of keras-resnet train (it "
-                f"has no {RUN_CONFIG}): give a run directory, a registry tag, or a "
-                ".keras / .weights.h5 file")
-        with open(os.path.join(source, RUN_CONFIG)) as f:
-            config = json.load(f)
-        path = os.path.join(source, RUN_MODEL)
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"{path} not found: the run has not finished; its "
-                                    f"checkpoints are in {source}/checkpoints")
-        mean = _mean_array(pixel_mean if pixel_mean is not None
-                           else os.path.join(source, RUN_PIXEL_MEAN))
-        return Trained(load_model(path), mean, get_spec(config["model"]).family,
-                       run_class_names(source))
+        run = rundir.read_run(source)
+        mean = run.pixel_mean if pixel_mean is None else _mean_array(pixel_mean)
+        inputs = run.inputs
+        return Trained(load_model(run.model_path), mean, inputs.family,
+                       list(inputs.class_names) if inputs.class_names else None,
+                       input_shape=inputs.input_shape, resize=inputs.resize,
+                       dataset=inputs.dataset)
+    if source.endswith(".keras") and pixel_mean is None:
+        net = load_model(source)
+        if not normalises_itself(net):
+            raise ValueError(
+                "--pixel-mean FILE.npy is needed with this model file: it does not "
+                "normalise its input itself (no Rescaling or Normalization layer before its "
+                "first convolution). A run directory has its own mean")
+        return _raw_pixels(net)
     if pixel_mean is None:
-        raise ValueError("--pixel-mean FILE.npy is needed with a model or weights file "
+        raise ValueError("--pixel-mean FILE.npy is needed with a weights file "
                          "(a run directory has its own)")
     mean = _mean_array(pixel_mean)
     if source.endswith(".keras"):
@@ -369,6 +403,40 @@ def load_trained(source, *, model: str | None = None, pixel_mean=None) -> Traine
     shape = tuple(mean.shape) if spec.family == "cifar" else (None, None, mean.shape[-1])
     net = build(spec, input_shape=shape, weights=source, classes=None)
     return Trained(net, mean, spec.family, None)
+
+
+_NORMALISING = ("Rescaling", "Normalization")
+_COMPUTING = ("Conv1D", "Conv2D", "Conv3D", "DepthwiseConv2D", "SeparableConv2D", "Dense")
+
+
+def normalises_itself(model) -> bool:
+    """Whether ``model`` takes raw 0-255 pixels: a ``Rescaling`` or ``Normalization``
+    layer (this package's ``include_preprocessing``, or the one Keras' transfer-learning
+    guide puts after its augmentation) comes before its first convolution or dense
+    layer."""
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        kind = layer.__class__.__name__
+        if kind in _NORMALISING:
+            return True
+        if kind in _COMPUTING:
+            return False
+    return False
+
+
+def _raw_pixels(net) -> Trained:
+    """A model that normalises 0-255 pixels itself, behind a ``Rescaling(255)``, so it
+    takes ``x / 255 - 0`` as every network trained here does (pixel mean zero)."""
+    shape = tuple(net.inputs[0].shape[1:])
+    family = family_of(net)
+    if None in shape[:2]:
+        if family == "cifar":
+            raise ValueError(f"model {net.name!r} takes images of any size: predict, "
+                             "evaluate and export need a fixed-size CIFAR-style model")
+        shape = (224, 224, shape[-1])  # the ImageNet family's size
+    inputs = keras.Input(tuple(net.inputs[0].shape[1:]), name="scaled_images")
+    outputs = net(keras.layers.Rescaling(255.0, name="to_0_255")(inputs))
+    wrapped = keras.Model(inputs, outputs, name=net.name)
+    return Trained(wrapped, np.zeros(shape, "float32"), family, None, input_shape=shape)
 
 
 def _mean_array(value) -> np.ndarray:

@@ -33,13 +33,14 @@ def main(argv=None):
     from keras_resnet.evaluation.views import evaluate
     from keras_resnet.arch.specs import get_spec
 
-    with open(os.path.join(args.run, "config.json")) as f:
-        config = json.load(f)
-    arch = get_spec(config["model"]).name
+    from keras_resnet.rundir import read_run
+
+    run = read_run(args.run)  # the run directory's one reader
+    arch = get_spec(run.config["model"]).name
     if not args.tag.startswith(arch + "."):
         sys.exit(f"--tag must start with {arch}. (the run trained {arch})")
-    model = keras_resnet.load_model(os.path.join(args.run, "model.keras"))
-    mean = np.load(os.path.join(args.run, "pixel_mean.npy")).astype("float32")
+    model = keras_resnet.load_model(run.model_path)
+    mean = run.pixel_mean
     test = load_split(args.dataset, "test")
     result = evaluate(model, test, get_spec(arch).family, mean, "center")
     stem = args.tag.replace(".", "_")

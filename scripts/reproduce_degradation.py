@@ -23,6 +23,8 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from keras_resnet import rundir  # noqa: E402  (the run directory's file names)
+
 NETS = ("plain20", "plain56", "resnet20", "resnet56")
 SHORTCUTS = ("B", "C")  # option A is the resnet20 run itself
 LABELS = {"plain20": "plain-20", "plain56": "plain-56", "resnet20": "ResNet-20",
@@ -45,7 +47,7 @@ def cmd_run(args):
 
     for net, seed, shortcut in planned_runs(args.seeds, not args.no_shortcuts):
         out = os.path.join(args.runs, run_name(net, seed, shortcut))
-        if os.path.exists(os.path.join(out, "metrics.json")):
+        if os.path.exists(os.path.join(out, rundir.METRICS)):
             print(f"done already: {out}")
             continue
         train(net, args.dataset, "paper-cifar10", epochs=args.epochs, out=out, seed=seed,
@@ -146,7 +148,7 @@ def test_images(run_dir, dataset, test_examples):
     split = load_split(dataset, "test")
     if test_examples:
         split = split.take(test_examples)
-    mean = np.load(os.path.join(run_dir, "pixel_mean.npy"))
+    mean = rundir.read_pixel_mean(run_dir)
     ds = eval_dataset(split, "cifar", mean, 500, channels=1)
     return np.concatenate([x.numpy() for x, _ in ds])
 
@@ -183,7 +185,7 @@ def cmd_report(args):
     responses = {}
     for net in NETS:
         d = os.path.join(args.runs, run_name(net, args.seeds[0]))
-        model = keras_resnet.load_model(os.path.join(d, "model.keras"))
+        model = keras_resnet.load_model(os.path.join(d, rundir.MODEL))
         xs = test_images(d, args.dataset, args.test_examples)[:args.response_images]
         responses[net] = layer_responses(model, xs)
         fresh = keras_resnet.build(net, input_shape=tuple(model.inputs[0].shape[1:]))
@@ -198,7 +200,7 @@ def cmd_report(args):
     for option in ("A",) + SHORTCUTS:
         dirs = [os.path.join(args.runs, run_name("resnet20", s, None if option == "A" else option))
                 for s in args.seeds]
-        if not all(os.path.exists(os.path.join(d, "log.csv")) for d in dirs):
+        if not all(os.path.exists(os.path.join(d, rundir.LOG)) for d in dirs):
             continue
         train, test = _curves(dirs)
         params = keras_resnet.build("resnet20", input_shape=(28, 28, 1), shortcut=option).count_params()

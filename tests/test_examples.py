@@ -69,3 +69,15 @@ def test_retinanet_keras_hub_smoke_learns_and_reloads(tmp_path):
     assert result["reload_max_abs_difference"] <= 1e-5
     for name in ("detector.keras", "losses.png", "detections.png"):
         assert (tmp_path / "rn" / name).stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_finetune_folder_smoke_runs_the_folder_journey_through_the_cli(tmp_path):
+    """train --weights --freeze-backbone on a photo folder (PNG/JPEG, 8/16-bit, grey/RGB),
+    evaluate, predict and export, as the README's second example."""
+    accuracy, before = run_example("finetune_folder", "--workdir", str(tmp_path))
+    run = tmp_path / "run"
+    for name in ("model.keras", "inference.json", "model.tflite", "model.tflite.report.json"):
+        assert (run / name).exists(), name
+    assert accuracy >= 0.65  # shirt vs t-shirt, 2 epochs on 120 images; chance is 0.5
+    assert 0.5 <= before <= 1.0

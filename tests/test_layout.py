@@ -24,6 +24,8 @@ RANKS = {
     "cpu": 0,
     "data": 1, "arch": 1,                      # input pipelines; the networks
     "pretrained": 2,                           # weights, their preprocessing and labels
+    "rundir": 2,                               # the run directory's format (train writes,
+                                               # predict/evaluate/export read)
     "zoo": 3, "compat": 3,                     # build(), constructors; the 0.2.0 shim
     "tasks": 4, "evaluation": 4, "deploy": 4,  # what is done with a network
     "applications": 4,                         # keras.applications' family modules

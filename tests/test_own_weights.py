@@ -55,13 +55,16 @@ def test_load_pretrained_gives_the_model_and_its_pixel_mean_preprocessing(stand_
 
 
 def test_tag_errors_and_hash_check(stand_in_entry, tmp_path):
-    _, _, entry, weights = stand_in_entry
+    model, _, entry, weights = stand_in_entry
     # weights trained at a fixed input: the error names the input_shape to build with
     with pytest.raises(ValueError, match=r"with 1 channel: build with input_shape=\(28, 28, 1\)"):
         keras_resnet.build("resnet8", weights="test", input_shape=(28, 28, 3))
-    with pytest.raises(ValueError, match="stored with their classifier"):
-        keras_resnet.build("resnet8", weights="test", input_shape=(28, 28, 1),
-                           include_top=False)
+    # stored with their classifier, they still load without it (fine-tuning)
+    headless = keras_resnet.build("resnet8", weights="test", include_top=False)
+    assert headless.input_shape == (None, 28, 28, 1)  # the weights' own shape by default
+    for a, b in zip(headless.get_layer("conv3_block1_2_conv").get_weights(),
+                    model.get_layer("conv3_block1_2_conv").get_weights()):
+        np.testing.assert_array_equal(a, b)
     weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")
     with pytest.raises(ValueError, match="does not match its hash"):
         keras_resnet.build("resnet8", weights="test", input_shape=(28, 28, 1))

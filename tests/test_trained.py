@@ -79,9 +79,9 @@ def test_load_trained_errors_say_what_to_do(tmp_path):
     (tmp_path / RUN_CONFIG).write_text(json.dumps({"model": "resnet20"}))
     with pytest.raises(FileNotFoundError, match="has not finished"):
         load_trained(tmp_path)
-    f = tmp_path / "m.keras"
-    f.write_bytes(b"")
-    with pytest.raises(ValueError, match="--pixel-mean"):
+    f = tmp_path / "m.keras"  # a model that does not normalise its input itself
+    keras_resnet.build("resnet8", input_shape=(28, 28, 1)).save(f)
+    with pytest.raises(ValueError, match="--pixel-mean.*does not normalise its input"):
         load_trained(f)
     w = tmp_path / "w.weights.h5"
     w.write_bytes(b"")

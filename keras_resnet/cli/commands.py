@@ -130,31 +130,45 @@ def cmd_train(args):
           manual_dir=args.manual_dir, scale_lr=not args.no_lr_scaling,
           shortcut=args.shortcut, width_multiplier=args.width_multiplier,
           verbose=2 if args.log_epochs else "auto", fused_bn=not args.no_fused_bn,
-          precision=args.precision)
+          precision=args.precision, image_size=args.image_size, weights=args.weights,
+          freeze_backbone=args.freeze_backbone, skip_bad_images=args.skip_bad_images)
     return 0
 
 
 def _evaluate(weights, model_name, dataset, view, batch_size, max_examples, pixel_mean,
-              data_dir, manual_dir, split="test"):
+              data_dir, manual_dir, split="test", skip_bad_images=False):
+    """``(result, dataset)``: the evaluation of a trained network; ``dataset`` None is
+    the run's own (else the embedded sample)."""
     from ..data.sources import load_split
     from ..evaluation import evaluate
     from ..zoo import load_trained
 
     t = load_trained(weights, model=model_name, pixel_mean=pixel_mean)
-    data = load_split(dataset, split, data_dir=data_dir, manual_dir=manual_dir)
+    dataset = dataset or t.dataset or "embedded"
+    data = load_split(dataset, split, data_dir=data_dir, manual_dir=manual_dir,
+                      skip_bad_images=skip_bad_images)
     if max_examples:
         data = data.take(max_examples)
-    return evaluate(t.model, data, t.family, t.pixel_mean, view, batch_size=batch_size)
+    h, w = t.input_shape[:2]
+    sizes = set(data.image_sizes or ()) or {tuple(data.image_shape[:2])}
+    other = sorted(s for s in sizes if s != (h, w) and None not in s)
+    if t.family == "cifar" and other:
+        shown = ", ".join("x".join(map(str, s)) for s in other[:3])
+        print(f"Note: {dataset} has images of {shown}{', ...' if len(other) > 3 else ''}; "
+              f"they are resized to the network's {h}x{w} (bilinear, antialiased)")
+    result = evaluate(t.model, data, t.family, t.pixel_mean, view, batch_size=batch_size,
+                      resize=t.resize or 256, crop=t.input_shape[0])
+    return result, dataset
 
 
 def cmd_evaluate(args):
     _quiet_tensorflow()
     import json
 
-    r = _evaluate(args.weights, args.model, args.dataset, args.view, args.batch_size,
-                  args.max_examples, args.pixel_mean, args.data_dir, args.manual_dir,
-                  args.split)
-    print(f"{args.dataset} {args.split}, {r['examples']} images, view {r['view']}: "
+    r, dataset = _evaluate(args.weights, args.model, args.dataset, args.view,
+                           args.batch_size, args.max_examples, args.pixel_mean,
+                           args.data_dir, args.manual_dir, args.split, args.skip_bad_images)
+    print(f"{dataset} {args.split}, {r['examples']} images, view {r['view']}: "
           f"top-1 error {r['top1_error']:.2%}, top-5 error {r['top5_error']:.2%} "
           f"(top-1 accuracy {r['top1_accuracy']:.2%})")
     if args.json:
@@ -236,14 +250,14 @@ def cmd_plot(args):
 
 def cmd_convert(args):
     _quiet_tensorflow()
-    from ..io import atomic_write
+    from ..pretrained.record import save_weights
     from ..zoo import build
 
     if not args.out.endswith(".weights.h5"):
         raise ValueError(f"--out must end in .weights.h5, got {args.out!r}")
     options = {"stride_placement": args.stride_placement} if args.stride_placement else {}
     model = build(args.arch, weights=args.src, include_top=not args.no_top, **options)
-    atomic_write(args.out, model.save_weights)
+    save_weights(model, args.out)  # records the architecture (v1 / v1.5 told apart)
     print(f"Converted {args.src} -> {args.out} ({model.name}, "
           f"{model.count_params():,} parameters, "
           f"{'no top' if args.no_top else 'with classifier'}). Load it with "

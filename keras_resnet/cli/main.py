@@ -3,7 +3,7 @@
     keras-resnet models [--family imagenet|cifar]
     keras-resnet summary NAME [--input-shape 224,224,3] [--shortcut A|B|C] [--stride-placement 1x1|3x3]
     keras-resnet convert SRC --arch resnet50 --out x.weights.h5 [--no-top]
-    keras-resnet train --model resnet20 --dataset embedded --recipe fashion-mnist --epochs N --out runs/x [--precision float32|bfloat16|float16]
+    keras-resnet train --model resnet20 --dataset embedded|PHOTOS [--image-size H W] [--recipe R] --epochs N --out runs/x [--weights TAG_OR_FILE --freeze-backbone E] [--skip-bad-images] [--precision float32|bfloat16|float16]
     keras-resnet evaluate --weights runs/x|TAG --dataset embedded --view center|10crop|multiscale
     keras-resnet plot runs/x [runs/y ...] [--out curves.png]
     keras-resnet export --weights runs/x|TAG --format savedmodel|tflite|onnx|openvino [--quantize none|float16|dynamic|int8] [--include-preprocessing] --out PATH
@@ -50,75 +50,148 @@ def _positive(text):
     return n
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows every option's default (argparse's formatter, minus "(default: None)" and
+    the defaults of flags, which are always off)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "%(default)" in text or action.default in (None, False, argparse.SUPPRESS) \
+                or action.option_strings == []:
+            return text
+        return text + " (default: %(default)s)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose help shows defaults; its subcommands' parsers too."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
+
+
+WEIGHTS_HELP = ("a run directory of `keras-resnet train`, a .keras model, a .weights.h5 "
+                "file (with --model and --pixel-mean), or a registry tag such as "
+                "resnet20.fashion_mnist")
+MODEL_HELP = "registry name of the network, for a .weights.h5 file"
+PIXEL_MEAN_HELP = (".npy mean image (H, W, C) in [0, 1] units that the network subtracts "
+                   "from image/255; needed only with a .weights.h5 file, or a .keras "
+                   "model that does not normalise its input itself (a run directory and "
+                   "a tag have their own)")
+DATASET_HELP = ("embedded | fashion_mnist | cifar10 | cifar100 | imagenet2012 | a directory "
+                "(idx files, a CIFAR python folder, or image class folders: DIR/<class>/* "
+                "or DIR/train/<class>/* beside DIR/test/)")
+
+
 def make_parser():
-    parser = argparse.ArgumentParser(
+    from .._version import __version__
+
+    parser = _Parser(
         prog="keras-resnet",
-        description="ResNets of He et al. (2015) for Keras 3: list, inspect, train.",
+        description="ResNets of He et al. (2015) for Keras 3: list, inspect, train, "
+                    "fine-tune, evaluate, export and predict.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version",
+                        version=f"keras-resnet {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("models", help="table of every registered model")
-    p.add_argument("--family", choices=["imagenet", "cifar"])
+    p.add_argument("--family", choices=["imagenet", "cifar"],
+                   help="only this family (default: both)")
     p.set_defaults(func=commands.cmd_models)
 
     p = sub.add_parser("summary", help="per-stage output shapes, parameters and FLOPs")
     p.add_argument("name", help="registry name, e.g. resnet50 (see `keras-resnet models`)")
-    p.add_argument("--input-shape", type=_shape, default=None, metavar="H,W,C")
-    p.add_argument("--classes", type=int, default=None)
-    p.add_argument("--shortcut", choices=["A", "B", "C"])
-    p.add_argument("--stride-placement", choices=["1x1", "3x3", "v1", "v1.5"])
+    p.add_argument("--input-shape", type=_shape, default=None, metavar="H,W,C",
+                   help="input size (None for any size); default: the family's "
+                        "(224,224,3 or 32,32,3)")
+    p.add_argument("--classes", type=int, default=None,
+                   help="classifier size; default: the family's (1000 or 10)")
+    p.add_argument("--shortcut", choices=["A", "B", "C"],
+                   help="shortcut option (paper section 3.3); default: the model's")
+    p.add_argument("--stride-placement", choices=["1x1", "3x3", "v1", "v1.5"],
+                   help="bottleneck stride on the first 1x1 (v1, the paper's) or the 3x3 "
+                        "(v1.5, torchvision's); default: 1x1")
     p.set_defaults(func=commands.cmd_summary)
 
     p = sub.add_parser("convert", help="convert a keras.applications .h5 or torchvision "
-                       ".pth file into this package's .weights.h5")
+                       ".pth file into this package's .weights.h5 (which records its "
+                       "architecture)")
     p.add_argument("src", help="weights file (.h5 or .pth) or registry tag")
-    p.add_argument("--arch", required=True, help="e.g. resnet50")
+    p.add_argument("--arch", required=True, help="registry name of the network, e.g. resnet50")
     p.add_argument("--out", required=True, help="output file, ending in .weights.h5")
     p.add_argument("--no-top", action="store_true", help="drop the classifier")
-    p.add_argument("--stride-placement", choices=["1x1", "3x3", "v1", "v1.5"])
+    p.add_argument("--stride-placement", choices=["1x1", "3x3", "v1", "v1.5"],
+                   help="the file's stride placement; default: the format's (torchvision: 3x3)")
     p.set_defaults(func=commands.cmd_convert)
 
     p = sub.add_parser("demo", help="train + evaluate a ResNet-20 on the embedded "
                        "Fashion-MNIST sample (the README's main job)")
-    p.add_argument("--model", default="resnet20")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--out", default="runs/demo")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", default="resnet20", help="registry name of the network")
+    p.add_argument("--epochs", type=int, default=10, help="training epochs")
+    p.add_argument("--batch-size", type=int, default=64, help="global batch size")
+    p.add_argument("--out", default="runs/demo", help="run directory (overwritten)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (order, augmentation, init)")
     p.set_defaults(func=commands.cmd_demo)
 
-    p = sub.add_parser("train", help="train with a paper recipe; resumes after a crash")
-    p.add_argument("--model", default="resnet20", help="registry name, e.g. resnet20, plain56")
-    p.add_argument("--dataset", default="embedded",
-                   help="embedded | fashion_mnist | cifar10 | cifar100 | imagenet2012 | a "
-                        "directory (idx files, CIFAR python folder, image folders)")
-    p.add_argument("--recipe", default="fashion-mnist",
-                   help="paper-cifar10 | paper-imagenet | fashion-mnist")
+    p = sub.add_parser("train", help="train (or fine-tune) with a paper recipe on any "
+                       "dataset, an image folder included; resumes after a crash")
+    p.add_argument("--model", default="resnet20", help="registry name, e.g. resnet20, "
+                   "plain56, resnet18 (see `keras-resnet models`)")
+    p.add_argument("--dataset", default="embedded", help=DATASET_HELP)
+    p.add_argument("--image-size", type=_positive, nargs=2, metavar=("H", "W"), default=None,
+                   help="input size in pixels. Default: CIFAR-family nets: the size the "
+                        "--weights were trained at, else the images' size when all share "
+                        "one, else 32 32; ImageNet-family nets: 224 224. Images of another "
+                        "size are resized (ImageNet family: random crops of this size, as "
+                        "the paper's)")
+    p.add_argument("--recipe", default=None, choices=["paper-cifar10", "paper-imagenet",
+                                                      "fashion-mnist"],
+                   help="training recipe; default: the network family's paper recipe "
+                        "(paper-cifar10 / paper-imagenet), fashion-mnist for a CIFAR-family "
+                        "net on Fashion-MNIST data")
+    p.add_argument("--weights", default=None, metavar="TAG_OR_FILE",
+                   help="start from these weights (fine-tuning): a registry tag such as "
+                        "resnet20.fashion_mnist, or a .weights.h5 / .h5 / .pth file; a "
+                        "classifier for another number of classes starts afresh")
+    p.add_argument("--freeze-backbone", type=int, default=0, metavar="EPOCHS",
+                   help="with --weights: train only the new classifier for this many "
+                        "epochs, then every layer but BatchNormalization at 0.1x the "
+                        "recipe's learning rate (freeze, then unfreeze)")
     p.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
     p.add_argument("--batch-size", type=int, default=None,
                    help="global batch (all replicas); default: the recipe's")
     p.add_argument("--out", default="runs/train", help="run directory")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed (order, augmentation, init)")
     p.add_argument("--overwrite", action="store_true",
                    help="delete a run with another configuration in --out and start afresh")
+    p.add_argument("--skip-bad-images", action="store_true",
+                   help="leave unreadable files of an image folder out (counted) instead of "
+                        "stopping with their names")
     p.add_argument("--holdout", type=_holdout, default=None,
                    help="training images kept apart as the validation set (best "
                         "checkpoint, plateau schedule): a count (5000: the paper's 45k/5k "
                         "CIFAR split) or a fraction (0.1, 10%%); default 10%%; 0 trains on "
                         "everything and validates on the test set. The test set always "
                         "gives the final score")
-    p.add_argument("--max-train-examples", type=int, default=None)
+    p.add_argument("--max-train-examples", type=int, default=None,
+                   help="train on at most this many images (quick runs); default: all")
     p.add_argument("--max-test-examples", type=int, default=None,
                    help="evaluate on at most this many test images (and holdout "
                         "images: the holdout is taken from the training data first, then "
-                        "cut to this many)")
-    p.add_argument("--data-dir", default=None, help="tensorflow-datasets data_dir")
+                        "cut to this many); default: all")
+    p.add_argument("--data-dir", default=None,
+                   help="tensorflow-datasets data_dir; default: TFDS' own (~/tensorflow_datasets)")
     p.add_argument("--manual-dir", default=None,
                    help="folder with the dataset's original files (TFDS manual_dir)")
     p.add_argument("--no-lr-scaling", action="store_true",
-                   help="keep the recipe's learning rate for another global batch size")
-    p.add_argument("--shortcut", choices=["A", "B", "C"])
-    p.add_argument("--width-multiplier", type=float, default=None)
+                   help="keep the recipe's learning rate for another global batch size "
+                        "(default: scaled linearly, lr * batch / recipe batch)")
+    p.add_argument("--shortcut", choices=["A", "B", "C"],
+                   help="shortcut option; default: the paper's (B ImageNet, A CIFAR)")
+    p.add_argument("--width-multiplier", type=float, default=None,
+                   help="CIFAR-family nets: widen every stage (2: 32/64/128 filters); "
+                        "default: 1")
     p.add_argument("--log-epochs", action="store_true",
                    help="one line per epoch instead of a progress bar")
     p.add_argument("--no-fused-bn", action="store_true",
@@ -134,71 +207,79 @@ def make_parser():
     p.set_defaults(func=commands.cmd_train)
 
     p = sub.add_parser("evaluate", help="top-1/top-5 error under an evaluation view")
-    p.add_argument("--weights", required=True,
-                   help="a run directory, a .keras model, a .weights.h5 file (+ --model), "
-                        "or a registry tag such as resnet20.fashion_mnist")
-    p.add_argument("--model", default=None)
-    p.add_argument("--dataset", default="embedded")
-    p.add_argument("--split", default="test")
-    p.add_argument("--view", default="center", choices=["center", "10crop", "multiscale"])
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--max-examples", type=int, default=None)
-    p.add_argument("--pixel-mean", default=None, help=".npy mean image (run dirs have one)")
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--manual-dir", default=None)
+    p.add_argument("--weights", required=True, help=WEIGHTS_HELP)
+    p.add_argument("--model", default=None, help=MODEL_HELP)
+    p.add_argument("--dataset", default=None,
+                   help=DATASET_HELP + "; default: the run's own dataset, else embedded")
+    p.add_argument("--split", default="test", help="train | test (validation for ImageNet)")
+    p.add_argument("--view", default="center", choices=["center", "10crop", "multiscale"],
+                   help="the paper's evaluation views (multiscale: ImageNet-family nets)")
+    p.add_argument("--batch-size", type=int, default=256, help="images per batch")
+    p.add_argument("--max-examples", type=int, default=None,
+                   help="score at most this many images; default: all")
+    p.add_argument("--pixel-mean", default=None, help=PIXEL_MEAN_HELP)
+    p.add_argument("--skip-bad-images", action="store_true",
+                   help="leave unreadable files of an image folder out (counted)")
+    p.add_argument("--data-dir", default=None, help="tensorflow-datasets data_dir")
+    p.add_argument("--manual-dir", default=None,
+                   help="folder with the dataset's original files (TFDS manual_dir)")
     p.add_argument("--json", default=None, help="also write the result here")
     p.set_defaults(func=commands.cmd_evaluate)
 
     p = sub.add_parser("tune", help="keras-tuner search over depth, width, shortcut, "
                        "learning rate and weight decay")
-    p.add_argument("--dataset", default="embedded")
-    p.add_argument("--algorithm", choices=["random", "hyperband"], default="random")
-    p.add_argument("--max-trials", type=int, default=4)
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--dataset", default="embedded", help=DATASET_HELP)
+    p.add_argument("--algorithm", choices=["random", "hyperband"], default="random",
+                   help="keras-tuner's search algorithm")
+    p.add_argument("--max-trials", type=int, default=4, help="networks to try")
+    p.add_argument("--epochs", type=int, default=3, help="epochs per trial")
+    p.add_argument("--batch-size", type=int, default=64, help="batch size")
     p.add_argument("--n", type=int, nargs="+", default=[1, 2], help="depths 6n+2 to try")
-    p.add_argument("--shortcuts", nargs="+", default=["A", "B"], choices=["A", "B", "C"])
-    p.add_argument("--width-multipliers", type=float, nargs="+", default=[1.0])
-    p.add_argument("--max-train-examples", type=int, default=None)
-    p.add_argument("--max-val-examples", type=int, default=None)
-    p.add_argument("--out", default="runs/tune")
-    p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--shortcuts", nargs="+", default=["A", "B"], choices=["A", "B", "C"],
+                   help="shortcut options to try")
+    p.add_argument("--width-multipliers", type=float, nargs="+", default=[1.0],
+                   help="widths to try")
+    p.add_argument("--max-train-examples", type=int, default=None,
+                   help="train on at most this many images; default: all")
+    p.add_argument("--max-val-examples", type=int, default=None,
+                   help="validate on at most this many images; default: all")
+    p.add_argument("--out", default="runs/tune", help="output folder")
+    p.add_argument("--overwrite", action="store_true", help="start the search afresh")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
     p.set_defaults(func=commands.cmd_tune)
 
     p = sub.add_parser("export", help="SavedModel, TFLite, ONNX or OpenVINO file, verified "
                                       "by its own runtime against Keras")
-    p.add_argument("--weights", required=True,
-                   help="a run directory, a .keras model, a .weights.h5 file (+ --model), "
-                        "or a registry tag such as resnet20.fashion_mnist")
-    p.add_argument("--model", default=None)
-    p.add_argument("--pixel-mean", default=None)
+    p.add_argument("--weights", required=True, help=WEIGHTS_HELP)
+    p.add_argument("--model", default=None, help=MODEL_HELP)
+    p.add_argument("--pixel-mean", default=None, help=PIXEL_MEAN_HELP)
     p.add_argument("--format", choices=["savedmodel", "tflite", "onnx", "openvino"],
-                   default="tflite")
+                   default="tflite", help="file format")
     p.add_argument("--include-preprocessing", action="store_true",
                    help="the file takes raw uint8 images and normalises them itself")
     p.add_argument("--quantize", choices=["none", "float16", "dynamic", "int8"], default="none",
                    help="tflite: float16, dynamic or int8; openvino: int8 (NNCF); int8 is "
-                        "calibrated on 300 training images and verified by top-1 agreement "
-                        ">= 98%%")
+                        "calibrated on --representative training images and verified by "
+                        "top-1 agreement >= 98%%")
     p.add_argument("--int8-io", action="store_true", help="int8 input/output tensors too")
     p.add_argument("--out", required=True, help="file (.tflite, .onnx, .xml) or SavedModel folder")
-    p.add_argument("--dataset", default="embedded",
+    p.add_argument("--dataset", default=None,
                    help="where the verification (test split) and representative (train "
-                        "split) images come from")
-    p.add_argument("--verify-images", type=_positive, default=1000)
-    p.add_argument("--representative", type=_positive, default=300)
-    p.add_argument("--no-verify", action="store_true")
+                        "split) images come from; default: the run's own dataset, else "
+                        "embedded")
+    p.add_argument("--verify-images", type=_positive, default=1000,
+                   help="test images the file is verified on")
+    p.add_argument("--representative", type=_positive, default=300,
+                   help="training images int8 quantization is calibrated on")
+    p.add_argument("--no-verify", action="store_true", help="skip the verification")
     p.set_defaults(func=commands.cmd_export)
 
     p = sub.add_parser("predict", help="classify image files with the fastest verified "
                                        "runtime (OpenVINO, ONNX Runtime, LiteRT, Keras)")
-    p.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...)")
-    p.add_argument("--weights", required=True,
-                   help="a run directory, a .keras model, a .weights.h5 file (+ --model), "
-                        "or a weights registry tag")
-    p.add_argument("--model", default=None)
-    p.add_argument("--pixel-mean", default=None)
+    p.add_argument("images", nargs="+", help="image files (PNG, JPEG, BMP, GIF)")
+    p.add_argument("--weights", required=True, help=WEIGHTS_HELP)
+    p.add_argument("--model", default=None, help=MODEL_HELP)
+    p.add_argument("--pixel-mean", default=None, help=PIXEL_MEAN_HELP)
     p.add_argument("--backend", default="auto",
                    help="auto (fastest verified candidate), openvino, onnxruntime, litert, "
                         "keras")
@@ -213,25 +294,38 @@ def make_parser():
     p.add_argument("--calibration", default=None, metavar="FOLDER",
                    help="a folder of images like the ones to classify: int8 is calibrated "
                         "and every precision verified on them")
-    p.add_argument("--top", type=int, default=3)
+    p.add_argument("--top", type=int, default=3, help="classes listed per image")
     p.add_argument("--json", default=None, help="also write the predictions as JSON")
     p.set_defaults(func=commands.cmd_predict)
 
-    p = sub.add_parser("plot", help="training/test error curves of runs as a PNG")
+    p = sub.add_parser("plot", help="training and validation error curves of runs as a PNG")
     p.add_argument("runs", nargs="+", help="run directories")
-    p.add_argument("--out", default=None, help="PNG path (default: RUN/curves.png)")
-    p.add_argument("--labels", nargs="+", default=None)
+    p.add_argument("--out", default=None, help="PNG path; default: RUN/curves.png")
+    p.add_argument("--labels", nargs="+", default=None,
+                   help="one label per run; default: the folder names")
     p.set_defaults(func=commands.cmd_plot)
     return parser
 
 
 def main(argv=None):
+    import warnings
+
     args = make_parser().parse_args(argv)
+
+    def one_line(message, category, filename, lineno, file=None, line=None):
+        """Warnings as one line naming the command, not Python's file:line form."""
+        text = " ".join(str(message).split())
+        print(f"keras-resnet {args.command}: warning: {text}", file=sys.stderr)
+
+    shown = warnings.showwarning
+    warnings.showwarning = one_line
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, ImportError, RuntimeError) as err:
         print(f"keras-resnet {args.command}: error: {err}", file=sys.stderr)
         return 2
+    finally:
+        warnings.showwarning = shown
 
 
 if __name__ == "__main__":

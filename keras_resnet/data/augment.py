@@ -158,18 +158,23 @@ def imagenet_train_map(pixel_mean, channels, crop=IMAGENET_CROP,
 
 
 def eval_map(family, pixel_mean, channels, resize=IMAGENET_EVAL_RESIZE, crop=IMAGENET_CROP):
-    """The single-view evaluation input: CIFAR images as they are; ImageNet images
-    resized (shorter side ``resize``) and centre-cropped to ``crop``."""
+    """The single-view evaluation input: CIFAR images as they are (resized to the mean
+    image's size, the network's input, when they have another size:
+    :func:`~keras_resnet.data.images.resize_to`); ImageNet images resized (shorter side
+    ``resize``) and centre-cropped to ``crop``."""
     import tensorflow as tf
 
+    from .images import resize_to
+
     mean = tf.constant(pixel_mean, "float32")
+    size = tuple(int(d) for d in np.shape(pixel_mean)[:2])
 
     def f(image, label):
         image = to_channels(image, channels)
         if family == "imagenet":
             x = resize_and_crop(image, resize, crop) / 255.0
         else:
-            x = tf.cast(image, "float32") / 255.0
+            x = tf.cast(resize_to(image, size), "float32") / 255.0
         return x - mean, label
 
     return f
@@ -207,7 +212,8 @@ _GRAPH_SEED = 20151210  # any non-zero constant (the paper's arXiv date)
 
 def train_dataset(split, family, pixel_mean, batch_size, *, channels=None, seed=None,
                   shuffle_buffer=None, cache=True, drop_remainder=False, augment=True,
-                  crop=True, epochs=None, initial_epoch=0):
+                  crop=True, epochs=None, initial_epoch=0, imagenet_crop=IMAGENET_CROP,
+                  imagenet_scale_range=IMAGENET_SCALE_RANGE):
     """Batched, shuffled, augmented, prefetched training data from a :class:`Split`.
 
     Two forms:
@@ -219,6 +225,9 @@ def train_dataset(split, family, pixel_mean, batch_size, *, channels=None, seed=
       batch_size))``). Epoch ``e``'s order and augmentation are a function of
       ``(seed, e)`` alone, so a run resumed at epoch ``k`` trains on exactly the
       batches an uninterrupted run trains on from epoch ``k`` (``seed`` required).
+
+    ``imagenet_crop``, ``imagenet_scale_range``: the ImageNet family's crop size and the
+    range of the shorter side before it, in pixels (the paper's 224 and [256, 480]).
 
     Raises:
         ValueError: an unknown family, or ``epochs`` without a ``seed``.
@@ -234,9 +243,12 @@ def train_dataset(split, family, pixel_mean, batch_size, *, channels=None, seed=
     buffer = shuffle_buffer or min(split.size, 50_000)
     if augment:
         fn = (cifar_train_map(pixel_mean, channels, crop=crop) if family == "cifar"
-              else imagenet_train_map(pixel_mean, channels))
+              else imagenet_train_map(pixel_mean, channels, crop=imagenet_crop,
+                                      scale_range=imagenet_scale_range))
     else:
-        plain = eval_map(family, pixel_mean, channels)
+        plain = eval_map(family, pixel_mean, channels,
+                         resize=round(imagenet_crop * IMAGENET_EVAL_RESIZE / IMAGENET_CROP),
+                         crop=imagenet_crop)
 
         def fn(image, label, seed):
             return plain(image, label)
@@ -271,21 +283,26 @@ def train_dataset(split, family, pixel_mean, batch_size, *, channels=None, seed=
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def eval_dataset(split, family, pixel_mean, batch_size, *, channels=None):
+def eval_dataset(split, family, pixel_mean, batch_size, *, channels=None,
+                 resize=IMAGENET_EVAL_RESIZE, crop=IMAGENET_CROP):
+    """Batches of ``(x, label)`` through :func:`eval_map` (``resize``/``crop``: the
+    ImageNet family's shorter side and centre crop, pixels)."""
     import tensorflow as tf
 
     channels = channels or int(pixel_mean.shape[-1])
-    ds = split.dataset.map(eval_map(family, pixel_mean, channels),
+    ds = split.dataset.map(eval_map(family, pixel_mean, channels, resize, crop),
                            num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def eval_arrays(split, family, pixel_mean, n: int, *, batch_size: int = 256):
+def eval_arrays(split, family, pixel_mean, n: int, *, batch_size: int = 256,
+                resize=IMAGENET_EVAL_RESIZE, crop=IMAGENET_CROP):
     """The first ``n`` examples of ``split`` through :func:`eval_dataset`, as numpy:
     ``(images, labels)``, images float32 ``(n, H, W, C)`` preprocessed as the model
     takes them, labels int ``(n,)``. For verification and calibration sets."""
     xs, ys = [], []
-    for x, y in eval_dataset(split.take(n), family, pixel_mean, batch_size=batch_size):
+    for x, y in eval_dataset(split.take(n), family, pixel_mean, batch_size=batch_size,
+                             resize=resize, crop=crop):
         xs.append(x.numpy())
         ys.append(y.numpy())
     if not xs:

@@ -29,6 +29,7 @@ import numpy as np
 from ..io import write_file
 
 from .embedded import FASHION_MNIST_CLASSES, load_embedded, load_idx_dir
+from .images import resize_to
 
 TFDS_NAMES = ("fashion_mnist", "cifar10", "cifar100", "imagenet2012")
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
@@ -54,6 +55,12 @@ class Split:
     arrays: tuple | None = None
     files: tuple | None = None  # (paths, labels) for image-folder sources
     _dataset_fn: object = None
+    # image folders: the distinct (H, W) of the files as stored, and how many
+    # unreadable files were left out (skip_bad_images)
+    image_sizes: frozenset | None = None
+    skipped: int = 0
+    _size: tuple | None = None  # folders: every image resized to this (H, W)
+    _native: tuple | None = None  # folders: the one (H, W) all files have, if they do
 
     @property
     def dataset(self):
@@ -70,10 +77,31 @@ class Split:
             return dataclasses.replace(self, size=min(n, self.size), arrays=(x[:n], y[:n]))
         if self.files is not None:
             paths, labels = self.files
-            return _folder_split(self.name, paths[:n], labels[:n], self.class_names)
+            return _refile(self, paths[:n], labels[:n])
         fn = self._dataset_fn
         return dataclasses.replace(self, size=min(n, self.size),
                                    _dataset_fn=lambda: fn().take(n))
+
+    def resized(self, size) -> "Split":
+        """Every image resized to ``size`` ``(H, W)`` (bilinear, antialiased, rounded
+        back to uint8); images already that size are passed through untouched. The
+        CIFAR-family networks take one fixed size; this is how a folder of mixed sizes,
+        or images of another size than the network's, reach them."""
+        size = tuple(int(d) for d in size)
+        if tuple(self.image_shape[:2]) == size:
+            return self
+        if self.files is not None:
+            return _refile(self, *self.files, size=size)
+        source = self
+
+        def make():
+            import tensorflow as tf
+
+            return source.dataset.map(lambda x, y: (resize_to(x, size), y),
+                                      num_parallel_calls=tf.data.AUTOTUNE)
+
+        return dataclasses.replace(self, arrays=None, image_shape=(*size, self.image_shape[-1]),
+                                   _dataset_fn=make)
 
 
 def _array_split(name, x, y, num_classes, class_names=None) -> Split:
@@ -89,13 +117,18 @@ def _array_split(name, x, y, num_classes, class_names=None) -> Split:
 
 # ------------------------------------------------------------------- dispatch
 def load_split(dataset: str, split: str = "train", *, data_dir: str | None = None,
-               manual_dir: str | None = None, holdout: int = 0) -> Split:
+               manual_dir: str | None = None, holdout: int = 0,
+               skip_bad_images: bool = False) -> Split:
     """Load ``split`` (``"train"``, ``"test"``; ``"validation"`` for ImageNet) of a
     source. ``holdout=k`` keeps ``k`` training examples apart: ``split="train"`` then
     gives the rest and ``split="holdout"`` gives those ``k`` (the paper's 45k/5k CIFAR
     split is ``holdout=5000``). They are the last ``k`` of an array or TFDS source
     (stored in random order) and ``k`` evenly spaced files of an image folder (listed
-    class by class, so every class is held out in proportion)."""
+    class by class, so every class is held out in proportion).
+
+    Image folders are checked file by file first (:func:`image_folder_split`): an
+    unreadable file raises one ValueError naming it, or is left out with a note when
+    ``skip_bad_images``."""
     base = "train" if split == "holdout" else split
     if holdout and base != "train":
         raise ValueError("holdout only applies to split='train' or 'holdout'")
@@ -108,7 +141,7 @@ def load_split(dataset: str, split: str = "train", *, data_dir: str | None = Non
     elif dataset in TFDS_NAMES:
         s = _tfds_split(dataset, base, data_dir, manual_dir)
     elif os.path.isdir(os.path.expanduser(dataset)):
-        s = _directory_split(os.path.expanduser(dataset), base)
+        s = _directory_split(os.path.expanduser(dataset), base, skip_bad_images)
     else:
         raise ValueError(
             f"unknown dataset {dataset!r}: use 'embedded', a tensorflow-datasets name "
@@ -144,15 +177,15 @@ def _apply_holdout(s: Split, split: str, k: int) -> Split:
         held = np.zeros(s.size, bool)
         held[np.round(np.linspace(0, s.size - 1, k)).astype(int)] = True
         keep = ~held if split == "train" else held
-        return _folder_split(s.name, [p for p, h in zip(paths, keep) if h],
-                             [lab for lab, h in zip(labels, keep) if h], s.class_names)
+        return _refile(s, tuple(p for p, h in zip(paths, keep) if h),
+                       tuple(lab for lab, h in zip(labels, keep) if h))
     fn = s._dataset_fn
     sub = (lambda: fn().take(n)) if split == "train" else (lambda: fn().skip(n))
     return dataclasses.replace(s, size=n if split == "train" else k, _dataset_fn=sub)
 
 
 # ------------------------------------------------------------------- directories
-def _directory_split(path: str, split: str) -> Split:
+def _directory_split(path: str, split: str, skip_bad_images: bool = False) -> Split:
     names = set(os.listdir(path))
     if any(n.startswith("train-images-idx3-ubyte") for n in names):
         train, test = load_idx_dir(path)
@@ -161,7 +194,7 @@ def _directory_split(path: str, split: str) -> Split:
                             int(max(train[1].max(), test[1].max())) + 1, classes)
     if "data_batch_1" in names or {"train", "test", "meta"} <= names:
         return _cifar_python_split(path, split)
-    return image_folder_split(path, split)
+    return image_folder_split(path, split, skip_bad_images=skip_bad_images)
 
 
 class _CifarUnpickler(pickle.Unpickler):
@@ -234,11 +267,25 @@ def _cifar_python_split(path, split):
     return _array_split(path, x, y, len(names) if names else int(y.max()) + 1, names)
 
 
-def image_folder_split(path: str, split: str = "train") -> Split:
+def image_folder_split(path: str, split: str = "train", *, skip_bad_images: bool = False,
+                       progress: bool = True) -> Split:
     """A tree of class folders. ``path/train/<class>/...`` with ``path/val`` (or
     ``validation``/``test``) beside it, or ``path/<class>/...`` itself (then every
     split is the whole tree). Classes are the sorted folder names of the training
-    tree, so train and test agree on label numbers."""
+    tree, so train and test agree on label numbers.
+
+    Every file is decoded once first (:func:`~keras_resnet.data.images.scan_images`):
+    the split's ``image_shape`` is ``(H, W, 3)`` when all files share one size (else
+    ``(None, None, 3)``), ``image_sizes`` holds the distinct sizes, and unreadable files
+    raise a ValueError naming them, or are left out (counted in ``skipped``, with a
+    printed note) when ``skip_bad_images``. Images decode to 3 channels (grey is
+    repeated, alpha dropped); 16-bit PNGs are scaled to 8 bits.
+
+    Raises:
+        ValueError: no class folders or no images; unreadable files (see above).
+    """
+    from .images import bad_images_message, scan_images
+
     root = path
     sub = {"train": ("train",), "test": ("test", "val", "validation"),
            "validation": ("validation", "val", "test")}.get(split)
@@ -266,23 +313,63 @@ def image_folder_split(path: str, split: str = "train") -> Split:
                 labels.append(i)
     if not paths:
         raise ValueError(f"{root}: no images ({', '.join(IMAGE_EXTENSIONS)}) in class folders")
-    return _folder_split(root, tuple(paths), tuple(labels), tuple(classes))
+    scan = scan_images(paths, progress=progress)
+    skipped = 0
+    if scan.bad:
+        if not skip_bad_images:
+            raise ValueError(bad_images_message(scan.bad, len(paths), root))
+        skipped = len(scan.bad)
+        print(f"Skipping {skipped} unreadable image file(s) of {len(paths)} in {root} "
+              f"(--skip-bad-images), e.g. {scan.bad[0][0]} ({scan.bad[0][1]})")
+        keep = [s is not None for s in scan.sizes]
+        paths = [p for p, k in zip(paths, keep) if k]
+        labels = [lab for lab, k in zip(labels, keep) if k]
+        if not paths:
+            raise ValueError(f"{root}: none of its {skipped} image files can be read")
+    sizes = frozenset(scan.distinct_sizes)
+    return _folder_split(root, tuple(paths), tuple(labels), tuple(classes),
+                         native=next(iter(sizes)) if len(sizes) == 1 else None,
+                         image_sizes=sizes, skipped=skipped)
 
 
-def _folder_split(name, paths, labels, classes) -> Split:
+def files_split(paths, *, name: str = "images") -> Split:
+    """Image files (no labels: all 0) as a :class:`Split`, decoded as the folder
+    sources decode them; unreadable or missing files raise one clear error (predict)."""
+    from .images import read_image
+
+    paths = tuple(os.fspath(p) for p in paths)
+    sizes = frozenset(read_image(p).shape[:2] for p in paths)  # names a bad file
+    return _folder_split(name, paths, (0,) * len(paths), ("?",),
+                         native=next(iter(sizes)) if len(sizes) == 1 else None,
+                         image_sizes=sizes)
+
+
+def _refile(s: Split, paths, labels, size=None) -> Split:
+    """``s`` (a folder split) over other files, or resized to ``size``."""
+    return _folder_split(s.name, paths, labels, s.class_names, size=size or s._size,
+                         native=s._native, image_sizes=s.image_sizes, skipped=s.skipped)
+
+
+def _folder_split(name, paths, labels, classes, *, size=None, native=None,
+                  image_sizes=None, skipped=0) -> Split:
+    """``size``: resize every image to (H, W); ``native``: the one size all files have
+    (None: they vary)."""
     def make():
         import tensorflow as tf
 
-        def decode(p, y):
-            # Grayscale and CMYK files become RGB; every image has 3 channels.
-            img = tf.io.decode_image(tf.io.read_file(p), channels=3, expand_animations=False)
-            return img, y
+        from .images import decode
+
+        def load(p, y):
+            img = decode(tf.io.read_file(p), channels=3)
+            return (resize_to(img, size) if size else img), y
 
         ds = tf.data.Dataset.from_tensor_slices((list(paths), np.asarray(labels, "int64")))
-        return ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE)
 
-    return Split(name, len(paths), len(classes), (None, None, 3), classes,
-                 files=(tuple(paths), tuple(labels)), _dataset_fn=make)
+    hw = size or native or (None, None)
+    return Split(name, len(paths), len(classes), (*hw, 3), classes,
+                 files=(tuple(paths), tuple(labels)), _dataset_fn=make,
+                 image_sizes=image_sizes, skipped=skipped, _size=size, _native=native)
 
 
 # ------------------------------------------------------------------- TFDS
@@ -320,6 +407,67 @@ def fashion_mnist_manual_dir(source: str = DEBIAN_FASHION_MNIST,
     return target
 
 
+# Where tensorflow-datasets downloads each name from (its builders' URLs), and what to do
+# without that host: the files to place, or the folder route.
+_TFDS_HOSTS = {"cifar10": "www.cs.toronto.edu", "cifar100": "www.cs.toronto.edu",
+               "fashion_mnist": "fashion-mnist.s3-website.eu-central-1.amazonaws.com"}
+_OFFLINE_FILES = {
+    "cifar10": "the 'CIFAR-10 python version' folder cifar-10-batches-py (data_batch_1 "
+               "... data_batch_5, test_batch, batches.meta from "
+               "https://www.cs.toronto.edu/~kriz/cifar.html): pass it as --dataset DIR",
+    "cifar100": "the 'CIFAR-100 python version' folder cifar-100-python (train, test, meta): "
+                "pass it as --dataset DIR",
+    "fashion_mnist": "the four idx files (train-images-idx3-ubyte.gz, ...; Debian: apt-get "
+                     "install dataset-fashion-mnist puts them in "
+                     f"{DEBIAN_FASHION_MNIST}): pass that folder as --dataset DIR",
+    "imagenet2012": "ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar in a folder passed "
+                    "as --manual-dir",
+}
+HOST_TIMEOUT_S = 5.0
+
+
+def _reachable(host: str, timeout: float | None = None) -> bool:
+    """Whether a TCP connection to ``host``:443 opens within ``timeout`` seconds (name
+    lookup included: it runs in a thread, since getaddrinfo takes no timeout)."""
+    import concurrent.futures
+    import socket
+
+    timeout = HOST_TIMEOUT_S if timeout is None else timeout
+
+    def connect():
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    try:
+        return pool.submit(connect).result(timeout=timeout)
+    except Exception:  # noqa: BLE001 - any failure means: not reachable now
+        return False
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _check_download_host(name: str) -> None:
+    """Fail within seconds when a TFDS dataset must be downloaded and its host cannot be
+    reached (TFDS itself retries for minutes). Skipped behind a proxy, where a direct
+    connection says nothing."""
+    if name == "imagenet2012":
+        raise RuntimeError(
+            f"tensorflow-datasets cannot download imagenet2012: it needs "
+            f"{_OFFLINE_FILES[name]}; or put the images in class folders "
+            "(DIR/train/<class>/*.jpg, DIR/val/<class>/...) and pass --dataset DIR")
+    if any(os.environ.get(v) for v in ("https_proxy", "HTTPS_PROXY", "all_proxy",
+                                       "ALL_PROXY")):
+        return
+    host = _TFDS_HOSTS.get(name)
+    if host and not _reachable(host):
+        raise RuntimeError(
+            f"{name!r} is not prepared in the tensorflow-datasets folder and its download "
+            f"host {host} cannot be reached (offline?). Without the network use "
+            f"{_OFFLINE_FILES[name]}; or put your images in class folders "
+            "(DIR/train/<class>/*.png, DIR/test/<class>/...) and pass --dataset DIR")
+
+
 def _tfds_split(name, split, data_dir, manual_dir) -> Split:
     import tensorflow_datasets as tfds
 
@@ -328,6 +476,10 @@ def _tfds_split(name, split, data_dir, manual_dir) -> Split:
     if manual_dir is None and name == "fashion_mnist" and os.path.isdir(DEBIAN_FASHION_MNIST):
         manual_dir = fashion_mnist_manual_dir()
     builder = tfds.builder(name, data_dir=data_dir)
+    # (tfds.testing.mock_data replaces download_and_prepare: nothing is downloaded then)
+    mocked = "mock" in getattr(type(builder).download_and_prepare, "__qualname__", "")
+    if manual_dir is None and not mocked and not builder.is_prepared():
+        _check_download_host(name)
     try:
         builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
             manual_dir=manual_dir) if manual_dir else None)
@@ -362,23 +514,21 @@ def _tfds_split(name, split, data_dir, manual_dir) -> Split:
 
 def read_images(paths, size, channels: int) -> np.ndarray:
     """Image files as one uint8 batch ``(N, H, W, C)``, each resized to ``size``
-    ``(H, W)`` (bilinear, as Keras' ``load_img``); ``channels`` 1 reads grayscale, 3 RGB.
+    ``(H, W)`` as :meth:`Split.resized` does (bilinear, antialiased; an image of that
+    size is left as it is); ``channels`` 1 gives grey (luminance), 3 RGB. Decoded by
+    TensorFlow as the training data are (:mod:`.images`: 16-bit PNGs scaled to 8 bits,
+    alpha dropped).
 
     Raises:
         FileNotFoundError: a path does not exist.
-        ValueError: a file is not an image this can read (PNG, JPEG, BMP, GIF, ...).
+        ValueError: a file is not an image this can read (PNG, JPEG, BMP, GIF).
     """
-    import keras
+    import tensorflow as tf
 
-    batch = []
-    for path in paths:
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"image {path!r} not found")
-        try:
-            img = keras.utils.load_img(path, color_mode="grayscale" if channels == 1 else "rgb",
-                                       target_size=tuple(size))
-        except Exception as e:  # PIL's UnidentifiedImageError and the like
-            raise ValueError(f"{path!r} is not an image file this can read (PNG, JPEG, "
-                             f"BMP, GIF...): {type(e).__name__}") from None
-        batch.append(keras.utils.img_to_array(img, dtype="uint8"))
-    return np.stack(batch)
+    from .augment import to_channels
+    from .images import read_image
+
+    size = tuple(int(d) for d in size)
+    batch = [to_channels(resize_to(tf.constant(read_image(os.fspath(p))), size), channels)
+             for p in paths]
+    return np.stack([b.numpy() for b in batch])

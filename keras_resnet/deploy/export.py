@@ -46,7 +46,9 @@ import warnings
 import numpy as np
 
 from ..io import atomic_write, write_file
-from ..numerics import max_abs_error, within_tolerance
+# chance level (numerics.chance_threshold) on >= 100 images: not the model's input
+# (shared with evaluate's warning)
+from ..numerics import CHANCE_MIN_IMAGES, chance_threshold, max_abs_error, within_tolerance
 from . import metadata as meta
 from .runtimes import (SIGNATURE, LiteRTRunner, OnnxRuntimeRunner, OpenVINORunner,
                        SavedModelRunner, open_artifact)  # noqa: F401  (export.open_artifact)
@@ -63,8 +65,6 @@ MIN_AGREEMENT = {"float16": 0.995, "dynamic": 0.98, "int8": 0.98}
 # instead: float16 weights keep 11 significant bits; int8 keeps 8 bits of each tensor's
 # calibrated range, 2e-2 of error on ResNet-50 logits in docs/benchmarks.md.
 QUANTIZED_RTOL = {"float16": 1e-2, "dynamic": 0.1, "int8": 0.1}
-CHANCE_FACTOR = 1.5  # Keras accuracy <= 1.5 / classes on >= 100 images: not its input
-CHANCE_MIN_IMAGES = 100
 
 
 class ExportVerificationError(RuntimeError):
@@ -167,14 +167,15 @@ def check_not_chance(ref, labels, what="verify_images"):
         raise ValueError(f"labels: expected class indices in 0..{classes - 1} (the model has "
                          f"{classes} outputs), got values {y.min()}..{y.max()}")
     accuracy = float(np.mean(ref[key].argmax(1) == y))
-    if len(y) < CHANCE_MIN_IMAGES and accuracy <= CHANCE_FACTOR / classes:
+    chance = accuracy <= chance_threshold(classes, len(y))
+    if len(y) < CHANCE_MIN_IMAGES and chance:
         import warnings
 
         warnings.warn(f"the Keras model is at chance level on {what} ({accuracy:.1%} top-1 on "
                       f"{len(y)} labelled images): are they preprocessed as the model "
                       f"expects? (with {CHANCE_MIN_IMAGES} or more images this is an error)",
                       stacklevel=3)
-    if len(y) >= CHANCE_MIN_IMAGES and accuracy <= CHANCE_FACTOR / classes:
+    if len(y) >= CHANCE_MIN_IMAGES and chance:
         raise ChanceLevelError(
             f"the Keras model itself is at chance level on {what} ({accuracy:.1%} top-1 on "
             f"{len(y)} labelled images, {classes} classes): the images are probably not "
@@ -769,7 +770,7 @@ def _verify_quantized(runner, job, labels, quantization, what):
 FORMATS = ("savedmodel", "onnx", "openvino", "tflite")
 
 
-def export_trained(trained, path, format: str, *, dataset: str = "embedded",
+def export_trained(trained, path, format: str, *, dataset: str | None = None,
                    quantization=None, int8_io: bool = False,
                    include_preprocessing: bool = False, verify_images: int | None = 1000,
                    representative: int = 300) -> dict:
@@ -778,7 +779,14 @@ def export_trained(trained, path, format: str, *, dataset: str = "embedded",
     on the first ``verify_images`` test images of ``dataset``, with its preprocessing
     and class names in the file. What ``keras-resnet export`` runs.
 
+    The file takes the run's input size (:attr:`Trained.input_shape`; an
+    ImageNet-family network trained on any size is fixed to its crop), and images are
+    brought to it as evaluation does (resized; ImageNet family: resized and
+    centre-cropped).
+
     Args:
+        dataset: where the verification (test split) and calibration (train split)
+            images come from; None: the run's own dataset, else ``"embedded"``.
         format: one of :data:`FORMATS`; ``"openvino"`` needs a path ending in ``.xml``.
         quantization: TFLite: None, ``"float16"``, ``"dynamic"`` or ``"int8"``;
             OpenVINO: None or ``"int8"`` (NNCF); int8 is calibrated on
@@ -812,16 +820,20 @@ def export_trained(trained, path, format: str, *, dataset: str = "embedded",
                          f"weights go to the .bin beside it), got {path!r}")
     mean = np.asarray(trained.pixel_mean, "float32")
     settings = trained.preprocessing
+    dataset = dataset or getattr(trained, "dataset", None) or "embedded"
+    sizes = dict(resize=trained.resize or 256, crop=trained.input_shape[0])
+    model = trained.fixed_size_model()
 
     def raw(x):  # the uint8 images that the preprocessed batch x came from
         return np.clip(np.round((x + mean) * 255), 0, 255).astype("uint8")
 
     x = y = rep = None
     if verify_images:
-        x, y = eval_arrays(load_split(dataset, "test"), trained.family, mean, verify_images)
+        x, y = eval_arrays(load_split(dataset, "test"), trained.family, mean, verify_images,
+                           **sizes)
     if quantization == "int8":
         rep, _ = eval_arrays(load_split(dataset, "train"), trained.family, mean,
-                             representative)
+                             representative, **sizes)
     options = {"preprocessing": settings, "class_names": trained.class_names}
     if include_preprocessing:
         options["include_preprocessing"] = settings
@@ -829,14 +841,14 @@ def export_trained(trained, path, format: str, *, dataset: str = "embedded",
         rep = None if rep is None else raw(rep)
     try:
         if format == "tflite":
-            return tflite(trained.model, path, quantization=quantization,
+            return tflite(model, path, quantization=quantization,
                           representative_data=rep, int8_io=int8_io, verify_images=x,
                           labels=y, **options)
         if format == "openvino":
-            return openvino(trained.model, path, quantization=quantization,
+            return openvino(model, path, quantization=quantization,
                             representative_data=rep, verify_images=x, labels=y, **options)
         writer = {"savedmodel": saved_model, "onnx": onnx}[format]
-        return writer(trained.model, path, verify_images=x, labels=y, **options)
+        return writer(model, path, verify_images=x, labels=y, **options)
     except ChanceLevelError as e:
         # the images were preprocessed here, with the run's own settings: the network
         # itself is not trained (enough)

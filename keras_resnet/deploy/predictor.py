@@ -464,10 +464,16 @@ def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,
     ``keras-resnet predict`` runs.
 
     Args:
-        paths: image files (PNG, JPEG, ...), resized to the network's input.
+        paths: image files (PNG, JPEG, BMP, GIF; grey, RGB or RGBA; 8 or 16 bits),
+            decoded as the training data are and brought to the network's input as its
+            evaluation does (:mod:`keras_resnet.data.images`): CIFAR-family networks
+            take them resized to their input size; ImageNet-family ones resized
+            (shorter side) and centre-cropped.
         weights: a registry tag (``"resnet20.fashion_mnist"``, ``"resnet50.imagenet"``),
-            a run directory of ``keras-resnet train``, or a model / weights file (see
-            :func:`keras_resnet.zoo.load_trained` for ``model`` and ``pixel_mean``).
+            a run directory of ``keras-resnet train`` (any family), or a model / weights
+            file (see :func:`keras_resnet.zoo.load_trained` for ``model`` and
+            ``pixel_mean``; a ``.keras`` model that normalises its input itself needs
+            no pixel mean).
         backend, precision, min_agreement: as for :class:`Predictor`. With
             ``backend="auto"``, float32 and at most :data:`FAST_PATH_IMAGES` images, the
             Keras model runs them directly (no conversion; the report says so).
@@ -481,41 +487,47 @@ def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,
         "probability": p}, ...]}, ...]}``.
 
     Raises:
-        ValueError: ``top`` < 1, an unreadable file, a variable-size model.
+        ValueError: ``top`` < 1, an unreadable file (named, with the decoder's reason).
         FileNotFoundError: a missing image or weights.
     """
-    from ..data.sources import read_images
+    from ..data.augment import eval_arrays
+    from ..data.images import read_image
+    from ..data.sources import files_split, read_images
     from ..pretrained.classes import imagenet_classes
     from ..pretrained.registry import load_registry
     from ..zoo import load_pretrained, load_trained
 
     if top < 1:
         raise ValueError(f"--top must be at least 1, got {top}")
+    paths = [os.fspath(p) for p in paths]
     entries, _ = load_registry()
     if weights in entries and not os.path.exists(weights):
         entry = entries[weights]
-        options = {} if entry.input_shape else {"input_shape": (224, 224, 3)}
-        net, preprocess = load_pretrained(weights, **options)
+        if entry.input_shape:  # trained here at a fixed size
+            net, preprocess = load_pretrained(weights)
+            h, w, c = entry.input_shape
+
+            def load(files):
+                return preprocess(read_images(files, (h, w), c))
+        else:  # published ImageNet weights: their own resize and crop, per image
+            net, preprocess = load_pretrained(weights, input_shape=(entry.crop, entry.crop, 3))
+
+            def load(files):
+                return np.concatenate([preprocess(read_image(f)) for f in files])
         names = (list(entry.class_names) if entry.class_names else
                  [c[1] for c in imagenet_classes("readable")] if entry.classes == 1000 else None)
     else:
         trained = load_trained(weights, model=model, pixel_mean=pixel_mean)
-        net, names = trained.model, trained.class_names
-        if trained.family != "cifar":
-            raise ValueError("predict on run directories supports the CIFAR-family nets; "
-                             "for ImageNet weights pass a registry tag")
+        names = trained.class_names
+        net = trained.fixed_size_model()
 
-        def preprocess(images):
-            return images.astype("float32") / 255.0 - trained.pixel_mean
-
-    h, w, c = tuple(net.inputs[0].shape[1:])
-    if None in (h, w):
-        raise ValueError("predict needs a fixed-size model; build it with "
-                         "input_shape=(H, W, C)")
-    x = preprocess(read_images(paths, (h, w), c))
-    cal = None
-    if calibration is not None:
-        cal = preprocess(read_images(_image_paths(calibration), (h, w), c))
+        def load(files):  # decoded, resized (and cropped) as the run's evaluation does
+            x, _ = eval_arrays(files_split(files), trained.family, trained.pixel_mean,
+                               len(files), resize=trained.resize or 256,
+                               crop=trained.input_shape[0])
+            return x
+    x = load(paths)  # (images to classify, and any calibration images: the same way)
+    cal = None if calibration is None else load(_image_paths(calibration))
     fast = backend == "auto" and precision == "float32" and len(x) <= FAST_PATH_IMAGES
     # checked on: the calibration images when given (the Predictor's default), else the
     # images themselves (all of them where top-1 agreement is counted)

@@ -133,14 +133,6 @@ def check_model(model):
         raise ValueError(f"model {model.name!r} takes inputs of shape {inputs[0].shape}; "
                          "expected a batch of images (N, H, W, C)")
     layers = list(_all_layers(model))
-    augmenting = [f"{l.__class__.__name__} {l.name!r}" for l in layers
-                  if l.__class__.__name__.startswith("Random")]
-    if augmenting:
-        raise ValueError(f"model {model.name!r} holds data-augmentation layers "
-                         f"({', '.join(augmenting)}), which act only in training and which "
-                         "the converters cannot take: export the network without them "
-                         "(apply augmentation in the data pipeline, or build an inference "
-                         "model that skips those layers)")
     # (the input layer is replaced by the serving input, so its name does not matter)
     bad = [l.name for l in [model, *layers] if not _SCOPE_NAME.match(l.name)
            and l.__class__.__name__ != "InputLayer"]
@@ -187,6 +179,47 @@ def float32_copy(model):
         keras.config.set_dtype_policy(previous)
     copy.set_weights([np.asarray(w, "float32") for w in model.get_weights()])
     return copy
+
+
+def is_augmentation(layer) -> bool:
+    """Keras' random preprocessing layers (``RandomFlip``, ``RandomRotation``,
+    ``RandomCrop``...): they change images in training only and are the identity at
+    inference."""
+    import keras
+
+    base = getattr(keras.layers, "RandomFlip", None)
+    kind = layer.__class__.__name__
+    return kind.startswith("Random") and (base is None or any(
+        c.__name__ in ("BaseImagePreprocessingLayer", "TFDataLayer")
+        for c in type(layer).__mro__))
+
+
+def without_augmentation(model):
+    """``model`` with every augmentation layer (:func:`is_augmentation`) replaced by
+    ``Identity``, which is what it computes at inference, sharing all other layers
+    and their weights; ``model`` itself when it has none. A model built as Keras'
+    transfer-learning guide builds one (a ``Sequential`` of ``RandomFlip`` /
+    ``RandomRotation`` in front of the network) then converts and serves like any
+    other: the converters need not see the random ops."""
+    import keras
+
+    if not any(is_augmentation(l) for l in _all_layers(model)):
+        return model
+
+    def clone(layer):
+        if is_augmentation(layer):
+            return keras.layers.Identity(name=layer.name)
+        return layer  # shared: same weights
+
+    try:
+        return keras.models.clone_model(model, clone_function=clone, recursive=True)
+    except Exception as e:  # noqa: BLE001 - a subclassed model cannot be cloned
+        names = [l.name for l in _all_layers(model) if is_augmentation(l)]
+        raise ValueError(
+            f"model {model.name!r} holds data-augmentation layers {names}, the identity at "
+            f"inference, and could not be rebuilt without them ({type(e).__name__}: "
+            f"{str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}): build an "
+            "inference model that skips them") from None
 
 
 def _named(model, y):
@@ -238,6 +271,7 @@ def serving_model(model, *, input_name: str = INPUT_NAME, raw_uint8: bool = Fals
                          "include_preprocessing= to the export)")
     policy = model_policy(model)
     inner = float32_copy(model) if policy != "float32" else model
+    inner = without_augmentation(inner)
     shape = tuple(tensor.shape[1:])
     dtype = "uint8" if raw_uint8 else "float32"
     # uint8 images go in as they are: the model's preprocess_normalize (a Rescaling

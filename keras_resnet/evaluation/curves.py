@@ -1,6 +1,7 @@
 """Looking at runs: training curves in the paper's style (Figures 4 and 6: thin dashed
-lines for training error, bold lines for test error, error in % against iterations or
-epochs)."""
+lines for training error, bold lines for the held-out error, in % against epochs). The
+bold line is the run's validation set: its holdout of the training data, or the test set
+for a run trained with ``--holdout 0`` (the legend says which)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from ..io import atomic_write
 
 def read_log(run_dir: str) -> dict[str, list[float]]:
     """``log.csv`` of a run as columns (``epoch``, ``accuracy``, ``val_accuracy``, ...)."""
-    path = os.path.join(run_dir, "log.csv")
+    from .. import rundir
+
+    path = os.path.join(run_dir, rundir.LOG)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} not found: is {run_dir!r} a run directory of "
                                 "keras-resnet train?")
@@ -23,8 +26,23 @@ def read_log(run_dir: str) -> dict[str, list[float]]:
     return {k: [float(r[k]) for r in rows] for k in rows[0]}
 
 
+def _validation_name(run_dir) -> str:
+    """"validation" (a holdout of the training data) or "validation (test set)"."""
+    import json
+
+    from .. import rundir
+
+    try:
+        with open(os.path.join(run_dir, rundir.CONFIG)) as f:
+            uses_test = json.load(f).get("validation") == "test"
+    except (OSError, ValueError):
+        uses_test = False
+    return "validation (test set)" if uses_test else "validation"
+
+
 def plot_runs(run_dirs, out: str, labels=None, title: str | None = None) -> str:
-    """Training (dashed) and test (solid) top-1 error of one or more runs in one PNG."""
+    """Training (dashed) and validation (solid) top-1 error of one or more runs in one
+    PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -41,10 +59,10 @@ def plot_runs(run_dirs, out: str, labels=None, title: str | None = None) -> str:
                 label=f"{label} train")
         if "val_accuracy" in log:
             ax.plot(epochs, [100 * (1 - a) for a in log["val_accuracy"]], "-", lw=2.2,
-                    color=c, label=f"{label} test")
+                    color=c, label=f"{label} {_validation_name(d)}")
     ax.set_xlabel("epoch")
     ax.set_ylabel("error (%)")
-    ax.set_title(title or "training (dashed) and test (bold) error")
+    ax.set_title(title or "training (dashed) and validation (bold) error")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

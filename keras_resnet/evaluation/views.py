@@ -64,8 +64,11 @@ def predict_views(model, split, family: str, pixel_mean, view: str = "center", *
     if view == "multiscale" and family != "imagenet":
         raise ValueError("the multi-scale test resizes to 224-640 pixels; it is defined for "
                          "ImageNet networks, not CIFAR-size ones")
+    from ..data.images import resize_to
+
     channels = channels or int(pixel_mean.shape[-1])
     mean = tf.constant(pixel_mean, "float32")
+    size = tuple(int(d) for d in np.shape(pixel_mean)[:2])  # a CIFAR net's input size
     probs = _probabilities(model)
     source = split.dataset
 
@@ -81,7 +84,7 @@ def predict_views(model, split, family: str, pixel_mean, view: str = "center", *
             if family == "imagenet":
                 x = resize_shorter(image, resize) / 255.0  # the mean image is at crop size
                 return ten_crops(x, crop) - mean, label
-            x = tf.cast(image, "float32") / 255.0 - mean
+            x = tf.cast(resize_to(image, size), "float32") / 255.0 - mean
             x = tf.pad(x, [[4, 4], [4, 4], [0, 0]])
             return ten_crops(x, int(pixel_mean.shape[0])), label
 
@@ -136,8 +139,27 @@ def topk_errors(probabilities, labels, ks=(1, 5)) -> dict:
 
 def evaluate(model, split, family, pixel_mean, view="center", **kwargs) -> dict:
     """Top-1/top-5 error of ``model`` on ``split`` under ``view``; a dict with
-    ``top1_error``, ``top5_error``, ``top1_accuracy``, ``examples`` and ``view``."""
+    ``top1_error``, ``top5_error``, ``top1_accuracy``, ``examples``, ``view`` and
+    ``chance_level``. CIFAR-family images of another size than the network's
+    (``pixel_mean``'s) are resized to it.
+
+    Warns (UserWarning) when the score is at chance level
+    (:func:`keras_resnet.numerics.at_chance_level`, the rule the exports use), the mark
+    of a network that is not trained or is not given what it was trained on: another
+    dataset or preprocessing, or weights loaded into another architecture."""
+    import warnings
+
+    from ..numerics import at_chance_level
+
     p, y = predict_views(model, split, family, pixel_mean, view, **kwargs)
     errors = topk_errors(p, y)
-    return {"view": view, "examples": int(len(y)), **errors,
-            "top1_accuracy": 1.0 - errors["top1_error"]}
+    accuracy = 1.0 - errors["top1_error"]
+    chance = at_chance_level(accuracy, p.shape[1], len(y))
+    if chance:
+        warnings.warn(
+            f"the network is at chance level on these {len(y)} images ({accuracy:.1%} "
+            f"top-1, {p.shape[1]} classes): it is not trained (enough), or it is not given "
+            "what it was trained on (another dataset, image size or preprocessing, or "
+            "weights of another architecture)", UserWarning, stacklevel=2)
+    return {"view": view, "examples": int(len(y)), **errors, "top1_accuracy": accuracy,
+            "chance_level": chance}

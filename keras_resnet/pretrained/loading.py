@@ -21,7 +21,9 @@ SUPPORTED_FILES = (".weights.h5 (this package / Keras 3), .h5 (keras.application
 LOADERS = {
     "keras-applications-h5": load_keras_applications_h5,
     "torchvision-state-dict": load_torchvision_pth,
-    "keras-weights-h5": lambda model, path, skip_top: load_keras3_weights(model, path),
+    # registry files: the registry names their network (no record needed)
+    "keras-weights-h5": lambda model, path, skip_top: load_keras3_weights(
+        model, path, warn_missing=False, backbone_only=skip_top),
 }
 
 
@@ -37,7 +39,7 @@ def plan_weights(spec, weights, *, include_top, classes, channels, stride_placem
     if os.path.exists(path):
         if path.endswith((".pth", ".pt")):  # torchvision bottlenecks are v1.5
             spec = _with_stride_placement(spec, "3x3", stride_placement_given, path)
-        return spec, _file_loader(path, include_top)
+        return spec, _file_loader(path, include_top, classes)
     if os.sep in path or path.endswith((".h5", ".pth", ".pt", ".keras")):
         raise ValueError(f"weights file not found: {path!r}")
 
@@ -59,21 +61,12 @@ def plan_weights(spec, weights, *, include_top, classes, channels, stride_placem
             f"channel{'s' if expected != 1 else ''}, but the input has {channels}; use "
             f"weights=None for {channels}-channel inputs"
         )
-    if include_top and classes != entry.classes:
-        raise ValueError(
-            f"weights {entry.tag!r} have a {entry.classes}-class classifier; with "
-            f"include_top=True, classes must be {entry.classes} (got {classes}). For "
-            "another number of classes use include_top=False and add your own head, "
-            "or weights=None to train the whole network from scratch."
-        )
-    if entry.format == "keras-weights-h5" and not include_top:
-        raise ValueError(
-            f"weights {entry.tag!r} are stored with their classifier; build with "
-            "include_top=True and take features from the 'avg_pool' layer "
-            "(keras.Model(m.input, m.get_layer('avg_pool').output))")
+    # Another number of classes: the backbone's weights and a new classifier
+    # (fine-tuning); without the top, the stored classifier is simply not loaded.
+    new_head = include_top and classes != entry.classes
     spec = _with_stride_placement(spec, entry.stride_placement, stride_placement_given,
                                   repr(entry.tag))
-    record = entry.file_for(include_top)
+    record = entry.file_for(include_top and not new_head)
     if entry.format == "torchvision-state-dict":
         _require_torch(entry.tag)
 
@@ -85,7 +78,11 @@ def plan_weights(spec, weights, *, include_top, classes, channels, stride_placem
                                  f"match its hash {record['hash']}; reinstall the package")
         else:
             local = fetch(record["file_name"], record["urls"], record["hash"])
-        LOADERS[entry.format](model, local, skip_top=not include_top)
+        LOADERS[entry.format](model, local, skip_top=not include_top or new_head)
+        if new_head:
+            print(f"Weights {entry.tag!r}: backbone loaded; their {entry.classes}-class "
+                  f"classifier is not used: 'predictions' ({classes} classes) starts from "
+                  "a random initialisation")
 
     return spec, load
 
@@ -136,18 +133,94 @@ def _require_torch(what):
         ) from None
 
 
-def _file_loader(path, include_top):
+def _file_loader(path, include_top, classes=None):
     if path.endswith(".weights.h5"):
-        return lambda model: load_keras3_weights(model, path)
+        return lambda model: load_keras3_weights(model, path, new_head_ok=include_top)
+    # keras.applications and torchvision files hold ImageNet's 1000-class classifier
+    skip_top = not include_top or classes != 1000
     if path.endswith((".h5", ".hdf5")):
-        return lambda model: load_keras_applications_h5(model, path, skip_top=not include_top)
+        return lambda model: _announce_new_head(
+            load_keras_applications_h5(model, path, skip_top=skip_top), path, include_top,
+            classes, 1000)
     if path.endswith((".pth", ".pt")):
         _require_torch(path)
-        return lambda model: load_torchvision_pth(model, path, skip_top=not include_top)
+        return lambda model: _announce_new_head(
+            load_torchvision_pth(model, path, skip_top=skip_top), path, include_top,
+            classes, 1000)
     raise ValueError(f"unsupported weights file {path!r}; supported: {SUPPORTED_FILES}")
 
 
-def load_keras3_weights(model, path):
+def _announce_new_head(result, path, include_top, classes, stored):
+    if include_top and classes is not None and classes != stored:
+        print(f"Weights {path}: backbone loaded; their {stored}-class classifier is not "
+              f"used: 'predictions' ({classes} classes) starts from a random initialisation")
+    return result
+
+
+def default_shape_for(spec_name: str, weights, data_format: str = "channels_last"):
+    """The input shape registry weights were trained at, for ``build`` to use when no
+    ``input_shape`` is given, as keras.applications takes its weights' shape. Weights
+    trained here record one (28x28x1 for ``"resnet20.fashion_mnist"``); None for
+    anything else (files, ImageNet tags: the family's default applies)."""
+    if not isinstance(weights, str) or os.path.exists(weights):
+        return None
+    try:
+        entry = resolve(spec_name, weights)
+    except ValueError:
+        return None  # plan_weights gives the error
+    if not entry.input_shape:
+        return None
+    h, w, c = entry.input_shape
+    return (c, h, w) if data_format == "channels_first" else (h, w, c)
+
+
+def load_keras3_weights(model, path, *, warn_missing: bool = True, new_head_ok: bool = False,
+                        backbone_only: bool = False):
+    """``model.load_weights`` for a Keras 3 ``.weights.h5`` file, checked first against
+    the architecture the file records (:mod:`.record`: a file of another network with
+    the same variables is refused), with a clear error when the file does not fit (Keras
+    only warns when it skips part of a file).
+
+    ``backbone_only``: load every layer but the classifier (whose file values are
+    ignored); ``new_head_ok``: do so when the classifier alone does not fit (a file of
+    another number of classes: the ``predictions`` layer keeps its initialisation,
+    said in one printed line).
+
+    Raises:
+        ValueError: the file was saved from another architecture, or does not fit.
+    """
+    from .record import check_weights_file
+
+    check_weights_file(model, path, warn_missing=warn_missing)
+    if backbone_only:
+        _load_keras3(_backbone_view(model), path)
+        return
+    try:
+        _load_keras3(model, path)
+    except ValueError:
+        view = _backbone_view(model) if new_head_ok else None
+        if view is None or view is model:
+            raise
+        _load_keras3(view, path)  # raises again when more than the classifier differs
+        classes = model.get_layer("predictions").units
+        print(f"Weights file {path}: backbone loaded; its classifier has another number "
+              f"of classes: 'predictions' ({classes} classes) starts from a random "
+              "initialisation")
+
+
+def _backbone_view(model):
+    """``model`` up to its ``avg_pool`` (same layers and variables), or ``model`` itself
+    when it has no classifier. Keras stores weights by layer position, and a prefix of
+    the layers loads from a file that has more (the classifier's values are skipped)."""
+    names = {layer.name for layer in model.layers}
+    if "predictions" not in names or "avg_pool" not in names:
+        return model
+    import keras
+
+    return keras.Model(model.inputs, model.get_layer("avg_pool").output)
+
+
+def _load_keras3(model, path):
     """``model.load_weights`` for a Keras 3 ``.weights.h5`` file, with a clear error
     when the file does not fit (Keras only warns when it skips part of a file)."""
     problem = None

@@ -31,6 +31,7 @@ import keras
 import numpy as np
 
 from ..io import atomic_write, file_digest, write_file
+from ..pretrained.record import save_weights
 
 
 def _scalar(value):
@@ -66,6 +67,9 @@ class RunKeeper(keras.callbacks.Callback):
         self.monitor, self.mode = monitor, mode
         self.verbose = verbose
         self.resumed_from = None
+        # the epoch the next fit starts at, when the caller fits in several parts
+        # (fine-tuning phases): log rows of epochs before it are kept
+        self.start_epoch = None
         self.best = None
         # callbacks whose counters belong in the backup (ReduceLROnPlateau)
         self.stateful = list(stateful)
@@ -133,7 +137,8 @@ class RunKeeper(keras.callbacks.Callback):
                 if key in state:
                     setattr(callback, key, state[key])
         if self.chief:
-            self._truncate_log(self.resumed_from or 0)
+            start = self.start_epoch if self.start_epoch is not None else self.resumed_from
+            self._truncate_log(start or 0)
 
     def _truncate_log(self, start):
         """Keep log rows of finished epochs (< start), drop any later ones."""
@@ -163,13 +168,13 @@ class RunKeeper(keras.callbacks.Callback):
         if self.chief:
             self._append_row(epoch, logs)
             os.makedirs(self.checkpoint_dir, exist_ok=True)
-            atomic_write(os.path.join(self.checkpoint_dir, "last.weights.h5"),
-                         self.model.save_weights)
+            # checkpoints record their architecture (pretrained.record): loading one into
+            # another network with the same variables is refused
+            save_weights(self.model, os.path.join(self.checkpoint_dir, "last.weights.h5"))
             value = _scalar(logs[self.monitor]) if self.monitor in logs else None
             if self._improved(value):
                 self.best = float(value)
-                atomic_write(os.path.join(self.checkpoint_dir, "best.weights.h5"),
-                             self.model.save_weights)
+                save_weights(self.model, os.path.join(self.checkpoint_dir, "best.weights.h5"))
                 write_file(os.path.join(self.checkpoint_dir, "best.json"),
                            json.dumps({"epoch": epoch + 1, self.monitor: self.best}) + "\n",
                            fsync=True)
@@ -209,3 +214,26 @@ class RunKeeper(keras.callbacks.Callback):
         write_file(meta, json.dumps({"epoch": finished_epochs, "sha256": file_digest(weights),
                                      "best": self.best, "callbacks": {"plateau": plateau}})
                    + "\n", fsync=True)
+
+
+class SyncReplicaStatistics(keras.callbacks.Callback):
+    """Averages the BatchNormalization moving statistics over the replicas of a
+    tf.distribute strategy before every evaluation (validation during ``fit``
+    included, so checkpoints written after it hold the averages) and at the end of
+    training: see :func:`keras_resnet.training.strategy.sync_moving_statistics`."""
+
+    def __init__(self, strategy, model=None):
+        super().__init__()
+        self.strategy = strategy
+        self.net = model  # the layers to average (the trained network itself)
+
+    def _sync(self):
+        from .strategy import sync_moving_statistics
+
+        sync_moving_statistics(self.net or self.model, self.strategy)
+
+    def on_test_begin(self, logs=None):
+        self._sync()
+
+    def on_train_end(self, logs=None):
+        self._sync()

@@ -222,3 +222,36 @@ def _multi_worker_model_class():
             return self._vector_logs(super().test_step(data))
 
     return MultiWorkerModel
+
+
+def sync_moving_statistics(model, strategy) -> int:
+    """Average every BatchNormalization layer's moving mean and variance over the
+    replicas of ``strategy`` and give each replica the average. Returns how many
+    variables were averaged (0 with one replica or no strategy).
+
+    Under tf.distribute each replica updates its own copy of these (non-trainable,
+    not aggregated) statistics from its own share of the batch, so the copies drift
+    apart; the saved model holds replica 0's, while an evaluation under the strategy
+    runs each replica's own: the two scores differed (the issue's 0.358 vs 0.354).
+    Averaging makes the copies equal, so the reported metrics are the saved model's.
+    The mean of the replicas' moving variances leaves out the spread of their means
+    (at most a few per cent of it here); ``keras.layers.BatchNormalization(synchronized=True)``
+    (global batch statistics every step) would avoid that at an all-reduce per layer
+    per step. Under MultiWorkerMirroredStrategy every worker must call this (it is a
+    collective)."""
+    import keras
+    import tensorflow as tf
+
+    if strategy is None or strategy.num_replicas_in_sync < 2:
+        return 0
+    variables = [v.value for layer in model._flatten_layers(include_self=False, recursive=True)
+                 if isinstance(layer, keras.layers.BatchNormalization) and layer.built
+                 for v in (layer.moving_mean, layer.moving_variance)]
+    if not variables:
+        return 0
+    # read in replica context: each replica's own copy, reduced across all replicas
+    # (all workers' too) in one all-reduce per variable
+    local = strategy.run(lambda: [tf.identity(v) for v in variables])
+    for variable, per_replica in zip(variables, local):
+        variable.assign(strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None))
+    return len(variables)

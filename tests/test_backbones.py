@@ -160,3 +160,37 @@ def test_backbone_errors():
         backbone("resnet18", outputs=("C6",))
     with pytest.raises(ValueError, match="freeze_stages"):
         backbone("resnet18", freeze_stages=7)
+
+
+# ------------------------------------------------------------------ CIFAR family
+def test_cifar_backbone_gives_the_stage_maps_keyed_by_level_with_the_weights():
+    """backbone("resnet20", weights="fashion_mnist"): conv2_x..conv4_x as C0..C2
+    (strides 1, 2, 4), at the weights' 28x28x1, equal to the classifier's own
+    activations; frozen BN by default (pretrained); P0..P2 for keras-hub."""
+    from keras_resnet.data import load_embedded
+
+    bb = keras_resnet.backbone("resnet20", weights="fashion_mnist")
+    assert tuple(bb.input.shape[1:]) == (28, 28, 1)
+    assert {k: tuple(v.shape[1:]) for k, v in bb.output.items()} == {
+        "C0": (28, 28, 16), "C1": (14, 14, 32), "C2": (7, 7, 64)}
+    assert list(bb.pyramid_outputs) == ["P0", "P1", "P2"]
+    assert all(isinstance(l, FrozenBN)
+               for l in bb.layers if "bn" in l.name)
+    model, preprocess = keras_resnet.load_pretrained("resnet20.fashion_mnist")
+    _, (x, _) = load_embedded()
+    x = preprocess(x[:16])
+    taps = keras.Model(model.inputs, [model.get_layer(n).output for n in
+                                       ("conv2_block3_out", "conv3_block3_out",
+                                        "conv4_block3_out")])
+    for got, ref in zip((bb(x)[k] for k in ("C0", "C1", "C2")), taps(x)):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=1e-5, atol=1e-5)
+
+
+def test_cifar_backbone_without_weights_takes_any_size_and_names_its_levels():
+    bb = keras_resnet.backbone("plain20", outputs=("C2",))
+    assert tuple(bb.input.shape[1:]) == (None, None, 3)
+    assert tuple(bb(np.zeros((1, 40, 24, 3), "float32"))["C2"].shape) == (1, 10, 6, 64)
+    with pytest.raises(ValueError, match=r"\['C0', 'C1', 'C2'\] for a cifar-family"):
+        keras_resnet.backbone("resnet20", outputs=("C5",))
+    with pytest.raises(ValueError, match="needs an ImageNet-family network"):
+        keras_resnet.faster_rcnn_split("resnet20")

@@ -35,6 +35,11 @@ from ..arch.layers import Conv2D as FreezableConv2D
 from ..arch.specs import ResNetSpec, get_spec
 
 LEVELS = {"C2": 2, "C3": 3, "C4": 4, "C5": 5}
+# Keys are pyramid levels, as in FPN: "C<l>" is a map at stride 2**l. The ImageNet
+# stem strides 4, so conv2_x..conv5_x are C2..C5; the CIFAR nets (section 4.2) keep
+# the input size through conv2_x, so their conv2_x, conv3_x, conv4_x are C0, C1, C2.
+FAMILY_LEVELS = {"imagenet": {"C2": 2, "C3": 3, "C4": 4, "C5": 5},
+                 "cifar": {"C0": 2, "C1": 3, "C2": 4}}  # key -> stage (conv{stage}_x)
 
 
 def _stage_of(layer_name: str) -> int:
@@ -103,7 +108,7 @@ def resolve_freezing(weights, freeze_bn, freeze_stages, warn=True) -> tuple[bool
 
 
 def backbone(name="resnet50", weights=None, input_shape=None,
-             outputs=("C2", "C3", "C4", "C5"), freeze_bn: bool | None = None,
+             outputs=None, freeze_bn: bool | None = None,
              freeze_stages: int | None = None, **build_options) -> BackboneModel:
     """A multi-output ``keras.Model`` mapping images to a dict of feature maps.
 
@@ -112,31 +117,39 @@ def backbone(name="resnet50", weights=None, input_shape=None,
     ``image_encoder`` (``examples/retinanet_keras_hub.py``).
 
     Args:
-        name: an ImageNet-family network (``resnet18`` ... ``resnet152``, plain nets) or
-            a :class:`~keras_resnet.ResNetSpec` of that family.
-        weights: as for :func:`keras_resnet.build` (``"imagenet"``, a file, None).
+        name: a registered network (``resnet18`` ... ``resnet152``, ``resnet20`` ...,
+            plain nets) or a :class:`~keras_resnet.ResNetSpec`.
+        weights: as for :func:`keras_resnet.build` (``"imagenet"``, a tag such as
+            ``"fashion_mnist"``, a file, None).
         input_shape: default any size, 3 channels: ``(None, None, 3)``, or
-            ``(3, None, None)`` under ``channels_first``; fixed sizes for TFLite.
-        outputs: which of ``"C2"``-``"C5"`` (strides 4, 8, 16, 32) to return.
+            ``(3, None, None)`` under ``channels_first``; fixed sizes for TFLite. A
+            CIFAR-family network with weights takes the weights' input shape by default.
+        outputs: which maps to return, keyed by pyramid level (a ``"C<l>"`` map has
+            stride ``2**l``): ImageNet family ``"C2"``-``"C5"`` (conv2_x..conv5_x,
+            strides 4, 8, 16, 32), CIFAR family ``"C0"``-``"C2"`` (conv2_x..conv4_x,
+            strides 1, 2, 4); default all of them.
         freeze_bn: make every BN a lasting frozen one (see the module docstring);
             default (None): True with pretrained ``weights``, False with ``None``.
         freeze_stages: 0 (nothing; the default), 1 (stem), 2 (stem + conv2), ...
             5 (everything).
 
     Raises:
-        ValueError: a CIFAR-family network, unknown ``outputs``, a bad ``freeze_bn`` or
+        ValueError: unknown ``outputs`` (the family's are named), a bad ``freeze_bn`` or
             ``freeze_stages``; and what :func:`keras_resnet.build` raises.
     """
     spec = name if isinstance(name, ResNetSpec) else get_spec(name)
-    if input_shape is None:
+    levels = FAMILY_LEVELS[spec.family]
+    if input_shape is None and not (spec.family == "cifar" and weights is not None):
         channels_last = keras.config.image_data_format() == "channels_last"
         input_shape = (None, None, 3) if channels_last else (3, None, None)
-    if spec.family != "imagenet":
-        raise ValueError(f"{spec.name} is a CIFAR-family network (3 stages, total stride "
-                         "4); backbones need the ImageNet family (C2-C5)")
-    unknown = [o for o in outputs if o not in LEVELS]
+    if outputs is None:
+        outputs = tuple(levels)
+    if isinstance(outputs, str):
+        outputs = (outputs,)
+    unknown = [o for o in outputs if o not in levels]
     if unknown or not outputs:
-        raise ValueError(f"outputs must be a non-empty selection of {list(LEVELS)}, got "
+        raise ValueError(f"outputs must be a non-empty selection of {list(levels)} for a "
+                         f"{spec.family}-family network (a 'C<l>' map has stride 2**l), got "
                          f"{list(outputs)}")
     freeze_bn, freeze_stages = resolve_freezing(weights, freeze_bn, freeze_stages)
     net = build(spec, include_top=False, weights=weights, input_shape=input_shape,
@@ -144,7 +157,7 @@ def backbone(name="resnet50", weights=None, input_shape=None,
     if freeze_bn or freeze_stages:
         net = _frozen_copy(net, freeze_bn, freeze_stages)
     taps = _stage_taps(spec)
-    feature_maps = {o: net.get_layer(taps[LEVELS[o]]).output for o in outputs}
+    feature_maps = {o: net.get_layer(taps[levels[o]]).output for o in outputs}
     return BackboneModel(net.input, feature_maps, name=f"{spec.name}_backbone")
 
 
@@ -162,6 +175,11 @@ def faster_rcnn_split(name: str = "resnet50", weights=None, freeze_bn: bool | No
     stage (its first unit strides 2) -> global average pooling: one feature vector per
     RoI, for the box classifier and regressor. Both share the classifier's weights.
     """
+    spec = name if isinstance(name, ResNetSpec) else get_spec(name)
+    if spec.family != "imagenet":
+        raise ValueError(f"the Faster R-CNN split needs an ImageNet-family network (a "
+                         f"conv4_x trunk and a conv5_x head); {spec.name} is a CIFAR-family "
+                         "network: use backbone() for its C0-C2 maps")
     full = backbone(name, weights=weights, outputs=("C4", "C5"), freeze_bn=freeze_bn,
                     freeze_stages=freeze_stages, **build_options)
     freeze_bn, freeze_stages = resolve_freezing(weights, freeze_bn, freeze_stages,

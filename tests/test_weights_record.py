@@ -100,3 +100,54 @@ def test_a_file_of_another_class_count_loads_its_backbone(resnet20, tmp_path, ca
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="another architecture than 'resnet32'"):
         keras_resnet.ResNet32(input_shape=(16, 16, 1), classes=3, weights=path)
+
+
+def test_train_fine_tunes_a_caffe_tag_with_its_own_normalisation_inside(tmp_path, monkeypatch):
+    """`train --weights imagenet` on a folder (keras.applications' Caffe-mode weights,
+    served from a local folder with random values): the run's pipeline hands the net
+    x/255 as for every run, and weightless layers inside it finish the Caffe
+    normalisation, so the frozen backbone equals keras.applications' ResNet50 on
+    `preprocess_input(x)`."""
+    import dataclasses
+    import hashlib
+
+    import keras
+
+    from keras_resnet.pretrained import registry
+    from keras_resnet.rundir import read_run
+    from keras_resnet.training import train
+    from .helpers import randomise, save_legacy_h5, write_image_folder
+
+    ref = keras.applications.ResNet50(weights=None)
+    randomise(ref, seed=5)
+    served = tmp_path / "served"
+    served.mkdir()
+    entry = registry.resolve("resnet50", "imagenet")
+    save_legacy_h5(ref, served / entry.files["top"]["file_name"])
+    md5 = hashlib.md5((served / entry.files["top"]["file_name"]).read_bytes()).hexdigest()
+    entries, defaults = registry.load_registry()
+    patched = dict(entries, **{entry.tag: dataclasses.replace(
+        entry, files={"top": dict(entry.files["top"], hash=f"md5:{md5}")})})
+    monkeypatch.setattr(registry, "load_registry", lambda: (patched, defaults))
+    monkeypatch.setenv("KERAS_RESNET_WEIGHTS_DIR", str(served))
+
+    write_image_folder(tmp_path / "photos", per_class=4, size=(40, 40),
+                       kinds=("png8_rgb",))
+    out = str(tmp_path / "run")
+    train("resnet50", str(tmp_path / "photos"), weights="imagenet", image_size=(32, 32),
+          epochs=1, freeze_backbone=1, batch_size=4, out=out, verbose=0, plot=False)
+    run = read_run(out)
+    assert not np.any(run.pixel_mean)  # the pipeline gives x / 255
+    net = keras.models.load_model(run.model_path)
+    assert {"preprocess_normalize", "preprocess_bgr"} <= {l.name for l in net.layers}
+
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    features = keras.Model(net.inputs, net.get_layer("avg_pool").output)
+    small = keras.applications.ResNet50(weights=None, include_top=False, pooling="avg",
+                                        input_shape=(32, 32, 3))
+    for layer in small.layers:
+        if layer.weights:
+            layer.set_weights(ref.get_layer(layer.name).get_weights())
+    expected = small(keras.applications.resnet.preprocess_input(x.copy()))
+    np.testing.assert_allclose(np.asarray(features(x / 255.0)), np.asarray(expected),
+                               rtol=1e-4, atol=1e-4)

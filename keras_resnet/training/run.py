@@ -134,30 +134,41 @@ def _weights_shape(spec, weights):
     return default_shape_for(spec.name, weights) if weights else None
 
 
-def _weights_pixel_mean(spec, weights, input_shape):
-    """A registry tag trained with a per-pixel mean keeps its normalisation when
-    fine-tuned: its mean image (at another size: its per-channel average)."""
+def _weights_normalisation(spec, weights, input_shape):
+    """How a registry tag's own input normalisation survives fine-tuning by ``train``.
+
+    Returns ``(pixel_mean, in_model)``. Tags trained with a per-pixel mean keep it as
+    the run's pixel mean (at another size: its per-channel average) and ``in_model`` is
+    None. Tags with another normalisation (keras.applications' Caffe mode, torchvision's
+    mean/std) get a zero pixel mean, so the data pipeline hands the network ``x / 255``
+    exactly as for every run, and ``in_model``: settings for
+    :func:`~keras_resnet.arch.builder.preprocessing_layers` that take ``x / 255`` to what
+    the weights expect (the tag's scale times 255, its mean/std and channel order). Those
+    layers hold no variables, are saved in ``model.keras`` and are exported with it, so
+    ``predict``, ``evaluate`` and every export read the run as any other.
+    Files and non-tags: ``(None, None)``.
+    """
     from ..pretrained import registry
+    from ..pretrained.transforms import resolve_preprocessing
 
     if not isinstance(weights, str) or os.path.exists(weights):
-        return None
+        return None, None
     try:
         entry = registry.resolve(spec.name, weights)
     except ValueError:
-        return None
-    if entry.preprocessing.get("mode") != "pixel_mean":
-        raise ValueError(
-            f"train --weights {weights!r}: these weights expect "
-            f"{entry.preprocessing.get('mode')!r} preprocessing, and train normalises "
-            "with a per-pixel mean only. Fine-tune them in Python (keras_resnet."
-            f"{spec.constructor_name}(weights={weights!r}, include_top=False, "
-            "pooling='avg') plus a new head, with keras_resnet.preprocess_input; see "
-            "examples/transfer_learning.py), or start from a weights file or a "
-            "per-pixel-mean tag such as resnet20.fashion_mnist")
-    mean = registry.pixel_mean(entry)
-    if tuple(mean.shape) != tuple(input_shape):
-        mean = np.broadcast_to(mean.mean(axis=(0, 1)), input_shape).astype("float32")
-    return mean
+        return None, None
+    if entry.preprocessing.get("mode") == "pixel_mean":
+        mean = registry.pixel_mean(entry)
+        if tuple(mean.shape) != tuple(input_shape):
+            mean = np.broadcast_to(mean.mean(axis=(0, 1)), input_shape).astype("float32")
+        return mean, None
+    settings = resolve_preprocessing(True, spec.name, entry.tag)
+    mean = np.asarray(settings["mean"], "float32")
+    if mean.ndim > 1:  # a per-pixel mean under another mode: nothing registers one
+        raise ValueError(f"train --weights {weights!r}: per-pixel means are read only in "
+                         "'pixel_mean' mode; fine-tune these weights in Python")
+    in_model = dict(settings, scale=float(settings["scale"]) * 255.0)
+    return np.zeros(input_shape, "float32"), in_model
 
 
 def _freeze(net, phase: str):
@@ -209,8 +220,10 @@ def train(model: str = "resnet20", dataset: str = "embedded", recipe: str | None
     Fine-tuning: ``weights`` (a registry tag or a weights file, as ``build`` takes them)
     initialise the network; a classifier for another number of classes starts afresh
     (one printed line says so). Tags trained with a per-pixel mean keep their own
-    normalisation. ``freeze_backbone=E``: the first ``E`` epochs train the classifier
-    only (the backbone frozen, BatchNormalization in inference mode), the rest train
+    normalisation; tags with another one (keras.applications' Caffe mode, torchvision's
+    mean/std) get it as weightless layers inside the network, after the run's usual
+    ``x / 255`` (see :func:`_weights_normalisation`). ``freeze_backbone=E``: the
+    first ``E`` epochs train the classifier only (the backbone frozen, BatchNormalization in inference mode), the rest train
     every layer but BatchNormalization at :data:`UNFROZEN_LR_FACTOR` of the recipe's
     learning rate, on the recipe's schedule over those epochs.
 
@@ -400,7 +413,8 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
                   f"{', ...' if len(other) > 3 else ''}) are resized to {hw[0]}x{hw[1]} "
                   "(bilinear, antialiased); --image-size H W chooses the size")
         full_train, test_split = full_train.resized(hw), test_split.resized(hw)
-    given_mean = _weights_pixel_mean(spec, weights, input_shape) if weights else None
+    given_mean, in_model = (_weights_normalisation(spec, weights, input_shape) if weights
+                            else (None, None))
 
     config = {"model": spec.name, "dataset": dataset, "recipe": dataclasses.asdict(r),
               "epochs": epochs, "batch_size": batch_size, "seed": seed, "holdout": k,
@@ -473,7 +487,8 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
             train_split=train_split, val_split=val_split, test_split=test_split, k=k,
             val_name=val_name, pixel_mean=pixel_mean, epochs=epochs, batch_size=batch_size,
             out=out, seed=seed, scale_lr=scale_lr, shortcut=shortcut, weights=weights,
-            freeze_backbone=freeze_backbone, verbose=verbose, plot=plot, fused_bn=fused_bn,
+            in_model=in_model, freeze_backbone=freeze_backbone, verbose=verbose, plot=plot,
+            fused_bn=fused_bn,
             placement=placement, chief=chief, split_by_jax=split_by_jax, onednn=onednn,
             dataset=dataset, config=config)
     except BaseException:
@@ -485,8 +500,8 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
 
 def _fit(spec, r, *, net_input, input_shape, resize, size_from, recipe_given, train_split,
          val_split, test_split, k, val_name, pixel_mean, epochs, batch_size, out, seed,
-         scale_lr, shortcut, weights, freeze_backbone, verbose, plot, fused_bn, placement,
-         chief, split_by_jax, onednn, dataset, config):
+         scale_lr, shortcut, weights, in_model, freeze_backbone, verbose, plot, fused_bn,
+         placement, chief, split_by_jax, onednn, dataset, config):
     """The run itself, once its directory is set up: build (and load ``weights``),
     compile per phase, resume, fit, score, save."""
     import keras
@@ -514,7 +529,8 @@ def _fit(spec, r, *, net_input, input_shape, resize, size_from, recipe_given, tr
     with placement.run_scope():
         with placement.build_scope():
             net = build(spec, input_shape=net_input, classes=train_split.num_classes,
-                        weight_decay=r.weight_decay, shortcut=shortcut, weights=weights)
+                        weight_decay=r.weight_decay, shortcut=shortcut, weights=weights,
+                        include_preprocessing=in_model or False)
             trainer = multi_worker_trainer(net)  # net itself, except with several workers
             metrics = ["accuracy"]
             if train_split.num_classes > 5:

@@ -19,11 +19,12 @@ $(BASE): pyproject.toml
 
 $(STAMP): $(BASE) pyproject.toml
 	$(PY) -m pip install -q -e ".[test,bench]"
-	@# PyTorch (CPU) is the reference for the torchvision-converter tests. Where a local
-	@# CPU wheel exists (this project's machines keep one in /opt/wheels) use it; else
-	@# try the index; without torch those tests are skipped.
-	$(PY) -m pip install -q "torch==2.13.0" $$([ -d /opt/wheels ] && echo --find-links /opt/wheels) \
-	  || echo "note: torch not installed; the PyTorch parity tests will be skipped"
+	@# PyTorch and timm are the references of the converter tests (torchvision .pth,
+	@# timm .safetensors, ResNet-D, dilation). timm imports torchvision, and PyPI's
+	@# torchvision needs the matching PyPI torch (a CUDA build that runs on the CPU;
+	@# this project's machines keep both wheels on disk). Without them those tests skip.
+	$(PY) -m pip install -q "torch==2.14.1" "torchvision==0.29.1" "timm>=1.0" \
+	  || echo "note: torch/torchvision/timm not installed; the PyTorch parity tests will be skipped"
 	touch $(STAMP)
 
 install: $(STAMP)

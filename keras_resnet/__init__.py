@@ -35,6 +35,7 @@ _CONSTRUCTOR_NAMES = (
     "Plain18", "Plain34", "Plain50", "Plain101", "Plain152",
     "ResNet20", "ResNet32", "ResNet44", "ResNet56", "ResNet110", "ResNet1202",
     "Plain20", "Plain32", "Plain44", "Plain56", "Plain110",
+    "ResNet18D", "ResNet34D", "ResNet50D", "ResNet101D", "ResNet152D", "ResNet200D",
 )
 _EXPORTS = {
     "build": "zoo",

@@ -36,6 +36,10 @@ def build(
     classifier_activation="softmax",
     shortcut: str | None = None,
     stride_placement: str | None = None,
+    stem: str | None = None,
+    stem_width: int | None = None,
+    downsample: str | None = None,
+    output_stride: int | None = None,
     zero_init_residual: bool = False,
     weight_decay: float = 0.0,
     bn_epsilon: float = 1e-5,
@@ -70,6 +74,18 @@ def build(
             paper's choice (B for ImageNet, A for CIFAR).
         stride_placement: ``"1x1"``/``"v1"`` (paper, keras.applications; default) or
             ``"3x3"``/``"v1.5"`` (torchvision).
+        stem: ``"7x7"`` (paper) or ``"deep"``: three 3x3 convs of ``stem_width/2``,
+            ``stem_width/2``, ``stem_width`` filters (He et al. 2019; ResNet-C with the
+            default ``stem_width`` 64 (32-32-64), ResNet-S with ``stem_width=128``).
+            ImageNet family only; the ``*d`` networks have it already.
+        stem_width: output channels of the stem (64 for ImageNet nets).
+        downsample: ``"conv"`` (a strided 1x1 projection, paper) or ``"avg"`` (a 2x2
+            average pool, stride 2, then a 1x1 conv: ResNet-D's shortcut).
+        output_stride: 8, 16 or 32 (ImageNet family): the stages that would take the
+            network past this stride keep their resolution and dilate their 3x3
+            convolutions instead (torchvision's ``replace_stride_with_dilation``,
+            timm's ``output_stride``), for segmentation and detection; the weights are
+            the same, so any ``weights`` load. Default None: 32, no dilation.
         zero_init_residual: start the last BN of every residual function at gamma = 0,
             so each unit starts as the identity.
         weight_decay: the paper's (coupled, Caffe-style) weight decay, attached as an
@@ -87,7 +103,8 @@ def build(
             layers ``preprocess_normalize`` (and ``preprocess_bgr`` for Caffe weights).
         name: model name; defaults to the spec's name.
     """
-    spec = resolve_spec(model, shortcut, stride_placement)
+    spec = resolve_spec(model, shortcut, stride_placement, stem=stem, stem_width=stem_width,
+                        downsample=downsample, output_stride=output_stride)
     if classes is None:
         classes = spec.default_classes
     check_options(spec, include_top, pooling, classes, zero_init_residual, weight_decay,
@@ -114,6 +131,9 @@ def build(
 
 
 
+_VARIANT_TEXT = (" in its ResNet-D form (He et al. 2019, timm's resnet*d: deep 3x3 stem "
+                 "32-32-64, stride on the bottleneck's 3x3, 2x2 average pool before each "
+                 "downsampling projection)")
 _FAMILY_TEXT = {
     "imagenet": "ImageNet network (paper Table 1)",
     "cifar": "CIFAR network (paper section 4.2, depth 6n+2)",
@@ -157,7 +177,7 @@ def constructor(name: str):
     make.__module__ = "keras_resnet"
     make.__doc__ = (
         f"{spec.constructor_name}: {spec.depth}-layer {kind} {_FAMILY_TEXT[spec.family]}"
-        f"{shortcut}.\n\n"
+        f"{shortcut}{_VARIANT_TEXT if spec.downsample == 'avg' else ''}.\n\n"
         f"{spec.block} blocks {list(spec.blocks_per_stage)}, widths {list(spec.widths)}; "
         f"default input {spec.default_input_shape}, {spec.default_classes} classes.\n"
         f"weights defaults to {default_weights!r}"
@@ -165,8 +185,9 @@ def constructor(name: str):
         f"{preprocessing}"
         "Arguments as keras.applications.ResNet50, in its order (name included); "
         "include_top=False without input_shape takes any image size (None, None, 3). "
-        "Further options (shortcut, stride_placement, zero_init_residual, weight_decay, "
-        "bn_epsilon, bn_momentum, include_preprocessing) are documented in "
+        "Further options (shortcut, stride_placement, stem, stem_width, downsample, "
+        "output_stride, zero_init_residual, weight_decay, bn_epsilon, bn_momentum, "
+        "include_preprocessing) are documented in "
         "keras_resnet.build."
     )
     return make

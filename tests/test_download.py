@@ -192,3 +192,53 @@ def test_a_download_killed_midway_leaves_nothing_after_the_next_one(server, cach
     path = fetch("slow.bin", [server + "/slow.bin"], MD5, cache=str(cache), progress=False)
     assert open(path, "rb").read() == PAYLOAD
     assert sorted(os.listdir(cache)) == ["slow.bin"]
+
+
+def _hub_cache(tmp_path, payload):
+    """A Hugging Face cache holding one file at a pinned revision, laid out as
+    huggingface_hub writes it (models--<org>--<name>/snapshots/<revision>/<file>)."""
+    revision = "93271f4677dbf7b4d7f7e7d9d7811bd66c327e56"
+    hf = {"repo_id": "timm/resnet50.a1_in1k", "revision": revision,
+          "filename": "model.safetensors"}
+    snap = tmp_path / "hub" / "models--timm--resnet50.a1_in1k" / "snapshots" / revision
+    snap.mkdir(parents=True)
+    if payload is not None:
+        (snap / "model.safetensors").write_bytes(payload)
+    return hf
+
+
+@pytest.mark.parametrize("payload,match", [
+    (PAYLOAD, None),
+    (PAYLOAD[:-1] + b"x", "does not match its published hash"),
+    (None, "could not fetch https://huggingface.co/timm/resnet50.a1_in1k/resolve/"
+           "93271f4677dbf7b4d7f7e7d9d7811bd66c327e56/model.safetensors through "
+           "huggingface_hub"),
+])
+def test_hub_files_come_through_huggingface_hub_and_our_hash(tmp_path, monkeypatch,
+                                                             payload, match):
+    """Offline (HF_HUB_OFFLINE=1): huggingface_hub serves its own cache; the SHA-256 is
+    then checked by us; a file it cannot serve gives the URL, the hash and the folder to
+    put a copy in."""
+    hf = _hub_cache(tmp_path, payload)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("KERAS_RESNET_WEIGHTS_DIR", raising=False)
+    import huggingface_hub.constants as c
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)  # read at import; the env is for children
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    sha = "sha256:" + hashlib.sha256(PAYLOAD).hexdigest()
+    if match is None:
+        path = fetch("resnet50.a1_in1k.safetensors", [], sha, hf=hf)
+        assert open(path, "rb").read() == PAYLOAD
+        assert str(tmp_path / "hub") in path  # the library's cache, not a copy
+        return
+    with pytest.raises(WeightsDownloadError, match=match) as err:
+        fetch("resnet50.a1_in1k.safetensors", [], sha, hf=hf)
+    if payload is None:
+        assert sha in str(err.value) and "KERAS_RESNET_WEIGHTS_DIR" in str(err.value)
+    # a copy placed by hand is used first, and checked
+    placed = tmp_path / "placed"
+    placed.mkdir()
+    (placed / "resnet50.a1_in1k.safetensors").write_bytes(PAYLOAD)
+    assert fetch("resnet50.a1_in1k.safetensors", [], sha, hf=hf,
+                 offline_dir=str(placed)).startswith(str(placed))

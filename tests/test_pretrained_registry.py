@@ -90,9 +90,9 @@ def test_registry_weights_fix_the_stride_placement_before_download(monkeypatch):
     seen = {}
     real_build = builder.blocks.stem
 
-    def spy(x, family, filters, opts):
+    def spy(x, family, filters, opts, kind="7x7"):
         seen["placement"] = opts.stride_placement
-        return real_build(x, family, filters, opts)
+        return real_build(x, family, filters, opts, kind)
 
     monkeypatch.setattr(builder.blocks, "stem", spy)
     with pytest.raises(RuntimeError, match="stop before downloading"):

@@ -12,6 +12,7 @@ def test_registry_has_every_named_model():
         "plain18", "plain34", "plain50", "plain101", "plain152",
         "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet1202",
         "plain20", "plain32", "plain44", "plain56", "plain110",
+        "resnet18d", "resnet34d", "resnet50d", "resnet101d", "resnet152d", "resnet200d",
     }
     assert set(keras_resnet.list_models()) == expected
     assert set(keras_resnet.list_models(family="cifar", residual=False)) == {
@@ -23,7 +24,7 @@ def test_registry_has_every_named_model():
 @pytest.mark.parametrize("name", sorted(specs.SPECS))
 def test_depth_in_name_equals_counted_weighted_layers(name):
     spec = specs.SPECS[name]
-    assert name.endswith(str(spec.depth))
+    assert name.rstrip("d").endswith(str(spec.depth))
     assert keras_resnet.get_spec(spec.constructor_name) is spec
     assert callable(getattr(keras_resnet, spec.constructor_name))
 
@@ -111,3 +112,39 @@ def test_import_is_lazy_and_cheap():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_output_stride_dilates_the_last_stages_as_torchvision_and_timm():
+    """torchvision's replace_stride_with_dilation=[False, False, True] is output stride
+    16, [False, True, True] is 8: a stage that would pass the output stride keeps stride
+    1 and doubles the dilation; its first unit's first 3x3 keeps the previous rate."""
+    def layout(spec):
+        return {(u.stage, u.index): (u.stride, u.first_dilation, u.dilation)
+                for u in spec.units() if u.index <= 2}
+
+    base = keras_resnet.get_spec("resnet50")
+    assert layout(base)[(5, 1)] == (2, 1, 1)
+    os16 = layout(base.replace(output_stride=16))
+    assert os16[(4, 1)] == (2, 1, 1) and os16[(5, 1)] == (1, 1, 2) and os16[(5, 2)] == (1, 2, 2)
+    os8 = layout(base.replace(output_stride=8))
+    assert os8[(3, 1)] == (2, 1, 1)
+    assert os8[(4, 1)] == (1, 1, 2) and os8[(4, 2)] == (1, 2, 2)
+    assert os8[(5, 1)] == (1, 2, 4) and os8[(5, 2)] == (1, 4, 4)
+    assert base.replace(output_stride=32) == base  # 32 is the natural stride
+    assert base.replace(output_stride=8).total_stride == 8
+    with pytest.raises(ValueError, match="output_stride"):
+        base.replace(output_stride=4)
+    with pytest.raises(ValueError, match="output_stride"):
+        keras_resnet.get_spec("resnet20").replace(output_stride=16)
+
+
+def test_resnet_d_is_the_deep_stem_and_average_pool_shortcuts():
+    d = keras_resnet.get_spec("resnet50d")
+    assert (d.stem, d.downsample, d.stride_placement, d.stem_width) == (
+        "deep", "avg", "3x3", 64)
+    assert d.constructor_name == "ResNet50D" and d.depth == 50
+    assert keras_resnet.get_spec("resnet200d").blocks_per_stage == (3, 24, 36, 3)
+    with pytest.raises(ValueError, match="stem"):
+        keras_resnet.get_spec("resnet20").replace(stem="deep")
+    with pytest.raises(ValueError, match="downsample"):
+        d.replace(downsample="max")

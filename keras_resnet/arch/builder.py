@@ -44,10 +44,11 @@ def build_network(spec: ResNetSpec, shape, *, input_tensor=None, include_top=Tru
         zero_init_residual=zero_init_residual,
         kernel_regularizer=regularizer,
         stride_placement=spec.stride_placement,
+        downsample=spec.downsample,
     )
     if preprocessing is not None:
         x = preprocessing_layers(x, preprocessing, data_format)
-    x = blocks.stem(x, spec.family, spec.stem_width, opts)
+    x = blocks.stem(x, spec.family, spec.stem_width, opts, spec.stem)
     for unit in spec.units():
         x = blocks.residual_unit(x, unit, spec.block, opts)
 
@@ -98,7 +99,10 @@ def preprocessing_layers(x, settings: dict, data_format: str):
 
 
 # --------------------------------------------------------------------- checks
-def resolve_spec(model, shortcut, stride_placement) -> ResNetSpec:
+def resolve_spec(model, shortcut, stride_placement, *, stem=None, stem_width=None,
+                 downsample=None, output_stride=None) -> ResNetSpec:
+    """The spec to build: ``model`` (a registry name or a spec) with the variant options
+    that are not None applied (each checked by :class:`ResNetSpec`)."""
     if isinstance(model, ResNetSpec):
         spec = model
     elif isinstance(model, str):
@@ -117,6 +121,14 @@ def resolve_spec(model, shortcut, stride_placement) -> ResNetSpec:
         changes["shortcut"] = shortcut.upper() if isinstance(shortcut, str) else shortcut
     if stride_placement is not None:
         changes["stride_placement"] = stride_placement
+    if stem is not None:
+        changes["stem"] = stem
+    if stem_width is not None:
+        changes["stem_width"] = stem_width
+    if downsample is not None:
+        changes["downsample"] = downsample
+    if output_stride is not None:
+        changes["output_stride"] = output_stride
     return spec.replace(**changes) if changes else spec  # replace validates the options
 
 

@@ -62,15 +62,21 @@ def spec_complexity(spec: ResNetSpec, input_shape=None, classes=None,
     classes = spec.default_classes if classes is None else classes
     t = _Tally()
     shapes = {}
-    if spec.family == "imagenet":
+    if spec.family == "imagenet" and spec.stem == "deep":
+        half = spec.stem_width // 2
+        h, w = t.conv(h, w, 3, c, half, 2)
+        h, w = t.conv(h, w, 3, half, half, 1)
+        h, w = t.conv(h, w, 3, half, spec.stem_width, 1)
+        h, w = _down(h, 2), _down(w, 2)  # pool1
+    elif spec.family == "imagenet":
         h, w = t.conv(h, w, 7, c, spec.stem_width, 2)
         h, w = _down(h, 2), _down(w, 2)  # pool1
     else:
         h, w = t.conv(h, w, 3, c, spec.stem_width, 1)
     shapes["conv1"] = (h, w, spec.stem_width)
     for unit in spec.units():
-        if unit.shortcut == "projection":
-            t.conv(h, w, 1, unit.in_channels, unit.out_channels, unit.stride)
+        if unit.shortcut == "projection":  # strided 1x1, or (ResNet-D) pool then 1x1:
+            t.conv(h, w, 1, unit.in_channels, unit.out_channels, unit.stride)  # same count
         if spec.block == "basic":
             h2, w2 = t.conv(h, w, 3, unit.in_channels, unit.width, unit.stride)
             h2, w2 = t.conv(h2, w2, 3, unit.width, unit.out_channels, 1)

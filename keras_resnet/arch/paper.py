@@ -18,7 +18,8 @@ def reported(spec) -> dict:
     """The paper's complexity numbers for a spec: ``{"gmacs": ..}`` for the ImageNet
     nets of Table 1, ``{"params_m": ..}`` for the CIFAR nets of Table 6."""
     if (spec.family == "imagenet" and spec.residual and spec.widths == IMAGENET_WIDTHS
-            and IMAGENET_DEPTHS.get(spec.depth) == (spec.block, spec.blocks_per_stage)):
+            and IMAGENET_DEPTHS.get(spec.depth) == (spec.block, spec.blocks_per_stage)
+            and (spec.stem, spec.downsample, spec.stem_width) == ("7x7", "conv", 64)):
         return {"gmacs": IMAGENET_GMACS[spec.depth]}
     if spec.family == "cifar" and spec.residual and spec.widths == CIFAR_WIDTHS:
         if spec.depth in CIFAR_PARAMS_M:

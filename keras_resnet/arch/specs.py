@@ -21,6 +21,18 @@ SHORTCUTS = ("A", "B", "C")
 # Where a strided bottleneck puts its stride. "1x1" is the paper's Caffe models and
 # keras.applications ("v1"); "3x3" is torchvision ("v1.5").
 STRIDE_PLACEMENTS = {"1x1": "1x1", "3x3": "3x3", "v1": "1x1", "v1.5": "3x3"}
+# The ImageNet stem: "7x7" (the paper's 7x7/2 conv) or "deep" (three 3x3 convs,
+# stem_width/2, stem_width/2, stem_width filters, the first strided: ResNet-C/D of He et
+# al. 2019, "Bag of Tricks", timm's ``stem_type="deep"``). Both end in the 3x3/2 max pool.
+STEMS = ("7x7", "deep")
+# The projection shortcut where the resolution halves: "conv" (a strided 1x1 conv, the
+# paper) or "avg" (a 2x2 average pool with stride 2, then a stride-1 1x1 conv: ResNet-D,
+# timm's ``avg_down=True``), which reads every input pixel instead of one in four.
+DOWNSAMPLES = ("conv", "avg")
+# Output strides that dilation can give an ImageNet-family net (torchvision's
+# replace_stride_with_dilation, timm's output_stride): the last stage(s) keep their
+# resolution and dilate their 3x3 convolutions instead of striding.
+OUTPUT_STRIDES = (8, 16, 32)
 
 
 @dataclass(frozen=True)
@@ -29,6 +41,9 @@ class Unit:
 
     ``shortcut`` is ``"identity"``, ``"projection"`` (1x1 conv + BN, options B/C),
     ``"pad"`` (option A: stride-2 subsampling and zero channels) or ``None`` (plain net).
+    ``dilation`` is the dilation rate of the unit's 3x3 convolutions; the first unit of a
+    dilated stage keeps the previous stage's rate in its first 3x3
+    (``first_dilation``), as torchvision and timm build it.
     """
 
     name: str  # keras.applications layer-name prefix, e.g. "conv3_block1"
@@ -39,6 +54,8 @@ class Unit:
     out_channels: int
     stride: int
     shortcut: str | None
+    dilation: int = 1
+    first_dilation: int = 1
 
 
 @dataclass(frozen=True)
@@ -59,6 +76,13 @@ class ResNetSpec:
             changes, ``"C"`` projection everywhere; ``None`` for plain nets.
         stride_placement: ``"1x1"`` (paper, v1) or ``"3x3"`` (torchvision, v1.5);
             matters for bottleneck blocks only.
+        stem: ``"7x7"`` (paper) or ``"deep"`` (three 3x3 convs: ResNet-C/D; ImageNet
+            family only). ``stem_width`` is the stem's output channels either way.
+        downsample: projection shortcuts that halve the resolution use a strided 1x1
+            conv (``"conv"``, paper) or a 2x2 average pool then a 1x1 conv (``"avg"``,
+            ResNet-D).
+        output_stride: ``None`` (the network's natural total stride, 32 for ImageNet
+            nets) or 8/16/32 (ImageNet family): later stages dilate instead of striding.
         default_input_shape: channels-last (H, W, C) used when none is given.
         default_classes: classifier size used when none is given.
     """
@@ -72,6 +96,9 @@ class ResNetSpec:
     residual: bool = True
     shortcut: str | None = "B"
     stride_placement: str = "1x1"
+    stem: str = "7x7"
+    downsample: str = "conv"
+    output_stride: int | None = None
     default_input_shape: tuple[int, int, int] = (224, 224, 3)
     default_classes: int = 1000
 
@@ -109,6 +136,25 @@ class ResNetSpec:
                 f"('1x1'/'v1': paper and keras.applications; '3x3'/'v1.5': torchvision); "
                 f"got {self.stride_placement!r}"
             )
+        if self.stem not in STEMS:
+            raise ValueError(f"stem must be one of {STEMS} ('7x7': the paper's; 'deep': "
+                             f"three 3x3 convs, ResNet-C/D), got {self.stem!r}")
+        if self.stem == "deep" and (self.family != "imagenet" or self.stem_width % 2):
+            raise ValueError("the deep stem is for ImageNet-family nets with an even "
+                             f"stem_width; got family {self.family!r}, stem_width "
+                             f"{self.stem_width}")
+        if self.downsample not in DOWNSAMPLES:
+            raise ValueError(f"downsample must be one of {DOWNSAMPLES} ('conv': strided 1x1 "
+                             f"projection; 'avg': 2x2 average pool then 1x1, ResNet-D), got "
+                             f"{self.downsample!r}")
+        if self.output_stride is not None:
+            if self.family != "imagenet" or self.output_stride not in OUTPUT_STRIDES:
+                raise ValueError(
+                    f"output_stride must be None or one of {OUTPUT_STRIDES} (ImageNet-family "
+                    f"nets; dilation replaces the stride of the last stages), got "
+                    f"{self.output_stride!r} for the {self.family}-family {self.name}")
+            if self.output_stride == 32:
+                object.__setattr__(self, "output_stride", None)  # 32 is no dilation
         # Normalise the aliases so equal networks compare equal.
         object.__setattr__(self, "stride_placement", STRIDE_PLACEMENTS[self.stride_placement])
         object.__setattr__(self, "blocks_per_stage", tuple(int(b) for b in self.blocks_per_stage))
@@ -142,7 +188,8 @@ class ResNetSpec:
 
     @property
     def total_stride(self) -> int:
-        return self.stem_stride * 2 ** (len(self.widths) - 1)
+        """Input size / final feature map size (``output_stride`` where one is set)."""
+        return self.output_stride or self.stem_stride * 2 ** (len(self.widths) - 1)
 
     @property
     def stage_names(self) -> tuple[str, ...]:
@@ -154,20 +201,30 @@ class ResNetSpec:
 
     @property
     def constructor_name(self) -> str:
-        """Public constructor name: ``resnet50`` -> ``ResNet50``, ``plain20`` -> ``Plain20``."""
+        """Public constructor name: ``resnet50`` -> ``ResNet50``, ``plain20`` ->
+        ``Plain20``, ``resnet50d`` -> ``ResNet50D``."""
         prefix = "ResNet" if self.residual else "Plain"
-        return f"{prefix}{self.depth}"
+        m = re.fullmatch(r"(?:resnet|plain)\d+([a-z]*)", self.name)
+        return f"{prefix}{self.depth}{m.group(1).upper() if m else ''}"
 
     def replace(self, **changes) -> "ResNetSpec":
         return dataclasses.replace(self, **changes)
 
     def units(self) -> Iterator[Unit]:
-        """Yield every unit in order, with its channels, stride and shortcut kind."""
+        """Yield every unit in order, with its channels, stride, dilation and shortcut
+        kind. With ``output_stride``, a stage whose stride would take the network past
+        it keeps stride 1 and multiplies the dilation by 2 instead (timm's rule)."""
         channels = self.stem_width
+        reached, dilation = self.stem_stride, 1
         for s, (count, width) in enumerate(zip(self.blocks_per_stage, self.widths)):
             out = width * self.expansion
+            stage_stride, previous = (2 if s > 0 else 1), dilation
+            if self.output_stride and reached * stage_stride > self.output_stride:
+                dilation *= stage_stride
+                stage_stride = 1
+            reached *= stage_stride
             for i in range(count):
-                stride = 2 if (s > 0 and i == 0) else 1
+                stride = stage_stride if i == 0 else 1
                 yield Unit(
                     name=f"conv{s + 2}_block{i + 1}",
                     stage=s + 2,
@@ -177,6 +234,8 @@ class ResNetSpec:
                     out_channels=out,
                     stride=stride,
                     shortcut=self._shortcut_kind(channels, out, stride),
+                    dilation=dilation,
+                    first_dilation=previous if i == 0 else dilation,
                 )
                 channels = out
 
@@ -198,6 +257,9 @@ IMAGENET_DEPTHS = {  # the paper's Table 1
     101: ("bottleneck", (3, 4, 23, 3)),
     152: ("bottleneck", (3, 8, 36, 3)),
 }
+# ResNet-200 (He et al. 2016, "Identity Mappings in Deep Residual Networks"): registered
+# only as ResNet-200-D, the layout of timm's resnet200d weights.
+RESNET_D_DEPTHS = {**IMAGENET_DEPTHS, 200: ("bottleneck", (3, 24, 36, 3))}
 CIFAR_WIDTHS = (16, 32, 64)
 CIFAR_DEPTHS = (20, 32, 44, 56, 110, 1202)  # the paper's Table 6
 CIFAR_PLAIN_DEPTHS = (20, 32, 44, 56, 110)  # the paper's Figure 6
@@ -221,6 +283,24 @@ def imagenet_spec(depth: int, residual: bool = True, **changes) -> ResNetSpec:
         residual=residual,
         shortcut="B" if residual else None,
     )
+    fields.update(changes)
+    return ResNetSpec(**fields)
+
+
+def resnet_d_spec(depth: int, **changes) -> ResNetSpec:
+    """ResNet-D of the given depth (18, 34, 50, 101, 152, 200): He et al. 2019 ("Bag of
+    Tricks for Image Classification with Convolutional Neural Networks", section 4.1) as
+    timm builds its ``resnet*d`` weights: the deep stem (3x3 convs of 32, 32, 64
+    filters), stride on the 3x3 of each bottleneck (v1.5) and average-pool
+    downsampling in the projection shortcuts. ResNet-50-D has 25,576,264 parameters
+    (timm), 19,232 more than ResNet-50."""
+    if depth not in RESNET_D_DEPTHS:
+        raise ValueError(f"ResNet-D depth must be one of {sorted(RESNET_D_DEPTHS)}, got "
+                         f"{depth!r}")
+    block, blocks = RESNET_D_DEPTHS[depth]
+    fields = dict(name=f"resnet{depth}d", family="imagenet", block=block,
+                  blocks_per_stage=blocks, widths=IMAGENET_WIDTHS, stem_width=64,
+                  stride_placement="3x3", stem="deep", downsample="avg")
     fields.update(changes)
     return ResNetSpec(**fields)
 
@@ -278,6 +358,7 @@ def _registry() -> dict[str, ResNetSpec]:
     specs = []
     for residual in (True, False):
         specs += [imagenet_spec(d, residual) for d in IMAGENET_DEPTHS]
+    specs += [resnet_d_spec(d) for d in RESNET_D_DEPTHS]
     specs += [cifar_spec(d) for d in CIFAR_DEPTHS]
     specs += [cifar_spec(d, residual=False) for d in CIFAR_PLAIN_DEPTHS]
     return {s.name: s for s in specs}

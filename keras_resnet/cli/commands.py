@@ -60,6 +60,8 @@ def cmd_models(args):
             note = f"{ref['gmacs']} GMACs (Table 1)"
         elif "params_m" in ref:
             note = f"{ref['params_m']}M params (Table 6)"
+        elif spec.downsample == "avg":
+            note = "ResNet-D (He et al. 2019)"
         else:
             note = ""
         size = "x".join(str(d) for d in spec.default_input_shape)

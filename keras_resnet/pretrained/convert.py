@@ -1,5 +1,9 @@
 """Weight converters: explicit name maps with the arithmetic each format needs.
 
+Formats: keras.applications ``.h5``; torchvision ``.pth`` (read by PyTorch); timm's
+``.safetensors`` (read by the ``safetensors`` library, no PyTorch: torchvision's V1/V2
+weights re-hosted by timm, and timm's own, ResNet-D included).
+
 keras.applications ``.h5`` (Keras 2 legacy layout: ``layer_names`` at the root, one
 group per layer with its ``weight_names``) -> ours. Its layer names are ours already;
 two differences are folded exactly:
@@ -146,17 +150,34 @@ def read_torch_state_dict(path) -> dict[str, np.ndarray]:
 
 
 def torchvision_name_map(model) -> dict[str, str]:
-    """Our layer name -> torchvision module prefix, e.g. ``conv3_block2_1_conv`` ->
-    ``layer2.1.conv1``, ``conv3_block1_0_bn`` -> ``layer2.0.downsample.1``."""
+    """Our layer name -> PyTorch module prefix in torchvision's and timm's ResNets, e.g.
+    ``conv3_block2_1_conv`` -> ``layer2.1.conv1``, ``conv3_block1_0_bn`` ->
+    ``layer2.0.downsample.1``.
+
+    timm's ResNet-C/D keys (its ``resnet*d``) differ in two places, both read from the
+    model's layers: the deep stem is ``conv1.0/1`` (``conv1_1_*``), ``conv1.3/4``
+    (``conv1_2_*``), ``conv1.6`` + ``bn1`` (``conv1_3_*``), and where the shortcuts
+    average-pool first its downsample sequence is (pool, conv, BN), so the projection's
+    conv and BN are ``downsample.1`` and ``downsample.2`` (in every unit, also where the
+    pool is the identity)."""
+    import keras
+
+    names = {layer.name for layer in model.layers}
+    avg_down = any(isinstance(layer, keras.layers.AveragePooling2D)
+                   and layer.name.endswith("_0_pool") for layer in model.layers)
     out = {"conv1_conv": "conv1", "conv1_bn": "bn1", "predictions": "fc"}
+    if "conv1_1_conv" in names:  # the deep stem
+        out = {"conv1_1_conv": "conv1.0", "conv1_1_bn": "conv1.1",
+               "conv1_2_conv": "conv1.3", "conv1_2_bn": "conv1.4",
+               "conv1_3_conv": "conv1.6", "conv1_3_bn": "bn1", "predictions": "fc"}
     for layer in model.layers:
         parts = layer.name.split("_")
         if len(parts) != 4 or not parts[1].startswith("block"):
             continue
         stage, block, k, kind = parts
         prefix = f"layer{int(stage[4:]) - 1}.{int(block[5:]) - 1}"
-        if k == "0":
-            out[layer.name] = f"{prefix}.downsample.{0 if kind == 'conv' else 1}"
+        if k == "0" and kind in ("conv", "bn"):
+            out[layer.name] = f"{prefix}.downsample.{int(avg_down) + (kind == 'bn')}"
         elif kind in ("conv", "bn"):
             out[layer.name] = f"{prefix}.{kind}{k}"
     return out
@@ -204,3 +225,38 @@ def torchvision_to_ours(model, state: dict[str, np.ndarray], skip_top: bool = Fa
 
 def load_torchvision_pth(model, path, skip_top: bool = False) -> None:
     torchvision_to_ours(model, read_torch_state_dict(path), skip_top=skip_top)
+
+
+# ------------------------------------------------------------------------ timm
+def read_safetensors(path) -> dict[str, np.ndarray]:
+    """Read a ``.safetensors`` state dict (timm's hub files) into numpy arrays, with
+    the ``safetensors`` library (no PyTorch needed)."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    path = os.fspath(path)
+    try:
+        return dict(load_file(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ValueError(f"cannot read {path!r} as a safetensors file (truncated, or "
+                         f"another format?): {err}") from None
+
+
+def timm_to_ours(model, state: dict[str, np.ndarray], skip_top: bool = False) -> None:
+    """Assign a timm ResNet state dict (``resnet*``, ``resnet*d``, and torchvision's
+    weights as timm re-hosts them: same key names) to ``model``, which must be the same
+    variant: v1.5 stride placement, and for ``*d`` files the deep stem and
+    average-pool shortcuts (``build("resnet50d")``). Arithmetic as
+    :func:`torchvision_to_ours`; both use BN epsilon 1e-5."""
+    names = {layer.name for layer in model.layers}
+    deep_file = "conv1.0.weight" in state
+    if deep_file != ("conv1_1_conv" in names):
+        which = ("a deep stem (conv1.0 ... conv1.6: a ResNet-C/D file such as timm's "
+                 "resnet50d; build e.g. 'resnet50d')" if deep_file else
+                 "the paper's 7x7 stem (conv1.weight: build e.g. 'resnet50', not a *d net)")
+        raise ValueError(f"the weights do not fit {model.name}: the file has {which}")
+    torchvision_to_ours(model, state, skip_top=skip_top)
+
+
+def load_timm_safetensors(model, path, skip_top: bool = False) -> None:
+    timm_to_ours(model, read_safetensors(path), skip_top=skip_top)

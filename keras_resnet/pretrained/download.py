@@ -4,9 +4,13 @@ Where a file is looked for, in order:
 
 1. ``offline_dir`` / ``$KERAS_RESNET_WEIGHTS_DIR``: a folder of files placed by hand
    (same file names as the registry's); never written to.
-2. the cache, ``$KERAS_RESNET_CACHE`` or ``$KERAS_HOME/models/keras_resnet``
-   (``~/.keras/models/keras_resnet`` by default).
-3. ``mirror`` / ``$KERAS_RESNET_WEIGHTS_MIRROR`` (a base URL; the file name is
+2. Files on the Hugging Face hub (the registry gives their repository, pinned revision
+   and file name): ``huggingface_hub.hf_hub_download``, the library timm and keras-hub
+   use, with its shared cache, ``HF_HUB_OFFLINE``, ``HF_ENDPOINT`` and resumable
+   downloads. Our own SHA-256 check follows, against the registry's hash.
+3. Other files: the cache, ``$KERAS_RESNET_CACHE`` or
+   ``$KERAS_HOME/models/keras_resnet`` (``~/.keras/models/keras_resnet`` by default),
+   then ``mirror`` / ``$KERAS_RESNET_WEIGHTS_MIRROR`` (a base URL; the file name is
    appended), then the registry's origin URLs.
 
 A download goes to a temporary file of its own beside its final place
@@ -48,8 +52,16 @@ def hash_matches(path, spec: str) -> bool:
 
 def fetch(file_name: str, urls, file_hash: str, *, cache: str | None = None,
           offline_dir: str | None = None, mirror: str | None = None,
-          progress: bool = True, timeout: float = 60.0) -> str:
-    """Return a local, verified path to ``file_name``, downloading it if needed."""
+          progress: bool = True, timeout: float = 60.0, hf: dict | None = None) -> str:
+    """Return a local, verified path to ``file_name``, downloading it if needed.
+
+    ``hf``: ``{"repo_id", "revision", "filename"}`` of a Hugging Face hub file, fetched
+    through ``huggingface_hub`` (see the module docstring).
+
+    Raises:
+        WeightsDownloadError: the file could not be fetched, or it does not match
+            ``file_hash``; the message says where to put a copy fetched elsewhere.
+    """
     if os.path.basename(file_name) != file_name or not file_name:
         raise ValueError(f"file_name must be a plain file name, got {file_name!r}")
     parse_hash(file_hash)
@@ -63,6 +75,8 @@ def fetch(file_name: str, urls, file_hash: str, *, cache: str | None = None,
                     "corrupt or a different file. Replace it with the original download."
                 )
             return placed
+    if hf:
+        return _fetch_from_hub(file_name, urls, file_hash, hf, offline_dir)
 
     cache = cache or cache_dir()
     target = os.path.join(cache, file_name)
@@ -89,6 +103,34 @@ def fetch(file_name: str, urls, file_hash: str, *, cache: str | None = None,
         f"elsewhere and put it at {target} (or into a folder named by "
         "KERAS_RESNET_WEIGHTS_DIR); it is checked against its hash before use."
     )
+
+
+def _fetch_from_hub(file_name, urls, file_hash, hf, offline_dir):
+    """``huggingface_hub.hf_hub_download`` at the pinned revision, then our hash check."""
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError:  # pragma: no cover - a dependency
+        raise WeightsDownloadError("fetching hub weights needs huggingface_hub: "
+                                   "pip install huggingface_hub") from None
+    url = urls[0] if urls else (f"https://huggingface.co/{hf['repo_id']}/resolve/"
+                                f"{hf['revision']}/{hf['filename']}")
+    try:
+        path = hf_hub_download(hf["repo_id"], hf["filename"], revision=hf["revision"])
+    except Exception as err:  # offline, unreachable, gated: the library's many types
+        placed = os.path.join(offline_dir or "$KERAS_RESNET_WEIGHTS_DIR", file_name)
+        raise WeightsDownloadError(
+            f"could not fetch {url} through huggingface_hub ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else 'no detail'}). To install the "
+            f"file by hand, download it elsewhere and put it at {placed} (a folder named "
+            f"by KERAS_RESNET_WEIGHTS_DIR); it is checked against its {file_hash} before "
+            "use.") from None
+    if not hash_matches(path, file_hash):
+        algorithm, digest = parse_hash(file_hash)
+        raise WeightsDownloadError(
+            f"{path} (from {url}) does not match its published hash: expected {algorithm} "
+            f"{digest}, got {file_digest(path, algorithm)}. Delete it from the Hugging "
+            "Face cache (huggingface-cli delete-cache) and try again.")
+    return path
 
 
 def _download(url, target, file_hash, *, progress, timeout):

@@ -12,15 +12,20 @@ import os
 import warnings
 
 from ..arch.specs import SPECS
-from .convert import load_keras_applications_h5, load_torchvision_pth
+from .convert import load_keras_applications_h5, load_timm_safetensors, load_torchvision_pth
 from .download import fetch, hash_matches
 from .registry import package_file, resolve
 
 SUPPORTED_FILES = (".weights.h5 (this package / Keras 3), .h5 (keras.applications), "
-                   ".pth / .pt (a torchvision ResNet state_dict; needs PyTorch)")
+                   ".safetensors (a timm ResNet, ResNet-D included, or torchvision's "
+                   "weights as timm hosts them), .pth / .pt (a torchvision ResNet "
+                   "state_dict; needs PyTorch)")
+# PyTorch-published ResNets (torchvision, timm) stride the bottleneck's 3x3 (v1.5).
+_V15_FILES = (".pth", ".pt", ".safetensors")
 LOADERS = {
     "keras-applications-h5": load_keras_applications_h5,
     "torchvision-state-dict": load_torchvision_pth,
+    "timm-safetensors": load_timm_safetensors,
     # registry files: the registry names their network (no record needed)
     "keras-weights-h5": lambda model, path, skip_top: load_keras3_weights(
         model, path, warn_missing=False, backbone_only=skip_top),
@@ -37,10 +42,10 @@ def plan_weights(spec, weights, *, include_top, classes, channels, stride_placem
         )
     path = os.fspath(weights)
     if os.path.exists(path):
-        if path.endswith((".pth", ".pt")):  # torchvision bottlenecks are v1.5
+        if path.endswith(_V15_FILES):
             spec = _with_stride_placement(spec, "3x3", stride_placement_given, path)
         return spec, _file_loader(path, include_top, classes)
-    if os.sep in path or path.endswith((".h5", ".pth", ".pt", ".keras")):
+    if os.sep in path or path.endswith((".h5", ".keras") + _V15_FILES):
         raise ValueError(f"weights file not found: {path!r}")
 
     # A registry tag. Published ImageNet weights take RGB images; weights trained here
@@ -77,7 +82,8 @@ def plan_weights(spec, weights, *, include_top, classes, channels, stride_placem
                 raise ValueError(f"the packaged weights file {local} is missing or does not "
                                  f"match its hash {record['hash']}; reinstall the package")
         else:
-            local = fetch(record["file_name"], record["urls"], record["hash"])
+            local = fetch(record["file_name"], record["urls"], record["hash"],
+                          hf=record.get("hf"))
         LOADERS[entry.format](model, local, skip_top=not include_top or new_head)
         if new_head:
             print(f"Weights {entry.tag!r}: backbone loaded; their {entry.classes}-class "
@@ -88,8 +94,10 @@ def plan_weights(spec, weights, *, include_top, classes, channels, stride_placem
 
 
 # Fields that pretrained weights do not fix: the name, the defaults used without
-# arguments, and the stride placement (checked against the weights on its own).
-_FREE_FIELDS = {"name", "stride_placement", "default_input_shape", "default_classes"}
+# arguments, the stride placement (checked against the weights on its own) and the
+# output stride (dilation changes no variable).
+_FREE_FIELDS = {"name", "stride_placement", "default_input_shape", "default_classes",
+                "output_stride"}
 
 
 def _check_same_network(spec, tag):
@@ -141,6 +149,10 @@ def _file_loader(path, include_top, classes=None):
     if path.endswith((".h5", ".hdf5")):
         return lambda model: _announce_new_head(
             load_keras_applications_h5(model, path, skip_top=skip_top), path, include_top,
+            classes, 1000)
+    if path.endswith(".safetensors"):
+        return lambda model: _announce_new_head(
+            load_timm_safetensors(model, path, skip_top=skip_top), path, include_top,
             classes, 1000)
     if path.endswith((".pth", ".pt")):
         _require_torch(path)

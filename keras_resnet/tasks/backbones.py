@@ -198,6 +198,7 @@ def faster_rcnn_split(name: str = "resnet50", weights=None, freeze_bn: bool | No
         placement = "3x3"  # v1.5 weights (torchvision) fix it when the net is built
     opts = blocks.LayerOptions(data_format=data_format,
                                stride_placement=placement,
+                               downsample=spec.downsample,
                                bn_epsilon=build_options.get("bn_epsilon", 1e-5),
                                bn_momentum=build_options.get("bn_momentum", 0.9))
     x = roi

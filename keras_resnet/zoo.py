@@ -240,7 +240,7 @@ def load_pretrained(tag: str, **build_options):
             x = x[..., None]  # (H, W) or (N, H, W)
         if x.shape[-1] == 1:
             x = np.repeat(x, 3, axis=-1)
-        x = resize_and_crop(x, entry.resize, entry.crop)
+        x = resize_and_crop(x, entry.resize, entry.crop, entry.interpolation)
         if x.ndim == 3:
             x = x[None]
         return preprocess_input(x, weights=tag) if normalise else x.astype("float32")

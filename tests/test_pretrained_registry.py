@@ -27,15 +27,24 @@ def test_every_entry_is_complete_and_consistent():
             assert e.format == "keras-weights-h5" and e.preprocessing["mode"] == "pixel_mean"
             assert e.input_shape and e.command and e.resize is None
         else:
-            assert e.format in ("keras-applications-h5", "torchvision-state-dict")
+            assert e.format in ("keras-applications-h5", "torchvision-state-dict",
+                                "timm-safetensors")
             assert e.classes == 1000 and e.crop == 224 and e.resize >= e.crop
             assert e.preprocessing["mode"] in ("caffe", "torch")
-        assert 0 < e.metrics["top1"] < e.metrics["top5"] < 100 and e.metrics["source"]
-        assert e.license and e.origin
+        assert 0 < e.metrics["top1"] < e.metrics.get("top5", 100) <= 100
+        assert e.metrics["source"] and e.license and e.origin
+        assert e.interpolation in ("bilinear", "bicubic")
         for record in e.files.values():
             parse_hash(record["hash"])
-            assert all(u.startswith("https://") and u.endswith(record["file_name"])
-                       for u in record["urls"])
+            hf = record.get("hf")
+            if hf:  # a hub file: its full SHA-256, at a revision, fetched by huggingface_hub
+                assert e.format == "timm-safetensors" and record["hash_source"]
+                assert len(parse_hash(record["hash"])[1]) == 64
+                assert record["urls"] == [f"https://huggingface.co/{hf['repo_id']}/resolve/"
+                                          f"{hf['revision']}/{hf['filename']}"]
+            else:
+                assert all(u.startswith("https://") and u.endswith(record["file_name"])
+                           for u in record["urls"])
             assert record["file_name"] not in names
             names.add(record["file_name"])
     for alias, per_arch in defaults.items():
@@ -76,7 +85,8 @@ def test_resolve_aliases_and_errors():
         registry.resolve("resnet20", "imagenet")
     with pytest.raises(ValueError, match="unknown weights 'resnet101.imagenet' for resnet50"):
         registry.resolve("resnet50", "resnet101.imagenet")
-    assert registry.list_weights("resnet50") == ["resnet50.imagenet", "resnet50.tv_in1k"]
+    assert registry.list_weights("resnet50") == ["resnet50.imagenet", "resnet50.tv_in1k",
+                                                 "resnet50.a1_in1k"]
 
 
 def test_registry_weights_fix_the_stride_placement_before_download(monkeypatch):

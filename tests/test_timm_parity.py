@@ -122,3 +122,52 @@ def test_a_file_of_the_other_stem_is_refused_with_the_network_to_build(tmp_path)
     plain = _save(_timm_model("resnet50", None, seed=1), tmp_path / "v15.safetensors")
     with pytest.raises(ValueError, match="7x7 stem"):
         keras_resnet.build("resnet50d", weights=plain)
+
+
+@pytest.mark.parametrize("arch,tag", [("resnet50d", "ra4_e3600_r224_in1k"),
+                                      ("resnet50", "a1_in1k")])
+def test_registered_timm_weights_load_from_the_hub_cache_with_their_transform(
+        tmp_path, monkeypatch, arch, tag):
+    """`ResNet50D(weights="ra4_e3600_r224_in1k")` end to end, offline: the registry's hub
+    file (here timm's random weights, registered under their own hash) comes through
+    huggingface_hub's cache, loads into the v1.5 / ResNet-D graph, equals timm, and
+    load_pretrained resizes bicubic to 235 and crops 224 as timm's eval transform."""
+    import dataclasses
+    import hashlib
+
+    import huggingface_hub.constants as hf_constants
+
+    from keras_resnet.pretrained import registry
+
+    net = _timm_model(arch, None, seed=7)
+    entry = registry.resolve(arch, tag)
+    hf = entry.files["top"]["hf"]
+    snap = (tmp_path / "hub" / f"models--{hf['repo_id'].replace('/', '--')}" / "refs")
+    snap.mkdir(parents=True)
+    (snap / "main").write_text("0" * 40)  # what the cache's 'main' points to
+    files = snap.parent / "snapshots" / ("0" * 40 if hf["revision"] == "main" else hf["revision"])
+    files.mkdir(parents=True)
+    path = _save(net, files / hf["filename"])
+    sha = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    entries, defaults = registry.load_registry()
+    record = dict(entry.files["top"], hash=f"sha256:{sha}")
+    patched = dict(entries, **{entry.tag: dataclasses.replace(entry, files={"top": record})})
+    monkeypatch.setattr(registry, "load_registry", lambda: (patched, defaults))
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.delenv("KERAS_RESNET_WEIGHTS_DIR", raising=False)
+
+    x = np.random.default_rng(2).normal(size=(1, 64, 64, 3)).astype("float32")
+    logits, _ = _timm_outputs(net, x)
+    constructor = getattr(keras_resnet, keras_resnet.get_spec(arch).constructor_name)
+    model = constructor(weights=tag, input_shape=(64, 64, 3), classifier_activation=None)
+    _close(model(x), logits, f"{arch}.{tag}")
+    assert model.get_layer("conv3_block1_2_conv").strides == (2, 2)  # v1.5, from the entry
+
+    _, preprocess = keras_resnet.load_pretrained(entry.tag, input_shape=(224, 224, 3))
+    photo = np.random.default_rng(3).integers(0, 256, (300, 400, 3), dtype="uint8")
+    from keras_resnet.data.augment import resize_and_crop
+    expected = resize_and_crop(photo, 235, 224, "bicubic")
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    np.testing.assert_allclose(preprocess(photo)[0], (expected / 255.0 - mean) / std,
+                               rtol=1e-5, atol=1e-5)

@@ -21,8 +21,12 @@ class WeightsEntry:
     tag: str
     arch: str
     stride_placement: str
-    format: str  # "keras-applications-h5" | "torchvision-state-dict" | "keras-weights-h5"
-    files: dict  # "top" / "notop" -> {"file_name", "urls", "hash"[, "package": true]}
+    # "keras-applications-h5" | "torchvision-state-dict" | "timm-safetensors" |
+    # "keras-weights-h5"
+    format: str
+    # "top" / "notop" -> {"file_name", "urls", "hash"[, "size"][, "package": true]
+    # [, "hf": {"repo_id", "revision", "filename"}: a Hugging Face hub file]}
+    files: dict
     preprocessing: dict
     resize: int | None
     crop: int | None
@@ -35,6 +39,9 @@ class WeightsEntry:
     input_shape: tuple | None = None
     class_names: tuple | None = None
     command: str | None = None
+    # The eval resize's interpolation (the publisher's: timm's a1/ra4 weights bicubic,
+    # torchvision's and keras.applications' bilinear).
+    interpolation: str = "bilinear"
 
     def file_for(self, include_top: bool) -> dict:
         """The file record to fetch: the no-top file when one exists and the top is

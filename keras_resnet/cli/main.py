@@ -114,15 +114,16 @@ def make_parser():
                         "(v1.5, torchvision's); default: 1x1")
     p.set_defaults(func=commands.cmd_summary)
 
-    p = sub.add_parser("convert", help="convert a keras.applications .h5 or torchvision "
-                       ".pth file into this package's .weights.h5 (which records its "
-                       "architecture)")
-    p.add_argument("src", help="weights file (.h5 or .pth) or registry tag")
-    p.add_argument("--arch", required=True, help="registry name of the network, e.g. resnet50")
+    p = sub.add_parser("convert", help="convert a keras.applications .h5, a torchvision "
+                       ".pth or a timm .safetensors file into this package's .weights.h5 "
+                       "(which records its architecture)")
+    p.add_argument("src", help="weights file (.h5, .pth or .safetensors) or registry tag")
+    p.add_argument("--arch", required=True, help="registry name of the network, e.g. "
+                   "resnet50, resnet50d (timm's *d files)")
     p.add_argument("--out", required=True, help="output file, ending in .weights.h5")
     p.add_argument("--no-top", action="store_true", help="drop the classifier")
     p.add_argument("--stride-placement", choices=["1x1", "3x3", "v1", "v1.5"],
-                   help="the file's stride placement; default: the format's (torchvision: 3x3)")
+                   help="the file's stride placement; default: the format's (torchvision, timm: 3x3)")
     p.set_defaults(func=commands.cmd_convert)
 
     p = sub.add_parser("demo", help="train + evaluate a ResNet-20 on the embedded "

@@ -43,6 +43,28 @@ def _quiet_tensorflow():
         print("\n".join(kept), file=sys.stderr)
 
 
+def cmd_weights(args):
+    from ..pretrained import cards
+
+    if args.markdown:
+        print(cards.table(args.arch) if args.arch else cards.catalogue_markdown(), end="\n"
+              if args.arch else "")
+        return 0
+    rows = cards.rows(args.arch)
+    if not rows:
+        print(f"no pretrained weights are registered for {args.arch}")
+        return 0
+    columns = [c for c in cards.COLUMNS if c != "load it"]
+    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    print("  ".join("-" * widths[c] for c in columns))
+    for r in rows:
+        print("  ".join(r[c].ljust(widths[c]) for c in columns))
+    print("\nLoad one: keras_resnet.build(ARCH, weights=TAG), e.g. "
+          + rows[0]["load it"].strip("`") + "; --markdown prints the page with every line.")
+    return 0
+
+
 def cmd_models(args):
     from ..arch import paper
     from ..arch.complexity import spec_complexity

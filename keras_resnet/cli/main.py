@@ -100,6 +100,13 @@ def make_parser():
                    help="only this family (default: both)")
     p.set_defaults(func=commands.cmd_models)
 
+    p = sub.add_parser("weights", help="the pretrained-weights catalogue: published top-1, "
+                       "params, GMACs, file, licence, eval transform, how to load each")
+    p.add_argument("--arch", default=None, help="only this network's weights, e.g. resnet50")
+    p.add_argument("--markdown", action="store_true",
+                   help="print the catalogue as Markdown (the page docs/weights.md)")
+    p.set_defaults(func=commands.cmd_weights)
+
     p = sub.add_parser("summary", help="per-stage output shapes, parameters and FLOPs")
     p.add_argument("name", help="registry name, e.g. resnet50 (see `keras-resnet models`)")
     p.add_argument("--input-shape", type=_shape, default=None, metavar="H,W,C",

@@ -1,0 +1,90 @@
+"""Model cards: the weights catalogue as rows and as the Markdown of ``docs/weights.md``.
+
+Everything here is read from the registry (``weights/registry.json``) and the network
+specs (parameter and multiply-add counts), so the page and ``keras-resnet weights``
+cannot drift from what ``weights=`` loads; a test regenerates the page and compares.
+Pure Python: no Keras, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+from ..arch.complexity import spec_complexity
+from ..arch.specs import get_spec
+from .registry import WeightsEntry, load_registry
+
+COLUMNS = ("weights", "top-1 (published)", "params", "GMACs", "file", "licence",
+           "eval transform", "load it")
+
+
+def eval_transform(entry: WeightsEntry) -> str:
+    """The publisher's evaluation transform in words, e.g. ``"shorter side 235
+    bicubic, centre 224, mean/std"``."""
+    norm = {"caffe": "Caffe BGR mean", "torch": "mean/std", "pixel_mean": "per-pixel mean",
+            "tf": "[-1, 1]"}.get(entry.preprocessing.get("mode"), entry.preprocessing.get("mode"))
+    if entry.input_shape:  # trained here at a fixed size
+        h, w, c = entry.input_shape
+        return f"{h}x{w}x{c} as trained, {norm}"
+    return f"shorter side {entry.resize} {entry.interpolation}, centre {entry.crop}, {norm}"
+
+
+def load_line(entry: WeightsEntry) -> str:
+    """The one line of Python that builds the network with these weights."""
+    spec = get_spec(entry.arch)
+    short = entry.tag.split(".", 1)[1]
+    return f'keras_resnet.{spec.constructor_name}(weights="{short}")'
+
+
+def rows(arch: str | None = None) -> list[dict]:
+    """One dict per registered weights (optionally of one architecture), in registry
+    order, with the :data:`COLUMNS` as keys (strings)."""
+    entries, _ = load_registry()
+    out = []
+    for tag, e in entries.items():
+        if arch is not None and e.arch != get_spec(arch).name:
+            continue
+        spec = get_spec(e.arch).replace(stride_placement=e.stride_placement)  # v1.5: +6% MACs
+        shape = tuple(e.input_shape) if e.input_shape else (e.crop, e.crop, 3)
+        c = spec_complexity(spec, input_shape=shape, classes=e.classes)
+        top1 = f"{e.metrics['top1']:.2f}%"
+        if e.metrics.get("top1_at_288"):
+            top1 += f" ({e.metrics['top1_at_288']:.2f}% at 288)"
+        size = e.files["top"].get("size")
+        out.append({
+            "weights": tag,
+            "top-1 (published)": top1,
+            "params": f"{c.params / 1e6:.2f} M",
+            "GMACs": f"{c.macs / 1e9:.2f}",
+            "file": f"{e.format}, {size / 1e6:.1f} MB" if size else e.format,
+            "licence": e.license,
+            "eval transform": eval_transform(e),
+            "load it": f"`{load_line(e)}`",
+        })
+    return out
+
+
+def table(arch: str | None = None) -> str:
+    """The rows as one Markdown table."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(r[c] for c in COLUMNS) + " |" for r in rows(arch)]
+    return "\n".join(lines)
+
+
+def catalogue_markdown() -> str:
+    """The whole of ``docs/weights.md``: one section per architecture."""
+    entries, defaults = load_registry()
+    archs = list(dict.fromkeys(e.arch for e in entries.values()))
+    parts = [
+        "# Pretrained weights",
+        "",
+        "Generated from `weights/registry.json` by `keras-resnet weights --markdown` "
+        "(a test keeps this page equal to it). Top-1 is the publisher's number on its "
+        "own protocol (the registry names the source of each); params and GMACs are "
+        "counted here at the weights' input size. `weights=\"imagenet\"` means what it "
+        "means in keras.applications and torchvision: "
+        + ", ".join(f"{a} -> `{t}`" for a, t in defaults.get("imagenet", {}).items())
+        + ".",
+    ]
+    for arch in archs:
+        spec = get_spec(arch)
+        parts += ["", f"## {spec.constructor_name} (`{arch}`)", "", table(arch)]
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,48 @@
+"""The weights catalogue (issue 25 item 5): `keras-resnet weights`, docs/weights.md in
+step with the registry, and each card's one line of Python naming its own weights."""
+
+import re
+from pathlib import Path
+
+import keras_resnet
+from keras_resnet.cli import main
+from keras_resnet.pretrained import cards, registry
+
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "weights.md"
+
+
+def test_docs_page_is_the_generated_catalogue():
+    assert PAGE.read_text() == cards.catalogue_markdown(), (
+        "docs/weights.md is stale: regenerate it with "
+        "`keras-resnet weights --markdown > docs/weights.md`")
+
+
+def test_every_card_loads_its_own_weights_and_shows_the_publishers_transform():
+    entries, _ = registry.load_registry()
+    rows = cards.rows()
+    assert [r["weights"] for r in rows] == list(entries)
+    for r in rows:
+        m = re.fullmatch(r'`keras_resnet\.(\w+)\(weights="([\w.]+)"\)`', r["load it"])
+        spec = keras_resnet.get_spec(m.group(1))
+        assert callable(getattr(keras_resnet, m.group(1)))
+        assert registry.resolve(spec.name, m.group(2)).tag == r["weights"]
+        e = entries[r["weights"]]
+        if e.format == "timm-safetensors":  # timm's crop_pct 0.95: floor(224 / 0.95) = 235
+            assert r["eval transform"] == "shorter side 235 bicubic, centre 224, mean/std"
+    by_tag = {r["weights"]: r for r in rows}
+    # torchvision's published parameter counts (independent of our counter)
+    assert by_tag["resnet50.tv_in1k"]["params"] == f"{25_557_032 / 1e6:.2f} M"
+    assert by_tag["resnet50d.a1_in1k"]["params"] == f"{25_576_264 / 1e6:.2f} M"
+    # v1.5 weights are counted on the v1.5 graph (4.09 GMACs), v1 on the paper's (3.86)
+    assert (by_tag["resnet50.tv_in1k"]["GMACs"], by_tag["resnet50.imagenet"]["GMACs"]) == (
+        "4.09", "3.86")
+
+
+def test_cli_lists_the_catalogue_and_filters_by_architecture(capsys):
+    assert main(["weights", "--arch", "resnet50d"]) == 0
+    out = capsys.readouterr().out
+    listed = [line.split()[0] for line in out.splitlines() if line.startswith("resnet")]
+    assert listed == ["resnet50d.a1_in1k", "resnet50d.ra4_e3600_r224_in1k"]
+    assert "80.96%" in out and "Apache-2.0" in out
+    assert main(["weights", "--arch", "resnet32"]) == 0
+    assert "no pretrained weights are registered for resnet32" in capsys.readouterr().out

@@ -25,6 +25,10 @@ $(STAMP): $(BASE) pyproject.toml
 	@# this project's machines keep both wheels on disk). Without them those tests skip.
 	$(PY) -m pip install -q "torch==2.14.1" "torchvision==0.29.1" "timm>=1.0" \
 	  || echo "note: torch/torchvision/timm not installed; the PyTorch parity tests will be skipped"
+	@# That torch brings triton (GPU kernels for torch.compile, unused on a CPU), whose
+	@# library crashes the process (SIGSEGV) when imported after TensorFlow, as
+	@# `import torchvision` does; without triton, torch leaves it alone.
+	$(PY) -m pip uninstall -q -y triton 2>/dev/null || true
 	touch $(STAMP)
 
 install: $(STAMP)

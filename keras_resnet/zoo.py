@@ -16,7 +16,7 @@ import numpy as np
 
 from .arch.builder import build_network, check_options, resolve_input_shape, resolve_spec
 from .arch.specs import SPECS, get_spec
-from .data.augment import resize_and_crop
+from .data.augment import resize_and_crop_pil
 from . import rundir
 from .io import deep_recursion
 from .pretrained.loading import default_shape_for, plan_weights
@@ -206,8 +206,10 @@ def load_pretrained(tag: str, **build_options):
     """``(model, preprocess)`` for a registry tag such as ``"resnet50.imagenet"``.
 
     ``preprocess`` takes raw uint8 RGB images as stored, (H, W, 3) or (N, H, W, 3),
-    any size, and returns the batch the model expects (resized, centre-cropped,
-    normalised). Grayscale (H, W) or (N, H, W, 1) images are repeated to RGB. With
+    any size, and returns the batch the model expects: resized and centre-cropped as
+    the publisher evaluates (the registry's resize, crop and interpolation, through
+    Pillow as torchvision and timm do: :func:`~keras_resnet.data.augment.
+    resize_and_crop_pil`), then normalised. Grayscale (H, W) or (N, H, W, 1) images are repeated to RGB. With
     ``include_preprocessing=True`` the model normalises by itself and ``preprocess``
     only resizes and crops (values stay 0-255).
     """
@@ -240,7 +242,7 @@ def load_pretrained(tag: str, **build_options):
             x = x[..., None]  # (H, W) or (N, H, W)
         if x.shape[-1] == 1:
             x = np.repeat(x, 3, axis=-1)
-        x = resize_and_crop(x, entry.resize, entry.crop, entry.interpolation)
+        x = resize_and_crop_pil(x, entry.resize, entry.crop, entry.interpolation)
         if x.ndim == 3:
             x = x[None]
         return preprocess_input(x, weights=tag) if normalise else x.astype("float32")

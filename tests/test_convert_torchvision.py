@@ -221,7 +221,8 @@ def test_weights_imagenet_for_resnet18_from_an_offline_folder(tmp_path, monkeypa
 
 
 def test_load_pretrained_returns_the_model_and_its_preprocessing(tmp_path, monkeypatch):
-    from keras_resnet.data.augment import resize_and_crop
+    from PIL import Image
+    from torchvision import transforms
 
     net = reference("resnet18", seed=6)
     serve_offline(tmp_path, monkeypatch, net)
@@ -230,14 +231,17 @@ def test_load_pretrained_returns_the_model_and_its_preprocessing(tmp_path, monke
     raw = np.random.default_rng(6).integers(0, 256, (300, 400, 3), dtype=np.uint8)
     x = preprocess(raw)
     assert x.shape == (1, 224, 224, 3) and x.dtype == np.float32
-    manual = (resize_and_crop(raw, 256, 224) / 255.0 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
+    # torchvision's own V1 eval geometry on the PIL image (independent of our code)
+    geometry = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224)])
+    cropped = np.asarray(geometry(Image.fromarray(raw)), "float32")
+    manual = (cropped / 255.0 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
     np.testing.assert_allclose(x[0], manual, rtol=1e-5, atol=1e-5)
     assert_close(keras.ops.convert_to_numpy(model(x)), torch_logits(net, x), RTOL)
     # In-model preprocessing: the model takes the resized raw image (0-255) itself.
     model_raw, resize_only = keras_resnet.load_pretrained(
         "resnet18.tv_in1k", classifier_activation=None, include_preprocessing=True)
     r = resize_only(raw)
-    np.testing.assert_allclose(r[0], resize_and_crop(raw, 256, 224), rtol=0, atol=0)
+    np.testing.assert_allclose(r[0], cropped, rtol=0, atol=0)
     assert_close(keras.ops.convert_to_numpy(model_raw(r)), torch_logits(net, x), RTOL)
     gray = preprocess(np.zeros((5, 28, 28), np.uint8))
     assert gray.shape == (5, 224, 224, 3)

@@ -30,7 +30,7 @@ def test_every_entry_is_complete_and_consistent():
             assert e.format in ("keras-applications-h5", "torchvision-state-dict",
                                 "timm-safetensors")
             assert e.classes == 1000 and e.crop == 224 and e.resize >= e.crop
-            assert e.preprocessing["mode"] in ("caffe", "torch")
+            assert e.preprocessing["mode"] in ("caffe", "torch", "tf")
         assert 0 < e.metrics["top1"] < e.metrics.get("top5", 100) <= 100
         assert e.metrics["source"] and e.license and e.origin
         assert e.interpolation in ("bilinear", "bicubic")

@@ -166,8 +166,39 @@ def test_registered_timm_weights_load_from_the_hub_cache_with_their_transform(
 
     _, preprocess = keras_resnet.load_pretrained(entry.tag, input_shape=(224, 224, 3))
     photo = np.random.default_rng(3).integers(0, 256, (300, 400, 3), dtype="uint8")
-    from keras_resnet.data.augment import resize_and_crop
-    expected = resize_and_crop(photo, 235, 224, "bicubic")
-    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
-    np.testing.assert_allclose(preprocess(photo)[0], (expected / 255.0 - mean) / std,
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(preprocess(photo)[0], _timm_eval(entry.tag, photo),
+                               rtol=0, atol=1e-5)
+
+
+def _timm_eval(tag, photo):
+    """timm's own eval transform for a tag (resolve_data_config + create_transform),
+    NHWC float32."""
+    from PIL import Image
+    from timm.data import create_transform, resolve_data_config
+
+    config = resolve_data_config({}, model=timm.create_model(tag, pretrained=False))
+    return create_transform(**config)(Image.fromarray(photo)).numpy().transpose(1, 2, 0)
+
+
+def test_eval_transforms_equal_timms_on_the_sample_photos():
+    """Issue 25 item 6: every timm-published entry's transform, applied by
+    load_pretrained's preprocess to scikit-image's sample photos (several sizes and
+    aspect ratios), equals timm's resolve_data_config + create_transform within 1/255
+    per pixel (measured: equal to float rounding, both resize with Pillow)."""
+    skimage_data = pytest.importorskip("skimage.data")
+    from keras_resnet.data.augment import resize_and_crop_pil
+    from keras_resnet.pretrained import registry
+    from keras_resnet.pretrained.transforms import preprocess_input
+
+    photos = [getattr(skimage_data, n)() for n in ("astronaut", "coffee", "chelsea", "rocket")]
+    std = np.array([0.229, 0.224, 0.225])
+    entries, _ = registry.load_registry()
+    tags = [t for t, e in entries.items() if e.format == "timm-safetensors"]
+    assert tags
+    for tag in tags:
+        entry = entries[tag]
+        for photo in photos:
+            x = resize_and_crop_pil(photo, entry.resize, entry.crop, entry.interpolation)
+            ours = preprocess_input(x[None], weights=tag)[0]
+            err = np.max(np.abs(ours - _timm_eval(tag, photo)) * std * 255)
+            assert err <= 1.0, f"{tag} on a {photo.shape} photo: {err:.3f}/255"

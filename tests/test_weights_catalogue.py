@@ -28,7 +28,8 @@ def test_every_card_loads_its_own_weights_and_shows_the_publishers_transform():
         assert registry.resolve(spec.name, m.group(2)).tag == r["weights"]
         e = entries[r["weights"]]
         if e.format == "timm-safetensors":  # timm's crop_pct 0.95: floor(224 / 0.95) = 235
-            assert r["eval transform"] == "shorter side 235 bicubic, centre 224, mean/std"
+            assert r["eval transform"] == "shorter side 235 bicubic, centre 224, " + (
+                "[-1, 1]" if e.preprocessing["mean"] == [1.0] * 3 else "mean/std")
     by_tag = {r["weights"]: r for r in rows}
     # torchvision's published parameter counts (independent of our counter)
     assert by_tag["resnet50.tv_in1k"]["params"] == f"{25_557_032 / 1e6:.2f} M"

@@ -54,7 +54,9 @@ _EXPORTS = {
     "preprocess_input": "pretrained.transforms",
     "decode_predictions": "pretrained.classes",
     "imagenet_classes": "pretrained.classes",
-    "list_weights": "pretrained.registry",
+    "list_weights": "pretrained.weights",
+    "get_weights": "pretrained.weights",
+    "Weights": "pretrained.weights",
     "backbone": "tasks.backbones",
     "faster_rcnn_split": "tasks.backbones",
     "Predictor": "deploy",
@@ -188,7 +190,7 @@ if TYPE_CHECKING:  # for static analysis and IDE completion
     from .deploy import Predictor
     from .pretrained.classes import decode_predictions, imagenet_classes
     from .pretrained.record import save_weights
-    from .pretrained.registry import list_weights
+    from .pretrained.weights import Weights, get_weights, list_weights
     from .pretrained.transforms import preprocess_input
     from .tasks.backbones import backbone, faster_rcnn_split
     from .zoo import CONSTRUCTORS, build, load_model, load_pretrained, load_trained

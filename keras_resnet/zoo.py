@@ -16,7 +16,6 @@ import numpy as np
 
 from .arch.builder import build_network, check_options, resolve_input_shape, resolve_spec
 from .arch.specs import SPECS, get_spec
-from .data.augment import resize_and_crop_pil
 from . import rundir
 from .io import deep_recursion
 from .pretrained.loading import default_shape_for, plan_weights
@@ -203,51 +202,31 @@ CONSTRUCTORS = {spec.constructor_name: constructor(name) for name, spec in SPECS
 
 
 def load_pretrained(tag: str, **build_options):
-    """``(model, preprocess)`` for a registry tag such as ``"resnet50.imagenet"``.
+    """``(model, preprocess)`` for a registry tag such as ``"resnet50.imagenet"`` (or a
+    :class:`~keras_resnet.Weights`).
 
-    ``preprocess`` takes raw uint8 RGB images as stored, (H, W, 3) or (N, H, W, 3),
-    any size, and returns the batch the model expects: resized and centre-cropped as
-    the publisher evaluates (the registry's resize, crop and interpolation, through
-    Pillow as torchvision and timm do: :func:`~keras_resnet.data.augment.
-    resize_and_crop_pil`), then normalised. Grayscale (H, W) or (N, H, W, 1) images are repeated to RGB. With
+    ``preprocess`` is ``get_weights(tag).transforms()``: it takes raw uint8 RGB images
+    as stored, (H, W, 3) or (N, H, W, 3), any size, and returns the batch the model
+    expects: resized and centre-cropped as the publisher evaluates (the registry's
+    resize, crop and interpolation, through Pillow as torchvision and timm do), then
+    normalised. Grayscale (H, W) or (N, H, W, 1) images are repeated to RGB. Weights
+    trained here take images at their trained size. With
     ``include_preprocessing=True`` the model normalises by itself and ``preprocess``
     only resizes and crops (values stay 0-255).
     """
+    from .pretrained.weights import get_weights
+
     entries, _ = registry.load_registry()
     if tag not in entries:
         raise ValueError(f"unknown weights tag {tag!r}; known tags: {', '.join(entries)}")
-    entry = entries[tag]
-    normalise = not build_options.get("include_preprocessing")
-    if entry.preprocessing["mode"] == "pixel_mean":  # trained here, at a fixed size
+    weights = get_weights(tag)
+    entry = weights.entry
+    if entry.input_shape:  # trained here, at a fixed size
         build_options.setdefault("input_shape", entry.input_shape)
         build_options.setdefault("classes", entry.classes)
-        model = build(entry.arch, weights=tag, **build_options)
-
-        def preprocess_fixed(images):
-            """uint8 images at the trained size: (H, W), (H, W, C), (N, H, W[, C])."""
-            x = np.asarray(images)
-            h, w, c = entry.input_shape
-            if x.shape in ((h, w), (h, w, c)):
-                x = x[None]
-            if normalise:
-                return preprocess_input(x.astype("float32"), weights=tag)  # a copy
-            return (x[..., None] if x.ndim == 3 else x).astype("float32")
-
-        return model, preprocess_fixed
-    model = build(entry.arch, weights=tag, **build_options)
-
-    def preprocess(images):
-        x = np.asarray(images)
-        if x.ndim == 2 or (x.ndim == 3 and x.shape[-1] not in (1, 3)):
-            x = x[..., None]  # (H, W) or (N, H, W)
-        if x.shape[-1] == 1:
-            x = np.repeat(x, 3, axis=-1)
-        x = resize_and_crop_pil(x, entry.resize, entry.crop, entry.interpolation)
-        if x.ndim == 3:
-            x = x[None]
-        return preprocess_input(x, weights=tag) if normalise else x.astype("float32")
-
-    return model, preprocess
+    model = build(entry.arch, weights=str(weights), **build_options)
+    return model, weights.transforms(
+        normalize=not build_options.get("include_preprocessing"))
 
 
 def load_model(path, **kwargs):

@@ -47,3 +47,41 @@ def test_cli_lists_the_catalogue_and_filters_by_architecture(capsys):
     assert "80.96%" in out and "Apache-2.0" in out
     assert main(["weights", "--arch", "resnet32"]) == 0
     assert "no pretrained weights are registered for resnet32" in capsys.readouterr().out
+
+
+def test_weights_objects_are_their_tags_with_meta_classes_and_transforms():
+    import copy
+    import pickle
+
+    import numpy as np
+
+    from keras_resnet.data.augment import resize_and_crop_pil
+
+    all_weights = keras_resnet.list_weights()
+    assert all(isinstance(w, keras_resnet.Weights) for w in all_weights)
+    assert "resnet152.imagenet" in all_weights  # still compares as its tag
+    assert keras_resnet.list_weights("ResNet-50-D") == ["resnet50d.a1_in1k",
+                                                       "resnet50d.ra4_e3600_r224_in1k"]
+    w = keras_resnet.get_weights("resnet50d.ra4_e3600_r224_in1k")
+    assert w == keras_resnet.get_weights("ra4_e3600_r224_in1k", arch="resnet50d")
+    assert pickle.loads(pickle.dumps(w)).entry == w.entry == copy.copy(w).entry
+    m = w.meta
+    assert (m["top1"], m["params"], m["license"], m["interpolation"]) == (
+        80.956, 25_576_264, "Apache-2.0", "bicubic")
+    assert m["hash"].startswith("sha256:dcfb3207") and m["resize"] == 235
+    assert len(w.class_names) == 1000 and w.class_names[0] == "tench"
+    assert keras_resnet.get_weights("resnet20.fashion_mnist").class_names[9] == "Ankle boot"
+
+    photo = np.random.default_rng(0).integers(0, 256, (300, 451, 3), dtype="uint8")
+    x = w.transforms()(photo)
+    raw = w.transforms(normalize=False)(photo)
+    assert x.shape == raw.shape == (1, 224, 224, 3)
+    np.testing.assert_allclose(raw[0], resize_and_crop_pil(photo, 235, 224, "bicubic"))
+    np.testing.assert_allclose(x, raw / 127.5 - 1.0, atol=1e-6)  # timm's [-1, 1] config
+    fm = keras_resnet.get_weights("resnet20.fashion_mnist").transforms()
+    assert fm(np.zeros((5, 28, 28), "uint8")).shape == (5, 28, 28, 1)
+    import pytest
+    with pytest.raises(ValueError, match="take 28x28x1 images"):
+        fm(np.zeros((2, 32, 32), "uint8"))
+    with pytest.raises(ValueError, match="unknown weights"):
+        keras_resnet.get_weights("resnet50.nope")

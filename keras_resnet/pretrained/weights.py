@@ -1,0 +1,155 @@
+"""``Weights``: one registry entry as an object, what ``get_weights`` and
+``list_weights`` return.
+
+A :class:`Weights` *is* its full tag (a ``str`` subclass, like timm's model names), so
+it goes wherever a tag goes (``build(..., weights=w)``, ``load_pretrained(w)``,
+``"resnet50.a1_in1k" in list_weights()``), and it carries what the registry knows about
+the file: :attr:`~Weights.meta` (published accuracy and its source, parameters, GMACs,
+licence, origin, file), :attr:`~Weights.class_names`, and :meth:`~Weights.transforms`,
+the publisher's evaluation transform as a function of raw images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..arch.complexity import spec_complexity
+from ..arch.specs import get_spec, normalize_name
+from .registry import WeightsEntry, load_registry, resolve
+
+
+class Weights(str):
+    """Registered pretrained weights: the full tag (``"resnet50.a1_in1k"``) plus
+    ``entry`` (the registry's :class:`~keras_resnet.pretrained.registry.WeightsEntry`)."""
+
+    entry: WeightsEntry
+
+    def __new__(cls, entry: WeightsEntry):
+        self = super().__new__(cls, entry.tag)
+        self.entry = entry
+        return self
+
+    def __getnewargs__(self):  # copy and pickle rebuild it from its entry
+        return (self.entry,)
+
+    def __repr__(self):
+        return f"Weights({str(self)!r})"
+
+    @property
+    def arch(self) -> str:
+        """The registry network the weights are for, e.g. ``"resnet50d"``."""
+        return self.entry.arch
+
+    @property
+    def meta(self) -> dict:
+        """What the registry records, plus counts made here: ``top1`` (and ``top5``,
+        ``top1_at_288`` where published) with ``metrics_source`` and ``protocol``;
+        ``params`` and ``gmacs`` (multiply-adds, billions) of the network at
+        ``input_shape``; ``license``, ``origin``, ``format``, ``file_name``,
+        ``file_size`` (bytes, or None), ``hash``; the eval transform (``resize``,
+        ``crop``, ``interpolation``, ``preprocessing``)."""
+        e = self.entry
+        spec = get_spec(e.arch).replace(stride_placement=e.stride_placement)
+        shape = tuple(e.input_shape) if e.input_shape else (e.crop, e.crop, 3)
+        counts = spec_complexity(spec, input_shape=shape, classes=e.classes)
+        record = e.files["top"]
+        meta = {k: v for k, v in e.metrics.items() if k not in ("source",)}
+        meta.update(metrics_source=e.metrics.get("source"), params=counts.params,
+                    gmacs=counts.macs / 1e9, input_shape=shape, classes=e.classes,
+                    license=e.license, origin=e.origin, format=e.format,
+                    file_name=record["file_name"], file_size=record.get("size"),
+                    hash=record["hash"], resize=e.resize, crop=e.crop,
+                    interpolation=e.interpolation, preprocessing=dict(e.preprocessing),
+                    stride_placement=e.stride_placement)
+        return meta
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The classes in output order: the entry's own, or for 1000-class ImageNet
+        weights the readable names of ``keras_resnet.imagenet_classes``."""
+        if self.entry.class_names:
+            return tuple(self.entry.class_names)
+        if self.entry.classes == 1000:
+            from .classes import imagenet_classes
+
+            return tuple(name for _, name in imagenet_classes("readable"))
+        raise ValueError(f"the registry records no class names for {self}")
+
+    def transforms(self, normalize: bool = True):
+        """The publisher's evaluation transform as a function: raw images in, the
+        network's input batch out.
+
+        The function takes uint8 (or 0-255 float) images as stored: ``(H, W, C)`` or
+        ``(N, H, W, C)`` of any size (grayscale ``(H, W)`` too), and returns float32
+        ``(N, crop, crop, 3)``: resized (shorter side ``resize``, the entry's
+        interpolation, through Pillow as torchvision and timm), centre-cropped, and,
+        with ``normalize`` (default), normalised as the weights expect (``False``:
+        for a model built with ``include_preprocessing=True``). Weights trained here
+        at a fixed size (``input_shape``) take images of that size, only normalised.
+
+        Raises:
+            ValueError: images of another size for fixed-size weights (the function).
+        """
+        from ..data.augment import resize_and_crop_pil
+        from .transforms import preprocess_input
+
+        entry, tag = self.entry, str(self)
+        if entry.input_shape:
+            h, w, c = entry.input_shape
+
+            def fixed(images):
+                x = np.asarray(images)
+                if x.shape in ((h, w), (h, w, c)):
+                    x = x[None]
+                if x.ndim == 3 and c == 1:
+                    x = x[..., None]
+                if tuple(x.shape[1:]) != (h, w, c):
+                    raise ValueError(f"weights {tag!r} take {h}x{w}x{c} images; got "
+                                     f"shape {x.shape}")
+                x = x.astype("float32")
+                return preprocess_input(x, weights=tag) if normalize else x
+
+            return fixed
+
+        def transform(images):
+            x = np.asarray(images)
+            if x.ndim == 2 or (x.ndim == 3 and x.shape[-1] not in (1, 3)):
+                x = x[..., None]  # (H, W) or (N, H, W)
+            if x.shape[-1] == 1:
+                x = np.repeat(x, 3, axis=-1)
+            x = resize_and_crop_pil(x, entry.resize, entry.crop, entry.interpolation)
+            if x.ndim == 3:
+                x = x[None]
+            return preprocess_input(x, weights=tag) if normalize else x
+
+        return transform
+
+
+def get_weights(name: str, arch: str | None = None) -> Weights:
+    """The :class:`Weights` of a full tag (``"resnet50.a1_in1k"``), or of a short tag
+    or alias for ``arch`` (``get_weights("imagenet", arch="resnet50")``).
+
+    Raises:
+        ValueError: an unknown tag (the message lists what is registered).
+    """
+    if isinstance(name, Weights):
+        return name
+    if arch is None:
+        entries, _ = load_registry()
+        if name in entries:
+            return Weights(entries[name])
+        arch, _, short = str(name).partition(".")
+        if not short:
+            raise ValueError(f"unknown weights {name!r}: give a full tag such as "
+                             f"'resnet50.a1_in1k' (see keras_resnet.list_weights()), or "
+                             f"arch= with a short one")
+        return Weights(resolve(arch, short))
+    return Weights(resolve(arch, name))
+
+
+def list_weights(arch: str | None = None) -> list[Weights]:
+    """Every registered :class:`Weights` (each equal to its tag string), optionally
+    of one network, in registry order."""
+    entries, _ = load_registry()
+    key = normalize_name(arch) if arch else None
+    return [Weights(e) for e in entries.values() if key is None or e.arch == key]

@@ -46,9 +46,8 @@ def to_channels(image, channels: int):
 INTERPOLATIONS = ("bilinear", "bicubic")
 
 
-def resize_shorter(image, size, interpolation: str = "bilinear"):
-    """Resize so that the shorter side is ``size`` (``interpolation``, antialiased),
-    float32."""
+def resize_shorter(image, size):
+    """Resize so that the shorter side is ``size`` (bilinear, antialiased), float32."""
     import tensorflow as tf
 
     shape = tf.shape(image)
@@ -56,11 +55,7 @@ def resize_shorter(image, size, interpolation: str = "bilinear"):
     scale = tf.cast(size, "float32") / tf.minimum(h, w)
     new = (tf.maximum(tf.cast(size, "int32"), tf.cast(tf.round(h * scale), "int32")),
            tf.maximum(tf.cast(size, "int32"), tf.cast(tf.round(w * scale), "int32")))
-    if interpolation not in INTERPOLATIONS:
-        raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got "
-                         f"{interpolation!r}")
-    return tf.image.resize(tf.cast(image, "float32"), new, method=interpolation,
-                           antialias=True)
+    return tf.image.resize(tf.cast(image, "float32"), new, method="bilinear", antialias=True)
 
 
 def center_crop(image, size):
@@ -71,11 +66,10 @@ def center_crop(image, size):
     return image[..., top:top + size, left:left + size, :]
 
 
-def resize_and_crop(images, resize: int, crop: int, interpolation: str = "bilinear"):
-    """Resize so the shorter side is ``resize`` (``interpolation``: ``"bilinear"`` or
-    ``"bicubic"``, antialiased), then take the centre ``crop`` x ``crop`` square: the
-    single-view evaluation transform, the one implementation used by the tf.data
-    pipelines and by ``load_pretrained``.
+def resize_and_crop(images, resize: int, crop: int):
+    """Resize so the shorter side is ``resize`` (bilinear, antialiased), then take the
+    centre ``crop`` x ``crop`` square: the single-view evaluation transform of the
+    tf.data pipelines (published weights' transform is :func:`resize_and_crop_pil`).
 
     Args:
         images: one image ``(H, W, C)`` or a batch ``(N, H, W, C)``, any dtype; a numpy
@@ -97,7 +91,7 @@ def resize_and_crop(images, resize: int, crop: int, interpolation: str = "biline
     if len(images.shape) not in (3, 4):
         raise ValueError(f"expected an image (H, W, C) or a batch (N, H, W, C), got shape "
                          f"{tuple(images.shape)}")
-    x = center_crop(resize_shorter(tf.convert_to_tensor(images), resize, interpolation), crop)
+    x = center_crop(resize_shorter(tf.convert_to_tensor(images), resize), crop)
     return x.numpy() if eager else x
 
 

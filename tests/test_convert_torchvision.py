@@ -176,34 +176,42 @@ def test_no_top_and_new_classes_from_a_full_file(tmp_path):
                  "conv5 features vs PyTorch")
 
 
-def serve_offline(tmp_path, monkeypatch, net, arch="resnet18"):
-    """Place ``net``'s state_dict in an offline folder under the registry's file name,
-    with the registry's published hash replaced by the file's (a SHA-256 prefix, as
-    torchvision publishes it). Returns the real registry contents."""
+def serve_offline(tmp_path, monkeypatch, net, arch="resnet18", tag="tv_in1k"):
+    """Place ``net``'s state_dict in an offline folder under the registry's file name, in
+    the entry's format (timm's safetensors copy, or torchvision's .pth), with the
+    registry's published hash replaced by the file's. Returns the real registry."""
     import dataclasses
     import hashlib
 
+    from safetensors.torch import save_file
+
     from keras_resnet.pretrained import registry
 
-    entry = registry.resolve(arch, "tv_in1k")
+    entry = registry.resolve(arch, tag)
     record = entry.files["top"]
     offline = tmp_path / "offline"
     offline.mkdir(exist_ok=True)
-    torch.save(net.state_dict(), offline / record["file_name"])
-    digest = hashlib.sha256((offline / record["file_name"]).read_bytes()).hexdigest()
+    target = offline / record["file_name"]
+    if entry.format == "timm-safetensors":
+        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, target)
+    else:
+        assert entry.format == "torchvision-state-dict"
+        torch.save(net.state_dict(), target)
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
     entries, defaults = registry.load_registry()
-    files = {"top": dict(record, hash=f"sha256:{digest[:8]}")}
+    files = {"top": dict(record, hash=f"sha256:{digest}")}
     patched = dict(entries, **{entry.tag: dataclasses.replace(entry, files=files)})
     monkeypatch.setattr(registry, "load_registry", lambda: (patched, defaults))
     monkeypatch.setenv("KERAS_RESNET_WEIGHTS_DIR", str(offline))
     monkeypatch.setenv("KERAS_RESNET_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("KERAS_RESNET_WEIGHTS_MIRROR", "http://127.0.0.1:9/")  # never reached
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     return entries, defaults
 
 
 def test_weights_imagenet_for_resnet18_from_an_offline_folder(tmp_path, monkeypatch):
-    """weights="imagenet" -> resnet18.tv_in1k -> file placed by hand, hash-checked,
-    converted."""
+    """weights="imagenet" -> resnet18.tv_in1k (timm's safetensors copy of torchvision's
+    V1) -> file placed by hand, hash-checked, converted."""
     from keras_resnet.pretrained import registry
     from keras_resnet.pretrained.download import WeightsDownloadError
 
@@ -218,6 +226,20 @@ def test_weights_imagenet_for_resnet18_from_an_offline_folder(tmp_path, monkeypa
     monkeypatch.setattr(registry, "load_registry", lambda: (entries, defaults))
     with pytest.raises(WeightsDownloadError, match="does not match its published hash"):
         keras_resnet.ResNet18(weights="imagenet", input_shape=(64, 64, 3))
+
+
+def test_torchvision_v2_pth_from_the_registry(tmp_path, monkeypatch):
+    """weights="tv2_in1k" -> torchvision's own .pth (read without PyTorch's unpickler),
+    its SHA-256-prefix hash, V2's eval transform (resize 232)."""
+    net = reference("resnet50", seed=8)
+    serve_offline(tmp_path, monkeypatch, net, arch="resnet50", tag="tv2_in1k")
+    ours = keras_resnet.ResNet50(weights="tv2_in1k", classifier_activation=None,
+                                 input_shape=(64, 64, 3))
+    x = images((2, 64, 64, 3), seed=8)
+    assert_close(keras.ops.convert_to_numpy(ours(x)), torch_logits(net, x), RTOL)
+    w = keras_resnet.get_weights("resnet50.tv2_in1k")
+    assert (w.meta["resize"], w.meta["crop"], w.meta["train_size"]) == (232, 224, 176)
+    assert w.entry.files["top"]["file_name"] == "resnet50-11ad3fa6.pth"
 
 
 def test_load_pretrained_returns_the_model_and_its_preprocessing(tmp_path, monkeypatch):
@@ -268,3 +290,29 @@ def test_cli_convert_writes_a_file_that_loads_back(tmp_path, capsys):
     assert "do not fit resnet101" in capsys.readouterr().err
     assert not (tmp_path / "b.weights.h5").exists()
     assert main(["convert", str(src), "--arch", "resnet50", "--out", str(tmp_path / "x.h5")]) == 2
+
+
+def test_eval_transforms_equal_torchvisions_own():
+    """Every torchvision-published entry (V1 and V2, .pth or timm's copy) resizes, crops
+    and normalises as torchvision's Weights.transforms() does on the sample photos,
+    within 1/255 per pixel."""
+    skimage_data = pytest.importorskip("skimage.data")
+    from PIL import Image
+    from torchvision.models import resnet as tv
+
+    from keras_resnet.pretrained import registry
+
+    entries, _ = registry.load_registry()
+    std = np.array([0.229, 0.224, 0.225])
+    tags = [t for t in entries if ".tv" in t]
+    assert len(tags) == 8
+    photos = [skimage_data.astronaut(), skimage_data.coffee()]
+    for tag in tags:
+        depth = int(tag.split(".")[0][len("resnet"):])
+        version = "IMAGENET1K_V2" if ".tv2_" in tag else "IMAGENET1K_V1"
+        theirs = getattr(tv, f"ResNet{depth}_Weights")[version].transforms()
+        preprocess = keras_resnet.get_weights(tag).transforms()
+        for photo in photos:
+            expected = theirs(Image.fromarray(photo)).numpy().transpose(1, 2, 0)
+            err = np.max(np.abs(preprocess(photo)[0] - expected) * std * 255)
+            assert err <= 1.0, f"{tag} on a {photo.shape} photo: {err:.3f}/255"

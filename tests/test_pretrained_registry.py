@@ -65,13 +65,44 @@ def test_keras_applications_entries_carry_keras_own_hashes_and_urls():
         assert e.stride_placement == "1x1" and e.preprocessing["mode"] == "caffe"
 
 
-def test_torchvision_entries_hash_is_the_file_name_prefix():
-    for arch in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"):
-        e = registry.resolve(arch, "tv_in1k")
+def test_torchvision_pth_entries_hash_is_the_file_name_prefix():
+    pth = [e for e in registry.load_registry()[0].values()
+           if e.format == "torchvision-state-dict"]
+    assert sorted(e.tag for e in pth) == ["resnet101.tv2_in1k", "resnet101.tv_in1k",
+                                          "resnet152.tv2_in1k", "resnet50.tv2_in1k"]
+    for e in pth:
         record = e.files["top"]
         stem = record["file_name"].rsplit("-", 1)[1].split(".")[0]
         assert record["hash"] == f"sha256:{stem}" and len(stem) == 8
         assert e.stride_placement == "3x3" and e.preprocessing["std"] == [0.229, 0.224, 0.225]
+        assert (e.resize, e.train_size) == ((232, 176) if ".tv2_" in e.tag else (256, 224))
+
+
+def test_catalogue_has_the_weights_the_issue_names_and_no_torch_for_defaults():
+    """tv_in1k for 18/34/50/152 are timm's safetensors copies (pinned where a revision is
+    known), so the ResNet-18/34 defaults need no PyTorch; A1/A1h entries carry the full
+    SHA-256 of the hub file and the RSB eval transform."""
+    entries, defaults = registry.load_registry()
+    for depth in (18, 34, 50, 152):
+        e = entries[f"resnet{depth}.tv_in1k"]
+        assert e.format == "timm-safetensors" and e.files["top"]["hf"]["repo_id"] == \
+            f"timm/resnet{depth}.tv_in1k"
+        assert (e.resize, e.crop, e.interpolation) == (256, 224, "bilinear")
+    for depth in (18, 34, 50):
+        assert len(entries[f"resnet{depth}.tv_in1k"].files["top"]["hf"]["revision"]) == 40
+    for arch in ("resnet18", "resnet34"):
+        assert entries[defaults["imagenet"][arch]].format == "timm-safetensors"
+    for tag in ("resnet18.a1_in1k", "resnet34.a1_in1k", "resnet50.a1_in1k",
+                "resnet101.a1_in1k", "resnet152.a1_in1k", "resnet101.a1h_in1k",
+                "resnet50d.a1_in1k", "resnet50d.ra4_e3600_r224_in1k"):
+        e = entries[tag]
+        assert e.format == "timm-safetensors" and e.interpolation == "bicubic", tag
+        assert (e.resize, e.crop) == (235, 224) and e.metrics["top1_at_288"] > e.metrics["top1"]
+        assert e.recipe and e.train_size == 224
+    # Published numbers, as timm's results-imagenet.csv gives them.
+    assert entries["resnet152.a1_in1k"].metrics["top1"] == 81.998
+    assert entries["resnet101.a1h_in1k"].metrics["top1"] == 81.950
+    assert entries["resnet152.tv2_in1k"].metrics["top1"] == 82.284  # torchvision's docs
 
 
 def test_resolve_aliases_and_errors():
@@ -86,7 +117,7 @@ def test_resolve_aliases_and_errors():
     with pytest.raises(ValueError, match="unknown weights 'resnet101.imagenet' for resnet50"):
         registry.resolve("resnet50", "resnet101.imagenet")
     assert registry.list_weights("resnet50") == ["resnet50.imagenet", "resnet50.tv_in1k",
-                                                 "resnet50.a1_in1k"]
+                                                 "resnet50.tv2_in1k", "resnet50.a1_in1k"]
 
 
 def test_registry_weights_fix_the_stride_placement_before_download(monkeypatch):

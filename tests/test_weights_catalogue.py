@@ -27,9 +27,13 @@ def test_every_card_loads_its_own_weights_and_shows_the_publishers_transform():
         assert callable(getattr(keras_resnet, m.group(1)))
         assert registry.resolve(spec.name, m.group(2)).tag == r["weights"]
         e = entries[r["weights"]]
-        if e.format == "timm-safetensors":  # timm's crop_pct 0.95: floor(224 / 0.95) = 235
+        if e.format == "timm-safetensors" and ".tv_" not in e.tag:
+            # timm's own recipes: crop_pct 0.95, floor(224 / 0.95) = 235, bicubic
             assert r["eval transform"] == "shorter side 235 bicubic, centre 224, " + (
                 "[-1, 1]" if e.preprocessing["mean"] == [1.0] * 3 else "mean/std")
+        elif ".tv" in e.tag:  # torchvision's V1 (resize 256) and V2 (232), bilinear
+            size = 232 if ".tv2_" in e.tag else 256
+            assert r["eval transform"] == f"shorter side {size} bilinear, centre 224, mean/std"
     by_tag = {r["weights"]: r for r in rows}
     # torchvision's published parameter counts (independent of our counter)
     assert by_tag["resnet50.tv_in1k"]["params"] == f"{25_557_032 / 1e6:.2f} M"

@@ -9,11 +9,11 @@ Pure Python: no Keras, no TensorFlow.
 from __future__ import annotations
 
 from ..arch.specs import get_spec
-from .registry import WeightsEntry, load_registry
+from .registry import WeightsEntry, load_registry, not_registered
 from .weights import Weights
 
-COLUMNS = ("weights", "top-1 (published)", "params", "GMACs", "file", "licence",
-           "eval transform", "load it")
+COLUMNS = ("weights", "top-1 (published)", "params", "GMACs", "train / test px", "file",
+           "licence", "eval transform", "recipe", "load it")
 
 
 def eval_transform(entry: WeightsEntry) -> str:
@@ -34,6 +34,25 @@ def load_line(entry: WeightsEntry) -> str:
     return f'keras_resnet.{spec.constructor_name}(weights="{short}")'
 
 
+_RECIPES = (("2110.00476", "ResNet strikes back"), ("vision/issues/3995", "torchvision 2021"),
+            ("references/classification", "torchvision reference"),
+            ("KaimingHe", "He et al. 2015 (Caffe)"), ("pytorch-image-models", "timm"))
+
+
+def recipe(entry: WeightsEntry) -> str:
+    """The publisher's recipe as a link, or for weights trained here the ``train``
+    options that made them (the registry holds the whole command)."""
+    if entry.recipe:
+        label = next((name for part, name in _RECIPES if part in entry.recipe), "recipe")
+        return f"[{label}]({entry.recipe})"
+    if entry.command:
+        words = entry.command.split()
+        opts = [f"{w} {words[i + 1]}" for i, w in enumerate(words)
+                if w in ("--recipe", "--epochs")]
+        return "`keras-resnet train " + " ".join(opts) + "`"
+    return ""
+
+
 def rows(arch: str | None = None) -> list[dict]:
     """One dict per registered weights (optionally of one architecture), in registry
     order, with the :data:`COLUMNS` as keys (strings)."""
@@ -52,9 +71,11 @@ def rows(arch: str | None = None) -> list[dict]:
             "top-1 (published)": top1,
             "params": f"{meta['params'] / 1e6:.2f} M",
             "GMACs": f"{meta['gmacs']:.2f}",
+            "train / test px": f"{meta['train_size']} / {meta['test_size']}",
             "file": f"{e.format}, {size / 1e6:.1f} MB" if size else e.format,
             "licence": e.license,
             "eval transform": eval_transform(e),
+            "recipe": recipe(e),
             "load it": f"`{load_line(e)}`",
         })
     return out
@@ -85,4 +106,10 @@ def catalogue_markdown() -> str:
     for arch in archs:
         spec = get_spec(arch)
         parts += ["", f"## {spec.constructor_name} (`{arch}`)", "", table(arch)]
+    parts += ["", "## Published but not registered", "",
+              "Every registered file is checked before use against its publisher's hash "
+              "(hub files: the full SHA-256; torchvision's `.pth`: the SHA-256 prefix in "
+              "its file name; keras.applications: Keras' MD5). These weights are public "
+              "but left out:", ""]
+    parts += [f"* {name}: {why}." for name, why in not_registered().items()]
     return "\n".join(parts) + "\n"

@@ -1,6 +1,6 @@
 """Weight converters: explicit name maps with the arithmetic each format needs.
 
-Formats: keras.applications ``.h5``; torchvision ``.pth`` (read by PyTorch); timm's
+Formats: keras.applications ``.h5``; torchvision ``.pth`` (read by :mod:`.torchfile`, no PyTorch); timm's
 ``.safetensors`` (read by the ``safetensors`` library, no PyTorch: torchvision's V1/V2
 weights re-hosted by timm, and timm's own, ResNet-D included).
 
@@ -20,6 +20,8 @@ from __future__ import annotations
 import os
 
 import numpy as np
+
+from .torchfile import read_state_dict
 
 KERAS_APPLICATIONS_BN_EPSILON = 1.001e-5
 
@@ -128,25 +130,9 @@ def load_keras_applications_h5(model, path, skip_top: bool = False) -> None:
 
 # ----------------------------------------------------------------- torchvision
 def read_torch_state_dict(path) -> dict[str, np.ndarray]:
-    """Read a torchvision ``.pth`` state_dict into numpy arrays (needs PyTorch)."""
-    try:
-        import torch
-    except ImportError:
-        raise ImportError(
-            "reading .pth files needs PyTorch: pip install 'keras-resnet-zoo[torch]' "
-            "(or pip install torch)"
-        ) from None
-    path = os.fspath(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for a bad file
-        raise ValueError(f"cannot read {path!r} as a PyTorch state_dict (truncated or "
-                         f"not a .pth file?): {err}") from None
-    if isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise ValueError(f"{path!r} does not hold a state_dict")
-    return {k: v.detach().cpu().numpy() for k, v in state.items() if hasattr(v, "numpy")}
+    """Read a torchvision ``.pth`` state_dict into numpy arrays; no PyTorch needed
+    for files written by PyTorch 1.6 or later (see :mod:`.torchfile`)."""
+    return read_state_dict(path)
 
 
 def torchvision_name_map(model) -> dict[str, str]:

@@ -19,7 +19,7 @@ from .registry import package_file, resolve
 SUPPORTED_FILES = (".weights.h5 (this package / Keras 3), .h5 (keras.applications), "
                    ".safetensors (a timm ResNet, ResNet-D included, or torchvision's "
                    "weights as timm hosts them), .pth / .pt (a torchvision ResNet "
-                   "state_dict; needs PyTorch)")
+                   "state_dict, read without PyTorch)")
 # PyTorch-published ResNets (torchvision, timm) stride the bottleneck's 3x3 (v1.5).
 _V15_FILES = (".pth", ".pt", ".safetensors")
 LOADERS = {
@@ -72,8 +72,6 @@ def plan_weights(spec, weights, *, include_top, classes, channels, stride_placem
     spec = _with_stride_placement(spec, entry.stride_placement, stride_placement_given,
                                   repr(entry.tag))
     record = entry.file_for(include_top and not new_head)
-    if entry.format == "torchvision-state-dict":
-        _require_torch(entry.tag)
 
     def load(model):
         if record.get("package"):
@@ -131,16 +129,6 @@ def _with_stride_placement(spec, needed, given, what):
     return spec.replace(stride_placement=needed)
 
 
-def _require_torch(what):
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise ValueError(
-            f"weights {what!r} are a PyTorch file; reading it needs PyTorch: "
-            "pip install 'keras-resnet-zoo[torch]'"
-        ) from None
-
-
 def _file_loader(path, include_top, classes=None):
     if path.endswith(".weights.h5"):
         return lambda model: load_keras3_weights(model, path, new_head_ok=include_top)
@@ -155,7 +143,6 @@ def _file_loader(path, include_top, classes=None):
             load_timm_safetensors(model, path, skip_top=skip_top), path, include_top,
             classes, 1000)
     if path.endswith((".pth", ".pt")):
-        _require_torch(path)
         return lambda model: _announce_new_head(
             load_torchvision_pth(model, path, skip_top=skip_top), path, include_top,
             classes, 1000)

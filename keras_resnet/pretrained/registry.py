@@ -42,6 +42,10 @@ class WeightsEntry:
     # The eval resize's interpolation (the publisher's: timm's a1/ra4 weights bicubic,
     # torchvision's and keras.applications' bilinear).
     interpolation: str = "bilinear"
+    # How the weights were made: the publisher's recipe (a URL) and training input size
+    # (pixels; the eval size is ``crop``).
+    recipe: str | None = None
+    train_size: int | None = None
 
     def file_for(self, include_top: bool) -> dict:
         """The file record to fetch: the no-top file when one exists and the top is
@@ -67,6 +71,14 @@ def load_registry() -> tuple[dict, dict]:
                 fields[key] = tuple(fields[key])
         entries[tag] = WeightsEntry(tag=tag, **fields)
     return entries, defaults
+
+
+def not_registered() -> dict:
+    """Published weights left out of the registry, each with the reason (for example
+    a hub file whose full SHA-256 could not be found: we register no file we cannot
+    verify)."""
+    text = (resources.files("keras_resnet.weights") / "registry.json").read_text()
+    return dict(json.loads(text).get("_not_registered", {}))
 
 
 def package_file(file_name: str) -> str:

@@ -47,7 +47,8 @@ class Weights(str):
         ``params`` and ``gmacs`` (multiply-adds, billions) of the network at
         ``input_shape``; ``license``, ``origin``, ``format``, ``file_name``,
         ``file_size`` (bytes, or None), ``hash``; the eval transform (``resize``,
-        ``crop``, ``interpolation``, ``preprocessing``)."""
+        ``crop``, ``interpolation``, ``preprocessing``); ``recipe`` (URL or None),
+        ``train_size`` and ``test_size`` (pixels)."""
         e = self.entry
         spec = get_spec(e.arch).replace(stride_placement=e.stride_placement)
         shape = tuple(e.input_shape) if e.input_shape else (e.crop, e.crop, 3)
@@ -60,7 +61,8 @@ class Weights(str):
                     file_name=record["file_name"], file_size=record.get("size"),
                     hash=record["hash"], resize=e.resize, crop=e.crop,
                     interpolation=e.interpolation, preprocessing=dict(e.preprocessing),
-                    stride_placement=e.stride_placement)
+                    stride_placement=e.stride_placement, recipe=e.recipe,
+                    train_size=e.train_size or shape[0], test_size=shape[0])
         return meta
 
     @property

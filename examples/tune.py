@@ -21,8 +21,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     options = {}
     if args.smoke:
-        args.max_trials, args.epochs = 3, 3
-        options = dict(max_train_examples=2000, max_val_examples=400)
+        args.max_trials, args.epochs = 2, 2
+        options = dict(max_train_examples=1500, max_val_examples=400)
     result = tune("embedded", algorithm=args.algorithm, max_trials=args.max_trials,
                   epochs=args.epochs, out=args.out, ns=(1, 2), shortcuts=("A", "B"),
                   overwrite=True, **options)

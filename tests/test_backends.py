@@ -62,13 +62,17 @@ for c in cases:
                             weights=c["weights"], **c["options"])
     keras.config.set_image_data_format("channels_last")
     y_cf = np.asarray(cf(np.transpose(x, (0, 3, 1, 2)), training=False))
-    # one training step runs and changes the weights
-    model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    before = model.get_layer("conv1_conv").kernel.numpy().copy()
-    loss = model.train_on_batch(x, np.arange(len(x)) % 10)
-    moved = float(np.max(np.abs(model.get_layer("conv1_conv").kernel.numpy() - before)))
+    # one training step runs and changes the weights (basic blocks: compiling ResNet-50's
+    # train step under XLA costs ~40 s of the suite and exercises the same Keras ops)
+    loss, moved = float("nan"), None
+    if c["train"]:
+        model.compile(optimizer="sgd",
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        before = model.get_layer("conv1_conv").kernel.numpy().copy()
+        loss = float(model.train_on_batch(x, np.arange(len(x)) % 10))
+        moved = float(np.max(np.abs(model.get_layer("conv1_conv").kernel.numpy() - before)))
     report[c["name"]] = {"jax": y.tolist(), "channels_first": y_cf.tolist(),
-                         "loss": float(loss), "moved": moved}
+                         "loss": loss, "moved": moved}
 print("REPORT" + json.dumps(report))
 """
 
@@ -93,7 +97,7 @@ def test_jax_backend_matches_tensorflow_and_supports_channels_first(tmp_path):
         x = images((2, *shape))
         np.savez(tmp_path / f"{name}.npz", x=x, y=keras.ops.convert_to_numpy(model(x)))
         cases.append({"name": name, "shape": shape, "options": options, "weights": weights,
-                      "npz": str(tmp_path / f"{name}.npz")})
+                      "npz": str(tmp_path / f"{name}.npz"), "train": name != "resnet50"})
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
     out = subprocess.run([sys.executable, "-c", _JAX_SCRIPT, json.dumps(cases)], env=env,
                          capture_output=True, text=True, timeout=600)
@@ -105,4 +109,5 @@ def test_jax_backend_matches_tensorflow_and_supports_channels_first(tmp_path):
         assert_close(np.array(r["jax"]), y_tf, rtol=1e-4, what=f"{case['name']} JAX vs TF")
         assert_close(np.array(r["channels_first"]), y_tf, rtol=1e-4,
                      what=f"{case['name']} channels_first vs channels_last")
-        assert np.isfinite(r["loss"]) and r["moved"] > 0
+        if case["train"]:
+            assert np.isfinite(r["loss"]) and r["moved"] > 0

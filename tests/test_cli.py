@@ -98,7 +98,7 @@ def test_commands_that_import_tensorflow_print_nothing_on_stderr():
     assert "total" in out.stdout and "269,722" in out.stdout
 
 
-DEMO_EPOCHS = 4  # the README's demo trains 10; 4 keep the suite's time in bounds
+DEMO_EPOCHS = 3  # the README's demo trains 10; 3 keep the suite's time in bounds (2 gave 72.5%)
 
 
 @pytest.mark.slow
@@ -114,7 +114,7 @@ def test_demo_learns_and_ships_a_verified_int8_file(tmp_path):
     assert report["verified_images"] == 2000 and report["top1_agreement"] >= 0.98
     assert "top-1 agreement with Keras" in out.stdout
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["test_accuracy"] >= 0.72  # chance: 0.10; 4 epochs on 4,500 images
+    assert metrics["test_accuracy"] >= 0.72  # chance: 0.10; 3 epochs on 4,500 images
     assert metrics["validation"] == "holdout" and metrics["train_examples"] == 4500
     # Checkpoints, logs and the plot are there.
     for name in ["checkpoints/best.weights.h5", "checkpoints/last.weights.h5", "log.csv",

@@ -197,7 +197,7 @@ def test_predict_precision_auto_with_calibration_folder(tmp_path, capsys):
     (x_train, _), (x_test, _) = load_embedded()
     cal = tmp_path / "cal"
     cal.mkdir()
-    _pngs(cal, x_train[:200])
+    _pngs(cal, x_train[:100])
     images = tmp_path / "images"
     images.mkdir()
     files = _pngs(images, x_test[:40])

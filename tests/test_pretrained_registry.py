@@ -223,7 +223,7 @@ def test_constructors_default_to_imagenet_weights_where_registered(monkeypatch):
         assert "weights defaults to 'imagenet'" in constructor.__doc__
     with pytest.raises(RuntimeError, match="stop before downloading"):
         keras_resnet.ResNet50(input_shape=(64, 64, 3))
-    assert asked == [loading.resolve("resnet50", "imagenet").file_for(True)["file_name"]]
+    assert asked == [registry.resolve("resnet50", "imagenet").file_for(True)["file_name"]]
     for name in ("ResNet20", "Plain18", "Plain50", "ResNet1202"):
         assert inspect.signature(getattr(keras_resnet, name)).parameters["weights"].default \
             is None

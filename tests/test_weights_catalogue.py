@@ -89,3 +89,48 @@ def test_weights_objects_are_their_tags_with_meta_classes_and_transforms():
         fm(np.zeros((2, 32, 32), "uint8"))
     with pytest.raises(ValueError, match="unknown weights"):
         keras_resnet.get_weights("resnet50.nope")
+
+
+def test_one_rule_resolves_weights_everywhere(tmp_path, monkeypatch):
+    """Issue 25 item 3: `resolve_weights` decides "tag or file?" once; build, the
+    in-model preprocessing, training, export and predict all go through it, and export
+    and predict spell class names the same way."""
+    import pytest
+
+    import keras_resnet.pretrained.loading as loading
+    from keras_resnet.deploy.export import _tag_class_names
+    from keras_resnet.pretrained.weights import registered, resolve_weights
+
+    assert resolve_weights(None, "resnet50") is None
+    w = resolve_weights("imagenet", "resnet18")
+    assert isinstance(w, keras_resnet.Weights) and w == "resnet18.tv_in1k"
+    assert resolve_weights(w, "resnet18") is w
+    assert resolve_weights("resnet50.a1_in1k") == "resnet50.a1_in1k"
+    with pytest.raises(ValueError, match="are for resnet18, not resnet50"):
+        resolve_weights(w, "resnet50")
+    with pytest.raises(ValueError, match="weights file not found: 'missing.safetensors'"):
+        resolve_weights("missing.safetensors", "resnet50")
+    with pytest.raises(ValueError, match="unknown weights 'a9_in1k' for resnet50"):
+        resolve_weights("a9_in1k", "resnet50")
+    with pytest.raises(ValueError, match="keras_resnet.Weights, or a file path"):
+        resolve_weights(3, "resnet50")
+    # A file named like a tag is a file (as in keras.applications, a path is a path).
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "resnet50.a1_in1k").write_bytes(b"")
+    assert not isinstance(resolve_weights("resnet50.a1_in1k", "resnet50"), keras_resnet.Weights)
+    assert registered("resnet50.a1_in1k") is None
+    monkeypatch.chdir(PAGE.parent)
+    assert registered("resnet50.a1_in1k") == "resnet50.a1_in1k"
+
+    # build takes the Weights object itself: its entry fixes v1.5 before any download.
+    def no_download(*args, **kwargs):
+        raise RuntimeError("stop before downloading")
+
+    monkeypatch.setattr(loading, "fetch", no_download)
+    with pytest.raises(RuntimeError, match="stop before downloading"):
+        keras_resnet.ResNet50(weights=keras_resnet.get_weights("resnet50.tv2_in1k"),
+                              input_shape=(64, 64, 3))
+    # Export records the names predict prints.
+    names = _tag_class_names("resnet50.imagenet")
+    assert names == list(keras_resnet.get_weights("resnet50.imagenet").class_names)
+    assert "crane (wading bird)" in names and len(names) == 1000

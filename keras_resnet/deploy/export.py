@@ -260,21 +260,17 @@ def check_destination(path, suffix=None):
 
 
 def _tag_class_names(settings):
-    """Class names of a registry tag given as preprocessing settings, else None."""
-    if not isinstance(settings, str) or settings in ("caffe", "torch"):
-        return None
-    from ..pretrained.registry import load_registry
+    """Class names of a registry tag given as preprocessing settings (the same names
+    ``predict`` shows: :attr:`keras_resnet.Weights.class_names`), else None."""
+    from ..pretrained.weights import registered
 
-    entry = load_registry()[0].get(settings)
-    if entry is None:
+    tag = registered(settings) if isinstance(settings, str) else None
+    if tag is None:
         return None
-    if entry.class_names:
-        return list(entry.class_names)
-    if entry.classes == 1000:
-        from ..pretrained.classes import imagenet_classes
-
-        return [name for _, name in imagenet_classes()]
-    return None
+    try:
+        return list(tag.class_names)
+    except ValueError:  # no names recorded
+        return None
 
 
 def _check_class_names(class_names, serving, model_name):

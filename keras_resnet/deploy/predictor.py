@@ -493,16 +493,15 @@ def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,
     from ..data.augment import eval_arrays
     from ..data.images import read_image
     from ..data.sources import files_split, read_images
-    from ..pretrained.classes import imagenet_classes
-    from ..pretrained.registry import load_registry
+    from ..pretrained.weights import registered
     from ..zoo import load_pretrained, load_trained
 
     if top < 1:
         raise ValueError(f"--top must be at least 1, got {top}")
     paths = [os.fspath(p) for p in paths]
-    entries, _ = load_registry()
-    if weights in entries and not os.path.exists(weights):
-        entry = entries[weights]
+    tag = registered(weights)
+    if tag is not None:
+        entry = tag.entry
         if entry.input_shape:  # trained here at a fixed size
             net, preprocess = load_pretrained(weights)
             h, w, c = entry.input_shape
@@ -514,8 +513,7 @@ def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,
 
             def load(files):
                 return np.concatenate([preprocess(read_image(f)) for f in files])
-        names = (list(entry.class_names) if entry.class_names else
-                 [c[1] for c in imagenet_classes("readable")] if entry.classes == 1000 else None)
+        names = list(tag.class_names)
     else:
         trained = load_trained(weights, model=model, pixel_mean=pixel_mean)
         names = trained.class_names

@@ -14,7 +14,8 @@ import warnings
 from ..arch.specs import SPECS
 from .convert import load_keras_applications_h5, load_timm_safetensors, load_torchvision_pth
 from .download import fetch, hash_matches
-from .registry import package_file, resolve
+from .registry import package_file
+from .weights import Weights, resolve_weights
 
 SUPPORTED_FILES = (".weights.h5 (this package / Keras 3), .h5 (keras.applications), "
                    ".safetensors (a timm ResNet, ResNet-D included, or torchvision's "
@@ -33,24 +34,18 @@ LOADERS = {
 
 
 def plan_weights(spec, weights, *, include_top, classes, channels, stride_placement_given):
-    if weights is None:
+    resolved = resolve_weights(weights, spec.name)
+    if resolved is None:
         return spec, None
-    if not isinstance(weights, (str, os.PathLike)):
-        raise ValueError(
-            f"weights must be None, a registry tag such as 'imagenet', or a file path; "
-            f"got {weights!r}"
-        )
-    path = os.fspath(weights)
-    if os.path.exists(path):
+    if not isinstance(resolved, Weights):  # an existing file
+        path = resolved
         if path.endswith(_V15_FILES):
             spec = _with_stride_placement(spec, "3x3", stride_placement_given, path)
         return spec, _file_loader(path, include_top, classes)
-    if os.sep in path or path.endswith((".h5", ".keras") + _V15_FILES):
-        raise ValueError(f"weights file not found: {path!r}")
 
     # A registry tag. Published ImageNet weights take RGB images; weights trained here
     # record their input shape.
-    entry = resolve(spec.name, path)
+    entry = resolved.entry
     _check_same_network(spec, entry.tag)
     expected = entry.input_shape[-1] if entry.input_shape else 3
     if channels != expected:
@@ -161,12 +156,13 @@ def default_shape_for(spec_name: str, weights, data_format: str = "channels_last
     ``input_shape`` is given, as keras.applications takes its weights' shape. Weights
     trained here record one (28x28x1 for ``"resnet20.fashion_mnist"``); None for
     anything else (files, ImageNet tags: the family's default applies)."""
-    if not isinstance(weights, str) or os.path.exists(weights):
-        return None
     try:
-        entry = resolve(spec_name, weights)
+        resolved = resolve_weights(weights, spec_name)
     except ValueError:
         return None  # plan_weights gives the error
+    if not isinstance(resolved, Weights):
+        return None
+    entry = resolved.entry
     if not entry.input_shape:
         return None
     h, w, c = entry.input_shape

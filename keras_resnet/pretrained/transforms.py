@@ -29,6 +29,7 @@ import types
 import numpy as np
 
 from . import registry
+from .weights import Weights, resolve_weights
 
 MODES = ("caffe", "torch", "tf")
 DATA_FORMATS = ("channels_first", "channels_last")
@@ -85,14 +86,14 @@ def resolve_preprocessing(include_preprocessing, model_name: str, weights):
     if include_preprocessing is None or include_preprocessing is False:
         return None
     if include_preprocessing is True:
-        if not isinstance(weights, str) or weights.endswith((".h5", ".pth", ".pt")) \
-                or "/" in weights:
+        resolved = resolve_weights(weights, model_name)  # unknown tags, missing files raise
+        if not isinstance(resolved, Weights):
             raise ValueError(
                 "include_preprocessing=True takes its settings from the weights' registry "
                 f"entry, but weights={weights!r} is not a registry tag; pass the settings "
                 "instead: include_preprocessing='caffe', 'torch' or 'tf', a tag such as "
                 "'resnet50.imagenet', or a dict with scale, mean, std, channel_order")
-        return dict(_settings(weights=registry.resolve(model_name, weights).tag))
+        return dict(_settings(weights=str(resolved)))
     if isinstance(include_preprocessing, str):
         if include_preprocessing in MODES:
             return dict(_settings(mode=include_preprocessing))

@@ -11,6 +11,8 @@ the publisher's evaluation transform as a function of raw images.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ..arch.complexity import spec_complexity
@@ -147,6 +149,56 @@ def get_weights(name: str, arch: str | None = None) -> Weights:
                              f"arch= with a short one")
         return Weights(resolve(arch, short))
     return Weights(resolve(arch, name))
+
+
+# What a weights file is called by its suffix (a name with one of these, or with a
+# directory separator, is a path, never a tag).
+WEIGHTS_FILE_SUFFIXES = (".weights.h5", ".h5", ".hdf5", ".keras", ".safetensors", ".pth", ".pt")
+
+
+def resolve_weights(weights, arch: str | None = None):
+    """The one rule for what a ``weights=`` value means, used by ``build``, the
+    preprocessing, training, export and predict.
+
+    Returns ``None`` (no weights); the path (``str``) of an existing file; or the
+    :class:`Weights` of a registry tag: a :class:`Weights` itself, a full tag
+    (``"resnet50.a1_in1k"``), or a short tag or alias for ``arch`` (``"a1_in1k"``,
+    ``"imagenet"``). An existing file of the same name as a tag wins (as in
+    keras.applications, where a path is a path).
+
+    Raises:
+        ValueError: not a str, path or Weights; a path (a name with a directory
+            separator or a weights file suffix) that does not exist; an unknown tag
+            (the message lists what is registered); a :class:`Weights` of another
+            architecture than ``arch``.
+    """
+    if weights is None:
+        return None
+    if isinstance(weights, Weights):
+        if arch is not None and weights.arch != normalize_name(arch):
+            raise ValueError(f"weights {str(weights)!r} are for {weights.arch}, not "
+                             f"{normalize_name(arch)}")
+        return weights
+    if not isinstance(weights, (str, os.PathLike)):
+        raise ValueError(f"weights must be None, a registry tag such as 'imagenet', a "
+                         f"keras_resnet.Weights, or a file path; got {weights!r}")
+    path = os.fspath(weights)
+    if os.path.exists(path):
+        return path
+    if os.sep in path or path.endswith(WEIGHTS_FILE_SUFFIXES):
+        raise ValueError(f"weights file not found: {path!r}")
+    return get_weights(path) if arch is None else Weights(resolve(arch, path))
+
+
+def registered(weights) -> Weights | None:
+    """The :class:`Weights` of a full registry tag (or a :class:`Weights`) that is not
+    also an existing path; None for anything else (run directories, files)."""
+    if isinstance(weights, Weights):
+        return weights
+    if isinstance(weights, str) and not os.path.exists(weights) \
+            and weights in load_registry()[0]:
+        return get_weights(weights)
+    return None
 
 
 def list_weights(arch: str | None = None) -> list[Weights]:

@@ -150,13 +150,15 @@ def _weights_normalisation(spec, weights, input_shape):
     """
     from ..pretrained import registry
     from ..pretrained.transforms import resolve_preprocessing
+    from ..pretrained.weights import Weights, resolve_weights
 
-    if not isinstance(weights, str) or os.path.exists(weights):
-        return None, None
     try:
-        entry = registry.resolve(spec.name, weights)
+        resolved = resolve_weights(weights, spec.name)
     except ValueError:
+        return None, None  # build gives the error
+    if not isinstance(resolved, Weights):
         return None, None
+    entry = resolved.entry
     if entry.preprocessing.get("mode") == "pixel_mean":
         mean = registry.pixel_mean(entry)
         if tuple(mean.shape) != tuple(input_shape):

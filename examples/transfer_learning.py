@@ -26,7 +26,7 @@ def main(argv=None):
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--target-train", type=int, default=500, help="labelled target images")
     args = p.parse_args(argv)
-    source_epochs, head_epochs, tune_epochs = (3, 10, 2) if args.smoke else (8, 20, 6)
+    source_epochs, head_epochs, tune_epochs = (2, 6, 2) if args.smoke else (8, 20, 6)
     keras.utils.set_random_seed(0)
 
     (x, y), (xt, yt) = load_embedded()

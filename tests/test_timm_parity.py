@@ -176,7 +176,9 @@ def _timm_eval(tag, photo):
     from PIL import Image
     from timm.data import create_transform, resolve_data_config
 
-    config = resolve_data_config({}, model=timm.create_model(tag, pretrained=False))
+    # the tag's pretrained config, as create_model(tag) would attach it (without
+    # building the network: ResNet-152 costs seconds per call)
+    config = resolve_data_config(pretrained_cfg=timm.models.get_pretrained_cfg(tag).to_dict())
     return create_transform(**config)(Image.fromarray(photo)).numpy().transpose(1, 2, 0)
 
 

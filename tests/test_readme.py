@@ -1,5 +1,6 @@
-"""The README says what the code does: its models table, the shipped-weights snippet
-with include_preprocessing, backbone()'s return type, the evaluation views."""
+"""The README and the guides under docs/ say what the code does: the models table, the
+shipped-weights snippet with include_preprocessing, backbone()'s return type, the
+evaluation views, and their links resolve."""
 
 import pathlib
 import re
@@ -12,7 +13,11 @@ import keras_resnet
 from keras_resnet.arch import paper
 from keras_resnet.data import load_embedded
 
-README = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+ROOT = pathlib.Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text()
+PAGES = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").rglob("*.md"))]
+# what the README and the guides say, together (the README links each guide)
+DOCS = "\n".join(p.read_text() for p in PAGES)
 
 
 def _table_rows():
@@ -45,13 +50,14 @@ def test_shipped_weights_snippet_with_include_preprocessing():
     model, preprocess = keras_resnet.load_pretrained("resnet20.fashion_mnist")
     raw = keras_resnet.ResNet20(weights="fashion_mnist", input_shape=(28, 28, 1),
                                 include_preprocessing=True)
-    assert 'include_preprocessing=True)' in README and "raw(uint8_images[..., None])" in README
+    assert 'include_preprocessing=True)' in DOCS and "raw(uint8_images[..., None])" in DOCS
     np.testing.assert_allclose(np.asarray(raw(x[..., None])), np.asarray(model(preprocess(x))),
                                rtol=1e-4, atol=1e-5)
 
 
 def test_backbone_returns_a_model_whose_outputs_are_a_dict():
-    line = next(l for l in README.splitlines() if "keras_resnet.backbone(" in l)
+    guide = (ROOT / "docs" / "guides" / "deployment.md").read_text()
+    line = next(l for l in guide.splitlines() if "= keras_resnet.backbone(" in l)
     assert "keras.Model; its outputs are a dict" in line
     features = keras_resnet.backbone("resnet18", input_shape=(64, 64, 3))
     assert isinstance(features, keras.Model) and isinstance(features.output, dict)
@@ -59,7 +65,7 @@ def test_backbone_returns_a_model_whose_outputs_are_a_dict():
 
 
 def test_multiscale_is_offered_for_imagenet_nets_only():
-    line = next(l for l in README.splitlines() if "keras-resnet evaluate --weights runs/x" in l)
+    line = next(l for l in DOCS.splitlines() if "keras-resnet evaluate --weights runs/x" in l)
     assert "multiscale: ImageNet-family nets" in line
     from keras_resnet.evaluation import predict_views
 
@@ -67,4 +73,14 @@ def test_multiscale_is_offered_for_imagenet_nets_only():
         predict_views(keras_resnet.build("resnet8", input_shape=(28, 28, 1)),
                       keras_resnet.data.load_split("embedded", "test").take(2), "cifar",
                       np.zeros((28, 28, 1), "float32"), "multiscale")
-    assert re.search(r"`multiscale` \(the paper's fully-convolutional test", README)
+    assert re.search(r"`multiscale` \(the paper's fully-convolutional test", DOCS)
+
+
+def test_readme_is_short_and_every_relative_link_resolves():
+    assert len(README.splitlines()) <= 250
+    for page in PAGES:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"(https?:|#|mailto:)", target):
+                continue
+            path = (page.parent / target.split("#")[0]).resolve()
+            assert path.exists(), f"{page.relative_to(ROOT)} links to missing {target}"

@@ -15,6 +15,10 @@ def test_docs_page_is_the_generated_catalogue():
     assert PAGE.read_text() == cards.catalogue_markdown(), (
         "docs/weights.md is stale: regenerate it with "
         "`keras-resnet weights --markdown > docs/weights.md`")
+    readme = (PAGE.parents[1] / "README.md").read_text()
+    assert cards.best_table() in readme, (
+        "README's weights table is stale: paste keras_resnet.pretrained.cards.best_table()")
+    assert "resnet152.tv2_in1k" in cards.best_table()  # 82.28% beats A1's 82.00%
 
 
 def test_every_card_loads_its_own_weights_and_shows_the_publishers_transform():

@@ -88,6 +88,21 @@ def table(arch: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def best_table() -> str:
+    """The README's table: for each network with published ImageNet weights, the
+    registered weights of the highest published top-1 (Markdown)."""
+    best = {}
+    entries, _ = load_registry()
+    for row, e in zip(rows(), entries.values()):
+        if e.classes == 1000 and not e.input_shape and (
+                e.arch not in best or e.metrics["top1"] > best[e.arch][1].metrics["top1"]):
+            best[e.arch] = (row, e)
+    lines = ["| network | weights | top-1 (published) | load it |", "|---|---|---|---|"]
+    lines += [f"| {get_spec(arch).constructor_name} | `{e.tag}` | {row['top-1 (published)']} "
+              f"| {row['load it']} |" for arch, (row, e) in best.items()]
+    return "\n".join(lines)
+
+
 def catalogue_markdown() -> str:
     """The whole of ``docs/weights.md``: one section per architecture."""
     entries, defaults = load_registry()

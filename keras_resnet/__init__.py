@@ -173,7 +173,7 @@ def __getattr__(name):
         value = {"BatchNormalization":
                  importlib.import_module(".arch.layers", __name__).BatchNormalization}
     elif name in _CONSTRUCTOR_NAMES:
-        value = importlib.import_module(".zoo", __name__).CONSTRUCTORS[name]
+        value = getattr(importlib.import_module(".constructors", __name__), name)
     else:
         raise AttributeError(f"module 'keras_resnet' has no attribute {name!r}")
     globals()[name] = value  # later look-ups skip this function
@@ -193,6 +193,6 @@ if TYPE_CHECKING:  # for static analysis and IDE completion
     from .pretrained.weights import Weights, get_weights, list_weights
     from .pretrained.transforms import preprocess_input
     from .tasks.backbones import backbone, faster_rcnn_split
-    from .zoo import CONSTRUCTORS, build, load_model, load_pretrained, load_trained
+    from .constructors import *  # noqa: F403  (ResNet18 ... ResNet200D)
+    from .zoo import build, load_model, load_pretrained, load_trained
 
-    ResNet50 = CONSTRUCTORS["ResNet50"]

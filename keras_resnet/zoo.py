@@ -1,6 +1,6 @@
 """The public way to make a network: :func:`build` (a spec or name plus
-keras.applications arguments, weights included), the named constructors (``ResNet50``,
-``Plain20``, ...; one per registry entry, all made by :func:`constructor`),
+keras.applications arguments, weights included; the named constructors ``ResNet50``,
+``Plain20``, ... in :mod:`keras_resnet.constructors` are one line over it),
 :func:`load_pretrained` (a model with the preprocessing its weights expect) and
 :func:`load_trained` (a network trained here: run directory, file or shipped tag).
 """
@@ -8,7 +8,6 @@ keras.applications arguments, weights included), the named constructors (``ResNe
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import os
 
 import keras
@@ -130,75 +129,12 @@ def build(
 
 
 
-_VARIANT_TEXT = (" in its ResNet-D form (He et al. 2019, timm's resnet*d: deep 3x3 stem "
-                 "32-32-64, stride on the bottleneck's 3x3, 2x2 average pool before each "
-                 "downsampling projection)")
-_FAMILY_TEXT = {
-    "imagenet": "ImageNet network (paper Table 1)",
-    "cifar": "CIFAR network (paper section 4.2, depth 6n+2)",
-}
-
-
-def constructor(name: str):
-    """Return a keras.applications-style function that builds registry model ``name``.
-
-    Its ``weights`` default is ``"imagenet"`` where the registry has ImageNet weights for
-    the network (ResNet-18/34/50/101/152), as keras.applications' constructors have it,
-    and None elsewhere."""
-    spec = get_spec(name)
-    default_weights = "imagenet" if has_imagenet_weights(spec.name) else None
-
-    # keras.applications' eight parameters in its order (name last, defaulting to the
-    # lower-case model name as there: "resnet50"), then this package's variant options.
-    def make(include_top=True, weights=default_weights, input_tensor=None,
-             input_shape=None, pooling=None, classes=None, classifier_activation="softmax",
-             name=spec.name, **options):
-        return build(spec, include_top=include_top, weights=weights,
-                     input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
-                     classes=classes, classifier_activation=classifier_activation,
-                     name=name, **options)
-
-    # Show the family's real defaults (classes=1000 or 10) in help() and IDEs.
-    params = list(inspect.signature(make).parameters.values())
-    params = [p.replace(default=spec.default_classes) if p.name == "classes" else p
-              for p in params]
-    make.__signature__ = inspect.Signature(params)
-    if default_weights:
-        tag = registry.resolve(spec.name, default_weights)
-        preprocessing = (
-            f"Its 'imagenet' weights ({tag.tag}) take {tag.preprocessing['mode']} "
-            f"preprocessing: keras_resnet.preprocess_input(x, weights={tag.tag!r}).\n")
-    else:
-        preprocessing = ""
-    kind = "residual" if spec.residual else "plain (no shortcuts)"
-    shortcut = f", shortcut option {spec.shortcut}" if spec.residual else ""
-    make.__name__ = make.__qualname__ = spec.constructor_name
-    make.__module__ = "keras_resnet"
-    make.__doc__ = (
-        f"{spec.constructor_name}: {spec.depth}-layer {kind} {_FAMILY_TEXT[spec.family]}"
-        f"{shortcut}{_VARIANT_TEXT if spec.downsample == 'avg' else ''}.\n\n"
-        f"{spec.block} blocks {list(spec.blocks_per_stage)}, widths {list(spec.widths)}; "
-        f"default input {spec.default_input_shape}, {spec.default_classes} classes.\n"
-        f"weights defaults to {default_weights!r}"
-        f"{' (pass weights=None for random initialisation)' if default_weights else ''}. "
-        f"{preprocessing}"
-        "Arguments as keras.applications.ResNet50, in its order (name included); "
-        "include_top=False without input_shape takes any image size (None, None, 3). "
-        "Further options (shortcut, stride_placement, stem, stem_width, downsample, "
-        "output_stride, zero_init_residual, weight_decay, bn_epsilon, bn_momentum, "
-        "include_preprocessing) are documented in "
-        "keras_resnet.build."
-    )
-    return make
-
-
 def has_imagenet_weights(name: str) -> bool:
     """Whether ``weights="imagenet"`` names registered weights for network ``name``."""
     _, defaults = registry.load_registry()
     return name in defaults.get("imagenet", {})
 
 
-CONSTRUCTORS = {spec.constructor_name: constructor(name) for name, spec in SPECS.items()}
 
 
 def load_pretrained(tag: str, **build_options):

@@ -28,7 +28,8 @@ RANKS = {
                                                # predict/evaluate/export read)
     "zoo": 3, "compat": 3,                     # build(), constructors; the 0.2.0 shim
     "tasks": 4, "evaluation": 4, "deploy": 4,  # what is done with a network
-    "applications": 4,                         # keras.applications' family modules
+    "constructors": 4,                         # ResNet18() ... ResNet200D() over build()
+    "applications": 5,                         # keras.applications' family modules
     "training": 5,                             # uses evaluation (curves)
     "demo": 6,                                 # train + evaluate + export
     "cli": 7,                                  # argument parsing

@@ -9,11 +9,7 @@ from __future__ import annotations
 
 from ..pretrained import classes as _classes
 from ..pretrained import transforms as _transforms
-from ..zoo import CONSTRUCTORS as _CONSTRUCTORS
-
-ResNet50 = _CONSTRUCTORS["ResNet50"]
-ResNet101 = _CONSTRUCTORS["ResNet101"]
-ResNet152 = _CONSTRUCTORS["ResNet152"]
+from ..constructors import ResNet50, ResNet101, ResNet152  # noqa: F401
 
 
 def preprocess_input(x, data_format=None):

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from ..pretrained import classes as _classes
 from ..pretrained import transforms as _transforms
-from ..zoo import CONSTRUCTORS as _CONSTRUCTORS
-
-ResNet18 = _CONSTRUCTORS["ResNet18"]
+from ..constructors import ResNet18  # noqa: F401
 
 
 def preprocess_input(x, data_format=None):

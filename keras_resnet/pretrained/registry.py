@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from dataclasses import dataclass
 from importlib import resources
 
@@ -118,3 +119,48 @@ def resolve(arch: str, name: str) -> WeightsEntry:
         raise ValueError(f"unknown weights {name!r} for {arch}; {hint}. Pass weights=None, "
                          "a registry tag, or the path to a weights file.")
     return entry
+
+
+# What a weights file is called by its suffix (a name with one of these, or with a
+# directory separator, is a path, never a tag).
+WEIGHTS_FILE_SUFFIXES = (".weights.h5", ".h5", ".hdf5", ".keras", ".safetensors", ".pth", ".pt")
+
+
+def resolve_weights_arg(weights, arch: str | None = None):
+    """The rule behind :func:`keras_resnet.pretrained.weights.resolve_weights`:
+    ``None``, the path of an existing file (``str``), or the :class:`WeightsEntry` of a
+    tag (a ``Weights`` is its full tag).
+
+    Raises:
+        ValueError: not a str, path or Weights; a path (a name with a directory
+            separator or a weights file suffix) that does not exist; an unknown tag
+            (the message lists what is registered); a full tag of another architecture
+            than ``arch``.
+    """
+    if weights is None:
+        return None
+    entry = getattr(weights, "entry", None)  # a keras_resnet.Weights
+    if isinstance(entry, WeightsEntry):
+        if arch is not None and entry.arch != normalize_name(arch):
+            raise ValueError(f"weights {str(weights)!r} are for {entry.arch}, not "
+                             f"{normalize_name(arch)}")
+        return entry
+    if not isinstance(weights, (str, os.PathLike)):
+        raise ValueError(f"weights must be None, a registry tag such as 'imagenet', a "
+                         f"keras_resnet.Weights, or a file path; got {weights!r}")
+    path = os.fspath(weights)
+    if os.path.exists(path):
+        return path
+    if os.sep in path or path.endswith(WEIGHTS_FILE_SUFFIXES):
+        raise ValueError(f"weights file not found: {path!r}")
+    if arch is not None:
+        return resolve(arch, path)
+    entries, _ = load_registry()
+    if path in entries:
+        return entries[path]
+    arch, _, short = path.partition(".")
+    if not short:
+        raise ValueError(f"unknown weights {path!r}: give a full tag such as "
+                         f"'resnet50.a1_in1k' (see keras_resnet.list_weights()), or "
+                         f"arch= with a short one")
+    return resolve(arch, short)

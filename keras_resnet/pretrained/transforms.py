@@ -29,7 +29,6 @@ import types
 import numpy as np
 
 from . import registry
-from .weights import Weights, resolve_weights
 
 MODES = ("caffe", "torch", "tf")
 DATA_FORMATS = ("channels_first", "channels_last")
@@ -86,14 +85,15 @@ def resolve_preprocessing(include_preprocessing, model_name: str, weights):
     if include_preprocessing is None or include_preprocessing is False:
         return None
     if include_preprocessing is True:
-        resolved = resolve_weights(weights, model_name)  # unknown tags, missing files raise
-        if not isinstance(resolved, Weights):
+        # the one rule (registry.resolve_weights_arg): unknown tags, missing files raise
+        resolved = registry.resolve_weights_arg(weights, model_name)
+        if not isinstance(resolved, registry.WeightsEntry):
             raise ValueError(
                 "include_preprocessing=True takes its settings from the weights' registry "
                 f"entry, but weights={weights!r} is not a registry tag; pass the settings "
                 "instead: include_preprocessing='caffe', 'torch' or 'tf', a tag such as "
                 "'resnet50.imagenet', or a dict with scale, mean, std, channel_order")
-        return dict(_settings(weights=str(resolved)))
+        return dict(_settings(weights=resolved.tag))
     if isinstance(include_preprocessing, str):
         if include_preprocessing in MODES:
             return dict(_settings(mode=include_preprocessing))

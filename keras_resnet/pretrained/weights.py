@@ -17,7 +17,7 @@ import numpy as np
 
 from ..arch.complexity import spec_complexity
 from ..arch.specs import get_spec, normalize_name
-from .registry import WeightsEntry, load_registry, resolve
+from .registry import WeightsEntry, load_registry, resolve, resolve_weights_arg
 
 
 class Weights(str):
@@ -151,11 +151,6 @@ def get_weights(name: str, arch: str | None = None) -> Weights:
     return Weights(resolve(arch, name))
 
 
-# What a weights file is called by its suffix (a name with one of these, or with a
-# directory separator, is a path, never a tag).
-WEIGHTS_FILE_SUFFIXES = (".weights.h5", ".h5", ".hdf5", ".keras", ".safetensors", ".pth", ".pt")
-
-
 def resolve_weights(weights, arch: str | None = None):
     """The one rule for what a ``weights=`` value means, used by ``build``, the
     preprocessing, training, export and predict.
@@ -167,27 +162,12 @@ def resolve_weights(weights, arch: str | None = None):
     keras.applications, where a path is a path).
 
     Raises:
-        ValueError: not a str, path or Weights; a path (a name with a directory
-            separator or a weights file suffix) that does not exist; an unknown tag
-            (the message lists what is registered); a :class:`Weights` of another
-            architecture than ``arch``.
+        ValueError: see :func:`keras_resnet.pretrained.registry.resolve_weights_arg`.
     """
-    if weights is None:
-        return None
+    found = resolve_weights_arg(weights, arch)
     if isinstance(weights, Weights):
-        if arch is not None and weights.arch != normalize_name(arch):
-            raise ValueError(f"weights {str(weights)!r} are for {weights.arch}, not "
-                             f"{normalize_name(arch)}")
-        return weights
-    if not isinstance(weights, (str, os.PathLike)):
-        raise ValueError(f"weights must be None, a registry tag such as 'imagenet', a "
-                         f"keras_resnet.Weights, or a file path; got {weights!r}")
-    path = os.fspath(weights)
-    if os.path.exists(path):
-        return path
-    if os.sep in path or path.endswith(WEIGHTS_FILE_SUFFIXES):
-        raise ValueError(f"weights file not found: {path!r}")
-    return get_weights(path) if arch is None else Weights(resolve(arch, path))
+        return weights  # checked above: the same object back
+    return Weights(found) if isinstance(found, WeightsEntry) else found
 
 
 def registered(weights) -> Weights | None:

@@ -15,6 +15,16 @@ def test_docs_page_is_the_generated_catalogue():
     assert PAGE.read_text() == cards.catalogue_markdown(), (
         "docs/weights.md is stale: regenerate it with "
         "`keras-resnet weights --markdown > docs/weights.md`")
+    for arch, page in cards.arch_pages().items():  # one page of model cards per network
+        path = PAGE.parent / "weights" / f"{arch}.md"
+        assert path.read_text() == page, (
+            f"{path} is stale: regenerate it with `keras-resnet weights --markdown --arch "
+            f"{arch} > {path}`")
+        assert f"(weights/{arch}.md)" in PAGE.read_text()
+        for tag in keras_resnet.list_weights(arch):
+            assert f"### {tag}\n" in page and str(tag) in cards.card(tag)
+    assert sorted(p.stem for p in (PAGE.parent / "weights").glob("*.md")) == sorted(
+        cards.arch_pages())
     readme = (PAGE.parents[1] / "README.md").read_text()
     assert cards.best_table() in readme, (
         "README's weights table is stale: paste keras_resnet.pretrained.cards.best_table()")

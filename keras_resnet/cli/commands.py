@@ -47,8 +47,10 @@ def cmd_weights(args):
     from ..pretrained import cards
 
     if args.markdown:
-        print(cards.table(args.arch) if args.arch else cards.catalogue_markdown(), end="\n"
-              if args.arch else "")
+        if args.arch and not cards.rows(args.arch):
+            print(f"no pretrained weights are registered for {args.arch}")
+            return 0
+        print(cards.arch_page(args.arch) if args.arch else cards.catalogue_markdown(), end="")
         return 0
     rows = cards.rows(args.arch)
     if not rows:

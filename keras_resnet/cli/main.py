@@ -104,7 +104,8 @@ def make_parser():
                        "params, GMACs, file, licence, eval transform, how to load each")
     p.add_argument("--arch", default=None, help="only this network's weights, e.g. resnet50")
     p.add_argument("--markdown", action="store_true",
-                   help="print the catalogue as Markdown (the page docs/weights.md)")
+                   help="print the catalogue as Markdown (the page docs/weights.md; with "
+                   "--arch, that network's model cards: docs/weights/ARCH.md)")
     p.set_defaults(func=commands.cmd_weights)
 
     p = sub.add_parser("summary", help="per-stage output shapes, parameters and FLOPs")

@@ -120,7 +120,8 @@ def catalogue_markdown() -> str:
     ]
     for arch in archs:
         spec = get_spec(arch)
-        parts += ["", f"## {spec.constructor_name} (`{arch}`)", "", table(arch)]
+        parts += ["", f"## {spec.constructor_name} (`{arch}`)", "",
+                  f"Model cards: [weights/{arch}.md](weights/{arch}.md).", "", table(arch)]
     parts += ["", "## Published but not registered", "",
               "Every registered file is checked before use against its publisher's hash "
               "(hub files: the full SHA-256; torchvision's `.pth`: the SHA-256 prefix in "
@@ -128,3 +129,73 @@ def catalogue_markdown() -> str:
               "but left out:", ""]
     parts += [f"* {name}: {why}." for name, why in not_registered().items()]
     return "\n".join(parts) + "\n"
+
+
+def _norm_words(entry: WeightsEntry) -> str:
+    p = entry.preprocessing
+    if p.get("mode") == "pixel_mean":
+        return f"x / 255 minus the per-pixel mean image `{p['mean_file']}` (shipped)"
+    if p.get("mode") == "caffe":
+        return "RGB -> BGR, minus the ImageNet BGR mean (103.939, 116.779, 123.68), no scaling"
+    if p.get("mode") == "tf":
+        return "x / 127.5 - 1 (range [-1, 1])"
+    return (f"x / 255, minus mean {tuple(p['mean'])}, divided by std {tuple(p['std'])}, "
+            f"{p.get('channel_order', 'RGB')}")
+
+
+def card(tag: str) -> str:
+    """One weight's model card (Markdown): what it is, where the file comes from and how
+    it is verified, its published accuracy with the source, its eval transform, and how
+    to load it."""
+    w = Weights(load_registry()[0][tag])
+    e, meta = w.entry, w.meta
+    record = e.files["top"]
+    m = e.metrics
+    top = f"{m['top1']:.3f}%" + (f" / {m['top5']:.3f}%" if m.get("top5") else "")
+    if m.get("top1_at_288"):
+        top += f" (top-1 {m['top1_at_288']:.3f}% at 288 px)"
+    size = f", {record['size']:,} bytes" if record.get("size") else ""
+    hf = record.get("hf")
+    where = (f"from the Hugging Face hub, `{hf['repo_id']}` at revision `{hf['revision']}`"
+             if hf else ("shipped inside the package" if record.get("package")
+                         else "from " + ", ".join(f"<{u}>" for u in record["urls"])))
+    lines = [
+        f"### {tag}", "",
+        f"- **Published accuracy** (top-1 / top-5): {top}; {m.get('protocol', '')}. "
+        f"Source: {m['source']}.",
+        f"- **Network**: `{e.arch}`, stride placement {e.stride_placement}; "
+        f"{meta['params']:,} parameters, {meta['gmacs']:.2f} GMACs at "
+        f"{meta['test_size']} px.",
+        f"- **Eval transform**: {eval_transform(e)}; normalisation: {_norm_words(e)}.",
+        f"- **Trained at**: {meta['train_size']} px; recipe: "
+        + (recipe(e) or "not recorded") + ".",
+        f"- **File**: `{record['file_name']}` ({e.format}{size}), {where}; "
+        f"hash `{record['hash']}`"
+        + (f" ({record['hash_source']})" if record.get("hash_source") else "") + ".",
+        f"- **Origin**: {e.origin}. **Licence**: {e.license}.",
+        f"- **Load**: `{load_line(e)}`, or `keras_resnet.load_pretrained(\"{tag}\")` for "
+        "the model with its eval transform (`get_weights(tag).transforms()`).",
+    ]
+    if e.command:
+        lines.append(f"- **Reproduce**: `{e.command}`.")
+    return "\n".join(lines)
+
+
+def arch_page(arch: str) -> str:
+    """The page ``docs/weights/<arch>.md``: the architecture's table and one model card
+    per registered weight."""
+    spec = get_spec(arch)
+    tags = [t for t, e in load_registry()[0].items() if e.arch == spec.name]
+    parts = [f"# {spec.constructor_name} (`{spec.name}`): pretrained weights", "",
+             "Generated from the registry by `keras-resnet weights --markdown --arch "
+             f"{spec.name}` (a test keeps it equal). Back to the [catalogue](../weights.md).",
+             "", table(spec.name)]
+    for tag in tags:
+        parts += ["", card(tag)]
+    return "\n".join(parts) + "\n"
+
+
+def arch_pages() -> dict[str, str]:
+    """``{architecture: page}`` for every architecture with registered weights."""
+    entries, _ = load_registry()
+    return {arch: arch_page(arch) for arch in dict.fromkeys(e.arch for e in entries.values())}

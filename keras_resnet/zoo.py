@@ -311,7 +311,9 @@ def load_trained(source, *, model: str | None = None, pixel_mean=None) -> Traine
         tags = [t for t, e in entries.items() if e.preprocessing.get("mode") == "pixel_mean"]
         raise FileNotFoundError(
             f"--weights {source!r} is neither a run directory, a file, nor a registry "
-            f"tag; tags it takes: {', '.join(tags) or 'none registered'}")
+            f"tag (`keras-resnet weights` lists every tag; predict takes them all, "
+            f"evaluate and export the ones trained here: "
+            f"{', '.join(tags) or 'none registered'})")
     if os.path.isdir(source):
         run = rundir.read_run(source)
         mean = run.pixel_mean if pixel_mean is None else _mean_array(pixel_mean)

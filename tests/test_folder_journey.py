@@ -372,3 +372,20 @@ def test_fine_tuning_freezes_then_unfreezes_and_resumes_across_the_boundary(phot
     again = keras.saving.load_model(resumed / rundir.MODEL)
     for x, y in zip(again.get_weights(), final.get_weights()):
         assert_close(x, y, 1e-5, "resumed vs uninterrupted fine-tuning")
+
+
+def test_a_run_on_a_relative_folder_is_evaluated_from_anywhere(photos, tmp_path, monkeypatch,
+                                                               capsys):
+    """`train --dataset photos` run in the photos' parent records the folder absolute, so
+    `evaluate --weights RUN` finds the run's images from another working directory."""
+    from keras_resnet.training import train
+
+    root = photos[0]
+    monkeypatch.chdir(root.parent)
+    out = tmp_path / "rel"
+    train("resnet8", root.name, out=str(out), recipe="fashion-mnist", **dict(TINY, epochs=1))
+    config = json.loads((out / "config.json").read_text())
+    assert config["dataset"] == str(root) and os.path.isabs(config["dataset"])
+    monkeypatch.chdir(tmp_path)
+    assert main(["evaluate", "--weights", str(out), "--json", str(tmp_path / "e.json")]) == 0
+    assert json.loads((tmp_path / "e.json").read_text())["examples"] > 0

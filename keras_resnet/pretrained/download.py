@@ -123,7 +123,8 @@ def _fetch_from_hub(file_name, urls, file_hash, hf, offline_dir):
             f"{str(err).splitlines()[0] if str(err) else 'no detail'}). To install the "
             f"file by hand, download it elsewhere and put it at {placed} (a folder named "
             f"by KERAS_RESNET_WEIGHTS_DIR); it is checked against its {file_hash} before "
-            "use.") from None
+            "use. Offline, HF_HUB_OFFLINE=1 skips huggingface_hub's network retries."
+        ) from None
     if not hash_matches(path, file_hash):
         algorithm, digest = parse_hash(file_hash)
         raise WeightsDownloadError(

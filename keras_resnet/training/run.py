@@ -365,6 +365,10 @@ def _train(model, dataset, recipe, *, epochs, batch_size, out, seed, overwrite, 
     from .. import cpu
     from .strategy import choose_placement, is_chief, num_workers
 
+    if isinstance(dataset, (str, os.PathLike)) and os.path.isdir(dataset):
+        # recorded absolute, so that evaluate/predict/export of the run find its images
+        # from any working directory
+        dataset = os.path.abspath(dataset)
     spec = get_spec(model)
     if width_multiplier is not None:
         from ..arch.specs import cifar_spec

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..arch.specs import get_spec
 from .registry import WeightsEntry, load_registry, not_registered
-from .weights import Weights
+from .weights import Weights, get_weights
 
 COLUMNS = ("weights", "top-1 (published)", "params", "GMACs", "train / test px", "file",
            "licence", "eval transform", "recipe", "load it")
@@ -147,7 +147,7 @@ def card(tag: str) -> str:
     """One weight's model card (Markdown): what it is, where the file comes from and how
     it is verified, its published accuracy with the source, its eval transform, and how
     to load it."""
-    w = Weights(load_registry()[0][tag])
+    w = get_weights(tag)
     e, meta = w.entry, w.meta
     record = e.files["top"]
     m = e.metrics

@@ -129,10 +129,9 @@ def load_keras_applications_h5(model, path, skip_top: bool = False) -> None:
 
 
 # ----------------------------------------------------------------- torchvision
-def read_torch_state_dict(path) -> dict[str, np.ndarray]:
-    """Read a torchvision ``.pth`` state_dict into numpy arrays; no PyTorch needed
-    for files written by PyTorch 1.6 or later (see :mod:`.torchfile`)."""
-    return read_state_dict(path)
+# torchvision ``.pth`` -> numpy arrays, no PyTorch needed for files written by PyTorch 1.6
+# or later (see :mod:`.torchfile`).
+read_torch_state_dict = read_state_dict
 
 
 def torchvision_name_map(model) -> dict[str, str]:

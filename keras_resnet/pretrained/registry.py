@@ -153,14 +153,24 @@ def resolve_weights_arg(weights, arch: str | None = None):
         return path
     if os.sep in path or path.endswith(WEIGHTS_FILE_SUFFIXES):
         raise ValueError(f"weights file not found: {path!r}")
+    return resolve_tag(path, arch)
+
+
+def resolve_tag(name: str, arch: str | None = None) -> WeightsEntry:
+    """The entry of a full tag (``"resnet50.a1_in1k"``), or with ``arch`` of a short
+    tag or alias (``"imagenet"``): :func:`resolve` when ``arch`` is given.
+
+    Raises:
+        ValueError: an unknown tag (the message lists what is registered).
+    """
     if arch is not None:
-        return resolve(arch, path)
+        return resolve(arch, name)
     entries, _ = load_registry()
-    if path in entries:
-        return entries[path]
-    arch, _, short = path.partition(".")
+    if name in entries:
+        return entries[name]
+    arch, _, short = str(name).partition(".")
     if not short:
-        raise ValueError(f"unknown weights {path!r}: give a full tag such as "
+        raise ValueError(f"unknown weights {name!r}: give a full tag such as "
                          f"'resnet50.a1_in1k' (see keras_resnet.list_weights()), or "
                          f"arch= with a short one")
     return resolve(arch, short)

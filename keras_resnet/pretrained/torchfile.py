@@ -131,13 +131,16 @@ def read_state_dict(path) -> dict[str, np.ndarray]:
     return _tensors(state, path)
 
 
-def _tensors(state, path):
+def _tensors(state, path, convert=lambda v: v):
+    """The arrays of a state_dict, unwrapped from a ``"state_dict"`` / ``"model"`` key;
+    ``convert`` turns each value into a numpy array or None (non-tensors)."""
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     if not isinstance(state, dict):
         raise ValueError(f"{path!r} does not hold a state_dict")
-    return {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
+    arrays = {k: convert(v) for k, v in state.items()}
+    return {k: v for k, v in arrays.items() if isinstance(v, np.ndarray)}
 
 
 def _legacy(path):
@@ -154,10 +157,9 @@ def _legacy(path):
     except Exception as err:  # torch raises many types for a bad file
         raise ValueError(f"cannot read {path!r} as a PyTorch state_dict (truncated or "
                          f"not a .pth file?): {err}") from None
-    for key in ("state_dict", "model"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if isinstance(state, dict):
-        state = {k: (v.detach().float() if v.dtype == torch.bfloat16 else v.detach()).numpy()
-                 for k, v in state.items() if isinstance(v, torch.Tensor)}
-    return _tensors(state, path)
+    def to_numpy(v):
+        if not isinstance(v, torch.Tensor):
+            return None
+        return (v.detach().float() if v.dtype == torch.bfloat16 else v.detach()).numpy()
+
+    return _tensors(state, path, to_numpy)

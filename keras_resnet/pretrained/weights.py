@@ -17,7 +17,7 @@ import numpy as np
 
 from ..arch.complexity import spec_complexity
 from ..arch.specs import get_spec, normalize_name
-from .registry import WeightsEntry, load_registry, resolve, resolve_weights_arg
+from .registry import WeightsEntry, load_registry, resolve_tag, resolve_weights_arg
 
 
 class Weights(str):
@@ -138,17 +138,7 @@ def get_weights(name: str, arch: str | None = None) -> Weights:
     """
     if isinstance(name, Weights):
         return name
-    if arch is None:
-        entries, _ = load_registry()
-        if name in entries:
-            return Weights(entries[name])
-        arch, _, short = str(name).partition(".")
-        if not short:
-            raise ValueError(f"unknown weights {name!r}: give a full tag such as "
-                             f"'resnet50.a1_in1k' (see keras_resnet.list_weights()), or "
-                             f"arch= with a short one")
-        return Weights(resolve(arch, short))
-    return Weights(resolve(arch, name))
+    return Weights(resolve_tag(name, arch))
 
 
 def resolve_weights(weights, arch: str | None = None):

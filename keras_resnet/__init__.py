@@ -19,7 +19,6 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
-import importlib.util
 import sys
 from typing import TYPE_CHECKING
 
@@ -37,6 +36,9 @@ _CONSTRUCTOR_NAMES = (
     "Plain20", "Plain32", "Plain44", "Plain56", "Plain110",
     "ResNet18D", "ResNet34D", "ResNet50D", "ResNet101D", "ResNet152D", "ResNet200D",
 )
+# Public name -> the module that defines it, imported on first use (PEP 562 module
+# __getattr__ below): one lazy table, so that ``import keras_resnet`` does not import
+# Keras and its backend.
 _EXPORTS = {
     "build": "zoo",
     "load_pretrained": "zoo",
@@ -52,6 +54,7 @@ _EXPORTS = {
     "get_spec": "arch.specs",
     "list_models": "arch.specs",
     "preprocess_input": "pretrained.transforms",
+    "Preprocessing": "preprocessing",
     "decode_predictions": "pretrained.classes",
     "imagenet_classes": "pretrained.classes",
     "list_weights": "pretrained.weights",
@@ -61,58 +64,16 @@ _EXPORTS = {
     "faster_rcnn_split": "tasks.backbones",
     "Predictor": "deploy",
 }
-_SUBPACKAGES = ("arch", "pretrained", "tasks", "data", "training", "evaluation", "deploy",
-                "compat", "io", "zoo", "applications", "rundir")
+_EXPORTS.update(dict.fromkeys(_CONSTRUCTOR_NAMES, "constructors"))
+# Subpackages and module paths reachable as attributes without an import
+# (``keras_resnet.data.load_split``). ``models``, ``blocks``, ``classifiers`` and
+# ``layers`` are keras-resnet 0.2.0's module paths, ``export`` the exports' short path:
+# each is a file that stands for the module it names (see keras_resnet/models.py).
+_SUBMODULES = ("arch", "pretrained", "tasks", "data", "training", "evaluation", "deploy",
+               "compat", "io", "zoo", "applications", "rundir", "preprocessing",
+               "models", "blocks", "classifiers", "layers", "export")
 
-# Module paths of the flat layout (0.1.0) and of keras-resnet 0.2.0, kept importable:
-# ``import keras_resnet.evaluation``-style code and saved files that name a module
-# (Keras records ``module`` beside a custom layer's class name) find the code where it
-# lives now. Nothing here runs until such a path is imported.
-MOVED_MODULES = {
-    "models": "compat.models",  # keras-resnet 0.2.0's constructors
-    "blocks": "compat.blocks",  # 0.2.0's block functions (+ 0.1.0's, of arch.blocks)
-    "classifiers": "compat.classifiers",  # 0.2.0's classifiers
-    "layers": "arch.layers",  # 0.2.0's BatchNormalization(freeze=...)
-    "specs": "arch.specs",
-    "builder": "arch.builder",
-    "complexity": "arch.complexity",
-    "paper": "arch.paper",
-    "preprocessing": "pretrained.transforms",
-    "classes": "pretrained.classes",
-    "backbones": "tasks.backbones",
-    "analysis": "evaluation.responses",
-    "tuning": "training.tuning",
-    "export": "deploy.export",
-    "inference": "deploy",
-    "fileio": "io",
-    "saving": "zoo",  # load_model
-}
-
-__all__ = [*_EXPORTS, "custom_objects", *_CONSTRUCTOR_NAMES]
-
-
-class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Imports ``keras_resnet.<old>`` as the module now at ``MOVED_MODULES[old]``: the
-    same module object (no copy, no second import), so isinstance checks and Keras'
-    class registry see one class."""
-
-    def find_spec(self, fullname, path=None, target=None):
-        prefix, _, old = fullname.partition(".")
-        if prefix != __name__ or old not in MOVED_MODULES:
-            return None
-        return importlib.util.spec_from_loader(fullname, self)
-
-    def create_module(self, spec):
-        return None  # a placeholder; exec_module swaps in the real module
-
-    def exec_module(self, module):
-        old = module.__name__.partition(".")[2]
-        sys.modules[module.__name__] = importlib.import_module(
-            f".{MOVED_MODULES[old]}", __name__)
-
-
-if not any(isinstance(f, _MovedModuleFinder) for f in sys.meta_path):
-    sys.meta_path.append(_MovedModuleFinder())
+__all__ = [*_EXPORTS, "custom_objects"]
 
 
 # The package's own Keras layers (the freezable BatchNormalization and Conv2D of
@@ -167,13 +128,11 @@ elif not any(isinstance(f, _AfterKerasImport) for f in sys.meta_path):
 def __getattr__(name):
     if name in _EXPORTS:
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    elif name in _SUBPACKAGES or name in MOVED_MODULES:  # keras_resnet.data without an import
+    elif name in _SUBMODULES:
         value = importlib.import_module(f".{name}", __name__)
     elif name == "custom_objects":  # keras-resnet 0.2.0 exported this mapping
         value = {"BatchNormalization":
                  importlib.import_module(".arch.layers", __name__).BatchNormalization}
-    elif name in _CONSTRUCTOR_NAMES:
-        value = getattr(importlib.import_module(".constructors", __name__), name)
     else:
         raise AttributeError(f"module 'keras_resnet' has no attribute {name!r}")
     globals()[name] = value  # later look-ups skip this function
@@ -192,6 +151,7 @@ if TYPE_CHECKING:  # for static analysis and IDE completion
     from .pretrained.record import save_weights
     from .pretrained.weights import Weights, get_weights, list_weights
     from .pretrained.transforms import preprocess_input
+    from .preprocessing import Preprocessing
     from .tasks.backbones import backbone, faster_rcnn_split
     from .constructors import *  # noqa: F403  (ResNet18 ... ResNet200D)
     from .zoo import build, load_model, load_pretrained, load_trained

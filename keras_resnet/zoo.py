@@ -19,6 +19,7 @@ from . import rundir
 from .io import deep_recursion
 from .pretrained.loading import default_shape_for, plan_weights
 from .pretrained import registry
+from .preprocessing import Preprocessing
 from .pretrained.transforms import preprocess_input, resolve_preprocessing
 
 
@@ -249,12 +250,16 @@ class Trained:
                                         clone_function=lambda layer: layer)
 
     @property
-    def preprocessing(self) -> dict:
-        """The settings an exported file records (and ``include_preprocessing`` puts
-        in the model): raw 0-255 pixels -> ``x / 255 - pixel_mean``."""
+    def preprocessing(self) -> Preprocessing:
+        """What an exported file records (and ``include_preprocessing`` puts in the
+        model): raw 0-255 pixels -> ``x / 255 - pixel_mean``, at :attr:`input_shape`
+        (ImageNet family: after the evaluation resize and centre crop)."""
         mean = np.asarray(self.pixel_mean, "float32")
-        return {"mode": "pixel_mean", "scale": 1 / 255, "mean": mean, "std": None,
-                "channel_order": "gray" if mean.shape[-1] == 1 else "RGB"}
+        geometry = (dict(resize=self.resize, crop=self.input_shape[0]) if self.resize
+                    else dict(input_size=self.input_shape[:2]))
+        return Preprocessing(mode="pixel_mean", scale=1 / 255, mean=mean, std=None,
+                             channel_order="gray" if mean.shape[-1] == 1 else "RGB",
+                             **geometry)
 
 
 def family_of(model) -> str:

@@ -320,9 +320,7 @@ def test_three_dimensional_batches_get_a_shape_error_not_a_runtime_crash(shipped
 def test_include_preprocessing_makes_every_format_take_raw_uint8(shipped, tmp_path):
     model, preprocess, _, x_test, y = shipped
     raw = x_test[:64, ..., None]
-    from keras_resnet.pretrained.transforms import _settings
-
-    settings = _settings(weights="resnet20.fashion_mnist")
+    settings = keras_resnet.get_weights("resnet20.fashion_mnist").preprocessing
     names = keras_resnet.data.FASHION_MNIST_CLASSES
     ref = _keras(model, preprocess(x_test[:64]))
     for fmt, (file_name, write) in EXPORTS.items():
@@ -334,7 +332,7 @@ def test_include_preprocessing_makes_every_format_take_raw_uint8(shipped, tmp_pa
         assert record["class_names"] == list(names) and record["preprocessing"]["in_model"]
         assert record["preprocessing"]["mode"] == "pixel_mean"
         np.testing.assert_allclose(np.asarray(record["preprocessing"]["mean"]),
-                                   settings["mean"], rtol=1e-6)
+                                   settings.mean, rtol=1e-6)
         got = open_artifact(path)(raw.astype("uint8"))["predictions"]
         assert within_tolerance(got, ref, 1e-4), fmt
 

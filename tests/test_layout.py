@@ -23,6 +23,8 @@ RANKS = {
     "_version": 0, "io": 0, "numerics": 0,     # helpers that import nothing of ours
     "cpu": 0,
     "data": 1, "arch": 1,                      # input pipelines; the networks
+    "preprocessing": 1.5,                      # Preprocessing: the input normalisation
+                                               # (its layers come from arch)
     "pretrained": 2,                           # weights, their preprocessing and labels
     "rundir": 2,                               # the run directory's format (train writes,
                                                # predict/evaluate/export read)
@@ -34,6 +36,8 @@ RANKS = {
     "demo": 6,                                 # train + evaluate + export
     "cli": 7,                                  # argument parsing
     "__init__": 8,                             # the lazy public API
+    # files that stand for a module elsewhere (0.2.0's paths, keras_resnet.export)
+    "models": 8, "blocks": 8, "classifiers": 8, "layers": 8, "export": 8,
 }
 
 
@@ -138,16 +142,33 @@ def test_the_checks_catch_a_cycle_and_an_upward_import():
     assert RANKS[part_of("keras_resnet.arch.builder")] < RANKS[part_of("keras_resnet.zoo")]
 
 
-@pytest.mark.parametrize("old, new", sorted(keras_resnet.MOVED_MODULES.items()))
-def test_moved_module_paths_still_import(old, new):
-    moved = importlib.import_module(f"keras_resnet.{old}")
-    assert moved is importlib.import_module(f"keras_resnet.{new}")
-    assert getattr(keras_resnet, old) is moved
+# keras-resnet 0.2.0's module paths, and the exports' short path: each file stands for
+# the module it names (the same object)
+KEPT_PATHS = {"models": "compat.models", "blocks": "compat.blocks",
+              "classifiers": "compat.classifiers", "layers": "arch.layers",
+              "export": "deploy.export"}
+# paths of an unreleased flat layout (0.1.0), no longer importable
+DROPPED_PATHS = ("specs", "builder", "complexity", "paper", "classes", "backbones",
+                 "analysis", "tuning", "inference", "fileio", "saving")
 
 
-def test_moved_paths_have_no_file_left():
-    for old in keras_resnet.MOVED_MODULES:
-        assert not (PACKAGE / f"{old}.py").exists(), f"{old}.py is back beside its new home"
+@pytest.mark.parametrize("old, new", sorted(KEPT_PATHS.items()))
+def test_kept_module_paths_are_the_modules_they_name(old, new):
+    code = (f"import importlib, keras_resnet\n"
+            f"moved = importlib.import_module('keras_resnet.{old}')\n"
+            f"assert moved is importlib.import_module('keras_resnet.{new}'), moved\n"
+            f"assert keras_resnet.{old} is moved\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=300)  # a fresh process: the first import takes the path
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+@pytest.mark.parametrize("old", DROPPED_PATHS)
+def test_paths_of_the_unreleased_flat_layout_are_gone(old):
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(f"keras_resnet.{old}")
+    with pytest.raises(AttributeError):
+        getattr(keras_resnet, old)
 
 
 def test_importing_the_package_patches_no_keras_class():

@@ -40,7 +40,10 @@ def test_shipped_tag(shipped, images):
     assert shipped.class_names == list(FASHION_MNIST_CLASSES)
     assert shipped.pixel_mean.shape == (28, 28, 1) and shipped.pixel_mean.dtype == np.float32
     p = shipped.preprocessing
-    assert p["mode"] == "pixel_mean" and p["channel_order"] == "gray" and p["scale"] == 1 / 255
+    assert p.mode == "pixel_mean" and p.channel_order == "gray" and p.scale == 1 / 255
+    assert p.input_size == (28, 28) and p.resize is None
+    # the run and its registry entry hold the same Preprocessing
+    assert p == keras_resnet.get_weights("resnet20.fashion_mnist").preprocessing
     # the shipped net is right on most of the first test images (94% on all 10k)
     x, y = images
     assert np.mean(_outputs(shipped, x).argmax(1) == y) >= 0.75

@@ -7,12 +7,10 @@ layer is made live here, beside the code whose inputs they check.
 from __future__ import annotations
 
 import keras
-import numpy as np
 from keras import layers
 
 from ..io import deep_recursion
 from . import blocks
-from .layers import ReverseChannels
 from .specs import ResNetSpec, get_spec
 
 POOLINGS = (None, "avg", "max")
@@ -24,7 +22,7 @@ def build_network(spec: ResNetSpec, shape, *, input_tensor=None, include_top=Tru
                   bn_momentum=0.9, preprocessing=None, name=None):
     """The functional model of ``spec`` (arguments as :func:`keras_resnet.zoo.build`,
     already checked; ``shape`` from :func:`resolve_input_shape`, ``preprocessing`` a
-    settings dict or None), randomly initialised, in the active image data format."""
+    :class:`keras_resnet.Preprocessing` or None), randomly initialised, in the active image data format."""
     data_format = keras.config.image_data_format()
     if input_tensor is None:
         inputs = keras.Input(shape=shape, name="input_layer")
@@ -71,30 +69,14 @@ def build_network(spec: ResNetSpec, shape, *, input_tensor=None, include_top=Tru
         return keras.Model(inputs, x, name=name or spec.name)
 
 
-def preprocessing_layers(x, settings: dict, data_format: str):
-    """Apply preprocessing ``settings`` (``scale``, ``mean``, ``std``, ``channel_order``;
-    see :mod:`keras_resnet.pretrained.transforms`) inside a Keras graph:
-    ``preprocess_normalize`` (a Rescaling layer: cast to float,
-    ``x * scale / std - mean / std``) and, for BGR weights, ``preprocess_bgr`` (a
-    :class:`~keras_resnet.arch.layers.ReverseChannels`). The arithmetic equals
-    :func:`keras_resnet.preprocess_input` up to float rounding. Neither layer holds a
-    variable, so nothing here can be trained: fine-tuning (``model.trainable = True``,
-    then ``fit``) leaves the preprocessing exact."""
-    mean = np.asarray(settings["mean"], "float32")
-    std = np.ones_like(mean) if settings["std"] is None else np.asarray(settings["std"],
-                                                                       "float32")
-    scale = np.float32(settings["scale"]) / std
-    offset = -mean / std
-    bgr = settings["channel_order"] == "BGR"
-    if bgr and offset.ndim == 1:  # the mean is listed in BGR order; the input is RGB
-        scale, offset = scale[::-1], offset[::-1]
-    if data_format == "channels_first":  # per-channel (C,) -> (C, 1, 1); (H, W, C) -> (C, H, W)
-        scale, offset = (a.reshape(-1, 1, 1) if a.ndim == 1 else
-                         np.moveaxis(a, -1, 0) if a.ndim == 3 else a for a in (scale, offset))
-    x = layers.Rescaling(scale=scale.copy(), offset=offset.copy(),
-                         name="preprocess_normalize")(x)
-    if bgr:
-        x = ReverseChannels(data_format=data_format, name="preprocess_bgr")(x)
+def preprocessing_layers(x, preprocessing, data_format: str):
+    """Apply ``preprocessing`` (a :class:`keras_resnet.Preprocessing`, which this layer of
+    the package takes as given rather than imports) inside a Keras graph: its
+    :meth:`~keras_resnet.Preprocessing.layers`, ``preprocess_normalize`` and, for BGR
+    weights, ``preprocess_bgr``. Neither holds a variable, so fine-tuning leaves the
+    preprocessing exact."""
+    for layer in preprocessing.layers(data_format):
+        x = layer(x)
     return x
 
 

@@ -24,34 +24,30 @@ import os
 
 import numpy as np
 
+from ..preprocessing import Preprocessing
+
 KEY = "keras_resnet"
 
 
-def _plain(value):
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def describe_preprocessing(settings: dict | None, *, in_model: bool = False) -> dict | None:
-    """The preprocessing record: ``mode``, ``channel_order``, ``scale`` (applied to
-    0-255 pixel values first), ``mean`` and ``std`` (per channel, or per pixel as an
-    (H, W, C) nested list), ``resize``/``crop`` where the weights define them, and
-    ``in_model`` (True: the artifact takes raw 0-255 images and normalises itself)."""
+def describe_preprocessing(settings: Preprocessing | None, *, in_model: bool = False
+                           ) -> dict | None:
+    """The preprocessing record: :meth:`~keras_resnet.Preprocessing.to_metadata`
+    (``mode``, ``channel_order``, ``scale`` applied to 0-255 pixel values first, ``mean``
+    and ``std`` per channel or per pixel as an (H, W, C) nested list, ``resize``/``crop``
+    /``interpolation`` where the weights define them) and ``in_model`` (True: the
+    artifact takes raw 0-255 images and normalises itself)."""
     if settings is None:
         return {"in_model": True} if in_model else None
-    keep = ("mode", "channel_order", "scale", "mean", "std", "resize", "crop")
-    record = {k: _plain(settings[k]) for k in keep if k in settings}
-    record.setdefault("channel_order", "RGB")
-    record.setdefault("std", None)
-    record["in_model"] = bool(in_model)
-    return record
+    return {**settings.to_metadata(), "in_model": bool(in_model)}
+
+
+def read_preprocessing(metadata: dict | None) -> Preprocessing | None:
+    """The :class:`~keras_resnet.Preprocessing` an artifact's record holds (None when it
+    records none, or only that its preprocessing is inside)."""
+    record = (metadata or {}).get("preprocessing") or {}
+    if "mode" not in record:
+        return None
+    return Preprocessing.from_metadata(record)
 
 
 def build_metadata(signature, model_name: str, *, preprocessing=None, class_names=None,

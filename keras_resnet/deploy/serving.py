@@ -17,14 +17,17 @@ weights. The artifact is then a float32 file; it is compared with the user's
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 
+from ..pretrained.transforms import as_preprocessing
+
 INPUT_NAME = "images"
 # TensorFlow's rule for name scopes (tf.name_scope), which layer names become on export
-_SCOPE_NAME = __import__("re").compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$")
+_SCOPE_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$")
 # what every format takes as a tensor / signature argument name
-_INPUT_NAME = __import__("re").compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_INPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FLOAT32_RTOL = 1e-4
 
 # Relative tolerance (the project's rule, numerics.within_tolerance) between a float32
@@ -312,59 +315,32 @@ def keras_call(model):
     return lambda x: model(x, training=False)
 
 
-def preprocessing_settings(settings) -> dict:
-    """``settings`` (``"caffe"``, ``"torch"``, a weights tag or a dict) as a complete dict:
-    ``mode``, ``channel_order``, ``scale``, ``mean``, ``std``."""
-    from ..pretrained.transforms import MODES, _settings
-
-    if isinstance(settings, str):
-        return dict(_settings(mode=settings) if settings in MODES
-                    else _settings(weights=settings))
-    if isinstance(settings, dict):
-        if "mean" not in settings and "mean_file" in settings:
-            raise ValueError("give the per-pixel mean itself (mean=array), not mean_file")
-        return {"mode": "custom", "channel_order": "RGB", "scale": 1.0, "mean": 0.0,
-                "std": None, **settings}
-    raise ValueError("include_preprocessing must be 'caffe', 'torch', a weights tag or "
-                     f"a dict with scale, mean, std, channel_order; got {settings!r}")
+def preprocessing_settings(settings):
+    """``settings`` (a :class:`~keras_resnet.Preprocessing`, ``"caffe"``, ``"torch"``,
+    ``"tf"``, a weights tag or a dict) as a :class:`~keras_resnet.Preprocessing`."""
+    return as_preprocessing(settings)
 
 
-def check_preprocessing_fits(p: dict, input_shape: tuple, data_format: str, model_name: str,
+def check_preprocessing_fits(p, input_shape: tuple, data_format: str, model_name: str,
                              settings=None):
-    """ValueError unless the preprocessing ``p`` (a complete settings dict) is made for
-    images of ``input_shape`` (no batch axis): its channel count, and for a per-pixel
-    mean its height and width."""
-    channels = input_shape[0 if data_format == "channels_first" else -1]
-    mean = np.asarray(p.get("mean", 0.0))
-    std = np.asarray(p["std"]) if p.get("std") is not None else np.asarray(1.0)
-    need = 3 if p.get("channel_order") == "BGR" else None
-    for a in (mean, std):
-        if a.ndim:
-            need = a.shape[-1]
-    label = f"{settings!r} " if isinstance(settings, str) else ""
-    if need not in (None, channels):
-        raise ValueError(f"the preprocessing {label}is for {need}-channel images, but model "
-                         f"{model_name!r} takes {channels} channel(s): choose settings "
-                         "made for its input")
-    if mean.ndim == 3:
-        hw = tuple(input_shape[1:] if data_format == "channels_first" else input_shape[:2])
-        if None not in hw and tuple(mean.shape[:2]) != hw:
-            raise ValueError(f"the preprocessing {label}has a per-pixel mean of "
-                             f"{mean.shape[0]}x{mean.shape[1]}, but model {model_name!r} "
-                             f"takes {hw[0]}x{hw[1]} images: choose settings made for its "
-                             "input (or resize the mean to it)")
+    """ValueError unless the preprocessing ``p`` (a :class:`~keras_resnet.Preprocessing`)
+    is made for images of ``input_shape`` (no batch axis): its channel count, and for a
+    per-pixel mean its height and width. ``settings``: what the caller gave (a tag
+    or mode is named in the message)."""
+    p.check_fits(input_shape, data_format, f"model {model_name!r}",
+                 label=repr(settings) if isinstance(settings, str) else None)
 
 
 def with_preprocessing(model, settings):
     """``model`` behind its input normalisation: the returned model takes raw 0-255
     images (uint8 or float, the shape ``model`` takes), applies ``settings`` with
-    :func:`keras_resnet.preprocessing.preprocessing_layers`, then ``model``; its outputs
+    :meth:`keras_resnet.Preprocessing.layers`, then ``model``; its outputs
     keep ``model``'s names. What the exports' ``include_preprocessing=`` and
     ``keras-resnet export --include-preprocessing`` use.
 
     Args:
-        settings: ``"caffe"``, ``"torch"``, a weights tag (its registry record, per-pixel
-            means included), or a dict with ``scale``, ``mean``, ``std``,
+        settings: a :class:`~keras_resnet.Preprocessing`, ``"caffe"``, ``"torch"``,
+            ``"tf"``, a weights tag (its registry record, per-pixel means included), or a dict with ``scale``, ``mean``, ``std``,
             ``channel_order`` (as in the registry; ``mean`` may be an (H, W, C) array).
 
     Raises:
@@ -372,14 +348,14 @@ def with_preprocessing(model, settings):
     """
     import keras
 
-    from ..arch.builder import preprocessing_layers
-
     p = preprocessing_settings(settings)
     tensor = check_model(model)
     data_format = model_data_format(model)
     check_preprocessing_fits(p, tuple(tensor.shape[1:]), data_format, model.name, settings)
     raw = keras.Input(tuple(tensor.shape[1:]), name="raw_images")
-    x = preprocessing_layers(raw, p, data_format)
+    x = raw
+    for layer in p.layers(data_format):
+        x = layer(x)
     structure, outputs = _named(model, model(x))
     if structure != "dict":  # keep the inner model's output names
         outputs = {k: keras.layers.Identity(name=k)(v) for k, v in outputs.items()}

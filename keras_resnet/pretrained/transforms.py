@@ -23,42 +23,36 @@ with the function that turns raw images into its input.
 
 from __future__ import annotations
 
-import sys
-import types
 
-import numpy as np
-
+from ..preprocessing import DATA_FORMATS, MODES, Preprocessing  # noqa: F401 (re-exported)
 from . import registry
 
-MODES = ("caffe", "torch", "tf")
-DATA_FORMATS = ("channels_first", "channels_last")
 
-# keras.applications' "tf" mode (keras/src/applications/imagenet_utils.py): x / 127.5 - 1,
-# any number of channels. The other modes' numbers live in the registry, beside the
-# weights that need them.
-_TF_MODE = {"mode": "tf", "channel_order": "RGB", "scale": 1 / 127.5, "mean": 1.0,
-            "std": None}
+def preprocessing_of(entry: registry.WeightsEntry) -> Preprocessing:
+    """The :class:`~keras_resnet.Preprocessing` a registry entry's weights expect: its
+    normalisation (a stored per-pixel mean read from its file), the size it was trained
+    at (weights trained here), and its publisher's evaluation resize, crop and
+    interpolation."""
+    record = {k: v for k, v in entry.preprocessing.items() if k != "mean_file"}
+    if record["mode"] == "pixel_mean":  # weights trained here: a stored mean image
+        record["mean"] = registry.pixel_mean(entry)
+    if entry.input_shape:
+        record["input_size"] = tuple(entry.input_shape[:2])
+    elif entry.resize is not None:
+        record.update(resize=entry.resize, crop=entry.crop,
+                      interpolation=entry.interpolation)
+    return Preprocessing.from_metadata(record)
 
 
-def _settings(weights=None, mode=None) -> dict:
-    """The registry's preprocessing record for a weights tag, or for a mode (the
-    numbers live in the registry only)."""
+def _settings(weights=None, mode=None) -> Preprocessing:
+    """The :class:`~keras_resnet.Preprocessing` of a weights tag, or of a mode."""
     if (weights is None) == (mode is None):
         raise ValueError("give exactly one of weights= (a registry tag such as "
                          "'resnet50.imagenet') or mode= ('caffe', 'torch' or 'tf')")
-    entries, _ = registry.load_registry()
     if weights is not None:
-        entry = _entry(weights, entries)
-        p = dict(entry.preprocessing)
-        if p["mode"] == "pixel_mean":  # weights trained here: a stored mean image
-            p["mean"] = registry.pixel_mean(entry)
-        return p
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if mode == "tf":
-        return dict(_TF_MODE)
-    return next(e.preprocessing for e in entries.values()
-                if e.preprocessing["mode"] == mode)
+        entries, _ = registry.load_registry()
+        return preprocessing_of(_entry(weights, entries))
+    return Preprocessing.from_mode(mode)
 
 
 def _entry(tag, entries):
@@ -78,10 +72,35 @@ def _entry(tag, entries):
     raise ValueError(f"unknown weights tag {tag!r}; known tags: {', '.join(entries)}")
 
 
+def as_preprocessing(settings) -> Preprocessing:
+    """``settings`` as a :class:`~keras_resnet.Preprocessing`: one itself, a mode
+    (``"caffe"``, ``"torch"``, ``"tf"``), a weights tag, or a dict of ``scale``,
+    ``mean``, ``std``, ``channel_order`` (missing keys: no scaling, zero mean, no std,
+    RGB).
+
+    Raises:
+        ValueError: anything else, an unknown tag, unknown keys.
+    """
+    if isinstance(settings, Preprocessing):
+        return settings
+    if isinstance(settings, str):
+        return _settings(mode=settings) if settings in MODES else _settings(weights=settings)
+    if isinstance(settings, dict):
+        return Preprocessing.from_metadata(settings)
+    raise ValueError(
+        "expected preprocessing settings: a Preprocessing, 'caffe', 'torch', 'tf', a "
+        f"weights tag or a dict with scale, mean, std, channel_order; got {settings!r}")
+
+
 def resolve_preprocessing(include_preprocessing, model_name: str, weights):
-    """The settings for ``build(include_preprocessing=...)``: ``None`` (off), or a
-    dict with ``channel_order``, ``scale``, ``mean``, ``std`` (``mean``/``std`` may be
-    per channel or per pixel, ``(H, W, C)``)."""
+    """What ``build(include_preprocessing=...)`` puts in the model: None (off), or a
+    :class:`~keras_resnet.Preprocessing` (``True``: the one of ``weights``, a registry
+    tag; or ``include_preprocessing`` itself as :func:`as_preprocessing` reads it).
+
+    Raises:
+        ValueError: ``True`` with weights that are not a registry tag, or settings
+            :func:`as_preprocessing` refuses.
+    """
     if include_preprocessing is None or include_preprocessing is False:
         return None
     if include_preprocessing is True:
@@ -92,25 +111,14 @@ def resolve_preprocessing(include_preprocessing, model_name: str, weights):
                 "include_preprocessing=True takes its settings from the weights' registry "
                 f"entry, but weights={weights!r} is not a registry tag; pass the settings "
                 "instead: include_preprocessing='caffe', 'torch' or 'tf', a tag such as "
-                "'resnet50.imagenet', or a dict with scale, mean, std, channel_order")
-        return dict(_settings(weights=resolved.tag))
-    if isinstance(include_preprocessing, str):
-        if include_preprocessing in MODES:
-            return dict(_settings(mode=include_preprocessing))
-        return dict(_settings(weights=include_preprocessing))
-    if isinstance(include_preprocessing, dict):
-        p = {"channel_order": "RGB", "scale": 1.0, "mean": 0.0, "std": None,
-             **include_preprocessing}
-        unknown = set(p) - {"mode", "channel_order", "scale", "mean", "std"}
-        if unknown:
-            raise ValueError(f"unknown preprocessing keys {sorted(unknown)}; allowed: "
-                             "channel_order, scale, mean, std")
-        if p["channel_order"] not in ("RGB", "BGR"):
-            raise ValueError(f"channel_order must be 'RGB' or 'BGR', got {p['channel_order']!r}")
-        return p
+                "'resnet50.imagenet', a keras_resnet.Preprocessing, or a dict with scale, "
+                "mean, std, channel_order")
+        return preprocessing_of(resolved)
+    if isinstance(include_preprocessing, (str, dict, Preprocessing)):
+        return as_preprocessing(include_preprocessing)
     raise ValueError(
-        "include_preprocessing must be False, True, 'caffe', 'torch', 'tf', a weights tag "
-        f"or a dict; got {include_preprocessing!r}")
+        "include_preprocessing must be False, True, 'caffe', 'torch', 'tf', a weights tag, "
+        f"a keras_resnet.Preprocessing or a dict; got {include_preprocessing!r}")
 
 
 def preprocess_input(x, data_format=None, mode=None, weights=None):
@@ -153,7 +161,7 @@ def preprocess_input(x, data_format=None, mode=None, weights=None):
             and ``weights``, a rank other than 3 or 4, or a channel count (or per-pixel
             mean size) that the preprocessing cannot apply to.
     """
-    import keras
+    import keras  # imported on first use: ``import keras_resnet`` does not import Keras
 
     if data_format is None:
         data_format = keras.config.image_data_format()
@@ -165,110 +173,5 @@ def preprocess_input(x, data_format=None, mode=None, weights=None):
     if mode is not None and weights is not None:
         raise ValueError("give mode= or weights=, not both: weights= uses the mode its "
                          "registry entry records")
-    if weights is not None:
-        p = _settings(weights=weights)
-    else:
-        p = _settings(mode=mode or "caffe")
-    if isinstance(x, (list, tuple)):
-        x = np.asarray(x)
-    if isinstance(x, np.ndarray):
-        return _preprocess_numpy(x, p, data_format, keras.config.floatx())
-    return _preprocess_tensor(x, p, data_format, keras.config.floatx())
-
-
-def _broadcast_constants(p, shape, data_format, what):
-    """The channel axis and ``scale``, ``mean``, ``std`` shaped to broadcast against
-    images of ``shape`` (rank 3 or 4); checks that they fit."""
-    if len(shape) not in (3, 4):
-        layout = "(H, W, C)" if data_format == "channels_last" else "(C, H, W)"
-        raise ValueError(f"{what}: expected one image {layout} or a batch (N, "
-                         f"{layout[1:]}, got shape {tuple(shape)}")
-    axis = -1 if data_format == "channels_last" else len(shape) - 3
-    # float64 here, cast to the images' dtype when applied: float64 input gets the
-    # numbers exactly as keras.applications has them
-    mean = np.asarray(p["mean"], "float64")
-    std = None if p["std"] is None else np.asarray(p["std"], "float64")
-    image = tuple(shape[-3:])
-    if mean.ndim == 3:  # a per-pixel mean, stored (H, W, C)
-        if data_format == "channels_last":
-            want, layout = mean.shape, "H, W, C"
-        else:
-            want, layout = (mean.shape[2], *mean.shape[:2]), "C, H, W"
-        if any(s is not None and s != w for s, w in zip(image, want)):
-            raise ValueError(f"{what}: these weights take images of shape {want} "
-                             f"({layout}), got {tuple(shape)}")
-        if data_format == "channels_first":
-            mean = np.moveaxis(mean, -1, 0)
-            std = None if std is None else np.moveaxis(std, -1, 0)
-        return axis, mean, std
-    channels = shape[axis]
-    if mean.ndim == 1 and channels is not None and channels != mean.shape[0]:
-        layout = "last" if data_format == "channels_last" else "first"
-        raise ValueError(
-            f"{what}: {p['mode']} preprocessing needs {mean.shape[0]} (RGB) channels, "
-            f"channels {layout}, but the images have shape {tuple(shape)} (data_format="
-            f"{data_format!r}; pass data_format= if the channels are on the other axis)")
-    if data_format == "channels_first":  # (C,) -> (C, 1, 1)
-        mean = mean.reshape(-1, 1, 1) if mean.ndim == 1 else mean
-        std = std.reshape(-1, 1, 1) if std is not None and std.ndim == 1 else std
-    return axis, mean, std
-
-
-def _preprocess_numpy(x, p, data_format, floatx):
-    # keras.applications' numpy path, in place: users' code may rely on it.
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(floatx)
-    elif not x.flags.writeable:
-        x = x.copy()
-    mean_shape = np.shape(p["mean"])
-    if (len(mean_shape) == 3 and mean_shape[2] == 1 and data_format == "channels_last"
-            and x.shape[-2:] == mean_shape[:2]):
-        x = x[..., None]  # (N, H, W) grayscale for weights with a (H, W, 1) mean
-    axis, mean, std = _broadcast_constants(p, x.shape, data_format, "preprocess_input")
-    if p["channel_order"] == "BGR":
-        x = np.flip(x, axis)  # a view: the writes below reach the caller's array
-    if p["scale"] != 1:
-        x *= np.asarray(p["scale"], x.dtype)
-    x -= mean.astype(x.dtype)
-    if std is not None:
-        x /= std.astype(x.dtype)
-    return x
-
-
-def _preprocess_tensor(x, p, data_format, floatx):
-    ops = _ops_for(x)
-    axis, mean, std = _broadcast_constants(p, tuple(x.shape), data_format,
-                                           "preprocess_input")
-    dtype = ops.dtype(x)
-    if not dtype.startswith(("float", "bfloat")):
-        dtype = floatx
-        x = ops.cast(x, dtype)
-    if p["channel_order"] == "BGR":
-        x = ops.take(x, [2, 1, 0], axis)
-    if p["scale"] != 1:
-        x = x * ops.constant(p["scale"], dtype)
-    x = x - ops.constant(mean, dtype)
-    if std is not None:
-        x = x / ops.constant(std, dtype)
-    return x
-
-
-def _ops_for(x):
-    """The four operations the tensor path needs, for ``x``'s kind of tensor: Keras'
-    (``keras.ops``: the active backend's tensors and symbolic ``KerasTensor``s), or
-    TensorFlow's for a ``tf.Tensor`` met under another backend -- what
-    ``tf.data.Dataset.map`` passes under JAX or PyTorch, where ``keras.ops`` would
-    call the wrong library."""
-    import keras
-
-    tf = sys.modules.get("tensorflow")
-    if (keras.backend.backend() != "tensorflow" and tf is not None
-            and isinstance(x, (tf.Tensor, tf.Variable))):
-        return types.SimpleNamespace(
-            dtype=lambda t: t.dtype.name, cast=tf.cast,
-            take=lambda t, indices, axis: tf.gather(t, indices, axis=axis),
-            constant=lambda value, dtype: tf.constant(value, dtype=dtype))
-    return types.SimpleNamespace(
-        dtype=lambda t: keras.backend.standardize_dtype(t.dtype), cast=keras.ops.cast,
-        take=lambda t, indices, axis: keras.ops.take(t, indices, axis=axis),
-        constant=lambda value, dtype: keras.ops.convert_to_tensor(value, dtype=dtype))
+    p = _settings(weights=weights) if weights is not None else _settings(mode=mode or "caffe")
+    return p.apply(x, data_format, in_place=True)

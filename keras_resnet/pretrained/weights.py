@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 
 from ..arch.complexity import spec_complexity
 from ..arch.specs import get_spec, normalize_name
+from ..preprocessing import Preprocessing
 from .registry import WeightsEntry, load_registry, resolve_tag, resolve_weights_arg
+from .transforms import preprocessing_of
 
 
 class Weights(str):
@@ -79,9 +80,16 @@ class Weights(str):
             return tuple(name for _, name in imagenet_classes("readable"))
         raise ValueError(f"the registry records no class names for {self}")
 
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """What the weights expect: their normalisation, and their publisher's
+        evaluation resize, crop and interpolation (or, for weights trained here, the
+        fixed input size)."""
+        return preprocessing_of(self.entry)
+
     def transforms(self, normalize: bool = True):
         """The publisher's evaluation transform as a function: raw images in, the
-        network's input batch out.
+        network's input batch out (:meth:`keras_resnet.Preprocessing.eval_transform`).
 
         The function takes uint8 (or 0-255 float) images as stored: ``(H, W, C)`` or
         ``(N, H, W, C)`` of any size (grayscale ``(H, W)`` too), and returns float32
@@ -94,39 +102,7 @@ class Weights(str):
         Raises:
             ValueError: images of another size for fixed-size weights (the function).
         """
-        from ..data.augment import resize_and_crop_pil
-        from .transforms import preprocess_input
-
-        entry, tag = self.entry, str(self)
-        if entry.input_shape:
-            h, w, c = entry.input_shape
-
-            def fixed(images):
-                x = np.asarray(images)
-                if x.shape in ((h, w), (h, w, c)):
-                    x = x[None]
-                if x.ndim == 3 and c == 1:
-                    x = x[..., None]
-                if tuple(x.shape[1:]) != (h, w, c):
-                    raise ValueError(f"weights {tag!r} take {h}x{w}x{c} images; got "
-                                     f"shape {x.shape}")
-                x = x.astype("float32")
-                return preprocess_input(x, weights=tag) if normalize else x
-
-            return fixed
-
-        def transform(images):
-            x = np.asarray(images)
-            if x.ndim == 2 or (x.ndim == 3 and x.shape[-1] not in (1, 3)):
-                x = x[..., None]  # (H, W) or (N, H, W)
-            if x.shape[-1] == 1:
-                x = np.repeat(x, 3, axis=-1)
-            x = resize_and_crop_pil(x, entry.resize, entry.crop, entry.interpolation)
-            if x.ndim == 3:
-                x = x[None]
-            return preprocess_input(x, weights=tag) if normalize else x
-
-        return transform
+        return self.preprocessing.eval_transform(normalize)
 
 
 def get_weights(name: str, arch: str | None = None) -> Weights:

@@ -165,11 +165,10 @@ def _weights_normalisation(spec, weights, input_shape):
             mean = np.broadcast_to(mean.mean(axis=(0, 1)), input_shape).astype("float32")
         return mean, None
     settings = resolve_preprocessing(True, spec.name, entry.tag)
-    mean = np.asarray(settings["mean"], "float32")
-    if mean.ndim > 1:  # a per-pixel mean under another mode: nothing registers one
+    if settings.mean.ndim > 1:  # a per-pixel mean under another mode: nothing registers one
         raise ValueError(f"train --weights {weights!r}: per-pixel means are read only in "
                          "'pixel_mean' mode; fine-tune these weights in Python")
-    in_model = dict(settings, scale=float(settings["scale"]) * 255.0)
+    in_model = settings.replace(scale=settings.scale * 255.0)
     return np.zeros(input_shape, "float32"), in_model
 
 

@@ -1,0 +1,11 @@
+"""``keras_resnet.classifiers`` is :mod:`keras_resnet.compat.classifiers`: keras-resnet 0.2.0's classifiers.
+
+This path imports that module itself (the same object, not a copy, so that classes and
+Keras' registry see one of each): the file replaces its own ``sys.modules`` entry.
+"""
+
+import sys
+
+from .compat import classifiers as _module
+
+sys.modules[__name__] = _module

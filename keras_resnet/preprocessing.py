@@ -1,0 +1,429 @@
+"""``Preprocessing``: how raw images become a network's input, as one value.
+
+Weights (:meth:`keras_resnet.Weights.preprocessing`), runs (``load_trained(...)
+.preprocessing``), exported files (their metadata record) and the
+:class:`~keras_resnet.Predictor` each hold one :class:`Preprocessing`, and every place
+that normalises images asks it: :func:`keras_resnet.preprocess_input`, the layers
+``build(..., include_preprocessing=...)`` puts inside a model, the exports'
+``include_preprocessing=``, and the publishers' evaluation transforms.
+
+The normalisation is ``(x[..., order] * scale - mean) / std`` on pixel values 0-255,
+where ``order`` reverses RGB to BGR for Caffe weights. keras.applications names three
+modes (``keras/src/applications/imagenet_utils.py``), and :meth:`Preprocessing.from_mode`
+gives them with its numbers:
+
+* ``caffe``: RGB -> BGR, minus the ImageNet BGR mean (103.939, 116.779, 123.68), no
+  scaling;
+* ``torch``: ``x / 255``, minus the RGB mean (0.485, 0.456, 0.406), divided by the std
+  (0.229, 0.224, 0.225);
+* ``tf``: ``x / 127.5 - 1``.
+
+Weights trained here use ``pixel_mean`` (``x / 255`` minus a stored ``(H, W, C)`` mean
+image, section 4.2 of the paper); anything else is ``custom``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+
+import numpy as np
+
+from .data.augment import INTERPOLATIONS, resize_and_crop_pil
+
+MODES = ("caffe", "torch", "tf")
+DATA_FORMATS = ("channels_first", "channels_last")
+CHANNEL_ORDERS = ("RGB", "BGR", "gray")
+
+# keras.applications' numbers (keras/src/applications/imagenet_utils.py, _preprocess_numpy_input)
+_MODE_NUMBERS = {
+    "caffe": dict(channel_order="BGR", scale=1.0, mean=(103.939, 116.779, 123.68), std=None),
+    "torch": dict(channel_order="RGB", scale=1 / 255, mean=(0.485, 0.456, 0.406),
+                  std=(0.229, 0.224, 0.225)),
+    "tf": dict(channel_order="RGB", scale=1 / 127.5, mean=1.0, std=None),
+}
+# keys of the metadata record (exports, run directories, the registry)
+_RECORD_KEYS = ("mode", "channel_order", "scale", "mean", "std", "resize", "crop",
+                "interpolation", "input_size")
+
+
+def _array(value, what):
+    a = np.asarray(value, "float64")
+    if a.ndim not in (0, 1, 3) or not np.all(np.isfinite(a)):
+        raise ValueError(f"Preprocessing {what} must be finite: a number, one value per "
+                         f"channel (C,), or a per-pixel array (H, W, C); got shape {a.shape}")
+    a.setflags(write=False)
+    return a
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Preprocessing:
+    """Input normalisation (and, for ImageNet-style weights, the evaluation resize and
+    crop) of a network.
+
+    Attributes:
+        mode: ``"caffe"``, ``"torch"``, ``"tf"``, ``"pixel_mean"`` or ``"custom"``: a
+            label (the numbers below are what is applied).
+        scale: multiplies pixel values 0-255 first (``1 / 255``: to [0, 1]).
+        mean: subtracted after scaling: a number, per channel ``(C,)`` (in
+            ``channel_order``), or per pixel ``(H, W, C)``; float64, read-only.
+        std: divides after subtracting (same shapes as ``mean``), or None.
+        channel_order: ``"RGB"``, ``"BGR"`` (the input's RGB channels are reversed
+            after normalising; ``mean``/``std`` are listed in BGR order) or ``"gray"``.
+        input_size: ``(H, W)`` pixels the network takes, where fixed (weights trained
+            here), else None.
+        resize: ImageNet-style evaluation: the shorter side (pixels) before the centre
+            crop; None: no resize.
+        crop: the centre crop (pixels) after ``resize``.
+        interpolation: ``"bilinear"`` or ``"bicubic"``: the resize's (the publisher's).
+
+    Raises:
+        ValueError: (when made) an unknown channel order or interpolation, a
+            non-positive scale or std, non-finite numbers, a crop larger than the
+            resize, or ``resize`` without ``crop``.
+    """
+
+    mode: str = "custom"
+    scale: float = 1.0
+    mean: np.ndarray | float = 0.0
+    std: np.ndarray | None = None
+    channel_order: str = "RGB"
+    input_size: tuple[int, int] | None = None
+    resize: int | None = None
+    crop: int | None = None
+    interpolation: str = "bilinear"
+
+    def __post_init__(self):
+        set_ = object.__setattr__.__get__(self)
+        if self.channel_order not in CHANNEL_ORDERS:
+            raise ValueError(f"channel_order must be one of {CHANNEL_ORDERS}, got "
+                             f"{self.channel_order!r}")
+        scale = float(self.scale)
+        if not np.isfinite(scale) or scale <= 0:
+            raise ValueError(f"Preprocessing scale must be a positive number, got {self.scale!r}")
+        set_("scale", scale)
+        set_("mean", _array(self.mean, "mean"))
+        if self.std is not None:
+            std = _array(self.std, "std")
+            if np.any(std <= 0):
+                raise ValueError("Preprocessing std must be positive")
+            set_("std", std)
+        if self.input_size is not None:
+            set_("input_size", tuple(int(d) for d in self.input_size))
+        if self.interpolation not in INTERPOLATIONS:
+            raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got "
+                             f"{self.interpolation!r}")
+        if (self.resize is None) != (self.crop is None):
+            raise ValueError("give resize and crop together (the evaluation resize, then "
+                             "the centre crop), or neither")
+        if self.resize is not None and self.crop > self.resize:
+            raise ValueError(f"crop ({self.crop}) must not exceed resize ({self.resize})")
+
+    # ---------------------------------------------------------------- making one
+    @classmethod
+    def from_mode(cls, mode: str, **changes) -> Preprocessing:
+        """keras.applications' ``mode`` (``"caffe"``, ``"torch"`` or ``"tf"``) with its
+        numbers; ``changes`` set other fields (``resize=256, crop=224``).
+
+        Raises:
+            ValueError: an unknown mode.
+        """
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        return cls(mode=mode, **{**_MODE_NUMBERS[mode], **changes})
+
+    @classmethod
+    def from_metadata(cls, record: dict) -> Preprocessing:
+        """The inverse of :meth:`to_metadata` (also takes the registry's records, less
+        a ``mean_file``, and dicts of ``scale``, ``mean``, ``std``, ``channel_order``).
+
+        Raises:
+            ValueError: unknown keys (listed), or values :class:`Preprocessing` refuses.
+        """
+        if not isinstance(record, dict):
+            raise ValueError(f"expected a preprocessing record (a dict), got {record!r}")
+        fields = {k: v for k, v in record.items() if k != "in_model"}
+        if "mean_file" in fields:
+            raise ValueError("give the per-pixel mean itself (mean=array), not mean_file")
+        unknown = set(fields) - set(_RECORD_KEYS)
+        if unknown:
+            raise ValueError(f"unknown preprocessing keys {sorted(unknown)}; allowed: "
+                             f"{', '.join(_RECORD_KEYS)}")
+        if fields.get("input_size") is not None:
+            fields["input_size"] = tuple(fields["input_size"])
+        if fields.get("interpolation") is None:
+            fields.pop("interpolation", None)
+        return cls(**fields)
+
+    @classmethod
+    def coerce(cls, value) -> Preprocessing:
+        """``value`` as a :class:`Preprocessing`: one itself, a mode name, or a dict
+        (:meth:`from_metadata`). Weights tags are resolved by
+        :func:`keras_resnet.pretrained.transforms.resolve_preprocessing`.
+
+        Raises:
+            ValueError: anything else.
+        """
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str) and value in MODES:
+            return cls.from_mode(value)
+        if isinstance(value, dict):
+            return cls.from_metadata(value)
+        raise ValueError(f"expected a Preprocessing, one of {MODES} or a dict with scale, "
+                         f"mean, std, channel_order; got {value!r}")
+
+    def replace(self, **changes) -> Preprocessing:
+        """A copy with ``changes`` (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
+
+    def __eq__(self, other):
+        if not isinstance(other, Preprocessing):
+            return NotImplemented
+        return all(np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b
+                   for a, b in ((getattr(self, f.name), getattr(other, f.name))
+                                for f in dataclasses.fields(self)))
+
+    __hash__ = None  # holds arrays
+
+    # ---------------------------------------------------------------- records
+    def to_metadata(self) -> dict:
+        """A JSON-ready record: ``mode``, ``channel_order``, ``scale``, ``mean``, ``std``
+        (lists; per pixel as nested ``(H, W, C)`` lists), and ``resize``, ``crop``,
+        ``interpolation``, ``input_size`` where set."""
+        record = {"mode": self.mode, "channel_order": self.channel_order,
+                  "scale": self.scale, "mean": self.mean.tolist(),
+                  "std": None if self.std is None else self.std.tolist()}
+        if self.resize is not None:
+            record.update(resize=self.resize, crop=self.crop,
+                          interpolation=self.interpolation)
+        if self.input_size is not None:
+            record["input_size"] = list(self.input_size)
+        return record
+
+    @property
+    def channels(self) -> int | None:
+        """The channel count the numbers are made for (None: any)."""
+        for a in (self.mean, self.std):
+            if a is not None and a.ndim:
+                return int(a.shape[-1])
+        return 3 if self.channel_order == "BGR" else None
+
+    def check_fits(self, input_shape, data_format: str = "channels_last",
+                   what: str = "the model", label: str | None = None):
+        """Raise ValueError unless these numbers apply to images of ``input_shape``
+        (no batch axis): the channel count and, for a per-pixel mean, height and width.
+        ``what`` names the model, ``label`` these settings in the message."""
+        channels = input_shape[0 if data_format == "channels_first" else -1]
+        name = f"{label} " if label else ""
+        if self.channels not in (None, channels):
+            raise ValueError(f"the preprocessing {name}is for {self.channels}-channel "
+                             f"images, but {what} takes {channels} channel(s): choose "
+                             "settings made for its input")
+        if self.mean.ndim == 3:
+            hw = tuple(input_shape[1:] if data_format == "channels_first" else input_shape[:2])
+            if None not in hw and tuple(self.mean.shape[:2]) != hw:
+                raise ValueError(f"the preprocessing {name}has a per-pixel mean of "
+                                 f"{self.mean.shape[0]}x{self.mean.shape[1]}, but {what} "
+                                 f"takes {hw[0]}x{hw[1]} images: choose settings made for "
+                                 "its input (or resize the mean to it)")
+
+    # ---------------------------------------------------------------- applying
+    def __call__(self, x, data_format: str | None = None):
+        """Normalise images ``x`` (values 0-255). Numpy (or lists) in: a new float
+        numpy array out (``x`` is not changed); tensors (any backend's, symbolic
+        ``keras.Input``s, or ``tf.Tensor``s inside ``tf.data`` under any backend) in:
+        a tensor of that kind out. Float inputs keep their dtype, integers become
+        ``keras.config.floatx()``.
+
+        Args:
+            x: one image ``(H, W, C)`` or a batch ``(N, H, W, C)`` (``(C, H, W)``,
+                ``(N, C, H, W)`` channels-first).
+            data_format: ``"channels_last"``/``"channels_first"``; None: Keras' global one.
+
+        Raises:
+            ValueError: a rank other than 3 or 4, or images these numbers do not fit.
+        """
+        return self.apply(x, data_format, in_place=False)
+
+    def apply(self, x, data_format=None, *, in_place: bool):
+        """:meth:`__call__`; ``in_place=True`` writes over a float numpy ``x`` (what
+        keras.applications' ``preprocess_input`` does, and ours for compatibility)."""
+        import keras
+
+        if data_format is None:
+            data_format = keras.config.image_data_format()
+        elif data_format not in DATA_FORMATS:
+            raise ValueError(f"data_format must be None, 'channels_last' or "
+                             f"'channels_first', got {data_format!r}")
+        if isinstance(x, (list, tuple)):
+            x = np.asarray(x)
+        if isinstance(x, np.ndarray):
+            if in_place is False and np.issubdtype(x.dtype, np.floating):
+                x = x.copy()
+            return self._numpy(x, data_format, keras.config.floatx())
+        return self._tensor(x, data_format, keras.config.floatx())
+
+    def layers(self, data_format: str = "channels_last", name_prefix: str = "preprocess"):
+        """Keras layers that apply these numbers inside a model, in order:
+        ``<prefix>_normalize`` (a ``Rescaling``: cast to float, ``x * scale / std - mean
+        / std``) and, for BGR numbers, ``<prefix>_bgr`` (a
+        :class:`~keras_resnet.arch.layers.ReverseChannels`). Neither holds a variable,
+        so training leaves them exact; their arithmetic equals :meth:`__call__` up to
+        float rounding."""
+        from keras import layers
+
+        from .arch.layers import ReverseChannels  # imports Keras: only when layers are made
+
+        mean = self.mean.astype("float32")
+        std = np.ones_like(mean) if self.std is None else self.std.astype("float32")
+        scale = np.float32(self.scale) / std
+        offset = -mean / std
+        bgr = self.channel_order == "BGR"
+        if bgr and offset.ndim == 1:  # the mean is listed in BGR order; the input is RGB
+            scale, offset = scale[::-1], offset[::-1]
+        if data_format == "channels_first":  # (C,) -> (C, 1, 1); (H, W, C) -> (C, H, W)
+            scale, offset = (a.reshape(-1, 1, 1) if a.ndim == 1 else
+                             np.moveaxis(a, -1, 0) if a.ndim == 3 else a
+                             for a in (scale, offset))
+        out = [layers.Rescaling(scale=scale.copy(), offset=offset.copy(),
+                                name=f"{name_prefix}_normalize")]
+        if bgr:
+            out.append(ReverseChannels(data_format=data_format, name=f"{name_prefix}_bgr"))
+        return out
+
+    def eval_transform(self, normalize: bool = True):
+        """The evaluation transform as a function of raw images: uint8 (or 0-255 float)
+        ``(H, W, C)`` or ``(N, H, W, C)`` (grayscale ``(H, W)`` too) in, float32
+        ``(N, H', W', C')`` out. With ``resize``/``crop``: the shorter side resized
+        (``interpolation``, Pillow, as torchvision and timm), then the centre crop, 3
+        channels. With ``input_size``: images of that size only. Then normalised, unless
+        ``normalize=False`` (for a model with the preprocessing inside).
+
+        The function raises ValueError for images of another size than ``input_size``.
+        """
+        if self.resize is None:
+            size, channels = self.input_size, self.channels or (
+                1 if self.channel_order == "gray" else 3)
+
+            def fixed(images):
+                x = np.asarray(images)
+                if size is not None and x.shape in (size, (*size, channels)):
+                    x = x[None]
+                if x.ndim == 3 and channels == 1:
+                    x = x[..., None]
+                if x.ndim != 4 or (size is not None and tuple(x.shape[1:3]) != size):
+                    want = f"{size[0]}x{size[1]}x{channels}" if size else "(N, H, W, C)"
+                    raise ValueError(f"these weights take {want} images; got shape {x.shape}")
+                x = x.astype("float32")
+                return self(x, "channels_last") if normalize else x
+
+            return fixed
+
+        def transform(images):
+            x = np.asarray(images)
+            if x.ndim == 2 or (x.ndim == 3 and x.shape[-1] not in (1, 3)):
+                x = x[..., None]  # (H, W) or (N, H, W)
+            if x.shape[-1] == 1:
+                x = np.repeat(x, 3, axis=-1)
+            x = resize_and_crop_pil(x, self.resize, self.crop, self.interpolation)
+            if x.ndim == 3:
+                x = x[None]
+            return self(x, "channels_last") if normalize else x
+
+        return transform
+
+    # ---------------------------------------------------------------- arithmetic
+    def _constants(self, shape, data_format):
+        """The channel axis and ``mean``, ``std`` shaped to broadcast against images of
+        ``shape`` (rank 3 or 4); checks that they fit."""
+        what = "preprocess_input"
+        if len(shape) not in (3, 4):
+            layout = "(H, W, C)" if data_format == "channels_last" else "(C, H, W)"
+            raise ValueError(f"{what}: expected one image {layout} or a batch (N, "
+                             f"{layout[1:]}, got shape {tuple(shape)}")
+        axis = -1 if data_format == "channels_last" else len(shape) - 3
+        # float64 here, cast to the images' dtype when applied: float64 input gets the
+        # numbers exactly as keras.applications has them
+        mean, std = self.mean, self.std
+        image = tuple(shape[-3:])
+        if mean.ndim == 3:  # a per-pixel mean, stored (H, W, C)
+            if data_format == "channels_last":
+                want, layout = mean.shape, "H, W, C"
+            else:
+                want, layout = (mean.shape[2], *mean.shape[:2]), "C, H, W"
+            if any(s is not None and s != w for s, w in zip(image, want)):
+                raise ValueError(f"{what}: these weights take images of shape {want} "
+                                 f"({layout}), got {tuple(shape)}")
+            if data_format == "channels_first":
+                mean = np.moveaxis(mean, -1, 0)
+                std = None if std is None else np.moveaxis(std, -1, 0)
+            return axis, mean, std
+        channels = shape[axis]
+        if mean.ndim == 1 and channels is not None and channels != mean.shape[0]:
+            layout = "last" if data_format == "channels_last" else "first"
+            raise ValueError(
+                f"{what}: {self.mode} preprocessing needs {mean.shape[0]} (RGB) channels, "
+                f"channels {layout}, but the images have shape {tuple(shape)} (data_format="
+                f"{data_format!r}; pass data_format= if the channels are on the other axis)")
+        if data_format == "channels_first":  # (C,) -> (C, 1, 1)
+            mean = mean.reshape(-1, 1, 1) if mean.ndim == 1 else mean
+            std = std.reshape(-1, 1, 1) if std is not None and std.ndim == 1 else std
+        return axis, mean, std
+
+    def _numpy(self, x, data_format, floatx):
+        # keras.applications' numpy path, in place
+        if not np.issubdtype(x.dtype, np.floating):
+            x = x.astype(floatx)
+        elif not x.flags.writeable:
+            x = x.copy()
+        if (self.mean.ndim == 3 and self.mean.shape[2] == 1 and data_format == "channels_last"
+                and x.shape[-2:] == self.mean.shape[:2]):
+            x = x[..., None]  # (N, H, W) grayscale for weights with a (H, W, 1) mean
+        axis, mean, std = self._constants(x.shape, data_format)
+        if self.channel_order == "BGR":
+            x = np.flip(x, axis)  # a view: the writes below reach the caller's array
+        if self.scale != 1:
+            x *= np.asarray(self.scale, x.dtype)
+        x -= mean.astype(x.dtype)
+        if std is not None:
+            x /= std.astype(x.dtype)
+        return x
+
+    def _tensor(self, x, data_format, floatx):
+        ops = _ops_for(x)
+        axis, mean, std = self._constants(tuple(x.shape), data_format)
+        dtype = ops.dtype(x)
+        if not dtype.startswith(("float", "bfloat")):
+            dtype = floatx
+            x = ops.cast(x, dtype)
+        if self.channel_order == "BGR":
+            x = ops.take(x, [2, 1, 0], axis)
+        if self.scale != 1:
+            x = x * ops.constant(self.scale, dtype)
+        x = x - ops.constant(mean, dtype)
+        if std is not None:
+            x = x / ops.constant(std, dtype)
+        return x
+
+
+def _ops_for(x):
+    """The four operations the tensor path needs, for ``x``'s kind of tensor: Keras'
+    (``keras.ops``: the active backend's tensors and symbolic ``KerasTensor``s), or
+    TensorFlow's for a ``tf.Tensor`` met under another backend -- what
+    ``tf.data.Dataset.map`` passes under JAX or PyTorch, where ``keras.ops`` would
+    call the wrong library."""
+    import keras
+
+    tf = sys.modules.get("tensorflow")
+    if (keras.backend.backend() != "tensorflow" and tf is not None
+            and isinstance(x, (tf.Tensor, tf.Variable))):
+        return types.SimpleNamespace(
+            dtype=lambda t: t.dtype.name, cast=tf.cast,
+            take=lambda t, indices, axis: tf.gather(t, indices, axis=axis),
+            constant=lambda value, dtype: tf.constant(value, dtype=dtype))
+    return types.SimpleNamespace(
+        dtype=lambda t: keras.backend.standardize_dtype(t.dtype), cast=keras.ops.cast,
+        take=lambda t, indices, axis: keras.ops.take(t, indices, axis=axis),
+        constant=lambda value, dtype: keras.ops.convert_to_tensor(value, dtype=dtype))

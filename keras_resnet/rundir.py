@@ -32,6 +32,7 @@ import shutil
 
 import numpy as np
 
+from .arch.specs import get_spec
 from .io import atomic_write, write_file
 
 CONFIG = "config.json"
@@ -233,8 +234,6 @@ def read_run(path) -> Run:
                              tuple(raw["class_names"]) if raw.get("class_names") else None,
                              raw.get("dataset"))
     else:  # a run written before inference.json
-        from .arch.specs import get_spec
-
         family = get_spec(config["model"]).family
         names = None
         if os.path.exists(os.path.join(path, CLASS_NAMES)):

@@ -21,6 +21,7 @@ from .pretrained.loading import default_shape_for, plan_weights
 from .pretrained import registry
 from .preprocessing import Preprocessing
 from .pretrained.transforms import preprocess_input, resolve_preprocessing
+from .pretrained.weights import get_weights
 
 
 def build(
@@ -151,8 +152,6 @@ def load_pretrained(tag: str, **build_options):
     ``include_preprocessing=True`` the model normalises by itself and ``preprocess``
     only resizes and crops (values stay 0-255).
     """
-    from .pretrained.weights import get_weights
-
     entries, _ = registry.load_registry()
     if tag not in entries:
         raise ValueError(f"unknown weights tag {tag!r}; known tags: {', '.join(entries)}")

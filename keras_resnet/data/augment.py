@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .images import resize_to
+
 FAMILIES = ("cifar", "imagenet")
 # ImageNet RGB covariance (pixel values in [0, 1]): the eigenvalues and eigenvectors
 # used by Krizhevsky et al. 2012 and every ResNet training script since.
@@ -223,8 +225,6 @@ def eval_map(family, pixel_mean, channels, resize=IMAGENET_EVAL_RESIZE, crop=IMA
     :func:`~keras_resnet.data.images.resize_to`); ImageNet images resized (shorter side
     ``resize``) and centre-cropped to ``crop``."""
     import tensorflow as tf
-
-    from .images import resize_to
 
     mean = tf.constant(pixel_mean, "float32")
     size = tuple(int(d) for d in np.shape(pixel_mean)[:2])

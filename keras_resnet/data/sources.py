@@ -29,7 +29,8 @@ import numpy as np
 from ..io import write_file
 
 from .embedded import FASHION_MNIST_CLASSES, load_embedded, load_idx_dir
-from .images import resize_to
+from .augment import to_channels
+from .images import bad_images_message, decode, read_image, resize_to, scan_images
 
 TFDS_NAMES = ("fashion_mnist", "cifar10", "cifar100", "imagenet2012")
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
@@ -284,8 +285,6 @@ def image_folder_split(path: str, split: str = "train", *, skip_bad_images: bool
     Raises:
         ValueError: no class folders or no images; unreadable files (see above).
     """
-    from .images import bad_images_message, scan_images
-
     root = path
     sub = {"train": ("train",), "test": ("test", "val", "validation"),
            "validation": ("validation", "val", "test")}.get(split)
@@ -335,8 +334,6 @@ def image_folder_split(path: str, split: str = "train", *, skip_bad_images: bool
 def files_split(paths, *, name: str = "images") -> Split:
     """Image files (no labels: all 0) as a :class:`Split`, decoded as the folder
     sources decode them; unreadable or missing files raise one clear error (predict)."""
-    from .images import read_image
-
     paths = tuple(os.fspath(p) for p in paths)
     sizes = frozenset(read_image(p).shape[:2] for p in paths)  # names a bad file
     return _folder_split(name, paths, (0,) * len(paths), ("?",),
@@ -356,8 +353,6 @@ def _folder_split(name, paths, labels, classes, *, size=None, native=None,
     (None: they vary)."""
     def make():
         import tensorflow as tf
-
-        from .images import decode
 
         def load(p, y):
             img = decode(tf.io.read_file(p), channels=3)
@@ -524,9 +519,6 @@ def read_images(paths, size, channels: int) -> np.ndarray:
         ValueError: a file is not an image this can read (PNG, JPEG, BMP, GIF).
     """
     import tensorflow as tf
-
-    from .augment import to_channels
-    from .images import read_image
 
     size = tuple(int(d) for d in size)
     batch = [to_channels(resize_to(tf.constant(read_image(os.fspath(p))), size), channels)

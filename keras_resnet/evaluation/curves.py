@@ -8,13 +8,12 @@ from __future__ import annotations
 import csv
 import os
 
+from .. import rundir
 from ..io import atomic_write
 
 
 def read_log(run_dir: str) -> dict[str, list[float]]:
     """``log.csv`` of a run as columns (``epoch``, ``accuracy``, ``val_accuracy``, ...)."""
-    from .. import rundir
-
     path = os.path.join(run_dir, rundir.LOG)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} not found: is {run_dir!r} a run directory of "
@@ -29,8 +28,6 @@ def read_log(run_dir: str) -> dict[str, list[float]]:
 def _validation_name(run_dir) -> str:
     """"validation" (a holdout of the training data) or "validation (test set)"."""
     import json
-
-    from .. import rundir
 
     try:
         with open(os.path.join(run_dir, rundir.CONFIG)) as f:

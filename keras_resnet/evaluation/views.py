@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.augment import (IMAGENET_CROP, IMAGENET_EVAL_RESIZE, resize_shorter,
+from ..data.augment import (IMAGENET_CROP, IMAGENET_EVAL_RESIZE, eval_map, resize_shorter,
                              to_channels)
+from ..data.images import resize_to
+from ..numerics import at_chance_level
 
 VIEWS = ("center", "10crop", "multiscale")
 MULTISCALE_SIZES = (224, 256, 384, 480, 640)
@@ -64,8 +66,6 @@ def predict_views(model, split, family: str, pixel_mean, view: str = "center", *
     if view == "multiscale" and family != "imagenet":
         raise ValueError("the multi-scale test resizes to 224-640 pixels; it is defined for "
                          "ImageNet networks, not CIFAR-size ones")
-    from ..data.images import resize_to
-
     channels = channels or int(pixel_mean.shape[-1])
     mean = tf.constant(pixel_mean, "float32")
     size = tuple(int(d) for d in np.shape(pixel_mean)[:2])  # a CIFAR net's input size
@@ -73,8 +73,6 @@ def predict_views(model, split, family: str, pixel_mean, view: str = "center", *
     source = split.dataset
 
     if view == "center":
-        from ..data.augment import eval_map
-
         ds = source.map(eval_map(family, pixel_mean, channels, resize, crop),
                         num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
         run = lambda x: probs(x)  # noqa: E731
@@ -148,8 +146,6 @@ def evaluate(model, split, family, pixel_mean, view="center", **kwargs) -> dict:
     of a network that is not trained or is not given what it was trained on: another
     dataset or preprocessing, or weights loaded into another architecture."""
     import warnings
-
-    from ..numerics import at_chance_level
 
     p, y = predict_views(model, split, family, pixel_mean, view, **kwargs)
     errors = topk_errors(p, y)

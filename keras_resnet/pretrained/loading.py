@@ -14,6 +14,7 @@ import warnings
 from ..arch.specs import SPECS
 from .convert import load_keras_applications_h5, load_timm_safetensors, load_torchvision_pth
 from .download import fetch, hash_matches
+from .record import check_weights_file
 from .registry import package_file
 from .weights import Weights, resolve_weights
 
@@ -184,8 +185,6 @@ def load_keras3_weights(model, path, *, warn_missing: bool = True, new_head_ok: 
     Raises:
         ValueError: the file was saved from another architecture, or does not fit.
     """
-    from .record import check_weights_file
-
     check_weights_file(model, path, warn_missing=warn_missing)
     if backbone_only:
         _load_keras3(_backbone_view(model), path)

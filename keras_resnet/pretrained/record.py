@@ -22,6 +22,8 @@ import zlib
 
 import numpy as np
 
+from ..io import atomic_write
+
 RECORD = "keras_resnet_architecture"
 RECORD_VERSION = 1
 # layer settings that change what a layer computes without changing its variables'
@@ -75,8 +77,6 @@ def read_record(path) -> dict | None:
 def save_weights(model, path) -> str:
     """``model.save_weights(path)`` plus the architecture record, written atomically (a
     failed write leaves no file). ``path`` must end in ``.weights.h5``. Returns it."""
-    from ..io import atomic_write
-
     def write(tmp):
         model.save_weights(tmp)
         write_record(tmp, model)

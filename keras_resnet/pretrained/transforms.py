@@ -23,7 +23,6 @@ with the function that turns raw images into its input.
 
 from __future__ import annotations
 
-
 from ..preprocessing import DATA_FORMATS, MODES, Preprocessing  # noqa: F401 (re-exported)
 from . import registry
 

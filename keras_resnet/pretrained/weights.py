@@ -17,6 +17,7 @@ import os
 from ..arch.complexity import spec_complexity
 from ..arch.specs import get_spec, normalize_name
 from ..preprocessing import Preprocessing
+from .classes import imagenet_classes
 from .registry import WeightsEntry, load_registry, resolve_tag, resolve_weights_arg
 from .transforms import preprocessing_of
 
@@ -75,8 +76,6 @@ class Weights(str):
         if self.entry.class_names:
             return tuple(self.entry.class_names)
         if self.entry.classes == 1000:
-            from .classes import imagenet_classes
-
             return tuple(name for _, name in imagenet_classes("readable"))
         raise ValueError(f"the registry records no class names for {self}")
 

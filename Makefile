@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 BASE   := $(VENV)/.base-stamp
 
-.PHONY: install demo test test-fast bench data clean
+.PHONY: install demo test test-fast bench data docs clean
 
 # The demo needs the package and its core dependencies only (TensorFlow, Keras,
 # LiteRT...): no test or benchmark extras, no JAX, no PyTorch.
@@ -18,7 +18,7 @@ $(BASE): pyproject.toml
 	touch $(BASE)
 
 $(STAMP): $(BASE) pyproject.toml
-	$(PY) -m pip install -q -e ".[test,bench]"
+	$(PY) -m pip install -q -e ".[test,bench,docs]"
 	@# PyTorch and timm are the references of the converter tests (torchvision .pth,
 	@# timm .safetensors, ResNet-D, dilation). timm imports torchvision, and PyPI's
 	@# torchvision needs the matching PyPI torch (a CUDA build that runs on the CPU;
@@ -33,14 +33,21 @@ $(STAMP): $(BASE) pyproject.toml
 
 install: $(STAMP)
 
-# Optional real data (the full Fashion-MNIST idx files) from Debian; the tests that
-# need it are skipped without it. Best effort: needs root and apt.
+# Optional Debian packages: the full Fashion-MNIST idx files (with WordNet, for the
+# ImageNet class names' check) and chromium (the docs site's browser test); the tests
+# that need them are skipped without them. Best effort: needs root and apt.
+DEBS := $(if $(wildcard /usr/share/datasets/fashion-mnist),,dataset-fashion-mnist wordnet-base) \
+        $(if $(shell command -v chromium),,chromium)
 data:
-	@if [ -d /usr/share/datasets/fashion-mnist ]; then :; \
+	@if [ -z "$(strip $(DEBS))" ]; then :; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist wordnet-base) >/dev/null 2>&1 \
-	    || echo "note: could not install dataset-fashion-mnist; tests needing it will be skipped"; \
-	else echo "note: dataset-fashion-mnist not installed; tests needing it will be skipped"; fi
+	  (apt-get update -qq && apt-get install -y -qq $(strip $(DEBS))) >/dev/null 2>&1 \
+	    || echo "note: could not install $(strip $(DEBS)); tests needing them will be skipped"; \
+	else echo "note: $(strip $(DEBS)) not installed; tests needing them will be skipped"; fi
+
+# The documentation site, built into site/ (tests/test_docs_site.py builds it too)
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict
 
 demo: $(BASE)
 	$(VENV)/bin/keras-resnet demo

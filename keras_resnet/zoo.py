@@ -92,8 +92,9 @@ def build(
             L2 kernel regularizer of ``weight_decay / 2`` to every conv and the
             classifier, so its gradient is ``weight_decay * w``. It must be set here:
             regularizers set on layers after they are built do nothing.
-        bn_epsilon, bn_momentum: BatchNormalization settings; the defaults 1e-5 and
-            0.9 equal PyTorch's (eps 1e-5, momentum 0.1 in its convention).
+        bn_epsilon: BatchNormalization's epsilon; the default 1e-5 is PyTorch's.
+        bn_momentum: BatchNormalization's moving-average momentum; the default 0.9
+            equals PyTorch's momentum 0.1 (its convention counts the other way).
         include_preprocessing: put the input normalisation inside the model, so that
             it takes raw RGB images with values 0-255 (any dtype; uint8 is cast), as a
             TFLite app has them. ``True`` uses the settings recorded for ``weights`` (a

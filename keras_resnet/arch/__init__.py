@@ -1,0 +1,1 @@
+"""The networks: the table of specifications (specs), the residual and plain blocks, the builder that turns a spec into Keras layers, the package's own layers, complexity counts and the paper's reported numbers."""

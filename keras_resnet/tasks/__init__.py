@@ -1,0 +1,1 @@
+"""What networks are used for beyond classification: backbones for detection and segmentation."""

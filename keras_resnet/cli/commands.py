@@ -147,17 +147,10 @@ def cmd_demo(args):
 
 def cmd_train(args):
     _quiet_tensorflow()
-    from ..training import train
+    from ..training import TrainConfig, train
 
-    train(args.model, args.dataset, args.recipe, epochs=args.epochs,
-          batch_size=args.batch_size, out=args.out, seed=args.seed, overwrite=args.overwrite,
-          holdout=args.holdout, max_train_examples=args.max_train_examples,
-          max_test_examples=args.max_test_examples, data_dir=args.data_dir,
-          manual_dir=args.manual_dir, scale_lr=not args.no_lr_scaling,
-          shortcut=args.shortcut, width_multiplier=args.width_multiplier,
-          verbose=2 if args.log_epochs else "auto", fused_bn=not args.no_fused_bn,
-          precision=args.precision, image_size=args.image_size, weights=args.weights,
-          freeze_backbone=args.freeze_backbone, skip_bad_images=args.skip_bad_images)
+    train(TrainConfig.from_mapping(args), verbose=2 if args.log_epochs else "auto",
+          fused_bn=not args.no_fused_bn)
     return 0
 
 

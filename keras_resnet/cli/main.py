@@ -17,7 +17,18 @@ from __future__ import annotations
 import argparse
 import sys
 
+# The train command's options are generated from TrainConfig's fields (their
+# metadata: flag, type, choices, metavar, default, help) with plain argparse. Libraries
+# that build a parser from a dataclass (tyro, jsonargparse, simple-parsing) were
+# weighed: each is a new dependency that brings its own help layout and option
+# spellings (tyro's grouped, rich-formatted help; jsonargparse's config-file options;
+# simple-parsing's own flag naming), while keeping today's --help exactly (--no-lr-scaling,
+# --image-size H W, the defaults shown by _Help) takes ~10 lines here.
+from ..training.config import DATASET_HELP, cli_arguments, positive_int as _positive
 from . import commands
+
+# flag and add_argument keywords of each TrainConfig field, in field order
+_TRAIN_OPTIONS = {kwargs["dest"]: (flag, kwargs) for flag, kwargs in cli_arguments()}
 
 
 def _shape(text):
@@ -30,34 +41,14 @@ def _shape(text):
     return parts
 
 
-def _holdout(text):
-    try:
-        if text.endswith("%"):
-            return float(text[:-1]) / 100
-        return float(text) if "." in text else int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a count (5000), a fraction (0.1) or a percentage (10%), got {text!r}")
-
-
-def _positive(text):
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return n
-
-
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
     """Shows every option's default (argparse's formatter, minus "(default: None)" and
-    the defaults of flags, which are always off)."""
+    the defaults of flags, which their help describes)."""
 
     def _get_help_string(self, action):
         text = action.help or ""
         if "%(default)" in text or action.default in (None, False, argparse.SUPPRESS) \
-                or action.option_strings == []:
+                or action.option_strings == [] or action.nargs == 0:
             return text
         return text + " (default: %(default)s)"
 
@@ -78,12 +69,10 @@ PIXEL_MEAN_HELP = (".npy mean image (H, W, C) in [0, 1] units that the network s
                    "from image/255; needed only with a .weights.h5 file, or a .keras "
                    "model that does not normalise its input itself (a run directory and "
                    "a tag have their own)")
-DATASET_HELP = ("embedded | fashion_mnist | cifar10 | cifar100 | imagenet2012 | a directory "
-                "(idx files, a CIFAR python folder, or image class folders: DIR/<class>/* "
-                "or DIR/train/<class>/* beside DIR/test/)")
-
 
 def make_parser():
+    """The ``keras-resnet`` parser: one subparser per command (the ``_add_*``
+    functions below, in the order ``--help`` lists them)."""
     from .._version import __version__
 
     parser = _Parser(
@@ -94,12 +83,29 @@ def make_parser():
     parser.add_argument("--version", action="version",
                         version=f"keras-resnet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_models, _add_weights, _add_summary, _add_convert, _add_demo,
+                _add_train, _add_evaluate, _add_tune, _add_export, _add_predict,
+                _add_plot):
+        add(sub)
+    return parser
 
+
+def _train_option(p, name, **changes):
+    """Add TrainConfig's field ``name`` as an option of ``p``: its flag, type, choices,
+    metavar, default and help from the field's metadata, ``changes`` replacing any
+    (another command's default or help)."""
+    flag, kwargs = _TRAIN_OPTIONS[name]
+    p.add_argument(flag, **{**kwargs, **changes})
+
+
+def _add_models(sub):
     p = sub.add_parser("models", help="table of every registered model")
     p.add_argument("--family", choices=["imagenet", "cifar"],
                    help="only this family (default: both)")
     p.set_defaults(func=commands.cmd_models)
 
+
+def _add_weights(sub):
     p = sub.add_parser("weights", help="the pretrained-weights catalogue: published top-1, "
                        "params, GMACs, file, licence, eval transform, how to load each")
     p.add_argument("--arch", default=None, help="only this network's weights, e.g. resnet50")
@@ -108,6 +114,8 @@ def make_parser():
                    "--arch, that network's model cards: docs/weights/ARCH.md)")
     p.set_defaults(func=commands.cmd_weights)
 
+
+def _add_summary(sub):
     p = sub.add_parser("summary", help="per-stage output shapes, parameters and FLOPs")
     p.add_argument("name", help="registry name, e.g. resnet50 (see `keras-resnet models`)")
     p.add_argument("--input-shape", type=_shape, default=None, metavar="H,W,C",
@@ -122,6 +130,8 @@ def make_parser():
                         "(v1.5, torchvision's); default: 1x1")
     p.set_defaults(func=commands.cmd_summary)
 
+
+def _add_convert(sub):
     p = sub.add_parser("convert", help="convert a keras.applications .h5, a torchvision "
                        ".pth or a timm .safetensors file into this package's .weights.h5 "
                        "(which records its architecture)")
@@ -134,6 +144,8 @@ def make_parser():
                    help="the file's stride placement; default: the format's (torchvision, timm: 3x3)")
     p.set_defaults(func=commands.cmd_convert)
 
+
+def _add_demo(sub):
     p = sub.add_parser("demo", help="train + evaluate a ResNet-20 on the embedded "
                        "Fashion-MNIST sample (the README's main job)")
     p.add_argument("--model", default="resnet20", help="registry name of the network")
@@ -143,83 +155,29 @@ def make_parser():
     p.add_argument("--seed", type=int, default=0, help="random seed (order, augmentation, init)")
     p.set_defaults(func=commands.cmd_demo)
 
+
+def _add_train(sub):
+    """Every TrainConfig field as an option (generated), then the two options that
+    are not part of a run's configuration."""
     p = sub.add_parser("train", help="train (or fine-tune) with a paper recipe on any "
                        "dataset, an image folder included; resumes after a crash")
-    p.add_argument("--model", default="resnet20", help="registry name, e.g. resnet20, "
-                   "plain56, resnet18 (see `keras-resnet models`)")
-    p.add_argument("--dataset", default="embedded", help=DATASET_HELP)
-    p.add_argument("--image-size", type=_positive, nargs=2, metavar=("H", "W"), default=None,
-                   help="input size in pixels. Default: CIFAR-family nets: the size the "
-                        "--weights were trained at, else the images' size when all share "
-                        "one, else 32 32; ImageNet-family nets: 224 224. Images of another "
-                        "size are resized (ImageNet family: random crops of this size, as "
-                        "the paper's)")
-    p.add_argument("--recipe", default=None, choices=["paper-cifar10", "paper-imagenet",
-                                                      "fashion-mnist"],
-                   help="training recipe; default: the network family's paper recipe "
-                        "(paper-cifar10 / paper-imagenet), fashion-mnist for a CIFAR-family "
-                        "net on Fashion-MNIST data")
-    p.add_argument("--weights", default=None, metavar="TAG_OR_FILE",
-                   help="start from these weights (fine-tuning): a registry tag such as "
-                        "resnet20.fashion_mnist, or a .weights.h5 / .h5 / .pth file; a "
-                        "classifier for another number of classes starts afresh")
-    p.add_argument("--freeze-backbone", type=int, default=0, metavar="EPOCHS",
-                   help="with --weights: train only the new classifier for this many "
-                        "epochs, then every layer but BatchNormalization at 0.1x the "
-                        "recipe's learning rate (freeze, then unfreeze)")
-    p.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
-    p.add_argument("--batch-size", type=int, default=None,
-                   help="global batch (all replicas); default: the recipe's")
-    p.add_argument("--out", default="runs/train", help="run directory")
-    p.add_argument("--seed", type=int, default=0, help="random seed (order, augmentation, init)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="delete a run with another configuration in --out and start afresh")
-    p.add_argument("--skip-bad-images", action="store_true",
-                   help="leave unreadable files of an image folder out (counted) instead of "
-                        "stopping with their names")
-    p.add_argument("--holdout", type=_holdout, default=None,
-                   help="training images kept apart as the validation set (best "
-                        "checkpoint, plateau schedule): a count (5000: the paper's 45k/5k "
-                        "CIFAR split) or a fraction (0.1, 10%%); default 10%%; 0 trains on "
-                        "everything and validates on the test set. The test set always "
-                        "gives the final score")
-    p.add_argument("--max-train-examples", type=int, default=None,
-                   help="train on at most this many images (quick runs); default: all")
-    p.add_argument("--max-test-examples", type=int, default=None,
-                   help="evaluate on at most this many test images (and holdout "
-                        "images: the holdout is taken from the training data first, then "
-                        "cut to this many); default: all")
-    p.add_argument("--data-dir", default=None,
-                   help="tensorflow-datasets data_dir; default: TFDS' own (~/tensorflow_datasets)")
-    p.add_argument("--manual-dir", default=None,
-                   help="folder with the dataset's original files (TFDS manual_dir)")
-    p.add_argument("--no-lr-scaling", action="store_true",
-                   help="keep the recipe's learning rate for another global batch size "
-                        "(default: scaled linearly, lr * batch / recipe batch)")
-    p.add_argument("--shortcut", choices=["A", "B", "C"],
-                   help="shortcut option; default: the paper's (B ImageNet, A CIFAR)")
-    p.add_argument("--width-multiplier", type=float, default=None,
-                   help="CIFAR-family nets: widen every stage (2: 32/64/128 filters); "
-                        "default: 1")
-    p.add_argument("--log-epochs", action="store_true",
-                   help="one line per epoch instead of a progress bar")
-    p.add_argument("--no-fused-bn", action="store_true",
-                   help="Keras' own BatchNormalization training code instead of "
-                        "TensorFlow's fused kernel (same numbers, ~1.6x slower)")
-    p.add_argument("--precision", choices=["float32", "bfloat16", "float16"],
-                   default="float32",
-                   help="compute precision: Keras' float32, mixed_bfloat16 or "
-                        "mixed_float16 policy (variables and the classifier's output stay "
-                        "float32; float16 adds loss scaling). bfloat16 pays off only on "
-                        "accelerators and CPUs with AVX512_BF16/AMX: elsewhere it is "
-                        "emulated, ~12x slower than float32")
+    for name in _TRAIN_OPTIONS:
+        _train_option(p, name)
+    run = p.add_argument_group("how the run executes (not part of its configuration)")
+    run.add_argument("--log-epochs", action="store_true",
+                     help="one line per epoch instead of a progress bar")
+    run.add_argument("--no-fused-bn", action="store_true",
+                     help="Keras' own BatchNormalization training code instead of "
+                          "TensorFlow's fused kernel (same numbers, ~1.6x slower)")
     p.set_defaults(func=commands.cmd_train)
 
+
+def _add_evaluate(sub):
     p = sub.add_parser("evaluate", help="top-1/top-5 error under an evaluation view")
     p.add_argument("--weights", required=True, help=WEIGHTS_HELP)
     p.add_argument("--model", default=None, help=MODEL_HELP)
-    p.add_argument("--dataset", default=None,
-                   help=DATASET_HELP + "; default: the run's own dataset, else embedded")
+    _train_option(p, "dataset", default=None,
+                  help=DATASET_HELP + "; default: the run's own dataset, else embedded")
     p.add_argument("--split", default="test", help="train | test (validation for ImageNet)")
     p.add_argument("--view", default="center", choices=["center", "10crop", "multiscale"],
                    help="the paper's evaluation views (multiscale: ImageNet-family nets)")
@@ -227,36 +185,36 @@ def make_parser():
     p.add_argument("--max-examples", type=int, default=None,
                    help="score at most this many images; default: all")
     p.add_argument("--pixel-mean", default=None, help=PIXEL_MEAN_HELP)
-    p.add_argument("--skip-bad-images", action="store_true",
-                   help="leave unreadable files of an image folder out (counted)")
-    p.add_argument("--data-dir", default=None, help="tensorflow-datasets data_dir")
-    p.add_argument("--manual-dir", default=None,
-                   help="folder with the dataset's original files (TFDS manual_dir)")
+    for name in ("skip_bad_images", "data_dir", "manual_dir"):
+        _train_option(p, name)
     p.add_argument("--json", default=None, help="also write the result here")
     p.set_defaults(func=commands.cmd_evaluate)
 
+
+def _add_tune(sub):
     p = sub.add_parser("tune", help="keras-tuner search over depth, width, shortcut, "
                        "learning rate and weight decay")
-    p.add_argument("--dataset", default="embedded", help=DATASET_HELP)
+    _train_option(p, "dataset")
     p.add_argument("--algorithm", choices=["random", "hyperband"], default="random",
                    help="keras-tuner's search algorithm")
     p.add_argument("--max-trials", type=int, default=4, help="networks to try")
-    p.add_argument("--epochs", type=int, default=3, help="epochs per trial")
-    p.add_argument("--batch-size", type=int, default=64, help="batch size")
+    _train_option(p, "epochs", default=3, help="epochs per trial")
+    _train_option(p, "batch_size", default=64, help="batch size")
     p.add_argument("--n", type=int, nargs="+", default=[1, 2], help="depths 6n+2 to try")
     p.add_argument("--shortcuts", nargs="+", default=["A", "B"], choices=["A", "B", "C"],
                    help="shortcut options to try")
     p.add_argument("--width-multipliers", type=float, nargs="+", default=[1.0],
                    help="widths to try")
-    p.add_argument("--max-train-examples", type=int, default=None,
-                   help="train on at most this many images; default: all")
+    _train_option(p, "max_train_examples")
     p.add_argument("--max-val-examples", type=int, default=None,
                    help="validate on at most this many images; default: all")
-    p.add_argument("--out", default="runs/tune", help="output folder")
-    p.add_argument("--overwrite", action="store_true", help="start the search afresh")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    _train_option(p, "out", default="runs/tune", help="output folder")
+    _train_option(p, "overwrite", help="start the search afresh")
+    _train_option(p, "seed")
     p.set_defaults(func=commands.cmd_tune)
 
+
+def _add_export(sub):
     p = sub.add_parser("export", help="SavedModel, TFLite, ONNX or OpenVINO file, verified "
                                       "by its own runtime against Keras")
     p.add_argument("--weights", required=True, help=WEIGHTS_HELP)
@@ -283,6 +241,8 @@ def make_parser():
     p.add_argument("--no-verify", action="store_true", help="skip the verification")
     p.set_defaults(func=commands.cmd_export)
 
+
+def _add_predict(sub):
     p = sub.add_parser("predict", help="classify image files with the fastest verified "
                                        "runtime (OpenVINO, ONNX Runtime, LiteRT, Keras)")
     p.add_argument("images", nargs="+", help="image files (PNG, JPEG, BMP, GIF)")
@@ -307,13 +267,14 @@ def make_parser():
     p.add_argument("--json", default=None, help="also write the predictions as JSON")
     p.set_defaults(func=commands.cmd_predict)
 
+
+def _add_plot(sub):
     p = sub.add_parser("plot", help="training and validation error curves of runs as a PNG")
     p.add_argument("runs", nargs="+", help="run directories")
     p.add_argument("--out", default=None, help="PNG path; default: RUN/curves.png")
     p.add_argument("--labels", nargs="+", default=None,
                    help="one label per run; default: the folder names")
     p.set_defaults(func=commands.cmd_plot)
-    return parser
 
 
 def main(argv=None):

@@ -1,8 +1,47 @@
-"""Training: the paper's recipes, the strategy, fault-tolerant ``model.fit``."""
+"""Training: the paper's recipes, the strategy, fault-tolerant ``model.fit``.
 
-from .recipes import RECIPES, Recipe, get_recipe, make_optimizer, paper_schedule
-from .run import RunConfigMismatch, train
-from .strategy import choose_strategy, is_chief
+Names are imported on first use (as the package's own): :class:`TrainConfig` and the
+recipes read without Keras, so that the ``keras-resnet`` parser, built from
+TrainConfig's fields, starts without importing Keras and its backend.
+"""
 
-__all__ = ["RECIPES", "Recipe", "paper_schedule", "RunConfigMismatch", "choose_strategy",
-           "get_recipe", "is_chief", "make_optimizer", "train"]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+_EXPORTS = {
+    "RECIPES": "recipes", "Recipe": "recipes", "get_recipe": "recipes",
+    "make_optimizer": "recipes", "paper_schedule": "recipes",
+    "TrainConfig": "config",
+    "RunConfigMismatch": "run", "train": "run",
+    "choose_strategy": "strategy", "is_chief": "strategy",
+}
+
+__all__ = ["RECIPES", "Recipe", "paper_schedule", "RunConfigMismatch", "TrainConfig",
+           "choose_strategy", "get_recipe", "is_chief", "make_optimizer", "train"]
+
+
+_SUBMODULES = ("callbacks", "config", "fused_bn", "recipes", "run", "strategy", "tuning")
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:  # keras_resnet.training.run without an import, as before
+        value = importlib.import_module(f".{name}", __name__)
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # for static analysis and IDE completion
+    from .config import TrainConfig
+    from .recipes import RECIPES, Recipe, get_recipe, make_optimizer, paper_schedule
+    from .run import RunConfigMismatch, train
+    from .strategy import choose_strategy, is_chief

@@ -18,8 +18,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-import keras
-
 
 @dataclass(frozen=True)
 class Recipe:
@@ -86,6 +84,9 @@ def paper_schedule(learning_rate, boundaries=(), warmup_learning_rate=None,
     rate for the first ``warmup_iterations``, as Keras' stock PiecewiseConstantDecay:
     a pure function of the optimiser's iteration count, so a resumed run continues on
     the same schedule, and a saved model loads in plain Keras."""
+    import keras  # here, not at the top: TrainConfig (and so the CLI's parser) reads
+    # RECIPES without importing Keras and its backend
+
     points = [int(b) for b in boundaries]
     values = [learning_rate * 0.1 ** i for i in range(len(points) + 1)]
     if warmup_learning_rate is not None and warmup_iterations > 0:
@@ -102,6 +103,8 @@ def make_optimizer(recipe: Recipe, *, steps_per_epoch: int, epochs: int, depth: 
                    global_batch: int, scale_lr: bool = True):
     """SGD for ``recipe`` over ``epochs`` x ``steps_per_epoch`` iterations. Returns the
     optimiser and the base learning rate used (after batch scaling)."""
+    import keras  # see paper_schedule
+
     base = recipe.learning_rate
     if scale_lr and global_batch != recipe.batch_size:
         base = base * global_batch / recipe.batch_size

@@ -43,6 +43,7 @@ from ..io import atomic_write, write_file
 from ..pretrained import registry
 from ..pretrained.loading import default_shape_for
 from ..pretrained.transforms import resolve_preprocessing
+from ..preprocessing import Preprocessing
 from ..pretrained.weights import Weights, resolve_weights
 from ..rundir import PLACEMENT_KEYS, RunConfigMismatch  # noqa: F401  (re-exported)
 from ..zoo import build, run_class_names
@@ -277,7 +278,7 @@ class _Run:
     resize: int | None = None
     size_from: str = ""
     given_mean: Any = None
-    in_model: dict | None = None
+    in_model: Preprocessing | None = None
     pixel_mean: Any = None
     record: dict = dataclasses.field(default_factory=dict)  # config.json
     # _check_placement

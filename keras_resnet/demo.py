@@ -21,7 +21,7 @@ def run_demo(model: str = "resnet20", *, epochs: int = 10, batch_size: int | Non
     Returns:
         ``{"train": train()'s metrics, "tflite": the export report, "tflite_path": path}``.
     """
-    from .deploy.export import export_trained
+    from .workflows import export_trained
     from .training import train
     from .zoo import load_trained
 

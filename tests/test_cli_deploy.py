@@ -175,7 +175,7 @@ def test_predict_on_a_few_images_runs_keras_without_converting(tmp_path, capsys,
         raise AssertionError("converted a model for two images")
 
     monkeypatch.setattr(predictor, "export_with_keras", no_conversion)
-    monkeypatch.setattr("keras_resnet.deploy.export.tflite_flatbuffer", no_conversion)
+    monkeypatch.setattr(predictor, "tflite_flatbuffer", no_conversion)
     (x, _), _ = load_embedded()
     out = str(tmp_path / "pred.json")
     assert main(["predict", *_pngs(tmp_path, x[:2]), "--weights", "resnet20.fashion_mnist",

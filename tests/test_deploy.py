@@ -338,15 +338,15 @@ def test_include_preprocessing_makes_every_format_take_raw_uint8(shipped, tmp_pa
 
 
 def test_failing_checks_leave_no_file_behind(tmp_path, monkeypatch):
-    from keras_resnet.deploy import export as deploy_export
+    from keras_resnet.deploy import verify
 
     model = keras_resnet.build("resnet20", input_shape=(28, 28, 1))
     randomise(model, seed=0)
     x = images((4, 28, 28, 1))
     # a reference the files cannot match (a tiny rtol alone is not enough: a runtime
     # may reproduce Keras bit for bit)
-    reference = deploy_export.reference_outputs
-    monkeypatch.setattr(deploy_export, "reference_outputs", lambda *a, **k: {
+    reference = verify.reference_outputs
+    monkeypatch.setattr(verify, "reference_outputs", lambda *a, **k: {
         name: value + 0.5 for name, value in reference(*a, **k).items()})
     for fmt in ("onnx", "openvino", "savedmodel"):
         file_name, write = EXPORTS[fmt]

@@ -33,6 +33,8 @@ RANKS = {
     "constructors": 4,                         # ResNet18() ... ResNet200D() over build()
     "applications": 5,                         # keras.applications' family modules
     "training": 5,                             # uses evaluation (curves)
+    "workflows": 5,                            # run directories and datasets through
+                                               # deploy: export a run, classify files
     "demo": 6,                                 # train + evaluate + export
     "cli": 7,                                  # argument parsing
     "__init__": 8,                             # the lazy public API
@@ -102,6 +104,47 @@ def test_imports_flow_one_way():
                 wrong.append(f"{module} ({a}, rank {RANKS[a]}) imports {target} "
                              f"({b}, rank {RANKS[b]})")
     assert not wrong, "imports against the layer order:\n" + "\n".join(sorted(wrong))
+
+
+# deploy/ takes Keras models and numpy arrays: the workflows that load this repository's
+# datasets and networks live in keras_resnet.workflows, above it.
+DEPLOY_NEVER_IMPORTS = ("keras_resnet.data", "keras_resnet.zoo", "keras_resnet.workflows")
+
+
+def test_deploy_imports_no_data_zoo_or_workflows():
+    graph = import_graph()
+    wrong = sorted(f"{m} imports {t}" for m, targets in graph.items()
+                   if part_of(m) == "deploy" for t in targets
+                   if t.startswith(tuple(f"{p}." for p in DEPLOY_NEVER_IMPORTS))
+                   or t in DEPLOY_NEVER_IMPORTS)
+    assert not wrong, "deploy/ must not load datasets or networks:\n" + "\n".join(wrong)
+
+
+def test_importing_deploy_loads_no_data_zoo_or_workflows():
+    """Run time too (the static rule above cannot see importlib): every deploy module
+    imported, and nothing of data/, zoo or workflows came with it."""
+    deploy = sorted(m for m in all_modules() if part_of(m) == "deploy")
+    code = (f"import importlib, sys\nfor m in {deploy!r}: importlib.import_module(m)\n"
+            f"print([m for m in sys.modules if m.startswith({DEPLOY_NEVER_IMPORTS!r})])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split("\n")[-2] == "[]", r.stdout[-2000:]
+
+
+def test_workflows_moved_out_of_deploy_still_import_from_there():
+    """export_trained and classify_files moved to keras_resnet.workflows; the old paths
+    resolve to the same objects, for callers."""
+    from keras_resnet import workflows
+    from keras_resnet.deploy import export, predictor
+    from keras_resnet.deploy.export import export_trained
+    from keras_resnet.deploy.predictor import classify_files
+
+    assert export_trained is workflows.export_trained and export.FORMATS is workflows.FORMATS
+    assert classify_files is workflows.classify_files
+    assert predictor.FAST_PATH_IMAGES == workflows.FAST_PATH_IMAGES
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        export.nonexistent
 
 
 def find_cycle(graph):

@@ -214,7 +214,7 @@ def cmd_export(args):
     _quiet_tensorflow()
     import json
 
-    from ..deploy.export import export_trained
+    from ..workflows import export_trained
     from ..zoo import load_trained
 
     trained = load_trained(args.weights, model=args.model, pixel_mean=args.pixel_mean)
@@ -234,7 +234,7 @@ def cmd_predict(args):
     _quiet_tensorflow()
     import json
 
-    from ..deploy.predictor import classify_files
+    from ..workflows import classify_files
     from ..io import write_file
 
     r = classify_files(args.images, args.weights, model=args.model,

@@ -1,4 +1,5 @@
-"""Keras' own ONNX and OpenVINO exporters, from any Keras backend.
+"""Keras' own exporters: ONNX and OpenVINO from any Keras backend, and the SavedModel
+archive (:func:`write_saved_model`) that the SavedModel and TFLite files are made from.
 
 ``Model.export(format="onnx")`` and ``format="openvino"`` convert a TensorFlow graph
 (tf2onnx; OpenVINO's TensorFlow frontend). Under the JAX backend Keras goes other ways
@@ -25,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 
+from .runtimes import SIGNATURE
+
 FORMATS = ("onnx", "openvino")
 # a conversion of ResNet-152 takes about a minute on a 2-core CPU; a worker that has not
 # finished after this long is stuck, not slow
@@ -41,6 +44,30 @@ def _input_spec(signature, batch=None):
 
     return tf.TensorSpec((batch, *signature.input_shape), signature.input_dtype,
                          name=signature.input_name)
+
+
+def write_saved_model(serving, signature, path: str, batch=None) -> None:
+    """Write ``serving`` as a SavedModel folder at ``path`` with Keras'
+    ``ExportArchive``: one signature ``serving_default`` taking ``signature``'s named
+    input (``batch=None``: any batch size), returning the named float32 outputs. The
+    SavedModel and TFLite exporters use it instead of ``Model.export``, which names the
+    outputs ``output_0``... and takes no uint8 input.
+
+    Raises:
+        ValueError: a Keras backend other than TensorFlow or JAX.
+    """
+    import keras
+
+    if keras.backend.backend() not in ("tensorflow", "jax"):
+        raise ValueError(f"SavedModel and TFLite files are written from the TensorFlow or "
+                         f"JAX backend (Keras' ExportArchive), not "
+                         f"{keras.backend.backend()!r}: run the export under "
+                         "KERAS_BACKEND=tensorflow, or export as ONNX or OpenVINO")
+    archive = keras.export.ExportArchive()
+    archive.track(serving)
+    archive.add_endpoint(SIGNATURE, lambda images: serving(images, training=False),
+                         input_signature=[_input_spec(signature, batch)])
+    archive.write_out(path, verbose=False)
 
 
 def export_with_keras(serving, path: str, format: str, signature, **options) -> None:

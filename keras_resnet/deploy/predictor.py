@@ -35,6 +35,10 @@ OpenVINO reports bf16 units, int8 on OpenVINO and LiteRT when calibration images
 given — verifies each, times the verified ones at ``timing_batch`` and keeps the
 fastest. A candidate that is missing, skipped, fails to convert or to verify is
 recorded in ``report`` with the reason and never used.
+
+Over 400 lines because the :class:`Predictor` is one unit (its arguments, candidates,
+verification and timing share its state); the files it runs come from :mod:`.writers`'
+and :mod:`.tflite`'s converters and its check is :mod:`.verify`'s.
 """
 
 from __future__ import annotations
@@ -46,10 +50,13 @@ import time
 
 import numpy as np
 
-from ..numerics import max_abs_error, within_tolerance
 from .keras_export import export_with_keras
+from .quantize import quantize_ir
+from .runtimes import LiteRTRunner, OnnxRuntimeRunner, OpenVINORunner, openvino_cpu_capabilities
 from .serving import check_batch, keras_call, serving_model
 from .timing import median_latency_ms
+from .tflite import tflite_flatbuffer
+from .verify import ExportVerificationError, check_outputs, reference_outputs
 
 BACKENDS = ("openvino", "onnxruntime", "litert", "keras")
 PRECISIONS = ("float32", "bfloat16", "int8", "auto")
@@ -85,8 +92,6 @@ def candidate_name(backend: str, precision: str) -> str:
 
 def bf16_unavailable_reason() -> str | None:
     """Why OpenVINO cannot run bf16 on this CPU (None when it can)."""
-    from .runtimes import openvino_cpu_capabilities
-
     try:
         caps = openvino_cpu_capabilities()
     except ImportError:
@@ -118,28 +123,22 @@ class _Converter:
 
 def _build(name, precision, model, serving, signature, num_threads, convert):
     """The runner of one candidate (numpy batch in, ``{output name: array}`` out)."""
-    from .runtimes import LiteRTRunner, OnnxRuntimeRunner, OpenVINORunner
-
     if name == "openvino":
         xml = convert.ir()
         if precision == "int8":
-            from .quantize import quantize_ir
-
             int8 = os.path.join(convert.folder, "int8.xml")
             quantize_ir(xml, int8, convert.calibration)
             # the layers NNCF left in float run at f32: the error is int8's alone
             return OpenVINORunner(int8, "float32", num_threads, signature.output_names)
         return OpenVINORunner(xml, precision, num_threads, signature.output_names)
     if name == "onnxruntime":
-        import onnxruntime  # noqa: F401
+        import onnxruntime  # noqa: F401  (optional: ImportError skips the candidate)
         import tf2onnx  # noqa: F401
 
         path = os.path.join(convert.folder, "model.onnx")
         export_with_keras(serving, path, "onnx", signature)
         return OnnxRuntimeRunner(path, num_threads)
     if name == "litert":
-        from .export import tflite_flatbuffer
-
         if None in signature.input_shape:
             raise ValueError("LiteRT needs a fixed input size")
         if precision == "int8":
@@ -277,8 +276,6 @@ class Predictor:
         x = check_batch(verify_images, self.signature, "verify_images")
         self.verification = {"images": int(len(x)), "source": source,
                              "min_agreement": min_agreement}
-        from .export import reference_outputs
-
         reference = reference_outputs(model, self.signature, x)
         rtol = max(rtol, self.signature.rtol)
         self.report = dict(skipped)
@@ -384,26 +381,21 @@ class Predictor:
 
     @staticmethod
     def _check(got, reference, rtol, precision, min_agreement=MIN_AGREEMENT):
-        if set(got) != set(reference):
-            return {"verified": False,
-                    "error": f"outputs {sorted(got)} != Keras' {sorted(reference)}"}
-        entry = {"max_abs_error": {k: max_abs_error(got[k], reference[k]) for k in reference}}
-        (key, ref), = list(reference.items())[:1]
-        if precision != "float32" and len(reference) == 1 and ref.ndim == 2:
-            if not np.all(np.isfinite(got[key])):
-                return {**entry, "verified": False,
-                        "error": f"{precision} outputs are not finite"}
-            agree = float(np.mean(got[key].argmax(1) == ref.argmax(1)))
-            entry.update(top1_agreement=agree, verified=agree >= min_agreement)
-            if not entry["verified"]:
-                entry["error"] = (f"{precision} top-1 agreement {agree:.2%} < "
-                                  f"{min_agreement:.2%} on {len(ref)} images")
-            return entry
-        tol = REDUCED_RTOL.get(precision, rtol)
-        entry["verified"] = all(within_tolerance(got[k], reference[k], tol) for k in reference)
-        if not entry["verified"]:
-            entry["error"] = (f"outputs differ from Keras by {entry['max_abs_error']} "
-                              f"(rtol {tol})")
+        """A candidate's report entry by :func:`.verify.check_outputs`: float32 within
+        ``rtol``; bfloat16 and int8 by top-1 agreement >= ``min_agreement``
+        (classifiers) or within :data:`REDUCED_RTOL` (feature maps). ``verified`` says
+        whether it passed, ``error`` why not (a failed check does not raise)."""
+        reduced = precision != "float32"
+        try:  # what="": the report is keyed by candidate already
+            fields, failure = check_outputs(
+                got, reference, rtol=REDUCED_RTOL.get(precision, rtol),
+                min_agreement=min_agreement if reduced else None), None
+        except ExportVerificationError as e:
+            fields, failure = e.fields, str(e)
+        entry = {k: fields[k] for k in ("max_abs_error", "top1_agreement") if k in fields}
+        entry["verified"] = failure is None
+        if failure:
+            entry["error"] = failure
         return entry
 
     def __call__(self, images):
@@ -438,112 +430,16 @@ class Predictor:
                 f"input_shape={self.input_shape})")
 
 
-# Below this many images, converting the model to every runtime (seconds each) costs
-# more than any runtime saves over the Keras call itself (milliseconds per image):
-# ``classify_files`` with backend="auto" and float32 then runs Keras directly.
-FAST_PATH_IMAGES = 32
+# The run-directory workflow ``classify_files`` moved to keras_resnet.workflows (it
+# loads networks and image files, which deploy/ does not); its names still resolve here
+# for callers, on first use only, so that importing deploy/ never imports
+# keras_resnet.data or keras_resnet.zoo.
+_MOVED_TO_WORKFLOWS = ("classify_files", "FAST_PATH_IMAGES", "_image_paths")
 
 
-def _image_paths(spec):
-    """Image files from a folder (searched recursively) or a list of paths."""
-    from ..data.sources import IMAGE_EXTENSIONS
+def __getattr__(name):
+    if name in _MOVED_TO_WORKFLOWS:
+        import importlib
 
-    if isinstance(spec, (str, os.PathLike)) and os.path.isdir(spec):
-        found = sorted(os.path.join(d, f) for d, _, fs in os.walk(spec) for f in fs
-                       if f.lower().endswith(IMAGE_EXTENSIONS))
-        if not found:
-            raise ValueError(f"{os.fspath(spec)!r}: no images ({', '.join(IMAGE_EXTENSIONS)})")
-        return found
-    return [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
-
-
-def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,
-                   backend: str = "auto", precision: str = "float32", top: int = 3,
-                   min_agreement: float = MIN_AGREEMENT, calibration=None) -> dict:
-    """Classify image files with the fastest verified runtime: what
-    ``keras-resnet predict`` runs.
-
-    Args:
-        paths: image files (PNG, JPEG, BMP, GIF; grey, RGB or RGBA; 8 or 16 bits),
-            decoded as the training data are and brought to the network's input as its
-            evaluation does (:mod:`keras_resnet.data.images`): CIFAR-family networks
-            take them resized to their input size; ImageNet-family ones resized
-            (shorter side) and centre-cropped.
-        weights: a registry tag (``"resnet20.fashion_mnist"``, ``"resnet50.imagenet"``),
-            a run directory of ``keras-resnet train`` (any family), or a model / weights
-            file (see :func:`keras_resnet.zoo.load_trained` for ``model`` and
-            ``pixel_mean``; a ``.keras`` model that normalises its input itself needs
-            no pixel mean).
-        backend, precision, min_agreement: as for :class:`Predictor`. With
-            ``backend="auto"``, float32 and at most :data:`FAST_PATH_IMAGES` images, the
-            Keras model runs them directly (no conversion; the report says so).
-        calibration: image files or a folder of them, read like ``paths``: the int8
-            calibration (and verification) images for ``precision="int8"`` / ``"auto"``.
-        top: how many classes to list per image, >= 1.
-
-    Returns:
-        ``{"backend": name, "precision": name, "backends": Predictor.report,
-        "predictions": [{"image": path, "top": [{"class": index, "name": name,
-        "probability": p}, ...]}, ...]}``.
-
-    Raises:
-        ValueError: ``top`` < 1, an unreadable file (named, with the decoder's reason).
-        FileNotFoundError: a missing image or weights.
-    """
-    from ..data.augment import eval_arrays
-    from ..data.images import read_image
-    from ..data.sources import files_split, read_images
-    from ..pretrained.weights import registered
-    from ..zoo import load_pretrained, load_trained
-
-    if top < 1:
-        raise ValueError(f"--top must be at least 1, got {top}")
-    paths = [os.fspath(p) for p in paths]
-    tag = registered(weights)
-    if tag is not None:
-        entry = tag.entry
-        if entry.input_shape:  # trained here at a fixed size
-            net, preprocess = load_pretrained(weights)
-            h, w, c = entry.input_shape
-
-            def load(files):
-                return preprocess(read_images(files, (h, w), c))
-        else:  # published ImageNet weights: their own resize and crop, per image
-            net, preprocess = load_pretrained(weights, input_shape=(entry.crop, entry.crop, 3))
-
-            def load(files):
-                return np.concatenate([preprocess(read_image(f)) for f in files])
-        names = list(tag.class_names)
-    else:
-        trained = load_trained(weights, model=model, pixel_mean=pixel_mean)
-        names = trained.class_names
-        net = trained.fixed_size_model()
-
-        def load(files):  # decoded, resized (and cropped) as the run's evaluation does
-            x, _ = eval_arrays(files_split(files), trained.family, trained.pixel_mean,
-                               len(files), resize=trained.resize or 256,
-                               crop=trained.input_shape[0])
-            return x
-    x = load(paths)  # (images to classify, and any calibration images: the same way)
-    cal = None if calibration is None else load(_image_paths(calibration))
-    fast = backend == "auto" and precision == "float32" and len(x) <= FAST_PATH_IMAGES
-    # checked on: the calibration images when given (the Predictor's default), else the
-    # images themselves (all of them where top-1 agreement is counted)
-    verify = None if cal is not None else x if precision != "float32" else x[:4]
-    predictor = Predictor(net, backend="keras" if fast else backend, precision=precision,
-                          min_agreement=min_agreement, calibration_images=cal,
-                          verify_images=verify)
-    report = predictor.report
-    if fast:
-        report["keras"]["note"] = (f"{len(x)} image(s): run by Keras directly (converting to "
-                                   f"the other runtimes pays off above {FAST_PATH_IMAGES})")
-    probs = np.asarray(predictor(x))
-    k = min(top, probs.shape[-1])
-    predictions = []
-    for path, p in zip(paths, probs):
-        order = np.argsort(-p)[:k]
-        predictions.append({"image": os.fspath(path), "top": [
-            {"class": int(i), "name": names[i] if names else str(int(i)),
-             "probability": float(p[i])} for i in order]})
-    return {"backend": predictor.backend, "precision": predictor.precision,
-            "backends": report, "predictions": predictions}
+        return getattr(importlib.import_module("keras_resnet.workflows"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,175 @@
+"""What every exporter does around writing its file: check the destination and the
+arguments, build the serving form and the Keras reference (:func:`prepare`, before
+anything is written), name a converter's failure in one line, and write the report
+``<path>.report.json`` afterwards."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+
+from ..io import write_file
+from ..pretrained.weights import registered
+from . import metadata as meta
+from . import verify
+from .keras_export import ModelRebuildError, _first_line
+from .serving import (check_batch, check_preprocessing_fits, preprocessing_settings,
+                      serving_model, with_preprocessing)
+
+
+@dataclasses.dataclass
+class Job:
+    """What an export checked and computed before writing anything."""
+
+    model: object  # the model exported (behind its preprocessing, if asked)
+    serving: object  # its serving form (serving.serving_model)
+    signature: object  # serving.Signature
+    x: object  # verification images as the file takes them (N, H, W, C), or None
+    ref: dict | None  # the Keras model's outputs on x, by name (float32 arrays)
+    rtol: float  # the full-precision tolerance of this export
+    record: dict  # the metadata stored in the file
+
+
+def check_destination(path, suffix=None) -> str:
+    """A clear error, before any work, for a path the export could not or should not
+    write: a missing or wrong suffix, an existing folder where a file goes, a folder
+    that is not a SavedModel (it would be replaced), the working directory or one above
+    it, an unwritable parent. Creates the parent folder; returns the path as a string.
+
+    Raises:
+        ValueError: one of the paths above (said which); PermissionError: unwritable.
+    """
+    path = os.path.expanduser(os.fspath(path))
+    if suffix and not path.endswith(suffix):
+        raise ValueError(f"the file name must end in {suffix} (the runtimes recognise files "
+                         f"by it), got {path!r}")
+    if suffix and os.path.isdir(path):
+        raise ValueError(f"{path!r} is a folder; give a file name ending in {suffix}")
+    if suffix == ".xml" and os.path.isdir(path[:-4] + ".bin"):
+        raise ValueError(f"{path[:-4] + '.bin'!r} is a folder, and the IR's weights go "
+                         "there: remove it or give another file name")
+    if not suffix:  # a SavedModel folder
+        real, cwd = os.path.realpath(path), os.path.realpath(os.getcwd())
+        if cwd == real or cwd.startswith(real.rstrip(os.sep) + os.sep):
+            raise ValueError(f"{path!r} is the working directory or one above it; a "
+                             "SavedModel export replaces its folder: give a new folder name")
+        if os.path.exists(path) and not (
+                os.path.isdir(path) and os.path.exists(os.path.join(path, "saved_model.pb"))):
+            raise ValueError(f"{path!r} exists and is not a SavedModel; a SavedModel export "
+                             "replaces its folder: remove it or give a new folder name")
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    if not os.access(parent, os.W_OK):
+        raise PermissionError(f"cannot write to {parent!r}")
+    return path
+
+
+def tag_class_names(settings) -> list | None:
+    """Class names of a registry tag given as preprocessing settings (the same names
+    ``predict`` shows: :attr:`keras_resnet.Weights.class_names`), else None."""
+    tag = registered(settings) if isinstance(settings, str) else None
+    if tag is None:
+        return None
+    try:
+        return list(tag.class_names)
+    except ValueError:  # no names recorded
+        return None
+
+
+def check_class_names(class_names, serving, model_name) -> None:
+    """ValueError unless ``class_names`` (if given) name the columns of the model's one
+    2-D output."""
+    if class_names is None:
+        return
+    if isinstance(class_names, str) or not hasattr(class_names, "__len__"):
+        raise ValueError(f"class_names must be a list of names, got {class_names!r}")
+    shapes = [tuple(o.shape) for o in serving.outputs]
+    if len(shapes) != 1 or len(shapes[0]) != 2:
+        raise ValueError(f"class_names describe a classifier's scores, but model "
+                         f"{model_name!r} returns {len(shapes)} output(s) of shape(s) "
+                         f"{shapes}: leave class_names out")
+    if len(class_names) != shapes[0][1]:
+        raise ValueError(f"{len(class_names)} class_names for the {shapes[0][1]} outputs of "
+                         f"model {model_name!r}: give one name per output column")
+
+
+def prepare(model, *, input_name, raw_uint8, verify_images, labels, rtol, default_rtol,
+            preprocessing, class_names, include_preprocessing, batch_size=None) -> Job:
+    """The checks and the Keras reference that come before anything is written (the
+    exporters' arguments, as :func:`keras_resnet.deploy.writers.saved_model` documents
+    them; ``default_rtol``: the format's full-precision tolerance for a float32 model).
+
+    Raises:
+        ValueError: a model, argument or preprocessing that does not fit (said why).
+        ChanceLevelError: the Keras model is at chance level on the labelled images.
+    """
+    from_tag = class_names is None
+    if from_tag:  # a weights tag knows its classes
+        class_names = tag_class_names(preprocessing) or tag_class_names(include_preprocessing)
+
+    if include_preprocessing is not None:
+        model = with_preprocessing(model, include_preprocessing)
+        raw_uint8 = True
+        preprocessing = preprocessing if preprocessing is not None else include_preprocessing
+    serving, signature = serving_model(model, input_name=input_name, raw_uint8=raw_uint8,
+                                       batch_size=batch_size)
+    if preprocessing is not None and include_preprocessing is None:
+        check_preprocessing_fits(preprocessing_settings(preprocessing), signature.input_shape,
+                                 signature.data_format, model.name,
+                                 preprocessing if isinstance(preprocessing, str) else None)
+    if from_tag:  # a tag's names are recorded only where they fit (not on a backbone or
+        try:      # a network fine-tuned to other classes)
+            check_class_names(class_names, serving, model.name)
+        except ValueError:
+            class_names = None
+    else:
+        check_class_names(class_names, serving, model.name)
+    x = ref = None
+    if verify_images is not None:
+        x = check_batch(verify_images, signature, "verify_images")
+        ref = verify.reference_outputs(model, signature, x)
+        verify.check_not_chance(ref, labels)
+    if rtol is None:  # a mixed-precision model is compared at its policy's tolerance
+        rtol = default_rtol if signature.policy == "float32" else signature.rtol
+    record = meta.build_metadata(
+        signature, model.name, class_names=class_names,
+        in_model=signature.input_dtype == "uint8",
+        preprocessing=None if preprocessing is None else preprocessing_settings(preprocessing))
+    return Job(model, serving, signature, x, ref, rtol, record)
+
+
+def report_fields(fmt, path, job, size, **extra) -> dict:
+    """The report's fields every format has: format, path, input, outputs, dtype
+    policy, size in bytes, ``extra``, and the metadata record last."""
+    sig = job.signature
+    return {"format": fmt, "path": path, "input": sig.input_name,
+            "input_dtype": sig.input_dtype, "input_shape": [None, *sig.input_shape],
+            "outputs": list(sig.output_names), "policy": sig.policy, "size_bytes": size,
+            **extra, "metadata": job.record}
+
+
+def write_report(path, report) -> None:
+    """Write ``report`` as ``<path>.report.json`` (atomically)."""
+    write_file(path + ".report.json", json.dumps(report, indent=2) + "\n")
+
+
+def dir_size(path) -> int:
+    """Bytes of every file under the folder ``path``."""
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+
+
+@contextlib.contextmanager
+def converter_errors(name, job):
+    """A converter's own failure (a long trace from inside tf2onnx or OpenVINO's
+    frontend) as one ValueError that names the model and the format."""
+    try:
+        yield
+    except ModelRebuildError:
+        raise  # already says what happened and what to do
+    except Exception as e:
+        raise ValueError(f"the {name} converter cannot take model "
+                         f"{job.model.name!r} ({type(e).__name__}: {_first_line(e)[:240]}); "
+                         "the other formats may: try export.saved_model / tflite / onnx / "
+                         "openvino")

@@ -1,0 +1,219 @@
+"""Workflows on this repository's run directories and datasets, over the deployment
+library (:mod:`keras_resnet.deploy`): what ``keras-resnet export`` and ``keras-resnet
+predict`` run.
+
+* :func:`export_trained` — export a network trained here (a run directory or a shipped
+  tag), verified on its dataset's test images, with its preprocessing and class names
+  in the file;
+* :func:`classify_files` — classify image files with the fastest verified runtime.
+
+They live here, beside :mod:`keras_resnet.demo`, and not in ``deploy/``, because they
+load data (:mod:`keras_resnet.data`) and networks (:mod:`keras_resnet.zoo`): the
+deployment library takes any Keras model and numpy arrays and needs neither.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .data.augment import eval_arrays
+from .data.images import read_image
+from .data.sources import IMAGE_EXTENSIONS, files_split, load_split, read_images
+from .deploy.predictor import MIN_AGREEMENT, Predictor
+from .deploy.tflite import tflite
+from .deploy.verify import ChanceLevelError
+from .deploy.writers import OPENVINO_QUANTIZATIONS, onnx, openvino, saved_model
+from .pretrained.weights import registered
+from .zoo import load_pretrained, load_trained
+
+FORMATS = ("savedmodel", "onnx", "openvino", "tflite")
+# Below this many images, converting the model to every runtime (seconds each) costs
+# more than any runtime saves over the Keras call itself (milliseconds per image):
+# ``classify_files`` with backend="auto" and float32 then runs Keras directly.
+FAST_PATH_IMAGES = 32
+
+
+def export_trained(trained, path, format: str, *, dataset: str | None = None,
+                   quantization=None, int8_io: bool = False,
+                   include_preprocessing: bool = False, verify_images: int | None = 1000,
+                   representative: int = 300) -> dict:
+    """Export a network trained here (:class:`keras_resnet.zoo.Trained`: a run
+    directory or a shipped tag, from :func:`keras_resnet.zoo.load_trained`), verified
+    on the first ``verify_images`` test images of ``dataset``, with its preprocessing
+    and class names in the file. What ``keras-resnet export`` runs.
+
+    The file takes the run's input size (:attr:`Trained.input_shape`; an
+    ImageNet-family network trained on any size is fixed to its crop), and images are
+    brought to it as evaluation does (resized; ImageNet family: resized and
+    centre-cropped).
+
+    Args:
+        dataset: where the verification (test split) and calibration (train split)
+            images come from; None: the run's own dataset, else ``"embedded"``.
+        format: one of :data:`FORMATS`; ``"openvino"`` needs a path ending in ``.xml``.
+        quantization: TFLite: None, ``"float16"``, ``"dynamic"`` or ``"int8"``;
+            OpenVINO: None or ``"int8"`` (NNCF); int8 is calibrated on
+            ``representative`` training images.
+        int8_io: TFLite int8 only: int8 input and output tensors.
+        include_preprocessing: the file takes raw 0-255 pixels (uint8).
+        verify_images: how many test images to verify on; None skips verification.
+
+    Returns:
+        the export report (see the exporters).
+
+    Raises:
+        ValueError: options that do not go together, or a failed check.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+    if format == "openvino" and quantization not in OPENVINO_QUANTIZATIONS:
+        raise ValueError(f"--format openvino takes --quantize int8 (NNCF) or none, not "
+                         f"{quantization!r}")
+    if format not in ("tflite", "openvino") and quantization:
+        raise ValueError("--quantize applies to --format tflite and openvino only")
+    if format != "tflite" and int8_io:
+        raise ValueError("--int8-io applies to --format tflite only")
+    if quantization is None and int8_io:
+        raise ValueError("--int8-io needs --quantize int8")
+    if format == "openvino" and not os.fspath(path).endswith(".xml"):
+        raise ValueError(f"--format openvino writes an IR: --out must end in .xml (the "
+                         f"weights go to the .bin beside it), got {path!r}")
+    mean = np.asarray(trained.pixel_mean, "float32")
+    settings = trained.preprocessing
+    dataset = dataset or getattr(trained, "dataset", None) or "embedded"
+    sizes = dict(resize=trained.resize or 256, crop=trained.input_shape[0])
+    model = trained.fixed_size_model()
+
+    def raw(x):  # the uint8 images that the preprocessed batch x came from
+        return np.clip(np.round((x + mean) * 255), 0, 255).astype("uint8")
+
+    x = y = rep = None
+    if verify_images:
+        x, y = eval_arrays(load_split(dataset, "test"), trained.family, mean, verify_images,
+                           **sizes)
+    if quantization == "int8":
+        rep, _ = eval_arrays(load_split(dataset, "train"), trained.family, mean,
+                             representative, **sizes)
+    options = {"preprocessing": settings, "class_names": trained.class_names}
+    if include_preprocessing:
+        options["include_preprocessing"] = settings
+        x = None if x is None else raw(x)
+        rep = None if rep is None else raw(rep)
+    try:
+        if format == "tflite":
+            return tflite(model, path, quantization=quantization,
+                          representative_data=rep, int8_io=int8_io, verify_images=x,
+                          labels=y, **options)
+        if format == "openvino":
+            return openvino(model, path, quantization=quantization,
+                            representative_data=rep, verify_images=x, labels=y, **options)
+        writer = {"savedmodel": saved_model, "onnx": onnx}[format]
+        return writer(model, path, verify_images=x, labels=y, **options)
+    except ChanceLevelError as e:
+        # the images were preprocessed here, with the run's own settings: the network
+        # itself is not trained (enough)
+        raise ChanceLevelError(
+            f"the network is at chance level on the {e.images} {dataset} test images "
+            f"({e.accuracy:.1%} top-1), preprocessed with its own settings: it is not trained "
+            "enough to verify an export against. Train it longer, or skip the check "
+            "(--no-verify / verify_images=None). Nothing was written.", e.accuracy,
+            e.images) from None
+
+
+def _image_paths(spec):
+    """Image files from a folder (searched recursively) or a list of paths."""
+    if isinstance(spec, (str, os.PathLike)) and os.path.isdir(spec):
+        found = sorted(os.path.join(d, f) for d, _, fs in os.walk(spec) for f in fs
+                       if f.lower().endswith(IMAGE_EXTENSIONS))
+        if not found:
+            raise ValueError(f"{os.fspath(spec)!r}: no images ({', '.join(IMAGE_EXTENSIONS)})")
+        return found
+    return [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
+
+
+def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,
+                   backend: str = "auto", precision: str = "float32", top: int = 3,
+                   min_agreement: float = MIN_AGREEMENT, calibration=None) -> dict:
+    """Classify image files with the fastest verified runtime: what
+    ``keras-resnet predict`` runs.
+
+    Args:
+        paths: image files (PNG, JPEG, BMP, GIF; grey, RGB or RGBA; 8 or 16 bits),
+            decoded as the training data are and brought to the network's input as its
+            evaluation does (:mod:`keras_resnet.data.images`): CIFAR-family networks
+            take them resized to their input size; ImageNet-family ones resized
+            (shorter side) and centre-cropped.
+        weights: a registry tag (``"resnet20.fashion_mnist"``, ``"resnet50.imagenet"``),
+            a run directory of ``keras-resnet train`` (any family), or a model / weights
+            file (see :func:`keras_resnet.zoo.load_trained` for ``model`` and
+            ``pixel_mean``; a ``.keras`` model that normalises its input itself needs
+            no pixel mean).
+        backend, precision, min_agreement: as for :class:`Predictor`. With
+            ``backend="auto"``, float32 and at most :data:`FAST_PATH_IMAGES` images, the
+            Keras model runs them directly (no conversion; the report says so).
+        calibration: image files or a folder of them, read like ``paths``: the int8
+            calibration (and verification) images for ``precision="int8"`` / ``"auto"``.
+        top: how many classes to list per image, >= 1.
+
+    Returns:
+        ``{"backend": name, "precision": name, "backends": Predictor.report,
+        "predictions": [{"image": path, "top": [{"class": index, "name": name,
+        "probability": p}, ...]}, ...]}``.
+
+    Raises:
+        ValueError: ``top`` < 1, an unreadable file (named, with the decoder's reason).
+        FileNotFoundError: a missing image or weights.
+    """
+    if top < 1:
+        raise ValueError(f"--top must be at least 1, got {top}")
+    paths = [os.fspath(p) for p in paths]
+    tag = registered(weights)
+    if tag is not None:
+        entry = tag.entry
+        if entry.input_shape:  # trained here at a fixed size
+            net, preprocess = load_pretrained(weights)
+            h, w, c = entry.input_shape
+
+            def load(files):
+                return preprocess(read_images(files, (h, w), c))
+        else:  # published ImageNet weights: their own resize and crop, per image
+            net, preprocess = load_pretrained(weights, input_shape=(entry.crop, entry.crop, 3))
+
+            def load(files):
+                return np.concatenate([preprocess(read_image(f)) for f in files])
+        names = list(tag.class_names)
+    else:
+        trained = load_trained(weights, model=model, pixel_mean=pixel_mean)
+        names = trained.class_names
+        net = trained.fixed_size_model()
+
+        def load(files):  # decoded, resized (and cropped) as the run's evaluation does
+            x, _ = eval_arrays(files_split(files), trained.family, trained.pixel_mean,
+                               len(files), resize=trained.resize or 256,
+                               crop=trained.input_shape[0])
+            return x
+    x = load(paths)  # (images to classify, and any calibration images: the same way)
+    cal = None if calibration is None else load(_image_paths(calibration))
+    fast = backend == "auto" and precision == "float32" and len(x) <= FAST_PATH_IMAGES
+    # checked on: the calibration images when given (the Predictor's default), else the
+    # images themselves (all of them where top-1 agreement is counted)
+    verify = None if cal is not None else x if precision != "float32" else x[:4]
+    predictor = Predictor(net, backend="keras" if fast else backend, precision=precision,
+                          min_agreement=min_agreement, calibration_images=cal,
+                          verify_images=verify)
+    report = predictor.report
+    if fast:
+        report["keras"]["note"] = (f"{len(x)} image(s): run by Keras directly (converting to "
+                                   f"the other runtimes pays off above {FAST_PATH_IMAGES})")
+    probs = np.asarray(predictor(x))
+    k = min(top, probs.shape[-1])
+    predictions = []
+    for path, p in zip(paths, probs):
+        order = np.argsort(-p)[:k]
+        predictions.append({"image": os.fspath(path), "top": [
+            {"class": int(i), "name": names[i] if names else str(int(i)),
+             "probability": float(p[i])} for i in order]})
+    return {"backend": predictor.backend, "precision": predictor.precision,
+            "backends": report, "predictions": predictions}

@@ -183,10 +183,10 @@ def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,
 
             def load(files):
                 return np.concatenate([preprocess(read_image(f)) for f in files])
-        names = list(tag.class_names)
+        names, preprocessing = list(tag.class_names), tag.preprocessing
     else:
         trained = load_trained(weights, model=model, pixel_mean=pixel_mean)
-        names = trained.class_names
+        names, preprocessing = trained.class_names, trained.preprocessing
         net = trained.fixed_size_model()
 
         def load(files):  # decoded, resized (and cropped) as the run's evaluation does
@@ -202,7 +202,7 @@ def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,
     verify = None if cal is not None else x if precision != "float32" else x[:4]
     predictor = Predictor(net, backend="keras" if fast else backend, precision=precision,
                           min_agreement=min_agreement, calibration_images=cal,
-                          verify_images=verify)
+                          verify_images=verify, preprocessing=preprocessing)
     report = predictor.report
     if fast:
         report["keras"]["note"] = (f"{len(x)} image(s): run by Keras directly (converting to "

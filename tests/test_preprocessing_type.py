@@ -109,11 +109,24 @@ def test_exported_file_records_the_preprocessing_it_was_given(tmp_path):
     model = keras_resnet.build("resnet8", input_shape=(8, 8, 3), classes=3)
     given = Preprocessing.from_mode("torch", resize=10, crop=8)
     path = str(tmp_path / "m.tflite")
-    export.tflite(model, path, preprocessing=given,
+    export.tflite(model, path, preprocessing=given, class_names=["a", "b", "c"],
                   verify_images=rgb((4, 8, 8, 3), seed=5) / 255.0)
     record = read_metadata(path)
     assert record["preprocessing"]["in_model"] is False
     assert read_preprocessing(record) == given
+    # the runner of the written file holds it too, with the class names
+    runner = keras_resnet.deploy.open_artifact(path)
+    assert runner.preprocessing == given and runner.class_names == ["a", "b", "c"]
+
+
+def test_the_predictor_holds_one_and_checks_it_fits():
+    model = keras_resnet.build("resnet8", input_shape=(8, 8, 3), classes=3)
+    predictor = keras_resnet.Predictor(model, backend="keras", preprocessing="torch")
+    assert predictor.preprocessing == Preprocessing.from_mode("torch")
+    assert keras_resnet.Predictor(model, backend="keras").preprocessing is None
+    grey = keras_resnet.build("resnet8", input_shape=(8, 8, 1), classes=3)
+    with pytest.raises(ValueError, match="3-channel images, but model 'resnet8' takes 1"):
+        keras_resnet.Predictor(grey, backend="keras", preprocessing="caffe")
 
 
 @pytest.mark.parametrize("fields,match", [

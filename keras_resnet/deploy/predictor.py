@@ -53,6 +53,7 @@ import numpy as np
 from .keras_export import export_with_keras
 from .quantize import quantize_ir
 from .runtimes import LiteRTRunner, OnnxRuntimeRunner, OpenVINORunner, openvino_cpu_capabilities
+from ..pretrained.transforms import as_preprocessing
 from .serving import check_batch, keras_call, serving_model
 from .timing import median_latency_ms
 from .tflite import tflite_flatbuffer
@@ -199,6 +200,10 @@ class Predictor:
         timing_batch: batch size the candidates are timed at when there is a choice.
         num_threads: CPU threads per runtime (default: all cores).
         timing_repeats: timed calls per candidate (median taken).
+        preprocessing: what turns pixels into the model's input (a
+            :class:`~keras_resnet.Preprocessing`, ``"caffe"``/``"torch"``/``"tf"``, a
+            weights tag, or a dict), held as :attr:`preprocessing` for the caller and
+            checked against the model's input; None: not known.
 
     Attributes:
         backend, precision: the runtime and precision that serve the calls.
@@ -210,6 +215,7 @@ class Predictor:
             ``num_threads`` it runs on (without ``num_threads``, each runtime's file is
             timed on all cores and on one, and the faster kept).
         verification: how many images the candidates were checked on, and which.
+        preprocessing: the :class:`~keras_resnet.Preprocessing` given, or None.
 
     Calling it with a batch ``(N, H, W, C)`` (any N) or one image ``(H, W, C)`` returns
     what the model returns: an array, or a dict keyed like the model's outputs (a
@@ -223,7 +229,8 @@ class Predictor:
 
     def __init__(self, model, backend="auto", *, precision="float32",
                  min_agreement=MIN_AGREEMENT, calibration_images=None, verify_images=None,
-                 rtol=1e-4, timing_batch=1, num_threads=None, timing_repeats=10):
+                 rtol=1e-4, timing_batch=1, num_threads=None, timing_repeats=10,
+                 preprocessing=None):
         if backend in REMOVED:
             raise ValueError(f"backend {backend!r} no longer exists ({REMOVED[backend]}); "
                              f"choose 'auto' or one of {BACKENDS}")
@@ -256,6 +263,10 @@ class Predictor:
         if None in shape:
             raise ValueError(f"Predictor needs a fixed input size, got {(None, *shape)}: "
                              "build the model with input_shape=(H, W, C)")
+        self.preprocessing = None if preprocessing is None else as_preprocessing(preprocessing)
+        if self.preprocessing is not None:
+            self.preprocessing.check_fits(shape, self.signature.data_format,
+                                          f"model {model.name!r}")
         calibration = None
         if calibration_images is not None:
             calibration = check_batch(calibration_images, self.signature,

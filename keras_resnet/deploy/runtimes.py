@@ -22,6 +22,9 @@ import os
 
 import numpy as np
 
+from .metadata import read_metadata, read_preprocessing
+from .serving import Signature, check_batch
+
 SIGNATURE = "serving_default"
 OPENVINO_PRECISIONS = {"float32": "f32", "bfloat16": "bf16"}
 
@@ -259,7 +262,8 @@ def open_artifact(path, *, precision="float32", num_threads=None, input_name=Non
     the runner checks each batch against that before running it: shape, and values
     (raw uint8 pixels for a file with its preprocessing inside, float preprocessed
     images for one without), so that a batch of the wrong kind is a clear error, never
-    a quiet cast to the file's dtype.
+    a quiet cast to the file's dtype. The runner's ``preprocessing`` (a
+    :class:`~keras_resnet.Preprocessing`) and ``class_names`` are what the file records.
 
     Args:
         input_name: the input to feed (TFLite, SavedModel); default: the one the file's
@@ -270,8 +274,6 @@ def open_artifact(path, *, precision="float32", num_threads=None, input_name=Non
             called, a batch the file does not take.
         ImportError: the runtime is not installed (says which extra to install).
     """
-    from .metadata import read_metadata
-
     path = os.path.expanduser(os.fspath(path))
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} not found")
@@ -307,9 +309,18 @@ class CheckedRunner:
     def __getattr__(self, name):
         return getattr(self.runner, name)
 
-    def __call__(self, x):
-        from .serving import Signature, check_batch
+    @property
+    def preprocessing(self):
+        """The :class:`~keras_resnet.Preprocessing` the file records (how to make its
+        input from pixels; None when the file records none or has it inside)."""
+        return read_preprocessing(self.record)
 
+    @property
+    def class_names(self) -> list | None:
+        """The classifier's column names the file records, or None."""
+        return (self.record or {}).get("class_names")
+
+    def __call__(self, x):
         x = np.asarray(x)
         info = (self.record or {}).get("input")
         if not info:  # a file written elsewhere: passed as given (float64 as float32)

@@ -88,7 +88,7 @@ def tflite_flatbuffer(serving, signature, quantization=None, representative_data
 def tflite(model, path, *, quantization=None, representative_data=None,
            int8_io: bool = False, raw_uint8: bool = False, input_name: str = INPUT_NAME,
            verify_images=None, labels=None, num_threads=None,
-           preprocessing: dict | None = None, class_names=None,
+           preprocessing=None, class_names=None,
            include_preprocessing=None) -> dict:
     """Convert ``model`` to TFLite (batch 1 in the file; the LiteRT runner of
     :mod:`.runtimes` runs any batch) and verify it with LiteRT.
@@ -100,10 +100,14 @@ def tflite(model, path, *, quantization=None, representative_data=None,
             e.g. from the training pipeline).
         int8_io: with ``"int8"``, make the input and output int8 tensors as well
             (the report's numbers are then computed after dequantising).
-        raw_uint8, include_preprocessing, preprocessing, class_names: as
-            :func:`~keras_resnet.deploy.writers.saved_model`.
-        verify_images, labels: inputs to compare on (and their labels, for accuracy
-            and the chance-level check).
+        raw_uint8: as :func:`~keras_resnet.deploy.writers.saved_model`.
+        input_name: the input tensor's name in the file.
+        verify_images: inputs to compare on, as the model takes them (None: no check).
+        labels: their class indices, for accuracy and the chance-level check.
+        num_threads: LiteRT's threads for the verification run (default: its own).
+        preprocessing: as :func:`~keras_resnet.deploy.writers.saved_model`.
+        class_names: as :func:`~keras_resnet.deploy.writers.saved_model`.
+        include_preprocessing: as :func:`~keras_resnet.deploy.writers.saved_model`.
 
     Raises:
         ValueError: bad arguments, a model without a fixed input size, or one the TFLite

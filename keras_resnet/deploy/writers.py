@@ -30,22 +30,30 @@ OPENVINO_QUANTIZATIONS = (None, "int8")
 
 def saved_model(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = False,
                 verify_images=None, labels=None, rtol: float | None = None,
-                preprocessing: dict | None = None, class_names=None,
+                preprocessing=None, class_names=None,
                 include_preprocessing=None) -> dict:
     """Write ``model`` as a SavedModel folder (signature ``serving_default``, input
     ``input_name``, any batch size, float32 outputs named like the model's) and verify
     it with ``tf.saved_model.load`` on ``verify_images`` (a batch the model takes).
 
     Args:
+        model: a Keras image model (:func:`~keras_resnet.deploy.serving.serving_model`
+            takes functional, Sequential, nested, dict-output and mixed-precision ones).
+        path: the folder to write (must not exist, or be empty).
+        input_name: the signature's input name.
         raw_uint8: the input is uint8 images; for a model that normalises its input
             itself (built with ``include_preprocessing``).
-        include_preprocessing: settings (a ``preprocessing`` dict as in the registry, or
-            ``"caffe"``/``"torch"``/a weights tag) to put in front of the model; the file
-            then takes raw uint8 images.
-        preprocessing, class_names: recorded in the file's metadata and report.
-        verify_images, labels: inputs ``(N, H, W, C)`` to compare on, and their class
-            indices (accuracy in the report, and the chance-level check).
+        verify_images: inputs ``(N, H, W, C)`` to compare on, as the model takes them;
+            None skips the comparison.
+        labels: class indices of ``verify_images`` (accuracy in the report, and the
+            chance-level check).
         rtol: default 1e-5 (float32 model) or the model's dtype policy's tolerance.
+        preprocessing: recorded in the file's metadata and report: a
+            :class:`~keras_resnet.Preprocessing`, ``"caffe"``/``"torch"``/``"tf"``, a
+            weights tag, or a dict.
+        class_names: names of the classifier's columns, recorded likewise.
+        include_preprocessing: the same kinds of settings, put in front of the model;
+            the file then takes raw uint8 images.
 
     Returns the report (also written to ``<path>.report.json``).
 
@@ -82,7 +90,7 @@ def saved_model(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = 
 
 def onnx(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = False,
          verify_images=None, labels=None, rtol: float | None = None,
-         preprocessing: dict | None = None, class_names=None, include_preprocessing=None,
+         preprocessing=None, class_names=None, include_preprocessing=None,
          opset: int | None = None) -> dict:
     """Write ``model`` as an ONNX file (any batch size) through Keras'
     ``Model.export(format="onnx")`` and verify it with ONNX Runtime. Needs
@@ -118,7 +126,7 @@ def onnx(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = False,
 
 def openvino(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = False,
              verify_images=None, labels=None, rtol: float | None = None,
-             preprocessing: dict | None = None, class_names=None,
+             preprocessing=None, class_names=None,
              include_preprocessing=None, quantization=None,
              representative_data=None) -> dict:
     """Write ``model`` as an OpenVINO IR (``path`` ends in ``.xml``; the weights go to the

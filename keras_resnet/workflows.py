@@ -150,9 +150,13 @@ def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,
             file (see :func:`keras_resnet.zoo.load_trained` for ``model`` and
             ``pixel_mean``; a ``.keras`` model that normalises its input itself needs
             no pixel mean).
-        backend, precision, min_agreement: as for :class:`Predictor`. With
-            ``backend="auto"``, float32 and at most :data:`FAST_PATH_IMAGES` images, the
-            Keras model runs them directly (no conversion; the report says so).
+        model: the registry network of a weights file (see ``load_trained``).
+        pixel_mean: the mean image of a weights file (see ``load_trained``).
+        backend: as for :class:`~keras_resnet.Predictor`. With ``backend="auto"``,
+            float32 and at most :data:`FAST_PATH_IMAGES` images, the Keras model runs
+            them directly (no conversion; the report says so).
+        precision: as for :class:`~keras_resnet.Predictor`.
+        min_agreement: as for :class:`~keras_resnet.Predictor`.
         calibration: image files or a folder of them, read like ``paths``: the int8
             calibration (and verification) images for ``precision="int8"`` / ``"auto"``.
         top: how many classes to list per image, >= 1.

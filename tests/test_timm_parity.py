@@ -188,7 +188,7 @@ def test_eval_transforms_equal_timms_on_the_sample_photos():
     aspect ratios), equals timm's resolve_data_config + create_transform within 1/255
     per pixel (measured: equal to float rounding, both resize with Pillow)."""
     skimage_data = pytest.importorskip("skimage.data")
-    from keras_resnet.data.augment import resize_and_crop_pil
+    from keras_resnet.preprocessing import resize_and_crop_pil
     from keras_resnet.pretrained import registry
     from keras_resnet.pretrained.transforms import preprocess_input
 

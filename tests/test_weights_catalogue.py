@@ -73,7 +73,7 @@ def test_weights_objects_are_their_tags_with_meta_classes_and_transforms():
 
     import numpy as np
 
-    from keras_resnet.data.augment import resize_and_crop_pil
+    from keras_resnet.preprocessing import resize_and_crop_pil
 
     all_weights = keras_resnet.list_weights()
     assert all(isinstance(w, keras_resnet.Weights) for w in all_weights)

@@ -45,9 +45,6 @@ def to_channels(image, channels: int):
     raise ValueError(f"cannot turn {have}-channel images into {channels}-channel ones")
 
 
-INTERPOLATIONS = ("bilinear", "bicubic")
-
-
 def resize_shorter(image, size):
     """Resize so that the shorter side is ``size`` (bilinear, antialiased), float32."""
     import tensorflow as tf
@@ -71,7 +68,8 @@ def center_crop(image, size):
 def resize_and_crop(images, resize: int, crop: int):
     """Resize so the shorter side is ``resize`` (bilinear, antialiased), then take the
     centre ``crop`` x ``crop`` square: the single-view evaluation transform of the
-    tf.data pipelines (published weights' transform is :func:`resize_and_crop_pil`).
+    tf.data pipelines (published weights' transform is
+    :func:`keras_resnet.preprocessing.resize_and_crop_pil`).
 
     Args:
         images: one image ``(H, W, C)`` or a batch ``(N, H, W, C)``, any dtype; a numpy
@@ -95,63 +93,6 @@ def resize_and_crop(images, resize: int, crop: int):
                          f"{tuple(images.shape)}")
     x = center_crop(resize_shorter(tf.convert_to_tensor(images), resize), crop)
     return x.numpy() if eager else x
-
-
-def resize_and_crop_pil(images, resize: int, crop: int, interpolation: str = "bilinear"):
-    """The evaluation transform of published weights, as their publishers run it:
-    torchvision's ``Resize(resize)`` then ``CenterCrop(crop)`` on PIL images (what
-    timm's ``create_transform`` and torchvision's V1 recipe do), with Pillow, the
-    library they resize with. The shorter side becomes ``resize`` and the longer
-    ``int(resize * long / short)`` (truncated, as torchvision); the crop starts at
-    ``round((size - crop) / 2)`` (Python's rounding, as torchvision).
-
-    :func:`resize_and_crop` (TensorFlow, for tf.data pipelines) differs from it by a
-    few levels on some pixels (measured up to 7/255 on a photo, bicubic, mean 0.2/255);
-    ``load_pretrained`` uses this one so that pretrained weights see exactly their
-    publisher's input.
-
-    Args:
-        images: one image ``(H, W, C)`` or a batch ``(N, H, W, C)``, numpy. uint8 RGB
-            goes through Pillow's RGB mode (rounded to uint8 after resizing, as
-            torchvision reads a file); any other dtype or channel count is resized
-            channel by channel in float (mode "F"), not rounded.
-        resize, crop: sizes in pixels, ``crop <= resize``.
-        interpolation: ``"bilinear"`` or ``"bicubic"`` (Pillow's, antialiased).
-
-    Returns:
-        float32 numpy array ``(crop, crop, C)`` or ``(N, crop, crop, C)``, on the
-        input's scale.
-
-    Raises:
-        ValueError: ``images`` not rank 3 or 4, an unknown ``interpolation``, or
-            ``crop > resize``.
-    """
-    from PIL import Image
-
-    x = np.asarray(images)
-    if x.ndim not in (3, 4):
-        raise ValueError(f"expected an image (H, W, C) or a batch (N, H, W, C), got shape "
-                         f"{x.shape}")
-    if interpolation not in INTERPOLATIONS:
-        raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got "
-                         f"{interpolation!r}")
-    if crop > resize:
-        raise ValueError(f"crop ({crop}) must not exceed resize ({resize})")
-    method = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}[interpolation]
-    out = []
-    for img in (x if x.ndim == 4 else x[None]):
-        h, w = img.shape[:2]
-        nh, nw = (resize, int(resize * w / h)) if h <= w else (int(resize * h / w), resize)
-        if img.dtype == np.uint8 and img.shape[-1] == 3:
-            r = np.asarray(Image.fromarray(img).resize((nw, nh), method), "float32")
-        else:
-            r = np.stack([np.asarray(Image.fromarray(img[..., c].astype("float32"), mode="F")
-                                     .resize((nw, nh), method))
-                          for c in range(img.shape[-1])], axis=-1)
-        top, left = int(round((nh - crop) / 2.0)), int(round((nw - crop) / 2.0))
-        out.append(r[top:top + crop, left:left + crop])
-    out = np.stack(out).astype("float32")
-    return out if x.ndim == 4 else out[0]
 
 
 def pca_lighting(image, std=PCA_STD, seed=None):

@@ -78,6 +78,7 @@ def test_evaluate_resizes_images_of_another_size_with_a_note(cifar_run, tmp_path
     text = capsys.readouterr().out
     assert "71x71" in text and "resized to the network's 32x32" in text
     assert re.search(r"6 images, view center: top-1 error", text)
+    assert "top-5" not in text  # 2 classes: no top-5 to speak of
     # the run's own dataset is the default
     assert main(["evaluate", "--weights", str(out)]) == 0
     assert "20 images" in capsys.readouterr().out

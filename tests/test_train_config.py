@@ -152,3 +152,13 @@ def test_train_takes_a_config_or_keywords_alike(tmp_path):
     # keywords beside a config replace its fields: the same run again, complete
     again = train(config, out=str(tmp_path / "b"), verbose=0, plot=False)
     assert again["test_accuracy"] == by_config["test_accuracy"]
+
+
+def test_freezing_the_backbone_for_every_epoch_is_warned_about(tmp_path):
+    from keras_resnet.training import train
+
+    with pytest.warns(UserWarning, match="covers all 1 epochs: only the classifier trains"):
+        r = train("resnet20", "embedded", weights="resnet20.fashion_mnist", freeze_backbone=1,
+                  epochs=1, batch_size=50, max_train_examples=100, max_test_examples=50,
+                  out=str(tmp_path / "run"), verbose=0, plot=False)
+    assert r["epochs"] == 1

@@ -187,8 +187,9 @@ def cmd_evaluate(args):
     r, dataset = _evaluate(args.weights, args.model, args.dataset, args.view,
                            args.batch_size, args.max_examples, args.pixel_mean,
                            args.data_dir, args.manual_dir, args.split, args.skip_bad_images)
+    top5 = "" if r["top5_error"] is None else f", top-5 error {r['top5_error']:.2%}"
     print(f"{dataset} {args.split}, {r['examples']} images, view {r['view']}: "
-          f"top-1 error {r['top1_error']:.2%}, top-5 error {r['top5_error']:.2%} "
+          f"top-1 error {r['top1_error']:.2%}{top5} "
           f"(top-1 accuracy {r['top1_accuracy']:.2%})")
     if args.json:
         from ..io import write_file

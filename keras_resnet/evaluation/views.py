@@ -137,8 +137,8 @@ def topk_errors(probabilities, labels, ks=(1, 5)) -> dict:
 
 def evaluate(model, split, family, pixel_mean, view="center", **kwargs) -> dict:
     """Top-1/top-5 error of ``model`` on ``split`` under ``view``; a dict with
-    ``top1_error``, ``top5_error``, ``top1_accuracy``, ``examples``, ``view`` and
-    ``chance_level``. CIFAR-family images of another size than the network's
+    ``top1_error``, ``top5_error`` (None for 5 classes or fewer, where every class is in
+    the top 5), ``top1_accuracy``, ``examples``, ``view`` and ``chance_level``. CIFAR-family images of another size than the network's
     (``pixel_mean``'s) are resized to it.
 
     Warns (UserWarning) when the score is at chance level
@@ -148,7 +148,9 @@ def evaluate(model, split, family, pixel_mean, view="center", **kwargs) -> dict:
     import warnings
 
     p, y = predict_views(model, split, family, pixel_mean, view, **kwargs)
-    errors = topk_errors(p, y)
+    # top-5 only means something with more than 5 classes (a 2-class folder would score
+    # 0% top-5 error whatever the network does); None otherwise, as training's metrics
+    errors = {"top5_error": None, **topk_errors(p, y, ks=(1, 5) if p.shape[1] > 5 else (1,))}
     accuracy = 1.0 - errors["top1_error"]
     chance = at_chance_level(accuracy, p.shape[1], len(y))
     if chance:

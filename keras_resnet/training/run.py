@@ -158,6 +158,12 @@ def _train(config: TrainConfig, *, verbose, strategy, plot, fused_bn) -> dict:
         _keep_tensorflow_off_gpus()
     run = RunState(config, verbose=verbose, plot=plot, fused_bn=fused_bn)
     run.spec, run.recipe, run.epochs, run.batch_size = config.resolve()
+    if config.freeze_backbone and config.freeze_backbone >= run.epochs:
+        warnings.warn(
+            f"freeze_backbone={config.freeze_backbone} covers all {run.epochs} epochs: only "
+            "the classifier trains and the backbone is never fine-tuned; give more epochs "
+            f"than that (--epochs {config.freeze_backbone + 5}, say) to fine-tune it after",
+            UserWarning, stacklevel=3)
     _load_data(run)
     _choose_input(run)
     _record_config(run)

@@ -45,7 +45,7 @@ data:
 	    || echo "note: could not install $(strip $(DEBS)); tests needing them will be skipped"; \
 	else echo "note: $(strip $(DEBS)) not installed; tests needing them will be skipped"; fi
 
-# The documentation site, built into site/ (tests/test_docs_site.py builds it too)
+# The documentation site, built into site/ (tests/project/test_docs_site.py builds it too)
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict
 

@@ -3,7 +3,7 @@
 order, ``name`` included) and this package's variant options as keyword arguments.
 
 They are written out (not generated at import) so that ``help()``, IDEs, type checkers
-and the API reference see each of them; tests/test_constructors.py checks that every
+and the API reference see each of them; tests/arch/test_constructors.py checks that every
 registered network has one, with the registry's defaults. (Over 400 lines because there
 are 27 networks; each function is its signature, a docstring naming the paper's row and
 one call.)

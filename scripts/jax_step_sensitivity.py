@@ -1,6 +1,6 @@
 """How far apart SGD steps of ResNet-8 drift under JAX: a 2-device DataParallel run vs
 one device, and one device vs itself with the images scaled by (1 + 1e-7). The numbers
-justify the step count and tolerance of tests/test_jax_training.py.
+justify the step count and tolerance of tests/training/test_jax_training.py.
 
     python scripts/jax_step_sensitivity.py [--steps 2 3]
 

@@ -4,10 +4,10 @@ Run it with the original package under a Keras 2 stack, in a throwaway environme
 (never in this project's):
 
     python3.11 -m venv /tmp/k2 && /tmp/k2/bin/pip install tensorflow==2.15.1 keras-resnet==0.2.0
-    /tmp/k2/bin/python scripts/keras_resnet_0_2_0_reference.py tests/data/keras_resnet_0_2_0
+    /tmp/k2/bin/python scripts/keras_resnet_0_2_0_reference.py tests/fixtures/keras_resnet_0_2_0
     /tmp/k2/bin/python scripts/keras_resnet_0_2_0_reference.py --full /tmp/resnet2d50_0_2_0
 
-It writes (default mode; what tests/test_compat_0_2_0.py reads):
+It writes (default mode; what tests/compat/test_compat_0_2_0.py reads):
 
 * ``structure.json.gz``: every 0.2.0 model that builds (ResNet2D18..200, FPN2D18..200,
   TimeDistributedResNet18/34, classifiers.ResNet18/50, a network of the 1-D blocks),

@@ -33,7 +33,7 @@ def decode(contents, channels: int = 3):
 
     JPEGs are decoded with libjpeg's accurate integer DCT, the one PIL (and so Keras'
     ``load_img``) uses: TensorFlow's default fast DCT differed from it by up to 14
-    levels on a noisy 12 x 10 photo here (tests/test_folders.py)."""
+    levels on a noisy 12 x 10 photo here (tests/data/test_folders.py)."""
     import tensorflow as tf
 
     def jpeg():

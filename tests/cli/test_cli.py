@@ -1,0 +1,170 @@
+"""The keras-resnet command."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import keras_resnet
+from keras_resnet.cli import main
+
+TORCHVISION_PARAMS = {"resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032,
+                      "resnet101": 44_549_160, "resnet152": 60_192_808}
+
+
+def _rows(text):
+    return {line.split()[0]: line.split() for line in text.splitlines()
+            if line and line.split()[0] in keras_resnet.list_models()}
+
+
+# The paper's tables, written here independently of keras_resnet.paper.
+PAPER_TABLE1_GMACS = {"resnet18": 1.8, "resnet34": 3.6, "resnet50": 3.8, "resnet101": 7.6,
+                      "resnet152": 11.3}
+PAPER_TABLE6_PARAMS_M = {"resnet20": 0.27, "resnet32": 0.46, "resnet44": 0.66,
+                         "resnet56": 0.85, "resnet110": 1.7, "resnet1202": 19.4}
+
+
+def test_models_lists_every_model_with_numbers_that_agree_with_the_paper(capsys):
+    from keras_resnet import spec_complexity
+
+    assert main(["models"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert set(rows) == set(keras_resnet.list_models())
+    for name, row in rows.items():
+        params, gmacs = int(row[7].replace(",", "")), float(row[8])
+        c = spec_complexity(keras_resnet.get_spec(name))
+        assert params == c.params and abs(gmacs - c.macs / 1e9) < 5e-4, name
+        if name in TORCHVISION_PARAMS:
+            assert params == TORCHVISION_PARAMS[name]
+        if name in PAPER_TABLE1_GMACS:
+            paper = PAPER_TABLE1_GMACS[name]
+            assert abs(gmacs - paper) / paper <= 0.03
+            assert f"{paper} GMACs (Table 1)" in " ".join(row)
+        if name in PAPER_TABLE6_PARAMS_M:
+            paper = PAPER_TABLE6_PARAMS_M[name]
+            assert round(params / 1e6, 2 if paper < 1 else 1) == paper
+            assert f"{paper}M params (Table 6)" in " ".join(row)
+    assert main(["models", "--family", "cifar"]) == 0
+    assert set(_rows(capsys.readouterr().out)) == set(keras_resnet.list_models(family="cifar"))
+
+
+def test_summary_prints_stage_shapes_and_totals(capsys):
+    assert main(["summary", "resnet50"]) == 0
+    out = capsys.readouterr().out
+    for stage, shape in [("stem", "(56, 56, 64)"), ("conv2", "(56, 56, 256)"),
+                         ("conv3", "(28, 28, 512)"), ("conv4", "(14, 14, 1024)"),
+                         ("conv5", "(7, 7, 2048)"), ("head", "(1000,)")]:
+        line = next(l for l in out.splitlines() if l.startswith(stage))
+        assert shape in line
+    total = next(l for l in out.splitlines() if l.startswith("total")).split()
+    assert total[1] == "25,557,032" and abs(float(total[2]) - 3858.0) < 0.1
+    assert main(["summary", "resnet20", "--input-shape", "28,28,1"]) == 0
+    assert "(7, 7, 64)" in capsys.readouterr().out
+
+
+def test_cli_errors_are_one_clear_line(capsys):
+    assert main(["summary", "resnet21"]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown model 'resnet21'" in err and "Traceback" not in err
+    assert main(["summary", "resnet50", "--input-shape", "8,8,3"]) == 2
+    assert "too small" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["summary", "resnet50", "--input-shape", "a,b"])
+    assert main(["demo", "--epochs", "0", "--out", "unused"]) == 2
+    assert "epochs" in capsys.readouterr().err
+
+
+def test_console_script_is_installed():
+    exe = shutil.which("keras-resnet", path=os.path.dirname(sys.executable))
+    assert exe, "pip install . should create the keras-resnet console script"
+    out = subprocess.run([exe, "models", "--family", "imagenet"], capture_output=True,
+                         text=True, check=True, timeout=120)
+    assert "resnet152" in out.stdout and "60,192,808" in out.stdout
+
+
+def test_commands_that_import_tensorflow_print_nothing_on_stderr():
+    """TensorFlow's C++ start-up lines (absl pre-init notice, CUDA stub) are dropped; the
+    output itself is unchanged."""
+    exe = shutil.which("keras-resnet", path=os.path.dirname(sys.executable))
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    out = subprocess.run([exe, "summary", "resnet20"], capture_output=True, text=True,
+                         timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stderr.splitlines() == []
+    assert "total" in out.stdout and "269,722" in out.stdout
+
+
+DEMO_EPOCHS = 3  # the README's demo trains 10; 3 keep the suite's time in bounds (2 gave 72.5%)
+
+
+@pytest.mark.slow
+def test_demo_learns_and_ships_a_verified_int8_file(tmp_path):
+    """The README's main job, shortened: keras-resnet demo = train + score + export on the
+    embedded data, the same code path with fewer epochs."""
+    exe = shutil.which("keras-resnet", path=os.path.dirname(sys.executable))
+    out = subprocess.run([exe, "demo", "--epochs", str(DEMO_EPOCHS), "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=2400)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "Demo: resnet20 on the embedded Fashion-MNIST sample" in out.stdout
+    report = json.loads((tmp_path / "model_int8.tflite.report.json").read_text())
+    assert report["verified_images"] == 2000 and report["top1_agreement"] >= 0.98
+    assert "top-1 agreement with Keras" in out.stdout
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["test_accuracy"] >= 0.72  # chance: 0.10; 3 epochs on 4,500 images
+    assert metrics["validation"] == "holdout" and metrics["train_examples"] == 4500
+    # Checkpoints, logs and the plot are there.
+    for name in ["checkpoints/best.weights.h5", "checkpoints/last.weights.h5", "log.csv",
+                 "curves.png", "config.json", "pixel_mean.npy"]:
+        assert (tmp_path / name).exists(), name
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    # Re-evaluate the saved model independently of the number the demo printed.
+    from keras_resnet.data import load_embedded
+
+    model = keras_resnet.load_model(tmp_path / "model.keras")
+    (_, _), (x_test, y_test) = load_embedded()
+    x = x_test[..., None] / np.float32(255) - np.load(tmp_path / "pixel_mean.npy")
+    accuracy = float(np.mean(np.argmax(model.predict(x, verbose=0), 1) == y_test))
+    assert abs(accuracy - metrics["test_accuracy"]) < 1e-3
+    assert not list(tmp_path.glob("*.partial*"))
+    # keras-resnet evaluate on the run directory gives the same centre-view number.
+    ev = subprocess.run([exe, "evaluate", "--weights", str(tmp_path), "--dataset", "embedded",
+                         "--json", str(tmp_path / "eval.json")], capture_output=True, text=True,
+                        timeout=300)
+    assert ev.returncode == 0, ev.stderr[-3000:]
+    assert json.loads((tmp_path / "eval.json").read_text())["top1_accuracy"] == \
+        pytest.approx(accuracy, abs=1e-3)
+
+
+_LEAN = r"""
+import importlib.abc, sys
+EXTRAS = ("onnx", "onnxruntime", "tf2onnx", "openvino", "jax", "torch", "pytest", "skimage")
+
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in EXTRAS:
+            raise ImportError(f"{name} is an extra the demo must not need")
+
+sys.meta_path.insert(0, Block())
+from keras_resnet.deploy.export import export_trained
+from keras_resnet.training import train  # noqa: F401  (the demo's training side)
+from keras_resnet.zoo import load_trained
+r = export_trained(load_trained("resnet20.fashion_mnist"), sys.argv[1], "tflite",
+                   quantization="int8", verify_images=100, representative=50)
+print("AGREEMENT", r["top1_agreement"])
+"""
+
+
+def test_the_demo_needs_no_test_or_bench_extras(tmp_path):
+    """make demo installs the package alone (no test/bench extras, JAX, PyTorch): its
+    training and int8 export run with every extra made unimportable."""
+    makefile = open(os.path.join(os.path.dirname(__file__), "..", "..", "Makefile")).read()
+    demo = makefile.split("\ndemo:", 1)[1].split("\n")[0]
+    assert "$(BASE)" in demo and "pip install -q -e .\n" in makefile
+    out = subprocess.run([sys.executable, "-c", _LEAN, str(tmp_path / "m.tflite")],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert float(out.stdout.split("AGREEMENT")[1]) >= 0.95

@@ -1,0 +1,142 @@
+"""A folder of images as a dataset: every file decoded right (PNG/JPEG, 8/16-bit,
+grey/RGB/RGBA), its size known, a corrupt file named before anything trains, images of
+another size resized, offline TFDS names failing within seconds."""
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from keras_resnet.data import load_split
+from keras_resnet.data.images import decoder_reason, read_image, scan_images
+from keras_resnet.data.sources import files_split, read_images
+
+from tests.helpers import FOLDER_KINDS, class_image, write_image, write_image_folder
+
+
+@pytest.mark.parametrize("kind", FOLDER_KINDS)
+def test_every_kind_of_file_reads_as_its_8_bit_rgb_image(tmp_path, kind):
+    rgb = class_image(1, (12, 10), seed=3)
+    path = tmp_path / ("x.jpg" if kind.startswith("jpeg") else "x.png")
+    expected = write_image(path, rgb, kind)
+    got = read_image(str(path))
+    assert got.shape == (12, 10, 3) and got.dtype == np.uint8
+    if kind.startswith("jpeg"):  # PIL's decoder, not ours: within rounding
+        assert np.abs(got.astype(int) - expected).max() <= 2
+    else:  # exact, 16-bit files included (v * 257 read back as v)
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_a_16_bit_grey_png_is_scaled_not_wrapped_or_clipped(tmp_path):
+    """The issue's sandal: a 16-bit PNG read as an all-zero (or all-255) image."""
+    import tensorflow as tf
+
+    ramp = np.linspace(0, 65535, 16 * 16).reshape(16, 16, 1).astype("uint16")
+    path = tmp_path / "ramp16.png"
+    path.write_bytes(tf.io.encode_png(tf.constant(ramp)).numpy())
+    got = read_image(str(path))[..., 0]
+    np.testing.assert_array_equal(got, (ramp[..., 0] >> 8).astype("uint8"))
+    # the predict reader gives the same pixels, in grey for a 1-channel network
+    np.testing.assert_array_equal(read_images([str(path)], (16, 16), 1)[0, ..., 0], got)
+
+
+def test_folder_split_knows_its_size_and_reads_each_file(tmp_path):
+    expected = write_image_folder(tmp_path / "photos", per_class=6)
+    train = load_split(str(tmp_path / "photos"), "train")
+    assert train.image_shape == (32, 32, 3)  # all share one size: not (None, None, 3)
+    assert train.image_sizes == {(32, 32)} and train.class_names == ("a", "b")
+    assert train.size == 12 and train.num_classes == 2
+    for (x, y), path in zip(train.dataset, train.files[0]):
+        want = expected[path]
+        tol = 2 if path.endswith(".jpg") else 0
+        assert np.abs(x.numpy().astype(int) - want).max() <= tol, path
+        assert int(y) == (0 if "/a/" in path else 1)
+
+
+def test_mixed_sizes_are_reported_and_resized_on_request(tmp_path):
+    root = tmp_path / "mixed"
+    write_image_folder(root, per_class=2, size=(32, 32), kinds=("png8_rgb",))
+    os.makedirs(root / "train" / "a", exist_ok=True)
+    big = class_image(0, (71, 53))
+    write_image(root / "train" / "a" / "big.png", big, "png8_rgb")
+    train = load_split(str(root), "train")
+    assert train.image_shape == (None, None, 3)
+    assert train.image_sizes == {(32, 32), (71, 53)}
+    fixed = train.resized((32, 32))
+    assert fixed.image_shape == (32, 32, 3)
+    shapes = {tuple(x.shape) for x, _ in fixed.dataset}
+    assert shapes == {(32, 32, 3)}
+    # the resized file, bilinear with antialiasing, against TensorFlow's own resize
+    import tensorflow as tf
+
+    i = fixed.files[0].index(str(root / "train" / "a" / "big.png"))
+    got = list(fixed.dataset)[i][0].numpy()
+    ref = np.clip(np.round(tf.image.resize(big.astype("float32"), (32, 32), antialias=True)
+                           .numpy()), 0, 255)
+    np.testing.assert_array_equal(got, ref.astype("uint8"))
+    # holdout and take keep the resize
+    assert {tuple(x.shape) for x, _ in fixed.take(3).dataset} == {(32, 32, 3)}
+
+
+def test_a_corrupt_file_is_named_with_its_reason_or_skipped_with_a_count(tmp_path, capsys):
+    root = tmp_path / "photos"
+    write_image_folder(root, per_class=3, kinds=("png8_rgb", "jpeg_rgb"))
+    bad = root / "train" / "b" / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really" * 5)
+    text = root / "train" / "a" / "notes.jpg"
+    text.write_text("hello")
+    with pytest.raises(ValueError) as info:
+        load_split(str(root), "train")
+    message = str(info.value)
+    assert "\n" not in message and "2 of 8 image files" in message
+    assert str(bad) in message and "Invalid PNG" in message
+    assert str(text) in message and "--skip-bad-images" in message
+    split = load_split(str(root), "train", skip_bad_images=True)
+    assert split.size == 6 and split.skipped == 2
+    assert "Skipping 2 unreadable image file(s)" in capsys.readouterr().out
+    assert len(list(split.dataset)) == 6  # the pipeline never meets the bad files
+
+
+def test_scan_reports_sizes_and_the_decoders_reason(tmp_path):
+    good = tmp_path / "good.png"
+    write_image(good, class_image(0, (9, 7)), "png16_rgb")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    scan = scan_images([str(good), str(empty)])
+    assert scan.sizes == ((9, 7), None)
+    assert scan.bad[0][0] == str(empty) and scan.bad[0][1]
+    assert "[Op:" not in scan.bad[0][1] and "{{" not in scan.bad[0][1]
+
+
+def test_decoder_reason_strips_tensorflow_wrapping():
+    text = ("{{function_node __wrapped__DecodeImage_device_/job:localhost/replica:0/task:0/"
+            "device:CPU:0}} Invalid PNG data, size 100 [Op:DecodeImage] name: ")
+    assert decoder_reason(ValueError(text)) == "Invalid PNG data, size 100"
+
+
+def test_files_split_names_a_missing_or_bad_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.png"):
+        files_split([str(tmp_path / "missing.png")])
+    (tmp_path / "x.png").write_text("no")
+    with pytest.raises(ValueError, match="x.png.*not an image file"):
+        files_split([str(tmp_path / "x.png")])
+
+
+def test_offline_tfds_name_fails_within_seconds_with_what_to_do(tmp_path, monkeypatch):
+    from keras_resnet.data import sources
+
+    for var in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    # a host that cannot answer: an unroutable TEST-NET address (RFC 5737)
+    monkeypatch.setitem(sources._TFDS_HOSTS, "cifar10", "192.0.2.1")
+    monkeypatch.setattr(sources, "HOST_TIMEOUT_S", 1.0)
+    start = time.perf_counter()
+    with pytest.raises(RuntimeError) as info:
+        load_split("cifar10", "train", data_dir=str(tmp_path / "tfds"))
+    assert time.perf_counter() - start < 15
+    message = str(info.value)
+    assert "cannot be reached" in message and "cifar-10-batches-py" in message
+    assert "--dataset DIR" in message and "class folders" in message
+    assert not (tmp_path / "tfds" / "cifar10").exists() or not any(
+        (tmp_path / "tfds" / "cifar10").rglob("*.tfrecord*"))

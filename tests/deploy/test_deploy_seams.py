@@ -1,0 +1,254 @@
+"""Exports and runners at the seams a user touches, found by a new-user trial: models
+that are unusual in one way each (a Lambda or an unregistered layer under mixed
+precision, names that clash with the serving graph's, a uint8 input, a channels-first
+model after the global setting changed), metadata that must say the truth (int8
+tensors, class names, another model's preprocessing), and written files run with the
+wrong kind of batch (a clear error, never a quiet cast)."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import keras_resnet
+from keras_resnet import Predictor, export
+from keras_resnet.deploy import open_artifact, read_metadata
+from keras_resnet.numerics import assert_close
+
+from tests.helpers import images
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("openvino")
+pytest.importorskip("tf2onnx")
+
+
+def _tiny(name="tiny", input_shape=(16, 16, 3), classes=4, dtype="float32"):
+    inp = keras.Input(input_shape, dtype=dtype, name="pixels")
+    x = keras.layers.Rescaling(1 / 255.0, name="rescale")(inp) if dtype == "uint8" else inp
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    return keras.Model(inp, keras.layers.Dense(classes, name="logits")(x), name=name)
+
+
+@keras.saving.register_keras_serializable(package="tests_seams")
+class _Registered(keras.layers.Layer):
+    pass
+
+
+class Halve(keras.layers.Layer):  # not registered anywhere
+    def call(self, t):
+        return t * 0.5
+
+
+@pytest.fixture
+def mixed_policy():
+    keras.config.set_dtype_policy("mixed_float16")
+    yield
+    keras.config.set_dtype_policy("float32")
+
+
+def test_lambda_and_unregistered_layers_under_mixed_precision_export(mixed_policy, tmp_path):
+    inp = keras.Input((16, 16, 3))
+    x = keras.layers.Lambda(lambda t: t * 2.0, name="double")(inp)
+    x = Halve(name="halve")(x)
+    y = _tiny("inner")(x)
+    model = keras.Model(inp, keras.layers.Activation("linear", dtype="float32")(y))
+    keras.config.set_dtype_policy("float32")
+    x = images((4, 16, 16, 3))
+    report = export.onnx(model, str(tmp_path / "m.onnx"), verify_images=x)
+    assert report["policy"] == "mixed_float16" and report["within_tolerance"]
+    p = Predictor(model, backend="openvino")
+    assert_close(p(x), keras.ops.convert_to_numpy(model(x)), rtol=1e-2, what="Predictor")
+
+
+def test_names_that_clash_with_the_serving_graph(tmp_path):
+    x = images((2, 16, 16, 3))
+    # a layer named like the serving casts of earlier versions, and a model named so too
+    inp = keras.Input((16, 16, 3))
+    out = keras.layers.Activation("linear", name="out_0")(_tiny()(inp))
+    model = keras.Model(inp, out, name="serving_out_0")
+    assert export.onnx(model, str(tmp_path / "a.onnx"), verify_images=x)["within_tolerance"]
+    # the model's own name is a TensorFlow scope: checked up front, in one sentence
+    with pytest.raises(ValueError, match=r"'my model \(v2\)'.*not valid TensorFlow name"):
+        export.tflite(_tiny("my model (v2)"), str(tmp_path / "b.tflite"), verify_images=x)
+    with pytest.raises(ValueError, match="input_name 'images' is also the name"):
+        export.onnx(_tiny("images"), str(tmp_path / "c.onnx"))
+    assert export.onnx(_tiny("images"), str(tmp_path / "c.onnx"), input_name="x",
+                       verify_images=x)["within_tolerance"]
+    with pytest.raises(ValueError, match="input_name must be letters, digits and _"):
+        export.tflite(_tiny(), str(tmp_path / "d.tflite"), input_name="my images")
+    # the input layer's own name does not matter: the serving input replaces it
+    for i, name in enumerate(("input image", "images")):
+        inp = keras.Input((16, 16, 3), name=name)
+        odd = keras.Model(inp, _tiny()(inp))
+        assert export.onnx(odd, str(tmp_path / "e.onnx"), verify_images=x)["within_tolerance"]
+    assert sorted(os.listdir(tmp_path)) == ["a.onnx", "a.onnx.report.json", "c.onnx",
+                                            "c.onnx.report.json", "e.onnx",
+                                            "e.onnx.report.json"]
+
+
+def test_a_model_that_takes_uint8_gets_a_uint8_file(tmp_path):
+    model = _tiny(dtype="uint8")
+    x = np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3)).astype("uint8")
+    report = export.onnx(model, str(tmp_path / "u.onnx"), verify_images=x)
+    assert report["input_dtype"] == "uint8" and report["within_tolerance"]
+    got = open_artifact(tmp_path / "u.onnx")(x)["logits"]
+    assert_close(got, keras.ops.convert_to_numpy(model(x)), rtol=1e-4, what="uint8 ONNX")
+
+
+def test_layout_is_the_models_not_the_global_setting(tmp_path):
+    keras.config.set_image_data_format("channels_first")
+    try:
+        model = keras_resnet.build("resnet20", input_shape=(1, 28, 28))
+    finally:
+        keras.config.set_image_data_format("channels_last")
+    export.saved_model(model, str(tmp_path / "sm"))  # no verify: TF CPU convs are NHWC
+    record = read_metadata(tmp_path / "sm")
+    assert record["input"]["layout"] == "NCHW" and record["input"]["shape"] == [None, 1, 28, 28]
+    # and the grayscale hint names the channels-first axis
+    with pytest.raises(ValueError, match=r"channel axis: x\[:, None\]"):
+        export.saved_model(model, str(tmp_path / "sm2"), verify_images=images((2, 28, 28)))
+    # preprocessing settings are checked against the model's channels in its layout
+    with pytest.raises(ValueError, match="for 3-channel images.*takes 1 channel"):
+        export.saved_model(model, str(tmp_path / "sm3"), include_preprocessing="torch")
+
+
+@pytest.mark.slow
+def test_int8_tensors_are_recorded_as_int8_with_their_quantisation(tmp_path):
+    model = _tiny()
+    x = images((32, 16, 16, 3))
+    path = tmp_path / "q.tflite"
+    report = export.tflite(model, str(path), quantization="int8", representative_data=x,
+                           int8_io=True)
+    record = read_metadata(path)
+    assert report["input_dtype"] == record["input"]["dtype"] == "int8"
+    q = record["input"]["quantization"]
+    assert q["scale"] > 0 and -128 <= q["zero_point"] <= 127
+    assert record["output_quantization"]["logits"]["dtype"] == "int8"
+    # the recorded parameters are the file's: quantising by hand and running the raw
+    # interpreter gives what the runner (which quantises itself) gives
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(path))
+    run = interp.get_signature_runner("serving_default")
+    qx = np.clip(np.round(x[:1] / q["scale"] + q["zero_point"]), -128, 127).astype("int8")
+    oq = record["output_quantization"]["logits"]
+    by_hand = (run(images=qx)["logits"].astype("float32") - oq["zero_point"]) * oq["scale"]
+    np.testing.assert_allclose(open_artifact(path)(x[:1])["logits"], by_hand, rtol=1e-6)
+    # already-quantised values would be quantised twice: refused
+    with pytest.raises(ValueError, match="input tensor is int8.*give the float images"):
+        open_artifact(path)(qx)
+
+
+def test_class_names_and_preprocessing_must_fit_the_model(tmp_path):
+    model = _tiny(classes=4)
+    with pytest.raises(ValueError, match="2 class_names for the 4 outputs"):
+        export.onnx(model, str(tmp_path / "a.onnx"), class_names=["a", "b"])
+    backbone = keras_resnet.backbone("resnet18", input_shape=(32, 32, 3), outputs=("C5",))
+    with pytest.raises(ValueError, match="class_names describe a classifier"):
+        export.onnx(backbone, str(tmp_path / "b.onnx"), class_names=["a"])
+    # another model's preprocessing: Fashion-MNIST's 28x28x1 mean on a 16x16x3 model
+    with pytest.raises(ValueError, match="'resnet20.fashion_mnist' is for 1-channel"):
+        export.onnx(model, str(tmp_path / "c.onnx"), preprocessing="resnet20.fashion_mnist")
+    gray = _tiny(input_shape=(32, 32, 1))
+    with pytest.raises(ValueError, match="per-pixel mean of 28x28.*takes 32x32"):
+        export.onnx(gray, str(tmp_path / "d.onnx"),
+                    include_preprocessing="resnet20.fashion_mnist")
+    assert not os.listdir(tmp_path)
+    # a tag's class names are recorded only where they fit: a backbone exported with
+    # its ImageNet weights' preprocessing keeps the preprocessing, drops the 1000 names
+    big = keras_resnet.backbone("resnet50", input_shape=(32, 32, 3), outputs=("C3",))
+    export.onnx(big, str(tmp_path / "e.onnx"), preprocessing="resnet50.imagenet")
+    record = read_metadata(tmp_path / "e.onnx")
+    assert record["class_names"] is None and record["preprocessing"]["mode"] == "caffe"
+    with pytest.raises(ValueError, match="class_names describe a classifier"):
+        export.onnx(big, str(tmp_path / "f.onnx"), preprocessing="resnet50.imagenet",
+                    class_names=["a"])
+
+
+def test_labels_as_one_hot_or_integral_floats_and_a_clear_error_for_strings(tmp_path):
+    model = _tiny(classes=4)
+    x = images((8, 16, 16, 3))
+    y = np.arange(8) % 4
+    for labels in (y, y.astype("float32"), np.eye(4)[y]):
+        report = export.onnx(model, str(tmp_path / "a.onnx"), verify_images=x, labels=labels)
+        assert report["keras_accuracy"] == pytest.approx(
+            np.mean(keras.ops.convert_to_numpy(model(x)).argmax(1) == y))
+    with pytest.raises(ValueError, match="labels: expected class indices"):
+        export.onnx(model, str(tmp_path / "b.onnx"), verify_images=x,
+                    labels=[str(v) for v in y])
+    with pytest.raises(ValueError, match="non-integer"):
+        export.onnx(model, str(tmp_path / "b.onnx"), verify_images=x, labels=y + 0.5)
+
+
+@pytest.fixture(scope="module")
+def raw_and_float_files(tmp_path_factory):
+    """The shipped Fashion-MNIST net as a raw-uint8 file and as a float file."""
+    from keras_resnet.data import load_embedded
+
+    folder = tmp_path_factory.mktemp("files")
+    model, preprocess = keras_resnet.load_pretrained("resnet20.fashion_mnist")
+    (_, _), (x_test, y_test) = load_embedded()
+    raw = x_test[:64, ..., None]
+    export.onnx(model, str(folder / "raw.onnx"), include_preprocessing="resnet20.fashion_mnist",
+                verify_images=raw)
+    export.openvino(model, str(folder / "raw.xml"),
+                    include_preprocessing="resnet20.fashion_mnist")
+    export.tflite(model, str(folder / "float.tflite"), preprocessing="resnet20.fashion_mnist",
+                  input_name="pixels_in", verify_images=preprocess(x_test[:8]))
+    return folder, raw, preprocess(x_test[:64]), y_test[:64]
+
+
+def test_written_files_refuse_the_wrong_kind_of_batch(raw_and_float_files):
+    folder, raw, pre, y = raw_and_float_files
+    for name in ("raw.onnx", "raw.xml"):
+        run = open_artifact(folder / name)
+        assert np.mean(run(raw)["predictions"].argmax(1) == y) >= 0.85
+        # floats in 0..1 (pixels / 255) given to a file that takes raw pixels
+        with pytest.raises(ValueError, match="takes raw uint8 images.*not integers in 0..255"):
+            run((raw / 255.0).astype("float32"))
+        with pytest.raises(ValueError, match=r"channel axis: x\[\.\.\., None\]"):
+            run(raw[..., 0])
+    # the float file: its input name read from its metadata; raw pixels refused
+    run = open_artifact(folder / "float.tflite")
+    assert np.mean(run(pre.astype("float64"))["predictions"].argmax(1) == y) >= 0.85
+    with pytest.raises(ValueError, match="takes preprocessed float images.*got raw uint8"):
+        run(raw)
+
+
+def test_paths_with_a_home_folder_and_a_folder_in_the_weights_place(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    model = _tiny()
+    export.onnx(model, "~/m.onnx")
+    assert (tmp_path / "m.onnx").is_file() and not (tmp_path / "~").exists()
+    (tmp_path / "w.bin").mkdir()
+    with pytest.raises(ValueError, match="w.bin' is a folder"):
+        export.openvino(model, str(tmp_path / "w.xml"))
+
+
+def test_predictor_refuses_a_tolerance_that_is_not_positive():
+    for rtol in (-1, 0, float("nan"), "1e-4"):
+        with pytest.raises(ValueError, match="rtol must be a positive number"):
+            Predictor(_tiny(), backend="keras", rtol=rtol)
+
+
+def test_export_of_an_untrained_run_says_so_not_that_the_images_are_wrong(tmp_path):
+    from keras_resnet.deploy.export import ExportVerificationError, export_trained
+    from keras_resnet.zoo import Trained, load_trained
+
+    shipped = load_trained("resnet20.fashion_mnist")
+    keras.utils.set_random_seed(0)
+    untrained = keras_resnet.build("resnet20", input_shape=(28, 28, 1))
+    # a constant output: at chance on any images, as an untrained run can be
+    untrained.get_layer("predictions").kernel.assign(
+        np.zeros(untrained.get_layer("predictions").kernel.shape, "float32"))
+    run = Trained(untrained, shipped.pixel_mean, "cifar", shipped.class_names)
+    with pytest.raises(ExportVerificationError,
+                       match=r"network is at chance level on the 1000 embedded test images "
+                             r"\([0-9.]+% top-1\).*not trained enough.*--no-verify"):
+        export_trained(run, str(tmp_path / "m.onnx"), "onnx")
+    assert not os.listdir(tmp_path)
+    # the shipped, trained network exports through the same call
+    report = export_trained(shipped, str(tmp_path / "ok.onnx"), "onnx", verify_images=200)
+    assert report["keras_accuracy"] >= 0.85

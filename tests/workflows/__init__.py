@@ -1,0 +1,1 @@
+"""Pipelines over run directories: a folder of photos end to end."""

@@ -17,6 +17,8 @@ from tests.helpers import randomise
 pytest.importorskip("onnxruntime")
 pytest.importorskip("openvino")
 
+pytestmark = pytest.mark.runtimes  # optional dependencies: -m 'not ...' leaves them out
+
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):

@@ -25,6 +25,8 @@ import tensorflow as tf  # noqa: E402
 import keras_resnet  # noqa: E402
 from keras_resnet.data.embedded import load_embedded  # noqa: E402
 
+pytestmark = pytest.mark.keras_hub  # optional dependencies: -m 'not ...' leaves them out
+
 EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                        "examples", "retinanet_keras_hub.py")
 

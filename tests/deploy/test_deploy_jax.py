@@ -113,6 +113,8 @@ import numpy as np
 import keras_resnet
 import keras
 from keras_resnet import export
+
+pytestmark = [pytest.mark.jax, pytest.mark.runtimes]  # optional dependencies: -m 'not ...' leaves them out
 assert keras.backend.backend() == "torch", keras.backend.backend()
 out = sys.argv[1]
 keras.utils.set_random_seed(0)

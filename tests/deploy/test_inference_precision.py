@@ -25,6 +25,8 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("tf2onnx")
 pytest.importorskip("nncf")
 
+pytestmark = pytest.mark.runtimes  # optional dependencies: -m 'not ...' leaves them out
+
 HAS_BF16 = "BF16" in openvino_cpu_capabilities()
 
 

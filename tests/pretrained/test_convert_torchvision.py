@@ -12,6 +12,8 @@ from keras_resnet.pretrained.convert import read_torch_state_dict, torchvision_t
 from tests.helpers import images
 
 torch = pytest.importorskip("torch")
+
+pytestmark = pytest.mark.torch  # optional dependencies: -m 'not ...' leaves them out
 nn = torch.nn
 
 RTOL = 1e-4

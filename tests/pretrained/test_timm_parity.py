@@ -18,6 +18,8 @@ import keras  # noqa: E402
 import keras_resnet  # noqa: E402
 from keras_resnet import spec_complexity  # noqa: E402
 
+pytestmark = pytest.mark.torch  # optional dependencies: -m 'not ...' leaves them out
+
 # (our name, timm's name, output stride, input size)
 CASES = [
     ("resnet50", "resnet50", None, 64),

@@ -13,6 +13,8 @@ from keras_resnet.pretrained.torchfile import read_state_dict
 
 torch = pytest.importorskip("torch")
 
+pytestmark = pytest.mark.torch  # optional dependencies: -m 'not ...' leaves them out
+
 
 def reference_state():
     g = torch.Generator().manual_seed(0)

@@ -20,6 +20,8 @@ API = ROOT / "docs" / "api"
 mkdocs = pytest.importorskip("mkdocs", reason="the docs extra (pip install '.[docs]') is not installed")
 pytest.importorskip("mkdocstrings_handlers.python", reason="mkdocstrings-python is not installed")
 
+pytestmark = pytest.mark.docs  # optional dependencies: -m 'not ...' leaves them out
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):

@@ -71,6 +71,8 @@ def test_two_devices_equal_one_device_with_the_same_global_batch(tmp_path):
 CHECKS = r"""
 import json, os
 from keras_resnet.training import train
+
+pytestmark = pytest.mark.jax  # optional dependencies: -m 'not ...' leaves them out
 kw = dict(model="resnet8", epochs=1, max_train_examples=32, max_test_examples=8,
           holdout=0, verbose=0, plot=False)
 found = {}

@@ -35,7 +35,7 @@ FLOAT32_RTOL = 1e-4
 # ResNet-20 (28x28) and ResNet-18 (64x64) with randomised BatchNorm statistics, 16
 # random images: feature maps under mixed_float16 differ from float32 by at most
 # 1.5e-3 x max|ref| (probabilities 9e-5), under mixed_bfloat16 by 1.5e-2 (3e-3); the
-# bounds leave at least 4x room, and tests/deploy/test_deploy.py checks both policies.
+# bounds leave at least 4x room, and tests/deploy/test_user_models.py checks both policies.
 POLICY_RTOL = {"float32": FLOAT32_RTOL, "mixed_float16": 1e-2, "float16": 1e-2,
                "mixed_bfloat16": 6e-2, "bfloat16": 6e-2}
 

@@ -20,6 +20,9 @@ gives them with its numbers:
 
 Weights trained here use ``pixel_mean`` (``x / 255`` minus a stored ``(H, W, C)`` mean
 image, section 4.2 of the paper); anything else is ``custom``.
+
+(Over 400 lines: the type and the three ways it is applied, which share its numbers:
+arrays and tensors of any backend, Keras layers, and the publishers' Pillow resize.)
 """
 
 from __future__ import annotations

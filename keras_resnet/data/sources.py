@@ -14,6 +14,10 @@ Sources (the ``dataset`` argument of :func:`load_split` and of ``keras-resnet tr
   pickles); or an image-folder tree (``train/<class>/*.jpg`` and ``val/`` or
   ``test/`` beside it, or one level of class folders), which is also how an extracted
   ImageNet is laid out.
+
+(Over 400 lines because every source is here beside :class:`Split`, which they all
+return, and :func:`load_split`, which recognises them; decoding and checking image
+files lives in :mod:`.images`, the pipelines in :mod:`.augment`.)
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 BASE   := $(VENV)/.base-stamp
 
-.PHONY: install demo test test-fast bench data docs clean
+.PHONY: install demo test test-fast test-durations bench data docs clean
 
 # The demo needs the package and its core dependencies only (TensorFlow, Keras,
 # LiteRT...): no test or benchmark extras, no JAX, no PyTorch.
@@ -60,8 +60,15 @@ JOBS ?= 2
 test: $(STAMP) data
 	$(PY) -m pytest -n $(JOBS) --dist loadfile --durations=25
 
+# Everything but the slow tier (tests/conftest.py: marked slow, or measured at 3 s or
+# more in tests/durations.json): what a developer runs while working.
 test-fast: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) --dist loadfile -m "not slow" --durations=10
+
+# A full run that records every test's time into tests/durations.json (the slow tier)
+test-durations: $(STAMP) data
+	$(PY) -m pytest -n $(JOBS) --dist loadfile --durations=0 | tee .test-durations.log
+	$(PY) scripts/record_test_durations.py .test-durations.log
 
 bench: $(STAMP)
 	$(PY) bench/inference_vs_keras_applications.py

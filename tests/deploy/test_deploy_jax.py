@@ -28,6 +28,8 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("openvino")
 pytest.importorskip("tf2onnx")
 
+pytestmark = [pytest.mark.jax, pytest.mark.runtimes]  # optional dependencies: -m 'not ...' leaves them out
+
 SMALL = dict(blocks_per_stage=(1, 1, 1, 1), widths=(16, 32, 64, 128), stem_width=16)
 
 _SCRIPT = r"""
@@ -113,8 +115,6 @@ import numpy as np
 import keras_resnet
 import keras
 from keras_resnet import export
-
-pytestmark = [pytest.mark.jax, pytest.mark.runtimes]  # optional dependencies: -m 'not ...' leaves them out
 assert keras.backend.backend() == "torch", keras.backend.backend()
 out = sys.argv[1]
 keras.utils.set_random_seed(0)

@@ -24,6 +24,8 @@ import pytest
 
 from keras_resnet.numerics import assert_close
 
+pytestmark = pytest.mark.jax  # optional dependencies: -m 'not ...' leaves them out
+
 def _env(devices):
     return {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2",
             "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
@@ -71,8 +73,6 @@ def test_two_devices_equal_one_device_with_the_same_global_batch(tmp_path):
 CHECKS = r"""
 import json, os
 from keras_resnet.training import train
-
-pytestmark = pytest.mark.jax  # optional dependencies: -m 'not ...' leaves them out
 kw = dict(model="resnet8", epochs=1, max_train_examples=32, max_test_examples=8,
           holdout=0, verbose=0, plot=False)
 found = {}

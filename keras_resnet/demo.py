@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import os
 
+from .training import train
+from .workflows import export_trained
+from .zoo import load_trained
+
 
 def run_demo(model: str = "resnet20", *, epochs: int = 10, batch_size: int | None = None,
              out: str = "runs/demo", seed: int = 0) -> dict:
@@ -21,10 +25,6 @@ def run_demo(model: str = "resnet20", *, epochs: int = 10, batch_size: int | Non
     Returns:
         ``{"train": train()'s metrics, "tflite": the export report, "tflite_path": path}``.
     """
-    from .workflows import export_trained
-    from .training import train
-    from .zoo import load_trained
-
     result = train(model, "embedded", "fashion-mnist", epochs=epochs, batch_size=batch_size,
                    out=out, seed=seed, overwrite=True)
     trained = load_trained(out)

@@ -6,6 +6,10 @@ from __future__ import annotations
 import os
 import sys
 
+# Each command imports the package modules it runs inside its function: `keras-resnet
+# --help` and the light commands (models, weights) then start without TensorFlow or
+# Keras (seconds of import), which the heavy ones need.
+
 
 # Lines TensorFlow's C++ side writes to stderr while it is imported on a machine
 # without a GPU, before its log level is read (absl's pre-initialisation notice, the

@@ -24,6 +24,7 @@ import sys
 # spellings (tyro's grouped, rich-formatted help; jsonargparse's config-file options;
 # simple-parsing's own flag naming), while keeping today's --help exactly (--no-lr-scaling,
 # --image-size H W, the defaults shown by _Help) takes ~10 lines here.
+from .._version import __version__
 from ..training.config import DATASET_HELP, cli_arguments, positive_int as _positive
 from . import commands
 
@@ -73,8 +74,6 @@ PIXEL_MEAN_HELP = (".npy mean image (H, W, C) in [0, 1] units that the network s
 def make_parser():
     """The ``keras-resnet`` parser: one subparser per command (the ``_add_*``
     functions below, in the order ``--help`` lists them)."""
-    from .._version import __version__
-
     parser = _Parser(
         prog="keras-resnet",
         description="ResNets of He et al. (2015) for Keras 3: list, inspect, train, "

@@ -24,6 +24,7 @@ import os
 
 import numpy as np
 
+from .._version import __version__
 from ..preprocessing import Preprocessing
 
 KEY = "keras_resnet"
@@ -52,8 +53,6 @@ def read_preprocessing(metadata: dict | None) -> Preprocessing | None:
 
 def build_metadata(signature, model_name: str, *, preprocessing=None, class_names=None,
                    in_model: bool = False) -> dict:
-    from .._version import __version__
-
     layout = "NCHW" if signature.data_format == "channels_first" else "NHWC"
     if class_names is not None:
         class_names = [str(c) for c in class_names]

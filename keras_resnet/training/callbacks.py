@@ -31,6 +31,7 @@ import keras
 import numpy as np
 
 from ..io import atomic_write, file_digest, write_file
+from .strategy import sync_moving_statistics
 from ..pretrained.record import save_weights
 
 
@@ -228,8 +229,6 @@ class SyncReplicaStatistics(keras.callbacks.Callback):
         self.net = model  # the layers to average (the trained network itself)
 
     def _sync(self):
-        from .strategy import sync_moving_statistics
-
         sync_moving_statistics(self.net or self.model, self.strategy)
 
     def on_test_begin(self, logs=None):

@@ -16,9 +16,13 @@ import os
 
 import keras
 import keras_tuner
+import numpy as np
 
-from ..zoo import build
 from ..arch.specs import cifar_spec
+from ..data.augment import compute_pixel_mean, eval_dataset, train_dataset
+from ..data.sources import load_split
+from ..io import atomic_write, write_file
+from ..zoo import build
 
 
 class ResNetHyperModel(keras_tuner.HyperModel):
@@ -51,12 +55,6 @@ def tune(dataset="embedded", *, algorithm="random", max_trials=4, epochs=3, batc
          verbose=1) -> dict:
     """Search on ``dataset`` (validation: its test split); writes ``best.keras``,
     ``pixel_mean.npy`` and ``results.json`` (best hyperparameters and score) to ``out``."""
-    import numpy as np
-
-    from ..data.augment import compute_pixel_mean, eval_dataset, train_dataset
-    from ..data.sources import load_split
-    from ..io import atomic_write, write_file
-
     if algorithm not in ("random", "hyperband"):
         raise ValueError(f"algorithm must be 'random' or 'hyperband', got {algorithm!r}")
     keras.utils.set_random_seed(seed)

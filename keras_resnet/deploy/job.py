@@ -11,12 +11,12 @@ import json
 import os
 
 from ..io import write_file
+from ..pretrained.transforms import as_preprocessing
 from ..pretrained.weights import registered
 from . import metadata as meta
 from . import verify
 from .keras_export import ModelRebuildError, _first_line
-from .serving import (check_batch, check_preprocessing_fits, preprocessing_settings,
-                      serving_model, with_preprocessing)
+from .serving import check_batch, check_preprocessing_fits, serving_model, with_preprocessing
 
 
 @dataclasses.dataclass
@@ -116,7 +116,7 @@ def prepare(model, *, input_name, raw_uint8, verify_images, labels, rtol, defaul
     serving, signature = serving_model(model, input_name=input_name, raw_uint8=raw_uint8,
                                        batch_size=batch_size)
     if preprocessing is not None and include_preprocessing is None:
-        check_preprocessing_fits(preprocessing_settings(preprocessing), signature.input_shape,
+        check_preprocessing_fits(as_preprocessing(preprocessing), signature.input_shape,
                                  signature.data_format, model.name,
                                  preprocessing if isinstance(preprocessing, str) else None)
     if from_tag:  # a tag's names are recorded only where they fit (not on a backbone or
@@ -136,7 +136,7 @@ def prepare(model, *, input_name, raw_uint8, verify_images, labels, rtol, defaul
     record = meta.build_metadata(
         signature, model.name, class_names=class_names,
         in_model=signature.input_dtype == "uint8",
-        preprocessing=None if preprocessing is None else preprocessing_settings(preprocessing))
+        preprocessing=None if preprocessing is None else as_preprocessing(preprocessing))
     return Job(model, serving, signature, x, ref, rtol, record)
 
 

@@ -315,12 +315,6 @@ def keras_call(model):
     return lambda x: model(x, training=False)
 
 
-def preprocessing_settings(settings):
-    """``settings`` (a :class:`~keras_resnet.Preprocessing`, ``"caffe"``, ``"torch"``,
-    ``"tf"``, a weights tag or a dict) as a :class:`~keras_resnet.Preprocessing`."""
-    return as_preprocessing(settings)
-
-
 def check_preprocessing_fits(p, input_shape: tuple, data_format: str, model_name: str,
                              settings=None):
     """ValueError unless the preprocessing ``p`` (a :class:`~keras_resnet.Preprocessing`)
@@ -348,7 +342,7 @@ def with_preprocessing(model, settings):
     """
     import keras
 
-    p = preprocessing_settings(settings)
+    p = as_preprocessing(settings)
     tensor = check_model(model)
     data_format = model_data_format(model)
     check_preprocessing_fits(p, tuple(tensor.shape[1:]), data_format, model.name, settings)

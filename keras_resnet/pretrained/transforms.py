@@ -80,12 +80,10 @@ def as_preprocessing(settings) -> Preprocessing:
     Raises:
         ValueError: anything else, an unknown tag, unknown keys.
     """
-    if isinstance(settings, Preprocessing):
-        return settings
-    if isinstance(settings, str):
-        return _settings(mode=settings) if settings in MODES else _settings(weights=settings)
-    if isinstance(settings, dict):
-        return Preprocessing.from_metadata(settings)
+    if isinstance(settings, str) and settings not in MODES:
+        return _settings(weights=settings)  # a tag: the registry's record
+    if isinstance(settings, (Preprocessing, str, dict)):
+        return Preprocessing.coerce(settings)
     raise ValueError(
         "expected preprocessing settings: a Preprocessing, 'caffe', 'torch', 'tf', a "
         f"weights tag or a dict with scale, mean, std, channel_order; got {settings!r}")

@@ -277,3 +277,24 @@ def test_openvino_runner_compiles_the_first_shapes_static_and_agrees_with_dynami
         ref = np.asarray(model(x, training=False))
         assert float(np.max(np.abs(got - ref))) <= 1e-4 * max(1.0, float(np.abs(ref).max()))
     assert sorted(run._static) == [(n, 28, 28, 1) for n in (1, 2, 3, 4)]
+
+
+def test_openvino_runner_reuses_its_bound_input_buffer_without_stale_data(tmp_path):
+    """A static shape's input tensor is bound once to the runner's own buffer: each call
+    must copy its batch in (never answer for the previous one), and a batch of another
+    dtype goes to the dynamic compilation without unbinding that buffer."""
+    from keras_resnet.deploy.runtimes import OpenVINORunner
+
+    model = keras_resnet.build("resnet20", input_shape=(28, 28, 1))
+    randomise(model, seed=3)
+    path = str(tmp_path / "m.xml")
+    export.openvino(model, path)
+    run = OpenVINORunner(path, "float32")
+    rng = np.random.default_rng(1)
+    batches = [rng.uniform(-1, 1, (2, 28, 28, 1)).astype("float32") for _ in range(3)]
+    batches.insert(2, batches[1].astype("float64"))
+    outs = [next(iter(run(x).values())) for x in batches]
+    for x, got in zip(batches, outs):
+        ref = np.asarray(model(x.astype("float32"), training=False))
+        assert float(np.max(np.abs(got - ref))) <= 1e-4 * max(1.0, float(np.abs(ref).max()))
+    assert float(np.max(np.abs(outs[0] - outs[1]))) > 1e-3  # different images, different outputs

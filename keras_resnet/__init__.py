@@ -22,6 +22,7 @@ import importlib.machinery
 import sys
 from typing import TYPE_CHECKING
 
+from . import _lazy
 from ._version import __version__
 from .cpu import enable_tf_onednn
 
@@ -125,22 +126,13 @@ elif not any(isinstance(f, _AfterKerasImport) for f in sys.meta_path):
     sys.meta_path.insert(0, _AfterKerasImport())
 
 
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    elif name in _SUBMODULES:
-        value = importlib.import_module(f".{name}", __name__)
-    elif name == "custom_objects":  # keras-resnet 0.2.0 exported this mapping
-        value = {"BatchNormalization":
-                 importlib.import_module(".arch.layers", __name__).BatchNormalization}
-    else:
-        raise AttributeError(f"module 'keras_resnet' has no attribute {name!r}")
-    globals()[name] = value  # later look-ups skip this function
-    return value
+def _custom_objects():  # keras-resnet 0.2.0 exported this mapping
+    return {"BatchNormalization":
+            importlib.import_module(".arch.layers", __name__).BatchNormalization}
 
 
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = _lazy.attach(__name__, _EXPORTS, _SUBMODULES,
+                                    {"custom_objects": _custom_objects})
 
 
 if TYPE_CHECKING:  # for static analysis and IDE completion

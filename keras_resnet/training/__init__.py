@@ -7,8 +7,9 @@ TrainConfig's fields, starts without importing Keras and its backend.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from .. import _lazy
 
 _EXPORTS = {
     "RECIPES": "recipes", "Recipe": "recipes", "get_recipe": "recipes",
@@ -25,19 +26,7 @@ __all__ = ["RECIPES", "Recipe", "paper_schedule", "RunConfigMismatch", "TrainCon
 _SUBMODULES = ("callbacks", "config", "fused_bn", "recipes", "run", "strategy", "tuning")
 
 
-def __getattr__(name):
-    if name in _SUBMODULES:  # keras_resnet.training.run without an import, as before
-        value = importlib.import_module(f".{name}", __name__)
-    elif name in _EXPORTS:
-        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = _lazy.attach(__name__, _EXPORTS, _SUBMODULES)
 
 
 if TYPE_CHECKING:  # for static analysis and IDE completion

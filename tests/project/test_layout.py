@@ -21,7 +21,8 @@ PACKAGE = pathlib.Path(keras_resnet.__file__).parent
 
 # rank: what a part may build on. Parts of equal rank are peers and independent.
 RANKS = {
-    "_version": 0, "io": 0, "numerics": 0,     # helpers that import nothing of ours
+    "_version": 0, "_lazy": 0, "io": 0,        # helpers that import nothing of ours
+    "numerics": 0,
     "cpu": 0,
     "data": 1, "arch": 1,                      # input pipelines; the networks
     "preprocessing": 1.5,                      # Preprocessing: the input normalisation

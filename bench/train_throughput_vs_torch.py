@@ -87,6 +87,12 @@ VARIANTS = {
         "the float32 model with oneDNN's implicit bf16 math (ONEDNN_DEFAULT_FPMATH_MODE=BF16):"
         " convolutions and BN take float32 tensors and compute on the bf16 units; "
         "everything else stays float32"),
+    "keras: bf16 + fused BN + model.fit, no AMX": (
+        {"KR_PRECISION": "mixed_bfloat16", "KR_FUSED_BN": "1", "KR_FIT": "1",
+         "TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"},
+        "the bf16 step with oneDNN kept off the AMX tiles (ONEDNN_MAX_CPU_ISA="
+        "AVX512_CORE_BF16): its convolutions on AVX512_BF16 vector instructions, as on "
+        "CPUs without AMX"),
     "torch NCHW": ({}, "PyTorch eager, default memory format"),
     "torch channels_last": ({}, "PyTorch eager, channels_last"),
     "torch bf16 autocast channels_last": (

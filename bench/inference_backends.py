@@ -554,8 +554,9 @@ def plot(result, out):
     models = sorted({r["model"] for r in rows}, key=lambda m: int(m.split("-")[1]))
     batches = sorted({r["batch"] for r in rows})
     fig, axes = plt.subplots(len(models), len(batches), dpi=110, squeeze=False,
-                             figsize=(4.6 * len(batches) + 2.5, 3.4 * len(models) + 0.8))
+                             figsize=(4.2 * len(batches) + 2.2, 3.0 * len(models) + 0.8))
     for i, model in enumerate(models):
+        first_names = None
         for j, batch in enumerate(batches):
             ax = axes[i][j]
             sel = {r["path"]: r for r in rows if r["model"] == model and r["batch"] == batch}
@@ -563,16 +564,23 @@ def plot(result, out):
             if not names:
                 ax.set_axis_off()
                 continue
-            labels = [f"{n} → {sel[n]['backend']}" if n in (AUTO, AUTO_ANY) else
-                      f"{n} (ran {sel[n]['precision']})"
+            # the path on the axis (the same in every cell, so only the first column
+            # names them), what auto picked beside its bar
+            labels = [f"{n} (ran {sel[n]['precision']})"
                       if n == BF16 and sel[n].get("precision") != "bf16" else n for n in names]
             vals = [sel[n]["img_per_s"] for n in names]
             ax.barh(labels[::-1], vals[::-1], color=[COLOURS[n] for n in names[::-1]])
             for y, n in enumerate(names[::-1]):
                 ratio = sel[n].get("ratio_vs_onnxruntime")
+                pick = f" → {sel[n]['backend']}" if n in (AUTO, AUTO_ANY) else ""
                 if ratio:
-                    ax.text(sel[n]["img_per_s"], y, f" {ratio:.2f}x", va="center", fontsize=8)
-            ax.set_xlim(0, 1.25 * max(vals))
+                    ax.text(sel[n]["img_per_s"], y, f" {ratio:.2f}x{pick}", va="center",
+                            fontsize=7)
+            if j > 0 and names == first_names:
+                ax.set_yticklabels([])
+            if j == 0:
+                first_names = names
+            ax.set_xlim(0, 1.9 * max(vals))
             ax.set_title(f"{model}, batch {batch}", fontsize=10)
             if i == len(models) - 1:
                 ax.set_xlabel("images/s (median; label: vs ONNX Runtime)")

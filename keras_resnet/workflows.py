@@ -167,11 +167,17 @@ def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,
         "probability": p}, ...]}, ...]}``.
 
     Raises:
-        ValueError: ``top`` < 1, an unreadable file (named, with the decoder's reason).
-        FileNotFoundError: a missing image or weights.
+        ValueError: ``top`` < 1, an unreadable file (named, with the decoder's reason),
+            ``precision="int8"`` without ``calibration``.
+        FileNotFoundError: a missing image, weights or calibration folder.
     """
     if top < 1:
         raise ValueError(f"--top must be at least 1, got {top}")
+    if precision == "int8" and calibration is None:
+        raise ValueError("precision int8 needs calibration images, a few hundred like the "
+                         "ones to classify: give a folder of them (--calibration FOLDER)")
+    if isinstance(calibration, (str, os.PathLike)) and not os.path.exists(calibration):
+        raise FileNotFoundError(f"calibration folder {os.fspath(calibration)!r} not found")
     paths = [os.fspath(p) for p in paths]
     tag = registered(weights)
     if tag is not None:

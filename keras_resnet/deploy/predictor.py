@@ -47,6 +47,7 @@ import numbers
 import os
 import tempfile
 import time
+import warnings
 
 import numpy as np
 
@@ -163,6 +164,12 @@ class _KerasRunner:
         return {k: np.asarray(self._np(v), "float32") for k, v in self.fn(x).items()}
 
 
+def _is_identity(pre) -> bool:
+    """Whether ``pre`` leaves pixel values as they are (raw pixels are then its input)."""
+    return (pre.scale == 1.0 and not np.any(pre.mean) and pre.channel_order != "BGR"
+            and (pre.std is None or bool(np.all(pre.std == 1))))
+
+
 def _check_fraction(value, what):
     if (not isinstance(value, numbers.Real) or isinstance(value, bool)
             or not np.isfinite(value) or not 0 < value <= 1):
@@ -222,7 +229,9 @@ class Predictor:
     backbone's ``"C2"``..``"C5"``), without the batch axis for one image.
 
     Raises:
-        TypeError, ValueError: a model or argument it cannot take (says what to do).
+        TypeError, ValueError: a model or argument it cannot take (says what to do);
+            raw uint8 pixels (as images, calibration or verification images) for a
+            model that takes preprocessed float images, where ``preprocessing`` says so.
         ImportError: ``precision="bfloat16"`` or ``"int8"`` on OpenVINO without it.
         RuntimeError: no candidate reproduced the model (each one's reason listed).
     """
@@ -231,6 +240,9 @@ class Predictor:
                  min_agreement=MIN_AGREEMENT, calibration_images=None, verify_images=None,
                  rtol=1e-4, timing_batch=1, num_threads=None, timing_repeats=10,
                  preprocessing=None):
+        for name, value in (("backend", backend), ("precision", precision)):
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be a string, e.g. 'auto', got {value!r}")
         if backend in REMOVED:
             raise ValueError(f"backend {backend!r} no longer exists ({REMOVED[backend]}); "
                              f"choose 'auto' or one of {BACKENDS}")
@@ -256,8 +268,10 @@ class Predictor:
         if (not isinstance(rtol, numbers.Real) or isinstance(rtol, bool)
                 or not np.isfinite(rtol) or rtol <= 0):
             raise ValueError(f"rtol must be a positive number, got {rtol!r}")
-        if int(timing_batch) < 1:
-            raise ValueError(f"timing_batch must be >= 1, got {timing_batch}")
+        if (not isinstance(timing_batch, numbers.Integral) or isinstance(timing_batch, bool)
+                or timing_batch < 1):
+            raise ValueError(f"timing_batch must be a whole number >= 1, got {timing_batch!r}")
+        timing_batch = int(timing_batch)
         serving, self.signature = serving_model(model)
         shape = self.signature.input_shape
         if None in shape:
@@ -269,8 +283,7 @@ class Predictor:
                                           f"model {model.name!r}")
         calibration = None
         if calibration_images is not None:
-            calibration = check_batch(calibration_images, self.signature,
-                                      "calibration_images")
+            calibration = self._batch(calibration_images, "calibration_images")
         candidates, skipped = self._candidates(backend, precision, calibration is not None)
         reduced = any(p != "float32" for _, p in candidates)
         if verify_images is not None:
@@ -284,7 +297,7 @@ class Predictor:
                              if self.signature.input_dtype == "uint8"
                              else rng.uniform(-1, 1, (n, *shape)))
             source = "random images"
-        x = check_batch(verify_images, self.signature, "verify_images")
+        x = self._batch(verify_images, "verify_images")
         self.verification = {"images": int(len(x)), "source": source,
                              "min_agreement": min_agreement}
         reference = reference_outputs(model, self.signature, x)
@@ -416,11 +429,33 @@ class Predictor:
         single = x.ndim == len(shape) and all(s in (None, d) for s, d in zip(shape, x.shape))
         if single:
             x = x[None]
-        x = check_batch(x, self.signature, "images")
+        x = self._batch(x, "images")
         out = self._run(np.ascontiguousarray(x))
         if single:
             out = {k: v[0] for k, v in out.items()}
         return self.signature.pack(out)
+
+    def _batch(self, x, what):
+        """``x`` checked against the model's input (:func:`.serving.check_batch`), and
+        refused where it is raw uint8 pixels for a model that takes preprocessed float
+        images: cast to float they would run, and give wrong answers (or, as calibration
+        and verification images, an int8 candidate calibrated and checked on the wrong
+        values)."""
+        x = np.asarray(x)
+        if (x.dtype == np.uint8 and self.signature.input_dtype != "uint8"
+                and self.preprocessing is not None and not _is_identity(self.preprocessing)):
+            raise ValueError(
+                f"{what}: raw uint8 pixels, but this model takes preprocessed float images "
+                f"({self.preprocessing.mode} preprocessing): pass "
+                "predictor.preprocessing(images) instead")
+        if (what == "calibration_images" and x.dtype == np.uint8
+                and self.signature.input_dtype != "uint8" and self.preprocessing is None):
+            warnings.warn(
+                "calibration_images are uint8 but the model takes float32 images: int8 "
+                "ranges are calibrated on exactly these values. If the model expects "
+                "preprocessed images, preprocess them first (give preprocessing= and the "
+                "Predictor checks this)", stacklevel=3)
+        return check_batch(x, self.signature, what)
 
     def runner(self, candidate: str):
         """The verified runner of ``candidate`` (a backend name for float32, or

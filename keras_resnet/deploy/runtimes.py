@@ -19,6 +19,7 @@ TensorFlow     SavedModel folder                   ``tensorflow``
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 
@@ -99,7 +100,8 @@ class OpenVINORunner:
     input tensor is bound once to a buffer of its own, which each call copies the batch
     into: OpenVINO's ``infer({0: x})`` wraps the array in a new tensor on every call,
     ~20 us of Python work measured here, as much as a tenth of the shipped ResNet-20's
-    batch-1 call."""
+    batch-1 call. Calls from several threads take turns (a lock): an infer request and
+    its buffer serve one batch at a time."""
 
     runtime = "openvino"
     STATIC_SHAPES = 4
@@ -133,6 +135,7 @@ class OpenVINORunner:
         self.precision = precision
         self.request = self.compiled.create_infer_request()
         self._static = {}
+        self._lock = threading.Lock()
         self.input_name = self.compiled.inputs[0].get_any_name()
         self._output_names_asked = output_names
         wanted = set(output_names or ())
@@ -165,16 +168,17 @@ class OpenVINORunner:
 
     def __call__(self, x):
         x = np.asarray(x)
-        entry = self._static_request(tuple(x.shape))
-        if entry is not None and entry[1].dtype == x.dtype:
-            request, buffer = entry
-            np.copyto(buffer, x)
-            request.infer()
-        else:  # the dynamic compilation; OpenVINO converts or refuses the dtype itself
-            request = self.request
-            request.infer({0: np.ascontiguousarray(x)}, share_inputs=True)
-        return {name: np.array(request.get_output_tensor(i).data, "float32")
-                for i, name in enumerate(self.output_names)}
+        with self._lock:  # one batch at a time in a request and its bound buffer
+            entry = self._static_request(tuple(x.shape))
+            if entry is not None and entry[1].dtype == x.dtype:
+                request, buffer = entry
+                np.copyto(buffer, x)
+                request.infer()
+            else:  # the dynamic compilation; OpenVINO converts or refuses the dtype itself
+                request = self.request
+                request.infer({0: np.ascontiguousarray(x)}, share_inputs=True)
+            return {name: np.array(request.get_output_tensor(i).data, "float32")
+                    for i, name in enumerate(self.output_names)}
 
 
 class LiteRTRunner:
@@ -182,7 +186,8 @@ class LiteRTRunner:
     signature runner: tensors by name, never by index. Integer inputs and outputs are
     (de)quantised with the file's own parameters. A file converted for a fixed batch
     (the exporter writes batch 1) runs a larger batch in slices of that size: XNNPACK
-    cannot reshape such a graph to another batch."""
+    cannot reshape such a graph to another batch. Calls from several threads take turns
+    (a lock): the interpreter holds one batch's tensors at a time."""
 
     runtime = "litert"
 
@@ -208,6 +213,7 @@ class LiteRTRunner:
         self.outputs = self.runner.get_output_details()
         self.output_names = list(self.outputs)
         self._content, self.num_threads = content, _threads(num_threads)
+        self._lock = threading.Lock()
 
     def with_threads(self, num_threads):
         """The same flatbuffer in a new interpreter with ``num_threads`` threads."""
@@ -233,10 +239,11 @@ class LiteRTRunner:
         return result
 
     def __call__(self, x):
-        if self.batch is None or len(x) == self.batch:
-            return self._run(x)
-        parts = [self._run(x[i:i + self.batch]) for i in range(0, len(x), self.batch)]
-        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        with self._lock:
+            if self.batch is None or len(x) == self.batch:
+                return self._run(x)
+            parts = [self._run(x[i:i + self.batch]) for i in range(0, len(x), self.batch)]
+            return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 class SavedModelRunner:

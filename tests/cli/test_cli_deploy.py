@@ -157,6 +157,13 @@ def test_predict_and_export_bad_arguments_get_one_line(tmp_path, capsys):
     assert main(["predict", *_pngs(tmp_path, x[:1]), "--weights", "resnet20.fashion_mnist",
                  "--top", "0"]) == 2
     assert "--top must be at least 1" in capsys.readouterr().err
+    assert main(["predict", *_pngs(tmp_path, x[:1]), "--weights", "resnet20.fashion_mnist",
+                 "--precision", "int8"]) == 2
+    err = capsys.readouterr().err
+    assert "--calibration FOLDER" in err and "Traceback" not in err
+    assert main(["predict", *_pngs(tmp_path, x[:1]), "--weights", "resnet20.fashion_mnist",
+                 "--precision", "auto", "--calibration", str(tmp_path / "nope")]) == 2
+    assert "calibration folder" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         main(["export", "--weights", "resnet20.fashion_mnist", "--verify-images", "0",
               "--out", str(tmp_path / "m.tflite")])

@@ -182,6 +182,34 @@ def test_precision_argument_errors(shipped):
     with pytest.raises(ValueError, match=r"calibration_images: expected a batch of shape "
                                          r"\(N, 28, 28, 1\)"):
         keras_resnet.Predictor(model, precision="auto", calibration_images=cal[:, :20])
+    with pytest.raises(TypeError, match="precision must be a string"):
+        keras_resnet.Predictor(model, precision=["int8"])
+    for bad in (2.7, "a", 0, True):
+        with pytest.raises(ValueError, match="timing_batch must be a whole number"):
+            keras_resnet.Predictor(model, timing_batch=bad)
+
+
+def test_raw_pixels_for_a_preprocessed_model_are_refused_or_warned(shipped):
+    """uint8 pixels cast to float run and answer wrongly (and calibrate int8 on the wrong
+    values): refused where the Predictor knows the model's preprocessing, a warning for
+    calibration images where it does not."""
+    model, _, x, _ = shipped
+    _, (x_test, _) = load_embedded()
+    raw = np.asarray(x_test[:8])[..., None] if np.asarray(x_test).ndim == 3 else x_test[:8]
+    assert raw.dtype == np.uint8
+    p = keras_resnet.Predictor(model, backend="keras", verify_images=x[:4],
+                               preprocessing="resnet20.fashion_mnist")
+    with pytest.raises(ValueError, match=r"raw uint8 pixels.*predictor.preprocessing"):
+        p(raw)
+    ready = p.preprocessing(raw)
+    np.testing.assert_allclose(p(ready), np.asarray(model(ready, training=False)),
+                               rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="calibration_images: raw uint8 pixels"):
+        keras_resnet.Predictor(model, backend="keras", precision="float32",
+                               calibration_images=raw, preprocessing="resnet20.fashion_mnist")
+    with pytest.warns(UserWarning, match="calibration_images are uint8"):
+        keras_resnet.Predictor(model, backend="keras", calibration_images=raw,
+                               verify_images=x[:4])
 
 
 # ------------------------------------------------------------------ export.openvino int8
@@ -277,6 +305,34 @@ def test_openvino_runner_compiles_the_first_shapes_static_and_agrees_with_dynami
         ref = np.asarray(model(x, training=False))
         assert float(np.max(np.abs(got - ref))) <= 1e-4 * max(1.0, float(np.abs(ref).max()))
     assert sorted(run._static) == [(n, 28, 28, 1) for n in (1, 2, 3, 4)]
+
+
+def test_runners_called_from_several_threads_answer_each_its_own_batch(tmp_path):
+    """OpenVINO's request and its bound buffer, and LiteRT's interpreter, hold one batch
+    at a time: threads sharing a runner must take turns, never get another thread's
+    answer or a 'request is busy' error."""
+    import concurrent.futures
+
+    from keras_resnet.deploy.runtimes import LiteRTRunner, OpenVINORunner
+
+    model = keras_resnet.build("resnet20", input_shape=(28, 28, 1))
+    randomise(model, seed=4)
+    export.openvino(model, str(tmp_path / "m.xml"))
+    export.tflite(model, str(tmp_path / "m.tflite"))
+    rng = np.random.default_rng(2)
+    images = rng.uniform(-1, 1, (6, 1, 28, 28, 1)).astype("float32")
+    for run in (OpenVINORunner(str(tmp_path / "m.xml")), LiteRTRunner(str(tmp_path / "m.tflite"))):
+        expected = [next(iter(run(x).values())) for x in images]
+
+        def calls(k):
+            wrong = 0
+            for i in range(40):
+                j = (k + i) % len(images)
+                wrong += not np.array_equal(next(iter(run(images[j]).values())), expected[j])
+            return wrong
+
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            assert sum(pool.map(calls, range(3))) == 0, type(run).__name__
 
 
 def test_openvino_runner_reuses_its_bound_input_buffer_without_stale_data(tmp_path):

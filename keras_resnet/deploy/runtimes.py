@@ -94,9 +94,11 @@ class OpenVINORunner:
     ``FakeQuantize`` operations) runs its quantised layers in int8 at either precision.
 
     The IR keeps a free batch size; each of the first :data:`STATIC_SHAPES` input shapes
-    it is called with gets its own compilation at that fixed shape (OpenVINO plans
-    memory and picks kernels once for a static shape: 5-15% faster at batch 1, measured
-    in docs/benchmarks.md), later shapes run the dynamic one. A static compilation's
+    it is called with a second time gets its own compilation at that fixed shape
+    (OpenVINO plans memory and picks kernels once for a static shape: 5-15% faster at
+    batch 1, measured in docs/benchmarks.md); first calls and later shapes run the
+    dynamic one, so that a one-off batch (the Predictor's verification images, a stray
+    size) does not take one of the slots the serving sizes need. A static compilation's
     input tensor is bound once to a buffer of its own, which each call copies the batch
     into: OpenVINO's ``infer({0: x})`` wraps the array in a new tensor on every call,
     ~20 us of Python work measured here, as much as a tenth of the shipped ResNet-20's
@@ -134,7 +136,7 @@ class OpenVINORunner:
                              f"{OPENVINO_PRECISIONS[precision]} asked for")
         self.precision = precision
         self.request = self.compiled.create_infer_request()
-        self._static = {}
+        self._static, self._seen = {}, set()
         self._lock = threading.Lock()
         self.input_name = self.compiled.inputs[0].get_any_name()
         self._output_names_asked = output_names
@@ -151,10 +153,13 @@ class OpenVINORunner:
                               self._output_names_asked)
 
     def _static_request(self, shape):
-        """(request, its bound input buffer) compiled for ``shape``; None once
-        :data:`STATIC_SHAPES` shapes have their own."""
+        """(request, its bound input buffer) compiled for ``shape``; None on the first
+        call at a shape, and once :data:`STATIC_SHAPES` shapes have their own."""
         entry = self._static.get(shape)
         if entry is None and len(self._static) < self.STATIC_SHAPES:
+            if shape not in self._seen:  # a first call: the dynamic compilation runs it
+                self._seen.add(shape)
+                return None
             import openvino as ov
 
             model = self.model.clone()

@@ -296,12 +296,15 @@ def test_openvino_runner_compiles_the_first_shapes_static_and_agrees_with_dynami
     export.openvino(model, path)
     run = OpenVINORunner(path, "float32")
     rng = np.random.default_rng(0)
+    run(np.zeros((9, 28, 28, 1), "float32"))  # a one-off size takes no static slot
     for n in (1, 2, 3, 4, 5, 6, 1):
         x = rng.uniform(-1, 1, (n, 28, 28, 1)).astype("float32")
-        got = next(iter(run(x).values()))
+        first = next(iter(run(x).values()))  # the first call at a size: dynamic
+        got = next(iter(run(x).values()))  # the second: its own static compilation
         run.request.infer({0: x})  # the dynamic compilation
         dyn = np.array(run.request.get_output_tensor(0).data)
         np.testing.assert_allclose(got, dyn, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(first, dyn, rtol=1e-5, atol=1e-5)
         ref = np.asarray(model(x, training=False))
         assert float(np.max(np.abs(got - ref))) <= 1e-4 * max(1.0, float(np.abs(ref).max()))
     assert sorted(run._static) == [(n, 28, 28, 1) for n in (1, 2, 3, 4)]
@@ -354,3 +357,4 @@ def test_openvino_runner_reuses_its_bound_input_buffer_without_stale_data(tmp_pa
         ref = np.asarray(model(x.astype("float32"), training=False))
         assert float(np.max(np.abs(got - ref))) <= 1e-4 * max(1.0, float(np.abs(ref).max()))
     assert float(np.max(np.abs(outs[0] - outs[1]))) > 1e-3  # different images, different outputs
+    assert list(run._static) == [(2, 28, 28, 1)]  # the last batch ran the bound buffer

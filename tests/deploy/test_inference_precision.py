@@ -287,14 +287,19 @@ def test_auto_times_each_file_on_all_cores_and_on_one_and_keeps_the_faster(auto,
                for e in pinned.report.values())
 
 
-def test_openvino_runner_compiles_the_first_shapes_static_and_agrees_with_dynamic(tmp_path):
+def _random_resnet20_ir(tmp_path, seed):
+    """A ResNet-20 (28x28x1, randomised BN) and its float32 OpenVINO IR's runner."""
     from keras_resnet.deploy.runtimes import OpenVINORunner
 
     model = keras_resnet.build("resnet20", input_shape=(28, 28, 1))
-    randomise(model, seed=2)
+    randomise(model, seed=seed)
     path = str(tmp_path / "m.xml")
     export.openvino(model, path)
-    run = OpenVINORunner(path, "float32")
+    return model, OpenVINORunner(path, "float32")
+
+
+def test_openvino_runner_compiles_the_first_shapes_static_and_agrees_with_dynamic(tmp_path):
+    model, run = _random_resnet20_ir(tmp_path, seed=2)
     rng = np.random.default_rng(0)
     run(np.zeros((9, 28, 28, 1), "float32"))  # a one-off size takes no static slot
     for n in (1, 2, 3, 4, 5, 6, 1):
@@ -342,13 +347,7 @@ def test_openvino_runner_reuses_its_bound_input_buffer_without_stale_data(tmp_pa
     """A static shape's input tensor is bound once to the runner's own buffer: each call
     must copy its batch in (never answer for the previous one), and a batch of another
     dtype goes to the dynamic compilation without unbinding that buffer."""
-    from keras_resnet.deploy.runtimes import OpenVINORunner
-
-    model = keras_resnet.build("resnet20", input_shape=(28, 28, 1))
-    randomise(model, seed=3)
-    path = str(tmp_path / "m.xml")
-    export.openvino(model, path)
-    run = OpenVINORunner(path, "float32")
+    model, run = _random_resnet20_ir(tmp_path, seed=3)
     rng = np.random.default_rng(1)
     batches = [rng.uniform(-1, 1, (2, 28, 28, 1)).astype("float32") for _ in range(3)]
     batches.insert(2, batches[1].astype("float64"))

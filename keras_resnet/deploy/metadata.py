@@ -19,6 +19,7 @@ Every export also writes the same record into ``<file>.report.json``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -87,7 +88,20 @@ def read_onnx(path):
     return json.loads(props[KEY]) if KEY in props else None
 
 
+WEIGHTS_KEY = "keras_resnet_weights"
+
+
+def _sha256(path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def write_openvino(path_xml, metadata):
+    """Store ``metadata`` in the IR's ``rt_info``, and beside it the size and SHA-256 of
+    its ``.bin`` (under ``keras_resnet_weights``), so that :func:`check_openvino_weights`
+    can tell an ``.xml`` from the ``.bin`` of another export (two files copied from two
+    runs, an overwrite cut short between its two renames): with weights of the same
+    size OpenVINO itself would run the pair and answer wrongly."""
     import openvino as ov
 
     model = ov.Core().read_model(path_xml)
@@ -95,8 +109,42 @@ def write_openvino(path_xml, metadata):
     # compress_to_fp16=False: save_model halves the weights by default; the IR stays f32.
     tmp = path_xml[:-4] + ".meta.xml"
     ov.save_model(model, tmp, compress_to_fp16=False)
+    # The .bin's digest goes into the .xml, which a second save rewrites; the weights
+    # it writes are the same bytes (checked, so a change in OpenVINO cannot slip by).
+    tmp_bin = tmp[:-4] + ".bin"
+    weights = {"bytes": os.path.getsize(tmp_bin), "sha256": _sha256(tmp_bin)}
+    model.set_rt_info(json.dumps(weights), [WEIGHTS_KEY])
+    ov.save_model(model, tmp, compress_to_fp16=False)
+    if _sha256(tmp_bin) != weights["sha256"]:
+        raise RuntimeError("OpenVINO wrote different weights when saving the same model "
+                           "twice; the IR's weights check cannot be recorded")
     os.replace(tmp, path_xml)
-    os.replace(tmp[:-4] + ".bin", path_xml[:-4] + ".bin")
+    os.replace(tmp_bin, path_xml[:-4] + ".bin")
+
+
+def check_openvino_weights(path_xml) -> None:
+    """Raise unless the ``.bin`` beside ``path_xml`` is the one the IR was written with
+    (its size, then its SHA-256, as :func:`write_openvino` recorded them; about a second
+    per 500 MB). An IR written elsewhere, without the record, passes unchecked.
+
+    Raises:
+        FileNotFoundError: the ``.bin`` is missing. ValueError: it is another file.
+    """
+    import openvino as ov
+
+    path_bin = path_xml[:-4] + ".bin"
+    if not os.path.exists(path_bin):
+        raise FileNotFoundError(f"{path_bin} not found: an OpenVINO IR's weights live in "
+                                "the .bin beside its .xml; copy both files")
+    model = ov.Core().read_model(path_xml)
+    if not model.has_rt_info([WEIGHTS_KEY]):
+        return
+    want = json.loads(model.get_rt_info([WEIGHTS_KEY]).astype(str))
+    if os.path.getsize(path_bin) != want["bytes"] or _sha256(path_bin) != want["sha256"]:
+        raise ValueError(f"{path_bin} is not the weights file {path_xml} was written with "
+                         "(its size or SHA-256 differs: files from two exports, or an "
+                         "export that was cut short): export again, or copy the .xml and "
+                         ".bin of one export together")
 
 
 def read_openvino(path_xml):

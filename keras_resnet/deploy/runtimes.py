@@ -23,11 +23,12 @@ import threading
 
 import numpy as np
 
-from .metadata import read_metadata, read_preprocessing
-from .serving import Signature, check_batch
+from .metadata import check_openvino_weights, read_metadata, read_preprocessing
+from .serving import Signature, check_batch, check_batch_shape, check_uint8_values
 
 SIGNATURE = "serving_default"
 OPENVINO_PRECISIONS = {"float32": "f32", "bfloat16": "bf16"}
+_ORT_DTYPES = {"tensor(float)": "float32", "tensor(uint8)": "uint8"}
 
 
 def _threads(num_threads):
@@ -36,6 +37,38 @@ def _threads(num_threads):
 
 def _needs(module, extra):
     return ImportError(f"{module} is not installed: pip install 'keras-resnet-zoo[{extra}]'")
+
+
+class _FileInput:
+    """The input a file declares (its batch axis dropped, ``None`` for free sizes, and
+    the dtype callers give: ``float32``, or ``uint8`` for a raw-image file), checked on
+    every raw runner's call: a batch of the wrong shape would otherwise fail deep inside
+    the runtime (OpenVINO's and LiteRT's C++ checks; TensorFlow aborts the process on a
+    SavedModel given an image without its batch axis) or, for an empty batch, in a
+    runtime's shape inference. Float and integer batches are cast to the file's dtype
+    (into a uint8 file only whole numbers in 0..255), so that every runtime takes the
+    same arrays. A batch already of the file's dtype and shape costs a few tuple
+    comparisons: the Predictor's served calls pass here after its own check."""
+
+    def __init__(self, shape, dtype, runtime):
+        shape = [None if s is None or isinstance(s, str) or int(s) < 0 else int(s)
+                 for s in shape]
+        self.shape, self.dtype, self.runtime = tuple(shape[1:]), np.dtype(dtype), runtime
+        four = len(self.shape) == 3
+        first = four and self.shape[0] in (1, 3) and self.shape[2] not in (1, 3)
+        self.data_format = "channels_first" if first else "channels_last"
+
+    def __call__(self, x):
+        x = np.asarray(x)
+        if x.dtype == self.dtype and x.ndim == len(self.shape) + 1 and len(x) and (
+                x.shape[1:] == self.shape
+                or all(s is None or s == d for s, d in zip(self.shape, x.shape[1:]))):
+            return x
+        check_batch_shape(x, self.shape, self.data_format,
+                          f"images (this {self.runtime})")
+        if self.dtype == np.uint8:
+            check_uint8_values(x, f"images (this {self.runtime})")
+        return x.astype(self.dtype, copy=False)
 
 
 class OnnxRuntimeRunner:
@@ -64,6 +97,9 @@ class OnnxRuntimeRunner:
                 "as OpenVINO, TFLite or SavedModel, or give Normalization fixed "
                 "mean=/variance= values")
         self.input_name = inputs[0]
+        declared = self.session.get_inputs()[0]
+        self.file_input = _FileInput(declared.shape, _ORT_DTYPES.get(declared.type, "float32"),
+                                "ONNX file")
         self.output_names = [o.name for o in self.session.get_outputs()]
         self._model, self.num_threads = model, _threads(num_threads)
 
@@ -72,7 +108,7 @@ class OnnxRuntimeRunner:
         return OnnxRuntimeRunner(self._model, num_threads)
 
     def __call__(self, x):
-        out = self.session.run(None, {self.input_name: x})
+        out = self.session.run(None, {self.input_name: self.file_input(x)})
         return {k: np.asarray(v, "float32") for k, v in zip(self.output_names, out)}
 
 
@@ -138,7 +174,11 @@ class OpenVINORunner:
         self.request = self.compiled.create_infer_request()
         self._static, self._seen = {}, set()
         self._lock = threading.Lock()
-        self.input_name = self.compiled.inputs[0].get_any_name()
+        port = self.compiled.inputs[0]
+        self.input_name = port.get_any_name()
+        self.file_input = _FileInput([d.get_length() if d.is_static else None
+                                 for d in port.get_partial_shape()],
+                                port.get_element_type().to_dtype(), "OpenVINO IR")
         self._output_names_asked = output_names
         wanted = set(output_names or ())
         self.output_names = []
@@ -172,14 +212,14 @@ class OpenVINORunner:
         return entry
 
     def __call__(self, x):
-        x = np.asarray(x)
+        x = self.file_input(x)
         with self._lock:  # one batch at a time in a request and its bound buffer
             entry = self._static_request(tuple(x.shape))
-            if entry is not None and entry[1].dtype == x.dtype:
+            if entry is not None:
                 request, buffer = entry
                 np.copyto(buffer, x)
                 request.infer()
-            else:  # the dynamic compilation; OpenVINO converts or refuses the dtype itself
+            else:  # the dynamic compilation
                 request = self.request
                 request.infer({0: np.ascontiguousarray(x)}, share_inputs=True)
             return {name: np.array(request.get_output_tensor(i).data, "float32")
@@ -215,6 +255,10 @@ class LiteRTRunner:
         self.input = details[input_name]
         fixed = self.input["shape_signature"][0]
         self.batch = int(fixed) if fixed > 0 else None
+        quantised = (np.issubdtype(self.input["dtype"], np.integer)
+                     and self.input["quantization"][0] not in (0, 0.0))
+        self.file_input = _FileInput([None, *self.input["shape_signature"][1:]],
+                                "float32" if quantised else self.input["dtype"], "TFLite file")
         self.outputs = self.runner.get_output_details()
         self.output_names = list(self.outputs)
         self._content, self.num_threads = content, _threads(num_threads)
@@ -244,6 +288,7 @@ class LiteRTRunner:
         return result
 
     def __call__(self, x):
+        x = self.file_input(x)
         with self._lock:
             if self.batch is None or len(x) == self.batch:
                 return self._run(x)
@@ -271,12 +316,15 @@ class SavedModelRunner:
             raise ValueError(f"{path}: the signature's inputs are {sorted(inputs)}, not "
                              f"{input_name!r}")
         self.input_name = input_name
-        self.dtype = inputs[input_name].dtype
+        spec = inputs[input_name]
+        self.dtype = spec.dtype
+        self.file_input = _FileInput(spec.shape.as_list(), spec.dtype.as_numpy_dtype,
+                                "SavedModel")
         self._tf = tf
         self.output_names = list(self.fn.structured_outputs)
 
     def __call__(self, x):
-        out = self.fn(**{self.input_name: self._tf.constant(x, self.dtype)})
+        out = self.fn(**{self.input_name: self._tf.constant(self.file_input(x), self.dtype)})
         return {k: np.asarray(v.numpy(), "float32") for k, v in out.items()}
 
 
@@ -298,8 +346,10 @@ def open_artifact(path, *, precision="float32", num_threads=None, input_name=Non
             metadata names, else ``"images"``.
 
     Raises:
-        FileNotFoundError: no such file. ValueError: an unknown kind of file; when
-            called, a batch the file does not take.
+        FileNotFoundError: no such file, or an IR without its ``.bin``.
+        ValueError: an unknown kind of file; an IR whose ``.bin`` is not the one it was
+            written with (:func:`.metadata.check_openvino_weights`); when called, a batch
+            the file does not take.
         ImportError: the runtime is not installed (says which extra to install).
     """
     path = os.path.expanduser(os.fspath(path))
@@ -310,6 +360,11 @@ def open_artifact(path, *, precision="float32", num_threads=None, input_name=Non
     if not (os.path.isdir(path) or path.endswith((".onnx", ".xml", ".tflite"))):
         raise ValueError(f"{path}: expected a .onnx, .xml (OpenVINO IR) or .tflite file or "
                          "a SavedModel folder")
+    if path.endswith(".xml"):
+        try:
+            check_openvino_weights(path)
+        except ImportError as e:
+            raise _needs("openvino", "openvino") from e
     try:
         record = read_metadata(path)
     except ImportError:  # e.g. onnxruntime without the onnx package: no record to check

@@ -358,30 +358,53 @@ def with_preprocessing(model, settings):
     return keras.Model(raw, y, name=model.name)
 
 
-def check_batch(x, signature: Signature, what: str = "images"):
-    """``x`` as an array of the signature's dtype; a clear error for a wrong shape."""
-    x = np.asarray(x)
-    shape = signature.input_shape
+def check_batch_shape(x, input_shape, data_format="channels_last", what="images"):
+    """Raise ValueError, saying what to change, unless ``x`` (an array) is a non-empty
+    batch of ``input_shape`` (no batch axis; ``None`` where a size is free) with real
+    numbers in it. ``data_format`` only shapes the hint for a missing channel axis."""
     if x.dtype.kind not in "uif":
         raise ValueError(f"{what}: expected real numbers (float or integer pixels), got "
                          f"dtype {x.dtype}")
+    shape = tuple(input_shape)
     if x.ndim != len(shape) + 1 or any(s is not None and s != d
                                        for s, d in zip(shape, x.shape[1:])):
         want = ", ".join("any" if s is None else str(s) for s in shape)
+        def fits(dims, want):
+            return len(dims) == len(want) and all(s in (None, d) for s, d in zip(want, dims))
+
+        first = data_format == "channels_first"
+        channels = shape[0 if first else -1] if shape else None
+        no_channel = shape[1:] if first else shape[:-1]
         hint = ""
-        if x.ndim in (len(shape), len(shape) - 1) and signature.channels == 1:
-            axis = "x[:, None]" if signature.data_format == "channels_first" else "x[..., None]"
-            hint = f" (grayscale images need a channel axis: {axis})"
-        elif x.ndim == len(shape):
+        if fits(x.shape, shape):
             hint = " (one image? add a batch axis: x[None])"
+        elif channels == 1 and fits(x.shape[1:], no_channel):
+            axis = "x[:, None]" if first else "x[..., None]"
+            hint = f" (grayscale images need a channel axis: {axis})"
+        elif channels == 1 and fits(x.shape, no_channel):
+            axis = "x[None, None]" if first else "x[None, ..., None]"
+            hint = f" (one grayscale image? add a batch and a channel axis: {axis})"
         raise ValueError(f"{what}: expected a batch of shape (N, {want}), got {x.shape}{hint}")
     if len(x) == 0:
         raise ValueError(f"{what}: the batch is empty; give at least one image")
-    if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
-        raise ValueError(f"{what}: contains NaN or infinite values")
-    if signature.input_dtype == "uint8" and x.dtype != np.uint8 and (
-            np.any(x < 0) or np.any(x > 255) or np.any(x != np.round(x))):
+
+
+def check_uint8_values(x, what="images"):
+    """Raise ValueError unless every value of ``x`` is a whole number in 0..255 (what a
+    raw-image input takes); uint8 arrays pass without a look."""
+    if x.dtype != np.uint8 and (np.any(x < 0) or np.any(x > 255)
+                                or np.any(x != np.round(x))):
         raise ValueError(f"{what}: this model takes raw uint8 images, but the values are "
                          f"not integers in 0..255 (min {x.min():.3g}, max {x.max():.3g}); "
                          "give the images as stored, before any normalisation")
+
+
+def check_batch(x, signature: Signature, what: str = "images"):
+    """``x`` as an array of the signature's dtype; a clear error for a wrong shape."""
+    x = np.asarray(x)
+    check_batch_shape(x, signature.input_shape, signature.data_format, what)
+    if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+        raise ValueError(f"{what}: contains NaN or infinite values")
+    if signature.input_dtype == "uint8":
+        check_uint8_values(x, what)
     return x.astype(signature.input_dtype, copy=False)

@@ -190,7 +190,9 @@ def openvino(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = Fal
             report.update(verify_runner(runner, job.model, job.x, job.ref, labels,
                                         rtol=job.rtol, quantization=quantization,
                                         what="OpenVINO"))
-        # the weights first: a reader who finds the .xml finds its .bin
+        # the weights first: a reader who finds the .xml finds a .bin; an overwrite
+        # stopped between the two renames leaves a pair open_artifact refuses (the
+        # .xml records its .bin's SHA-256: metadata.check_openvino_weights)
         os.replace(xml[:-4] + ".bin", path[:-4] + ".bin")
         os.replace(xml, path)
     finally:

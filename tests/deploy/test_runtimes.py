@@ -1,0 +1,102 @@
+"""The raw runners (one per runtime) check a batch against the input their file declares.
+
+Without the check a wrong batch failed inside each runtime in its own way: OpenVINO's
+and LiteRT's C++ shape checks, an IndexError from LiteRT for an empty batch, ONNX
+Runtime refusing float64, and TensorFlow aborting the whole process when a SavedModel
+got one image without its batch axis.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_resnet.deploy import export
+from keras_resnet.deploy.runtimes import (LiteRTRunner, OnnxRuntimeRunner, OpenVINORunner,
+                                          SavedModelRunner)
+
+RUNNERS = {"onnx": (".onnx", OnnxRuntimeRunner), "openvino": (".xml", OpenVINORunner),
+           "tflite": (".tflite", LiteRTRunner), "saved_model": ("", SavedModelRunner)}
+
+
+def _tiny(channels, seed=0):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((12, 12, channels)), keras.layers.Conv2D(4, 3),
+                             keras.layers.GlobalAveragePooling2D(),
+                             keras.layers.Dense(3, name="predictions")])
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """One small float32 file per runtime (input (N, 12, 12, 1)) and its Keras model."""
+    root = tmp_path_factory.mktemp("runtimes")
+    model = _tiny(1)
+    paths = {}
+    for kind, (suffix, _) in RUNNERS.items():
+        paths[kind] = str(root / f"m{suffix}")
+        getattr(export, kind)(model, paths[kind])
+    return model, paths
+
+
+@pytest.mark.parametrize("kind", sorted(RUNNERS))
+def test_a_batch_of_the_wrong_shape_gets_an_error_that_says_what_to_change(files, kind):
+    _, paths = files
+    run = RUNNERS[kind][1](paths[kind])
+    cases = [(np.zeros((12, 12, 1), "float32"), r"one image\? add a batch axis: x\[None\]"),
+             (np.zeros((2, 12, 12), "float32"), r"channel axis: x\[\.\.\., None\]"),
+             (np.zeros((12, 12), "float32"), r"x\[None, \.\.\., None\]"),
+             (np.zeros((2, 12, 12, 3), "float32"), r"shape \(N, 12, 12, 1\), got \(2, 12, 12, 3\)"),
+             (np.zeros((2, 10, 12, 1), "float32"), r"shape \(N, 12, 12, 1\)"),
+             (np.zeros((0, 12, 12, 1), "float32"), "the batch is empty"),
+             (np.array([["a"]]), "expected real numbers")]
+    for x, message in cases:
+        with pytest.raises(ValueError, match=message):
+            run(x)
+
+
+@pytest.mark.parametrize("kind", sorted(RUNNERS))
+def test_float64_integer_and_list_batches_answer_as_their_float32_cast(files, kind):
+    model, paths = files
+    run = RUNNERS[kind][1](paths[kind])
+    x = np.random.default_rng(1).integers(0, 4, (3, 12, 12, 1)).astype("float32")
+    want = np.asarray(model(x))
+    for given in (x, x.astype("float64"), x.astype("uint8"), x.tolist()):
+        got = run(given)["predictions"]
+        assert got.dtype == np.float32 and got.shape == (3, 3)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["onnx", "openvino"])
+def test_a_raw_pixel_file_takes_whole_numbers_and_refuses_normalised_floats(tmp_path, kind):
+    suffix, runner = RUNNERS[kind]
+    path = str(tmp_path / f"raw{suffix}")
+    getattr(export, kind)(_tiny(3), path, raw_uint8=True, include_preprocessing="torch")
+    run = runner(path)
+    pixels = np.random.default_rng(2).integers(0, 256, (2, 12, 12, 3), dtype=np.uint8)
+    want = run(pixels)["predictions"]
+    np.testing.assert_allclose(run(pixels.astype("float32"))["predictions"], want,
+                               rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match=r"not integers in 0\.\.255"):
+        run(pixels.astype("float32") / 255.0 + 0.5)
+
+
+def test_an_ir_with_the_bin_of_another_export_is_refused(tmp_path):
+    import shutil
+
+    from keras_resnet.deploy import open_artifact
+
+    first, second = _tiny(1), _tiny(1, seed=1)  # the same net, other weights
+    export.openvino(first, str(tmp_path / "a.xml"))
+    export.openvino(second, str(tmp_path / "b.xml"))
+    x = np.random.default_rng(3).uniform(0, 1, (2, 12, 12, 1)).astype("float32")
+    np.testing.assert_allclose(open_artifact(tmp_path / "a.xml")(x)["predictions"],
+                               np.asarray(first(x)), rtol=1e-4, atol=1e-4)
+    shutil.copy(tmp_path / "b.bin", tmp_path / "a.bin")  # same size, other weights
+    # OpenVINO itself runs the pair and answers with the other model's weights ...
+    raw = OpenVINORunner(str(tmp_path / "a.xml"))(x)["predictions"]
+    assert not np.allclose(raw, np.asarray(first(x)), atol=1e-3)
+    # ... which open_artifact refuses, naming both files
+    with pytest.raises(ValueError, match=r"a\.bin is not the weights file .*a\.xml"):
+        open_artifact(tmp_path / "a.xml")
+    (tmp_path / "a.bin").unlink()
+    with pytest.raises(FileNotFoundError, match=r"a\.bin not found.*copy both files"):
+        open_artifact(tmp_path / "a.xml")

@@ -226,4 +226,5 @@ def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,
             {"class": int(i), "name": names[i] if names else str(int(i)),
              "probability": float(p[i])} for i in order]})
     return {"backend": predictor.backend, "precision": predictor.precision,
-            "backends": report, "predictions": predictions}
+            "backends": report, "verification": predictor.verification,
+            "predictions": predictions}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 # Each command imports the package modules it runs inside its function: `keras-resnet
 # --help` and the light commands (models, weights) then start without TensorFlow or
@@ -242,19 +243,31 @@ def cmd_predict(args):
     from ..workflows import classify_files
     from ..io import write_file
 
-    r = classify_files(args.images, args.weights, model=args.model,
-                       pixel_mean=args.pixel_mean, backend=args.backend,
-                       precision=args.precision, top=args.top,
-                       min_agreement=args.min_agreement, calibration=args.calibration)
+    from ..deploy.predictor import SmallVerificationWarning
+
+    with warnings.catch_warnings():  # said below in the command's own words
+        warnings.simplefilter("ignore", SmallVerificationWarning)
+        r = classify_files(args.images, args.weights, model=args.model,
+                           pixel_mean=args.pixel_mean, backend=args.backend,
+                           precision=args.precision, top=args.top,
+                           min_agreement=args.min_agreement, calibration=args.calibration)
+    v = r["verification"]
+    print(f"candidates checked against the Keras model on {v['images']} image(s) "
+          f"({v['source'].replace('_', ' ')})")
     for name, b in r["backends"].items():
-        agree = (f", top-1 agreement {b['top1_agreement']:.2%}"
-                 if "top1_agreement" in b else "")
+        agree = (f", top-1 agreement {b['top1_agreement']:.2%} of "
+                 f"{b['verified_images']}" if "top1_agreement" in b else "")
         status = (f"{b['latency_ms']:.2f} ms/image{agree}" if "latency_ms" in b
                   else f"verified{agree}" if b.get("verified")
                   else f"skipped ({b['skipped']})" if "skipped" in b
                   else f"unused ({b.get('error')})")
         print(f"  {name:18s} {status}" + (f" — {b['note']}" if "note" in b else ""))
     print(f"using {r['backend']!r} at {r['precision']}")
+    if r["precision"] != "float32" and v["images"] < v["images_to_resolve"]:
+        print(f"note: {v['images']} image(s) cannot check a {v['min_agreement']:.1%} "
+              f"top-1 agreement budget (that takes {v['images_to_resolve']}): give "
+              "--calibration FOLDER with a few hundred images like these, or "
+              "--precision float32")
     for p in r["predictions"]:
         print(p["image"] + ": " + ", ".join(f"{t['name']} {t['probability']:.1%}"
                                             for t in p["top"]))

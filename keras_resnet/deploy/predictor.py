@@ -104,6 +104,21 @@ def bf16_unavailable_reason() -> str | None:
     return None
 
 
+class SmallVerificationWarning(UserWarning):
+    """A reduced-precision candidate was chosen after an agreement check on fewer
+    images than its ``min_agreement`` needs (:func:`images_to_resolve`)."""
+
+
+def images_to_resolve(min_agreement) -> int:
+    """The fewest verification images whose top-1 agreement can fall below
+    ``min_agreement`` by one disagreement and still be distinguished from it: with N
+    images agreement moves in steps of 1/N, so 0.995 needs 200 (one image in 200 may
+    disagree); 1.0 needs 1 (no image may)."""
+    if min_agreement >= 1:
+        return 1
+    return int(np.ceil(round(1 / (1 - min_agreement), 6)))
+
+
 class _Converter:
     """Each file a candidate needs, converted once into ``folder`` (the float32 IR feeds
     the f32, bf16 and int8 OpenVINO candidates)."""
@@ -217,11 +232,15 @@ class Predictor:
         report: ``{candidate: entry}`` for every candidate (``"openvino"``,
             ``"openvino:bfloat16"``, ``"openvino:int8"``, ``"litert:int8"``, ...): its
             ``precision``, ``verified``, ``error`` or ``skipped`` reason,
+            ``verified_images`` (how many images it was checked on),
             ``max_abs_error``, ``top1_agreement`` (reduced precisions on classifiers),
             ``build_s`` and, when timed, ``latency_ms`` at ``timing_batch`` with the
             ``num_threads`` it runs on (without ``num_threads``, each runtime's file is
             timed on all cores and on one, and the faster kept).
-        verification: how many images the candidates were checked on, and which.
+        verification: how many images the candidates were checked on (``images``),
+            which (``source``), ``min_agreement``, and ``images_to_resolve``
+            (:func:`images_to_resolve`): a bfloat16 or int8 candidate that serves
+            after a check on fewer images raises a :class:`SmallVerificationWarning`.
         preprocessing: the :class:`~keras_resnet.Preprocessing` given, or None.
 
     Calling it with a batch ``(N, H, W, C)`` (any N) or one image ``(H, W, C)`` returns
@@ -299,7 +318,8 @@ class Predictor:
             source = "random images"
         x = self._batch(verify_images, "verify_images")
         self.verification = {"images": int(len(x)), "source": source,
-                             "min_agreement": min_agreement}
+                             "min_agreement": min_agreement,
+                             "images_to_resolve": images_to_resolve(min_agreement)}
         reference = reference_outputs(model, self.signature, x)
         rtol = max(rtol, self.signature.rtol)
         self.report = dict(skipped)
@@ -309,7 +329,8 @@ class Predictor:
                              calibration)
         for name, prec in candidates:
             key = candidate_name(name, prec)
-            entry = self.report[key] = {"backend": name, "precision": prec}
+            entry = self.report[key] = {"backend": name, "precision": prec,
+                                        "verified_images": int(len(x))}
             started = time.perf_counter()
             try:
                 runner = _build(name, prec, model, serving, self.signature, num_threads,
@@ -345,6 +366,8 @@ class Predictor:
         self.backend = self.report[chosen]["backend"]
         self.precision = self.report[chosen]["precision"]
         self._run = self._runners[chosen]
+        if "top1_agreement" in self.report[chosen] and self.precision != "float32":
+            self._warn_if_unresolved(chosen)
 
     def _try_one_thread(self, key, runner, x, reference, rtol, min_agreement, probe,
                         repeats):
@@ -402,6 +425,21 @@ class Predictor:
                 else:
                     out.append((name, prec))
         return out, skipped
+
+    def _warn_if_unresolved(self, chosen):
+        """Warn when a reduced-precision candidate serves after a top-1 agreement check
+        on too few images to tell ``min_agreement`` apart from worse: on 1 image any
+        agreement is 0% or 100%."""
+        v = self.verification
+        if v["images"] >= v["images_to_resolve"]:
+            return
+        warnings.warn(
+            f"{chosen} serves, but its top-1 agreement with the Keras model was "
+            f"measured on {v['images']} image(s) ({v['source']}); a min_agreement of "
+            f"{v['min_agreement']:.1%} needs at least {v['images_to_resolve']} to be "
+            "checked: pass verify_images= (or calibration_images=) with a few hundred "
+            "images like the ones it will serve, or precision='float32'",
+            SmallVerificationWarning, stacklevel=3)
 
     @staticmethod
     def _check(got, reference, rtol, precision, min_agreement=MIN_AGREEMENT):

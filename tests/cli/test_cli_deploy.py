@@ -221,9 +221,36 @@ def test_predict_precision_auto_with_calibration_folder(tmp_path, capsys):
     assert report[next(k for k, v in report.items()
                        if v["backend"] == result["backend"]
                        and v["precision"] == result["precision"])]["verified"]
+    assert result["verification"] == {"images": 100, "source": "calibration_images",
+                                      "min_agreement": 0.99, "images_to_resolve": 100}
     printed = capsys.readouterr().out
     assert "litert:int8" in printed and f"at {result['precision']}" in printed
+    assert "on 100 image(s) (calibration images)" in printed and " of 100" in printed
+    assert "note:" not in printed  # 100 images resolve a 99% budget
     model, preprocess = keras_resnet.load_pretrained("resnet20.fashion_mnist")
     ref = np.asarray(model(preprocess(x_test[:40]), training=False)).argmax(1)
     got = np.array([r["top"][0]["class"] for r in result["predictions"]])
     assert np.mean(got == ref) >= 0.95
+
+
+def test_predict_int8_checked_on_three_images_says_they_cannot_check_the_budget(
+        tmp_path, capsys):
+    """Three calibration images are all the int8 check has: the command serves int8 if
+    they agree, and says that three images cannot check a 99.5% budget."""
+    pytest.importorskip("nncf")
+    (x_train, _), (x_test, _) = load_embedded()
+    cal = tmp_path / "cal"
+    cal.mkdir()
+    _pngs(cal, x_train[:3])
+    out = str(tmp_path / "pred.json")
+    assert main(["predict", *_pngs(tmp_path, x_test[:2]), "--weights",
+                 "resnet20.fashion_mnist", "--backend", "litert", "--precision", "int8",
+                 "--calibration", str(cal), "--json", out]) == 0
+    result = json.load(open(out))
+    assert result["verification"]["images"] == 3
+    assert result["backends"]["litert:int8"]["verified_images"] == 3
+    printed = capsys.readouterr().out
+    assert "on 3 image(s) (calibration images)" in printed
+    assert result["precision"] == "int8"  # (only int8 was asked for: it passed on 3)
+    assert "note: 3 image(s) cannot check a 99.5% top-1 agreement budget" in printed
+    assert "--calibration FOLDER" in printed

@@ -73,7 +73,8 @@ def test_auto_makes_every_candidate_and_keeps_the_fastest_verified(shipped, auto
     assert (auto.backend, auto.precision) == (report[fastest]["backend"],
                                               report[fastest]["precision"])
     assert auto.verification == {"images": 400, "source": "verify_images",
-                                 "min_agreement": 0.995}
+                                 "min_agreement": 0.995, "images_to_resolve": 200}
+    assert all(v["verified_images"] == 400 for v in report.values() if "skipped" not in v)
     # what it serves is the chosen runner, and it keeps the budget on these images
     got = auto(x)
     chosen = auto.runner(fastest)(x)
@@ -136,6 +137,35 @@ def test_calibration_images_verify_when_no_verify_images_are_given(shipped):
     assert p.verification["source"] == "calibration_images"
     assert p.verification["images"] == len(cal)
     assert p.precision == "int8"
+
+
+@pytest.mark.parametrize("budget, images", [(0.995, 200), (0.99, 100), (0.9, 10),
+                                             (0.5, 2), (1.0, 1), (0.999, 1000)])
+def test_images_to_resolve_is_the_fewest_that_can_show_one_disagreement(budget, images):
+    assert predictor.images_to_resolve(budget) == images
+    # one disagreement among that many is still within the budget, among one fewer not
+    assert images == 1 or ((images - 1) / images >= budget - 1e-12
+                           and (images - 2) / (images - 1) < budget)
+
+
+def test_a_reduced_precision_checked_on_too_few_images_serves_with_a_warning(shipped):
+    """An int8 candidate checked on 5 images against a 90% budget (which takes 10): it
+    may serve, but says that 5 images could not check it; on 10 it is silent."""
+    import warnings
+
+    model, cal, x, _ = shipped
+    with pytest.warns(predictor.SmallVerificationWarning, match=r"5 image\(s\).* at least 10"):
+        few = keras_resnet.Predictor(model, backend="litert", precision="int8",
+                                     calibration_images=cal, verify_images=x[:5],
+                                     min_agreement=0.9)
+    assert few.precision == "int8" and few.report["litert:int8"]["verified_images"] == 5
+    assert few.verification["images_to_resolve"] == 10
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", predictor.SmallVerificationWarning)
+        enough = keras_resnet.Predictor(model, backend="litert", precision="int8",
+                                        calibration_images=cal, verify_images=x[:10],
+                                        min_agreement=0.9)
+    assert enough.precision == "int8"
 
 
 def test_int8_feature_maps_are_bounded_not_counted(shipped):

@@ -2,7 +2,9 @@
 
 Each runner takes a file as the exporters write it (input named ``images`` unless said
 otherwise, outputs named like the Keras model's) and returns ``{name: float32 array}``
-for any batch size. They are what the exporters verify with and what the
+for any batch size. Each checks a batch against the input its file declares before the
+runtime sees it (a ValueError that says what to change, the same from all four). They
+are what the exporters verify with and what the
 :class:`~keras_resnet.deploy.predictor.Predictor` serves with; :func:`open_artifact`
 opens any of them by file name.
 

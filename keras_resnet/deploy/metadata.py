@@ -122,29 +122,49 @@ def write_openvino(path_xml, metadata):
     os.replace(tmp_bin, path_xml[:-4] + ".bin")
 
 
+def _ir_weights_record(path_xml):
+    """(the recorded ``{"bytes", "sha256"}`` or None, the end of the last weight the
+    ``.xml``'s constants point into) read from the XML text itself, without OpenVINO
+    (which would first fail on a short ``.bin`` with its own message)."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.parse(path_xml).getroot()
+    except (ET.ParseError, OSError) as e:
+        raise ValueError(f"{path_xml} is not a readable OpenVINO IR file: {e}") from e
+    end = 0
+    for data in root.iter("data"):
+        if "offset" in data.attrib and "size" in data.attrib:
+            end = max(end, int(data.attrib["offset"]) + int(data.attrib["size"]))
+    entry = root.find(f"rt_info/{WEIGHTS_KEY}")
+    record = None if entry is None else json.loads(entry.attrib.get("value", "null"))
+    return record, end
+
+
 def check_openvino_weights(path_xml) -> None:
     """Raise unless the ``.bin`` beside ``path_xml`` is the one the IR was written with
     (its size, then its SHA-256, as :func:`write_openvino` recorded them; about a second
-    per 500 MB). An IR written elsewhere, without the record, passes unchecked.
+    per 500 MB). An IR written elsewhere, without the record, passes unchecked; so does
+    one re-saved by OpenVINO with another weights layout (``compress_to_fp16``, an NNCF
+    quantisation of the exported IR), whose constants no longer end where the recorded
+    ``.bin`` did: the record then describes another file.
 
     Raises:
-        FileNotFoundError: the ``.bin`` is missing. ValueError: it is another file.
+        FileNotFoundError: the ``.bin`` is missing. ValueError: it is another file, or
+            the ``.xml`` is not readable.
     """
-    import openvino as ov
-
     path_bin = path_xml[:-4] + ".bin"
     if not os.path.exists(path_bin):
         raise FileNotFoundError(f"{path_bin} not found: an OpenVINO IR's weights live in "
                                 "the .bin beside its .xml; copy both files")
-    model = ov.Core().read_model(path_xml)
-    if not model.has_rt_info([WEIGHTS_KEY]):
+    want, end = _ir_weights_record(path_xml)
+    if want is None or end != want["bytes"]:
         return
-    want = json.loads(model.get_rt_info([WEIGHTS_KEY]).astype(str))
     if os.path.getsize(path_bin) != want["bytes"] or _sha256(path_bin) != want["sha256"]:
         raise ValueError(f"{path_bin} is not the weights file {path_xml} was written with "
-                         "(its size or SHA-256 differs: files from two exports, or an "
-                         "export that was cut short): export again, or copy the .xml and "
-                         ".bin of one export together")
+                         "(its size or SHA-256 differs: files from two exports, an export "
+                         "that was cut short, or weights changed after the export): export "
+                         "again, or copy the .xml and .bin of one export together")
 
 
 def read_openvino(path_xml):

@@ -62,15 +62,19 @@ class _FileInput:
 
     def __call__(self, x):
         x = np.asarray(x)
-        if x.dtype == self.dtype and x.ndim == len(self.shape) + 1 and len(x) and (
+        what = f"images (this {self.runtime})"
+        if not (x.dtype == self.dtype and x.ndim == len(self.shape) + 1 and len(x) and (
                 x.shape[1:] == self.shape
-                or all(s is None or s == d for s, d in zip(self.shape, x.shape[1:]))):
-            return x
-        check_batch_shape(x, self.shape, self.data_format,
-                          f"images (this {self.runtime})")
-        if self.dtype == np.uint8:
-            check_uint8_values(x, f"images (this {self.runtime})")
-        return x.astype(self.dtype, copy=False)
+                or all(s is None or s == d for s, d in zip(self.shape, x.shape[1:])))):
+            check_batch_shape(x, self.shape, self.data_format, what)
+            if self.dtype == np.uint8:
+                check_uint8_values(x, what)
+            x = x.astype(self.dtype, copy=False)
+        # after the cast (float64 1e300 becomes inf): OpenVINO answers a NaN batch with
+        # finite, plausible scores, LiteRT int8 with one class for every image
+        if x.dtype.kind == "f" and not np.isfinite(x).all():
+            raise ValueError(f"{what}: contains NaN or infinite values (as {self.dtype})")
+        return x
 
 
 class OnnxRuntimeRunner:
@@ -141,7 +145,9 @@ class OpenVINORunner:
     into: OpenVINO's ``infer({0: x})`` wraps the array in a new tensor on every call,
     ~20 us of Python work measured here, as much as a tenth of the shipped ResNet-20's
     batch-1 call. Calls from several threads take turns (a lock): an infer request and
-    its buffer serve one batch at a time."""
+    its buffer serve one batch at a time. This runner does not check that the ``.bin``
+    belongs to the ``.xml`` (OpenVINO runs another export's weights of the same
+    layout); :func:`open_artifact` does."""
 
     runtime = "openvino"
     STATIC_SHAPES = 4

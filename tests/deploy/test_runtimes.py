@@ -47,7 +47,9 @@ def test_a_batch_of_the_wrong_shape_gets_an_error_that_says_what_to_change(files
              (np.zeros((2, 12, 12, 3), "float32"), r"shape \(N, 12, 12, 1\), got \(2, 12, 12, 3\)"),
              (np.zeros((2, 10, 12, 1), "float32"), r"shape \(N, 12, 12, 1\)"),
              (np.zeros((0, 12, 12, 1), "float32"), "the batch is empty"),
-             (np.array([["a"]]), "expected real numbers")]
+             (np.array([["a"]]), "expected real numbers"),
+             (np.full((1, 12, 12, 1), np.nan, "float32"), "NaN or infinite"),
+             (np.full((1, 12, 12, 1), 1e300), "NaN or infinite")]  # inf as float32
     for x, message in cases:
         with pytest.raises(ValueError, match=message):
             run(x)
@@ -97,6 +99,16 @@ def test_an_ir_with_the_bin_of_another_export_is_refused(tmp_path):
     # ... which open_artifact refuses, naming both files
     with pytest.raises(ValueError, match=r"a\.bin is not the weights file .*a\.xml"):
         open_artifact(tmp_path / "a.xml")
+    # a .bin cut short is named as such (before: OpenVINO's "Incorrect weights in bin")
+    (tmp_path / "a.bin").write_bytes((tmp_path / "b.bin").read_bytes()[:100])
+    with pytest.raises(ValueError, match=r"a\.bin is not the weights file"):
+        open_artifact(tmp_path / "a.xml")
+    # an IR re-saved by OpenVINO (another weights layout) is a new, consistent pair
+    import openvino as ov
+
+    ov.save_model(ov.Core().read_model(str(tmp_path / "b.xml")), str(tmp_path / "c.xml"))
+    np.testing.assert_allclose(open_artifact(tmp_path / "c.xml")(x)["predictions"],
+                               np.asarray(second(x)), rtol=1e-2, atol=1e-2)
     (tmp_path / "a.bin").unlink()
     with pytest.raises(FileNotFoundError, match=r"a\.bin not found.*copy both files"):
         open_artifact(tmp_path / "a.xml")

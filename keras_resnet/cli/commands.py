@@ -252,8 +252,10 @@ def cmd_predict(args):
                            precision=args.precision, top=args.top,
                            min_agreement=args.min_agreement, calibration=args.calibration)
     v = r["verification"]
+    source = ("calibration images" if v["source"] == "calibration_images"
+              else "the images to classify")  # classify_files passes them as verify_images
     print(f"candidates checked against the Keras model on {v['images']} image(s) "
-          f"({v['source'].replace('_', ' ')})")
+          f"({source})")
     for name, b in r["backends"].items():
         agree = (f", top-1 agreement {b['top1_agreement']:.2%} of "
                  f"{b['verified_images']}" if "top1_agreement" in b else "")

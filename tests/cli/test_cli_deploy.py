@@ -192,7 +192,9 @@ def test_predict_on_a_few_images_runs_keras_without_converting(tmp_path, capsys,
     result = json.load(open(out))
     assert result["backend"] == "keras" and list(result["backends"]) == ["keras"]
     assert "run by Keras directly" in result["backends"]["keras"]["note"]
-    assert "run by Keras directly" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "run by Keras directly" in printed
+    assert "on 2 image(s) (the images to classify)" in printed
 
 
 @pytest.mark.slow

@@ -63,7 +63,8 @@ def build_metadata(signature, model_name: str, *, preprocessing=None, class_name
         "input": {"name": signature.input_name, "dtype": signature.input_dtype,
                   "shape": [None, *signature.input_shape], "layout": layout,
                   "values": ("raw 0-255 pixels" if in_model or signature.input_dtype == "uint8"
-                             else "preprocessed (see preprocessing)")},
+                             else "preprocessed (see preprocessing)" if preprocessing
+                             else "as the Keras model took them (no preprocessing recorded)")},
         "outputs": list(signature.output_names),
         "preprocessing": describe_preprocessing(preprocessing, in_model=in_model),
         "class_names": class_names,
@@ -101,37 +102,50 @@ def write_openvino(path_xml, metadata):
     its ``.bin`` (under ``keras_resnet_weights``), so that :func:`check_openvino_weights`
     can tell an ``.xml`` from the ``.bin`` of another export (two files copied from two
     runs, an overwrite cut short between its two renames): with weights of the same
-    size OpenVINO itself would run the pair and answer wrongly."""
+    size OpenVINO itself would run the pair and answer wrongly.
+
+    The IR is saved once; the weights entry, which needs the ``.bin`` OpenVINO has just
+    written, goes into the ``.xml``'s ``<rt_info>`` as text (saving a second time to put
+    it there through OpenVINO cost a second write and hash of the weights: ~1 s on
+    ResNet-152)."""
     import openvino as ov
+    from xml.sax.saxutils import quoteattr
 
     model = ov.Core().read_model(path_xml)
     model.set_rt_info(json.dumps(metadata), [KEY])
     # compress_to_fp16=False: save_model halves the weights by default; the IR stays f32.
     tmp = path_xml[:-4] + ".meta.xml"
-    ov.save_model(model, tmp, compress_to_fp16=False)
-    # The .bin's digest goes into the .xml, which a second save rewrites; the weights
-    # it writes are the same bytes (checked, so a change in OpenVINO cannot slip by).
     tmp_bin = tmp[:-4] + ".bin"
-    weights = {"bytes": os.path.getsize(tmp_bin), "sha256": _sha256(tmp_bin)}
-    model.set_rt_info(json.dumps(weights), [WEIGHTS_KEY])
     ov.save_model(model, tmp, compress_to_fp16=False)
-    if _sha256(tmp_bin) != weights["sha256"]:
-        raise RuntimeError("OpenVINO wrote different weights when saving the same model "
-                           "twice; the IR's weights check cannot be recorded")
+    weights = {"bytes": os.path.getsize(tmp_bin), "sha256": _sha256(tmp_bin)}
+    with open(tmp, encoding="utf-8") as f:
+        text = f.read()
+    opening = "<rt_info>"
+    if text.count(opening) != 1:  # OpenVINO writes one, holding the entry set above
+        raise RuntimeError(f"OpenVINO wrote {text.count(opening)} <rt_info> sections into "
+                           f"{tmp}, expected one; the IR's weights check cannot be recorded")
+    entry = f"\n\t\t<{WEIGHTS_KEY} value={quoteattr(json.dumps(weights))} />"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text.replace(opening, opening + entry))
     os.replace(tmp, path_xml)
     os.replace(tmp_bin, path_xml[:-4] + ".bin")
+
+
+def _ir_root(path_xml):
+    """The parsed ``.xml`` of an IR (xml.etree; a ValueError for an unreadable one)."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        return ET.parse(path_xml).getroot()
+    except (ET.ParseError, OSError) as e:
+        raise ValueError(f"{path_xml} is not a readable OpenVINO IR file: {e}") from e
 
 
 def _ir_weights_record(path_xml):
     """(the recorded ``{"bytes", "sha256"}`` or None, the end of the last weight the
     ``.xml``'s constants point into) read from the XML text itself, without OpenVINO
     (which would first fail on a short ``.bin`` with its own message)."""
-    import xml.etree.ElementTree as ET
-
-    try:
-        root = ET.parse(path_xml).getroot()
-    except (ET.ParseError, OSError) as e:
-        raise ValueError(f"{path_xml} is not a readable OpenVINO IR file: {e}") from e
+    root = _ir_root(path_xml)
     end = 0
     for data in root.iter("data"):
         if "offset" in data.attrib and "size" in data.attrib:
@@ -168,12 +182,11 @@ def check_openvino_weights(path_xml) -> None:
 
 
 def read_openvino(path_xml):
-    import openvino as ov
-
-    model = ov.Core().read_model(path_xml)
-    if not model.has_rt_info([KEY]):
-        return None
-    return json.loads(model.get_rt_info([KEY]).astype(str))
+    """The record in an IR's ``rt_info``, read from the XML text (OpenVINO stores a
+    top-level entry as ``<rt_info><keras_resnet value="..."/>``), so that reading it
+    needs no openvino and does not compile anything."""
+    entry = _ir_root(path_xml).find(f"rt_info/{KEY}")
+    return None if entry is None else json.loads(entry.attrib["value"])
 
 
 def add_to_tflite(content: bytes, metadata) -> bytes:

@@ -56,6 +56,7 @@ class _FileInput:
         shape = [None if s is None or isinstance(s, str) or int(s) < 0 else int(s)
                  for s in shape]
         self.shape, self.dtype, self.runtime = tuple(shape[1:]), np.dtype(dtype), runtime
+        self.batch = shape[0] if shape else None  # a file converted for a fixed batch
         four = len(self.shape) == 3
         first = four and self.shape[0] in (1, 3) and self.shape[2] not in (1, 3)
         self.data_format = "channels_first" if first else "channels_last"
@@ -69,12 +70,34 @@ class _FileInput:
             check_batch_shape(x, self.shape, self.data_format, what)
             if self.dtype == np.uint8:
                 check_uint8_values(x, what)
-            x = x.astype(self.dtype, copy=False)
+            with np.errstate(over="ignore", invalid="ignore"):  # refused just below
+                x = x.astype(self.dtype, copy=False)
         # after the cast (float64 1e300 becomes inf): OpenVINO answers a NaN batch with
         # finite, plausible scores, LiteRT int8 with one class for every image
         if x.dtype.kind == "f" and not np.isfinite(x).all():
             raise ValueError(f"{what}: contains NaN or infinite values (as {self.dtype})")
         return x
+
+    def run(self, x, fn):
+        """``fn(batch)`` (a dict of arrays, batch first) on ``x`` checked by this input.
+        A file converted for a fixed batch B (the TFLite exporter writes B = 1; ONNX and
+        IR files from other tools may fix it too) gets ``x`` in slices of B, the last one
+        padded with copies of its last image and its outputs cut back: the runtimes
+        refuse another batch size (OpenVINO and LiteRT with a C++ shape error, ONNX
+        Runtime with an invalid-dimensions error), and reshaping a static graph is not
+        always possible (XNNPACK's delegate)."""
+        x = self(x)
+        b = self.batch
+        if b is None or len(x) == b:
+            return fn(x)
+        parts = []
+        for i in range(0, len(x), b):
+            part = x[i:i + b]
+            n = len(part)
+            if n < b:
+                part = np.concatenate([part, np.repeat(part[-1:], b - n, axis=0)])
+            parts.append({k: v[:n] for k, v in fn(part).items()})
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 class OnnxRuntimeRunner:
@@ -113,9 +136,12 @@ class OnnxRuntimeRunner:
         """The same file in a new session with ``num_threads`` threads."""
         return OnnxRuntimeRunner(self._model, num_threads)
 
-    def __call__(self, x):
-        out = self.session.run(None, {self.input_name: self.file_input(x)})
+    def _run(self, x):
+        out = self.session.run(None, {self.input_name: x})
         return {k: np.asarray(v, "float32") for k, v in zip(self.output_names, out)}
+
+    def __call__(self, x):
+        return self.file_input.run(x, self._run)
 
 
 def openvino_cpu_capabilities() -> list:
@@ -220,7 +246,9 @@ class OpenVINORunner:
         return entry
 
     def __call__(self, x):
-        x = self.file_input(x)
+        return self.file_input.run(x, self._run)
+
+    def _run(self, x):
         with self._lock:  # one batch at a time in a request and its bound buffer
             entry = self._static_request(tuple(x.shape))
             if entry is not None:
@@ -261,13 +289,12 @@ class LiteRTRunner:
             raise ValueError(f"TFLite signature lacks input {input_name!r}: {sorted(details)}")
         self.input_name = input_name
         self.input = details[input_name]
-        fixed = self.input["shape_signature"][0]
-        self.batch = int(fixed) if fixed > 0 else None
         quantised = (np.issubdtype(self.input["dtype"], np.integer)
                      and self.input["quantization"][0] not in (0, 0.0))
-        self.file_input = _FileInput(  # a fixed batch is sliced in __call__: any N
-            [None, *self.input["shape_signature"][1:]],
+        self.file_input = _FileInput(  # a fixed batch is run in slices: any N
+            self.input["shape_signature"],
             "float32" if quantised else self.input["dtype"], "TFLite file")
+        self.batch = self.file_input.batch
         self.outputs = self.runner.get_output_details()
         self.output_names = list(self.outputs)
         self._content, self.num_threads = content, _threads(num_threads)
@@ -297,12 +324,8 @@ class LiteRTRunner:
         return result
 
     def __call__(self, x):
-        x = self.file_input(x)
         with self._lock:
-            if self.batch is None or len(x) == self.batch:
-                return self._run(x)
-            parts = [self._run(x[i:i + self.batch]) for i in range(0, len(x), self.batch)]
-            return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+            return self.file_input.run(x, self._run)
 
 
 class SavedModelRunner:
@@ -332,9 +355,24 @@ class SavedModelRunner:
         self._tf = tf
         self.output_names = list(self.fn.structured_outputs)
 
-    def __call__(self, x):
-        out = self.fn(**{self.input_name: self._tf.constant(self.file_input(x), self.dtype)})
+    def _run(self, x):
+        try:
+            out = self.fn(**{self.input_name: self._tf.constant(x, self.dtype)})
+        except self._tf.errors.UnimplementedError as e:
+            if "NCHW" not in str(e):
+                raise
+            raise ValueError(
+                "this SavedModel runs its convolutions channels_first (NCHW), which "
+                "TensorFlow's CPU kernels implement only with oneDNN on, and it is off in "
+                "this process (TF_ENABLE_ONEDNN_OPTS=0, or TensorFlow imported before "
+                "keras_resnet on a CPU where TensorFlow keeps it off): set "
+                "TF_ENABLE_ONEDNN_OPTS=1 before TensorFlow is imported, serve it on a GPU, "
+                "export the model as ONNX or OpenVINO (both run NCHW on CPUs), or build it "
+                "channels_last") from None
         return {k: np.asarray(v.numpy(), "float32") for k, v in out.items()}
+
+    def __call__(self, x):
+        return self.file_input.run(x, self._run)
 
 
 def open_artifact(path, *, precision="float32", num_threads=None, input_name=None):
@@ -423,11 +461,23 @@ class CheckedRunner:
         layout = "channels_first" if info.get("layout") == "NCHW" else "channels_last"
         signature = Signature(info["name"], tuple(info["shape"][1:]), dtype, (), "dict",
                               "float32", layout)
-        if (dtype == "float32" and x.dtype == np.uint8
-                and (self.record.get("preprocessing") or {}).get("in_model") is False):
-            raise ValueError(
-                "images: this file takes preprocessed float images (its metadata's "
-                "'preprocessing' says how to make them from pixels), got raw uint8 "
-                "pixels: preprocess them first, or export with include_preprocessing= to "
-                "get a file that takes uint8")
+        if dtype == "float32" and x.dtype == np.uint8:
+            recorded = self.record.get("preprocessing")
+            if (recorded or {}).get("in_model") is False:
+                raise ValueError(
+                    "images: this file takes preprocessed float images (its metadata's "
+                    "'preprocessing' says how to make them from pixels: the runner's "
+                    ".preprocessing), got raw uint8 pixels: preprocess them first, or "
+                    "export with include_preprocessing= to get a file that takes uint8")
+            if recorded is None:
+                # Cast to float, raw pixels would run and give the classes of wrong
+                # inputs whenever the network was trained on normalised images (every
+                # pretrained one): the file cannot tell, so the caller says which.
+                raise ValueError(
+                    "images: this file takes float32 images and records no preprocessing "
+                    "(it was exported without preprocessing=), got raw uint8 pixels. If "
+                    "its network takes 0-255 pixel values as they are, pass "
+                    "images.astype('float32'); if it was trained on normalised images, "
+                    "normalise them as it was trained (or export again with "
+                    "preprocessing= or include_preprocessing=)")
         return self.runner(check_batch(x, signature, "images"))

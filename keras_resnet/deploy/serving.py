@@ -403,8 +403,14 @@ def check_batch(x, signature: Signature, what: str = "images"):
     """``x`` as an array of the signature's dtype; a clear error for a wrong shape."""
     x = np.asarray(x)
     check_batch_shape(x, signature.input_shape, signature.data_format, what)
-    if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
-        raise ValueError(f"{what}: contains NaN or infinite values")
     if signature.input_dtype == "uint8":
+        if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+            raise ValueError(f"{what}: contains NaN or infinite values")
         check_uint8_values(x, what)
-    return x.astype(signature.input_dtype, copy=False)
+    with np.errstate(over="ignore", invalid="ignore"):  # refused just below
+        cast = x.astype(signature.input_dtype, copy=False)
+    # after the cast: float64 values beyond float32's range become inf there
+    if cast.dtype.kind == "f" and not np.all(np.isfinite(cast)):
+        beyond = "" if x.dtype == cast.dtype else f" (as {cast.dtype})"
+        raise ValueError(f"{what}: contains NaN or infinite values{beyond}")
+    return cast

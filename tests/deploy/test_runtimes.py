@@ -112,3 +112,125 @@ def test_an_ir_with_the_bin_of_another_export_is_refused(tmp_path):
     (tmp_path / "a.bin").unlink()
     with pytest.raises(FileNotFoundError, match=r"a\.bin not found.*copy both files"):
         open_artifact(tmp_path / "a.xml")
+
+
+def _fix_batch(kind, model, path, batch):
+    """A file of ``model`` whose input takes only batches of ``batch`` images, as other
+    tools write them (torch.onnx.export with a traced batch, an IR reshaped by OpenVINO,
+    a SavedModel with a fixed signature)."""
+    if kind == "onnx":
+        import onnx
+
+        export.onnx(model, path)
+        proto = onnx.load(path)
+        proto.graph.input[0].type.tensor_type.shape.dim[0].dim_value = batch
+        onnx.save(proto, path)
+    elif kind == "openvino":
+        import openvino as ov
+
+        export.openvino(model, path[:-4] + ".free.xml")
+        ir = ov.Core().read_model(path[:-4] + ".free.xml")  # maps its .bin: write elsewhere
+        ir.reshape({0: [batch, 12, 12, 1]})
+        ov.save_model(ir, path, compress_to_fp16=False)
+    else:
+        from keras_resnet.deploy.keras_export import write_saved_model
+        from keras_resnet.deploy.serving import serving_model
+
+        serving, signature = serving_model(model)
+        write_saved_model(serving, signature, path, batch=batch)
+
+
+@pytest.mark.parametrize("kind", ["onnx", "openvino", "saved_model"])
+def test_a_file_with_a_fixed_batch_runs_any_batch_in_slices(tmp_path, kind):
+    suffix, runner = RUNNERS[kind]
+    model, path = _tiny(1), str(tmp_path / f"fixed{suffix}")
+    _fix_batch(kind, model, path, 2)
+    run = runner(path)
+    assert run.file_input.batch == 2
+    x = np.random.default_rng(4).uniform(0, 1, (5, 12, 12, 1)).astype("float32")
+    want = np.asarray(model(x))
+    for n in (1, 2, 5):  # smaller, equal, larger and not a multiple (padded, cut back)
+        got = run(x[:n])["predictions"]
+        assert got.shape == (n, 3)
+        np.testing.assert_allclose(got, want[:n], rtol=1e-4, atol=1e-5)
+
+
+def test_uint8_pixels_into_a_file_that_records_no_preprocessing_are_refused(files):
+    from keras_resnet.deploy import open_artifact, read_metadata
+
+    model, paths = files
+    assert read_metadata(paths["onnx"])["preprocessing"] is None
+    run = open_artifact(paths["onnx"])
+    pixels = np.random.default_rng(5).integers(0, 256, (2, 12, 12, 1), dtype=np.uint8)
+    # cast to float, raw pixels would run and answer for the wrong input values
+    with pytest.raises(ValueError, match=r"records no preprocessing.*astype\('float32'\)"):
+        run(pixels)
+    np.testing.assert_allclose(run(pixels.astype("float32"))["predictions"],
+                               np.asarray(model(pixels.astype("float32"))),
+                               rtol=1e-4, atol=1e-4)
+
+
+_NCHW_WITHOUT_ONEDNN = """
+import sys
+import numpy as np
+from keras_resnet.deploy.runtimes import SavedModelRunner
+try:
+    SavedModelRunner(sys.argv[1])(np.zeros((1, 3, 16, 16), "float32"))
+except ValueError as e:
+    print("ValueError:", e)
+"""
+
+
+def test_a_channels_first_saved_model_runs_on_a_cpu_or_says_how_to(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import tensorflow as tf
+
+    import keras_resnet
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("a GPU runs NCHW convolutions")
+    keras.config.set_image_data_format("channels_first")
+    try:
+        model = keras_resnet.build("resnet20", input_shape=(3, 16, 16), classes=3)
+    finally:
+        keras.config.set_image_data_format("channels_last")
+    path = str(tmp_path / "nchw")
+    export.saved_model(model, path)
+    # oneDNN on (the package turns it on when imported first, as conftest does): it runs
+    x = np.random.default_rng(6).uniform(0, 1, (2, 3, 16, 16)).astype("float32")
+    np.testing.assert_allclose(SavedModelRunner(path)(x)["predictions"],
+                               np.asarray(model(x)), rtol=1e-4, atol=1e-5)
+    # oneDNN off: TensorFlow's UnimplementedError ("Conv2D ... only supports the NHWC
+    # tensor format on the CPU") becomes a ValueError that says what to do
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([sys.executable, "-c", _NCHW_WITHOUT_ONEDNN, path], env=env,
+                         capture_output=True, text=True, timeout=300).stdout
+    assert "ValueError: this SavedModel runs its convolutions channels_first" in out
+    assert "TF_ENABLE_ONEDNN_OPTS=1" in out
+
+
+def test_check_batch_refuses_float64_values_that_overflow_float32():
+    from keras_resnet.deploy.serving import check_batch, serving_model
+
+    _, signature = serving_model(_tiny(1))
+    with pytest.raises(ValueError, match=r"NaN or infinite values \(as float32\)"):
+        check_batch(np.full((1, 12, 12, 1), 1e300), signature)
+    assert check_batch(np.ones((1, 12, 12, 1)), signature).dtype == np.float32
+
+
+def test_the_ir_record_read_from_the_xml_text_is_openvinos_rt_info(files):
+    import json
+
+    import openvino as ov
+
+    from keras_resnet.deploy import read_metadata
+
+    _, paths = files
+    ir = ov.Core().read_model(paths["openvino"])
+    assert read_metadata(paths["openvino"]) == json.loads(
+        ir.get_rt_info(["keras_resnet"]).astype(str))
+    weights = json.loads(ir.get_rt_info(["keras_resnet_weights"]).astype(str))
+    assert weights["bytes"] == len(open(paths["openvino"][:-4] + ".bin", "rb").read())

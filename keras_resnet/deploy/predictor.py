@@ -58,7 +58,7 @@ from ..pretrained.transforms import as_preprocessing
 from .serving import check_batch, keras_call, serving_model
 from .timing import median_latency_ms
 from .tflite import tflite_flatbuffer
-from .verify import ExportVerificationError, check_outputs, reference_outputs
+from .verify import ExportVerificationError, check_outputs, classifier_key, reference_outputs
 
 BACKENDS = ("openvino", "onnxruntime", "litert", "keras")
 PRECISIONS = ("float32", "bfloat16", "int8", "auto")
@@ -82,6 +82,12 @@ THREAD_ROUNDS = 3
 # Default verification images when none are given: seeded random images, more of them
 # where the check counts top-1 agreement.
 DEFAULT_VERIFY = {"float32": 4, "reduced": 32}
+# Feature maps have no top-1 to count: their bfloat16/int8 check bounds the relative
+# error of every value, so one image already tests thousands of values, but not the
+# images an int8 calibration did not see. A reduced-precision feature-map candidate that
+# serves after a check on fewer images than the Predictor checks such candidates on by
+# itself (DEFAULT_VERIFY["reduced"]) gets the same warning as a classifier.
+FEATURE_MAP_IMAGES = DEFAULT_VERIFY["reduced"]
 REMOVED = {"native": "the home-made native engine was removed in favour of OpenVINO",
            "tf": "the frozen TensorFlow graph was removed; 'keras' runs the model itself"}
 _ALIASES = {"bf16": "bfloat16", "fp32": "float32", "f32": "float32", "i8": "int8"}
@@ -105,8 +111,10 @@ def bf16_unavailable_reason() -> str | None:
 
 
 class SmallVerificationWarning(UserWarning):
-    """A reduced-precision candidate was chosen after an agreement check on fewer
-    images than its ``min_agreement`` needs (:func:`images_to_resolve`)."""
+    """A reduced-precision candidate was chosen after a check on fewer images than it
+    needs: for a classifier, fewer than its ``min_agreement`` can resolve
+    (:func:`images_to_resolve`); for feature maps, fewer than
+    :data:`FEATURE_MAP_IMAGES`."""
 
 
 def images_to_resolve(min_agreement) -> int:
@@ -241,9 +249,12 @@ class Predictor:
             ``num_threads`` it runs on (without ``num_threads``, each runtime's file is
             timed on all cores and on one, and the faster kept).
         verification: how many images the candidates were checked on (``images``),
-            which (``source``), ``min_agreement``, and ``images_to_resolve``
-            (:func:`images_to_resolve`): a bfloat16 or int8 candidate that serves
-            after a check on fewer images raises a :class:`SmallVerificationWarning`.
+            which (``source``), ``min_agreement``, ``outputs`` (``"classifier"``:
+            reduced precisions checked by top-1 agreement; ``"feature maps"``: by
+            relative error) and ``images_to_resolve`` (classifiers:
+            :func:`images_to_resolve`; feature maps: :data:`FEATURE_MAP_IMAGES`): a
+            bfloat16 or int8 candidate that serves after a check on fewer images
+            raises a :class:`SmallVerificationWarning`.
         preprocessing: the :class:`~keras_resnet.Preprocessing` given, or None.
 
     Calling it with a batch ``(N, H, W, C)`` (any N) or one image ``(H, W, C)`` returns
@@ -320,10 +331,13 @@ class Predictor:
                              else rng.uniform(-1, 1, (n, *shape)))
             source = "random images"
         x = self._batch(verify_images, "verify_images")
-        self.verification = {"images": int(len(x)), "source": source,
-                             "min_agreement": min_agreement,
-                             "images_to_resolve": images_to_resolve(min_agreement)}
         reference = reference_outputs(model, self.signature, x)
+        classifier = classifier_key(reference) is not None
+        self.verification = {
+            "images": int(len(x)), "source": source, "min_agreement": min_agreement,
+            "outputs": "classifier" if classifier else "feature maps",
+            "images_to_resolve": (images_to_resolve(min_agreement) if classifier
+                                  else FEATURE_MAP_IMAGES)}
         rtol = max(rtol, self.signature.rtol)
         self.report = dict(skipped)
         self._runners = {}
@@ -369,7 +383,7 @@ class Predictor:
         self.backend = self.report[chosen]["backend"]
         self.precision = self.report[chosen]["precision"]
         self._run = self._runners[chosen]
-        if "top1_agreement" in self.report[chosen] and self.precision != "float32":
+        if self.precision != "float32":
             self._warn_if_unresolved(chosen)
 
     def _try_one_thread(self, key, runner, x, reference, rtol, min_agreement, probe,
@@ -435,6 +449,15 @@ class Predictor:
         agreement is 0% or 100%."""
         v = self.verification
         if v["images"] >= v["images_to_resolve"]:
+            return
+        if v["outputs"] == "feature maps":
+            warnings.warn(
+                f"{chosen} serves, but its feature maps were compared with the Keras "
+                f"model's on {v['images']} image(s) ({v['source']}), fewer than the "
+                f"{v['images_to_resolve']} the Predictor checks on by itself: pass "
+                "verify_images= (or calibration_images=) with a few dozen images like "
+                "the ones it will serve, or precision='float32'",
+                SmallVerificationWarning, stacklevel=3)
             return
         warnings.warn(
             f"{chosen} serves, but its top-1 agreement with the Keras model was "

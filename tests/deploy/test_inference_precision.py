@@ -73,7 +73,8 @@ def test_auto_makes_every_candidate_and_keeps_the_fastest_verified(shipped, auto
     assert (auto.backend, auto.precision) == (report[fastest]["backend"],
                                               report[fastest]["precision"])
     assert auto.verification == {"images": 400, "source": "verify_images",
-                                 "min_agreement": 0.995, "images_to_resolve": 200}
+                                 "min_agreement": 0.995, "outputs": "classifier",
+                                 "images_to_resolve": 200}
     assert all(v["verified_images"] == 400 for v in report.values() if "skipped" not in v)
     # what it serves is the chosen runner, and it keeps the budget on these images
     got = auto(x)
@@ -174,14 +175,18 @@ def test_int8_feature_maps_are_bounded_not_counted(shipped):
     serves stays within (7% measured); calibrated on images 100x too dark its ranges
     clip and it is refused. OpenVINO's int8 (NNCF) is held to the same rule, whichever
     way its verdict goes (34% at one element of these maps, 8% relative L2)."""
+    import warnings
+
     import keras
 
     model, cal, x, _ = shipped
     features = keras.Model(model.inputs, model.get_layer("conv4_block3_out").output)
     ref = np.asarray(features(x[:64], training=False))
     bound = 0.1 * max(1.0, float(np.max(np.abs(ref))))
-    p = keras_resnet.Predictor(features, precision="int8", calibration_images=cal,
-                               verify_images=x[:64], timing_repeats=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", predictor.SmallVerificationWarning)
+        p = keras_resnet.Predictor(features, precision="int8", calibration_images=cal,
+                                   verify_images=x[:64], timing_repeats=2)
     lite = p.report["litert:int8"]
     assert lite["verified"] and "top1_agreement" not in lite
     err = float(np.max(np.abs(p.runner("litert:int8")(x[:64])["conv4_block3_out"] - ref)))
@@ -194,6 +199,15 @@ def test_int8_feature_maps_are_bounded_not_counted(shipped):
                                            r"rtol 0.1"):
         keras_resnet.Predictor(features, backend="litert", precision="int8",
                                calibration_images=cal * 0.01, verify_images=x[:64])
+    # checked on 64 images it serves silently; on 2 it serves with a warning (before:
+    # the warning counted only top-1 agreement, and feature maps have none)
+    assert p.verification["outputs"] == "feature maps"
+    assert p.verification["images_to_resolve"] == predictor.FEATURE_MAP_IMAGES
+    with pytest.warns(predictor.SmallVerificationWarning,
+                      match=r"feature maps were compared .* on 2 image\(s\)"):
+        few = keras_resnet.Predictor(features, backend="litert", precision="int8",
+                                     calibration_images=cal, verify_images=x[:2])
+    assert few.precision == "int8"
 
 
 def test_precision_argument_errors(shipped):

@@ -236,6 +236,20 @@ def cmd_export(args):
     return 0
 
 
+# The Predictor's argument names as the predict command's flags, for the reasons it
+# gives (a user of the command never saw the Python names)
+_PREDICT_FLAGS = {"calibration_images": "--calibration FOLDER",
+                  "verify_images": "the images to classify",
+                  "min_agreement": "--min-agreement", "precision='float32'":
+                  "--precision float32"}
+
+
+def _in_cli_words(text: str) -> str:
+    for name, flag in _PREDICT_FLAGS.items():
+        text = text.replace(name, flag)
+    return text
+
+
 def cmd_predict(args):
     _quiet_tensorflow()
     import json
@@ -261,7 +275,7 @@ def cmd_predict(args):
                  f"{b['verified_images']}" if "top1_agreement" in b else "")
         status = (f"{b['latency_ms']:.2f} ms/image{agree}" if "latency_ms" in b
                   else f"verified{agree}" if b.get("verified")
-                  else f"skipped ({b['skipped']})" if "skipped" in b
+                  else f"skipped ({_in_cli_words(b['skipped'])})" if "skipped" in b
                   else f"unused ({b.get('error')})")
         print(f"  {name:18s} {status}" + (f" — {b['note']}" if "note" in b else ""))
     print(f"using {r['backend']!r} at {r['precision']}")

@@ -42,6 +42,20 @@ def _shape(text):
     return parts
 
 
+def _fraction(text):
+    """--min-agreement: a fraction in (0, 1], said in the flag's words (argparse names
+    the flag), not in the Predictor's argument name."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a fraction in (0, 1] such as 0.995 (99.5%% of the images keep their "
+            f"top-1 class), got {text!r}")
+    return value
+
+
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
     """Shows every option's default (argparse's formatter, minus "(default: None)" and
     the defaults of flags, which their help describes)."""
@@ -256,7 +270,7 @@ def _add_predict(sub):
                    help="float32; bfloat16 (OpenVINO, CPUs with bf16 units); int8 (OpenVINO "
                         "through NNCF, or LiteRT; needs --calibration); auto: the fastest of "
                         "every precision that keeps --min-agreement")
-    p.add_argument("--min-agreement", type=float, default=0.995,
+    p.add_argument("--min-agreement", type=_fraction, default=0.995,
                    help="accuracy budget of bfloat16/int8: the fraction of verification "
                         "images whose top-1 class must equal the float32 model's")
     p.add_argument("--calibration", default=None, metavar="FOLDER",

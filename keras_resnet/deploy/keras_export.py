@@ -20,11 +20,13 @@ user's script) gets an error that says so and what to do.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import warnings
 
 from .runtimes import SIGNATURE
 
@@ -89,8 +91,9 @@ def export_with_keras(serving, path: str, format: str, signature, **options) -> 
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
     if keras.backend.backend() == "tensorflow":
-        serving.export(path, format=format, verbose=False,
-                       input_signature=[_input_spec(signature)], **options)
+        with _quiet_np_object_probe():
+            serving.export(path, format=format, verbose=False,
+                           input_signature=[_input_spec(signature)], **options)
         return
     with tempfile.TemporaryDirectory(prefix="keras_resnet-export-") as tmp:
         model_file = os.path.join(tmp, "serving.keras")
@@ -145,13 +148,26 @@ def _worker(job: dict) -> int:
         return 2
     spec = job["input"]
     try:
-        model.export(job["path"], format=job["format"], verbose=False,
-                     input_signature=[tf.TensorSpec((None, *spec["shape"]), spec["dtype"],
-                                                    name=spec["name"])], **job["options"])
+        with _quiet_np_object_probe():
+            model.export(job["path"], format=job["format"], verbose=False,
+                         input_signature=[tf.TensorSpec((None, *spec["shape"]),
+                                                        spec["dtype"], name=spec["name"])],
+                         **job["options"])
     except Exception as e:
         print(f"CONVERT {type(e).__name__}: {_first_line(e)}", file=sys.stderr)
         return 3
     return 0
+
+
+@contextlib.contextmanager
+def _quiet_np_object_probe():
+    """Keras' ONNX route (keras/src/export/tf2onnx_lib.py) probes ``hasattr(np,
+    "object")`` on import, which NumPy 2 answers with a FutureWarning about ``np.object``
+    that says nothing about the user's model: a stray line in ``keras-resnet predict``'s
+    output. Only that warning is silenced."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*np\.object", category=FutureWarning)
+        yield
 
 
 def _first_line(e) -> str:

@@ -164,6 +164,12 @@ def test_predict_and_export_bad_arguments_get_one_line(tmp_path, capsys):
     assert main(["predict", *_pngs(tmp_path, x[:1]), "--weights", "resnet20.fashion_mnist",
                  "--precision", "auto", "--calibration", str(tmp_path / "nope")]) == 2
     assert "calibration folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:  # named as the flag, not as the Python argument
+        main(["predict", *_pngs(tmp_path, x[:1]), "--weights", "resnet20.fashion_mnist",
+              "--min-agreement", "1.5"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "--min-agreement" in err and "min_agreement" not in err
+    assert "a fraction in (0, 1] such as 0.995" in err
     with pytest.raises(SystemExit) as e:
         main(["export", "--weights", "resnet20.fashion_mnist", "--verify-images", "0",
               "--out", str(tmp_path / "m.tflite")])
@@ -197,6 +203,22 @@ def test_predict_on_a_few_images_runs_keras_without_converting(tmp_path, capsys,
     assert "on 2 image(s) (the images to classify)" in printed
 
 
+def test_predict_auto_without_calibration_says_why_in_the_commands_words(tmp_path, capsys):
+    """The skipped candidates' reasons name the command's flags, not the Predictor's
+    arguments (a user of the command never wrote calibration_images=)."""
+    (x, _), _ = load_embedded()
+    out = str(tmp_path / "pred.json")
+    assert main(["predict", *_pngs(tmp_path, x[:2]), "--weights", "resnet20.fashion_mnist",
+                 "--precision", "auto", "--json", out]) == 0
+    printed = capsys.readouterr().out
+    skipped = [line for line in printed.splitlines() if ":int8" in line]
+    assert skipped and all("skipped (no --calibration FOLDER" in line for line in skipped)
+    assert "calibration_images" not in printed
+    # the JSON is the Predictor's report, in its own argument names
+    result = json.load(open(out))
+    assert "calibration_images" in result["backends"]["litert:int8"]["skipped"]
+
+
 @pytest.mark.slow
 def test_predict_precision_auto_with_calibration_folder(tmp_path, capsys):
     """`--precision auto --calibration FOLDER`: every candidate is reported with its
@@ -224,7 +246,8 @@ def test_predict_precision_auto_with_calibration_folder(tmp_path, capsys):
                        if v["backend"] == result["backend"]
                        and v["precision"] == result["precision"])]["verified"]
     assert result["verification"] == {"images": 100, "source": "calibration_images",
-                                      "min_agreement": 0.99, "images_to_resolve": 100}
+                                      "min_agreement": 0.99, "outputs": "classifier",
+                                      "images_to_resolve": 100}
     printed = capsys.readouterr().out
     assert "litert:int8" in printed and f"at {result['precision']}" in printed
     assert "on 100 image(s) (calibration images)" in printed and " of 100" in printed

@@ -300,33 +300,48 @@ class Preprocessing:
         ``(H, W, C)`` or ``(N, H, W, C)`` (grayscale ``(H, W)`` too) in, float32
         ``(N, H', W', C')`` out. With ``resize``/``crop``: the shorter side resized
         (``interpolation``, Pillow, as torchvision and timm), then the centre crop, 3
-        channels. With ``input_size``: images of that size only. Then normalised, unless
-        ``normalize=False`` (for a model with the preprocessing inside).
+        channels (grayscale repeated). With ``input_size``: images of that size only.
+        Then normalised, unless ``normalize=False`` (for a model with the preprocessing
+        inside).
 
-        The function raises ValueError for images of another size than ``input_size``.
+        Shapes are read as: rank 2 one grayscale image; rank 3 one image when its last
+        axis is the channel count the weights take (1 or 3; for resized weights 1 or
+        3), else a batch of grayscale images; rank 4 a batch.
+
+        The function raises ValueError for images it cannot read unambiguously: 2 or 4
+        channels (grayscale + alpha, RGBA: drop or composite the alpha channel first),
+        RGB images for grayscale weights or the reverse (says how to convert), another
+        size than ``input_size``, another rank, or values that are not real numbers.
         """
+        gray = self.channel_order == "gray" or self.channels == 1
         if self.resize is None:
-            size, channels = self.input_size, self.channels or (
-                1 if self.channel_order == "gray" else 3)
+            size, channels = self.input_size, self.channels or (1 if gray else 3)
 
             def fixed(images):
-                x = np.asarray(images)
-                if size is not None and x.shape in (size, (*size, channels)):
+                x = _pixels(images)
+                given = x.shape
+                if x.ndim == 2 or (x.ndim == 3 and channels == 1 and (
+                        x.shape[-2:] == size or x.shape[-1] not in (1, 2, 3, 4))):
+                    x = x[..., None]  # (H, W) or (N, H, W) grayscale
+                if x.ndim == 3:
                     x = x[None]
-                if x.ndim == 3 and channels == 1:
-                    x = x[..., None]
+                _check_channels(x, channels, given)
                 if x.ndim != 4 or (size is not None and tuple(x.shape[1:3]) != size):
                     want = f"{size[0]}x{size[1]}x{channels}" if size else "(N, H, W, C)"
-                    raise ValueError(f"these weights take {want} images; got shape {x.shape}")
+                    raise ValueError(f"these weights take {want} images; got shape {given}")
                 x = x.astype("float32")
                 return self(x, "channels_last") if normalize else x
 
             return fixed
 
         def transform(images):
-            x = np.asarray(images)
-            if x.ndim == 2 or (x.ndim == 3 and x.shape[-1] not in (1, 3)):
-                x = x[..., None]  # (H, W) or (N, H, W)
+            x = _pixels(images)
+            if x.ndim == 2 or (x.ndim == 3 and x.shape[-1] not in (1, 2, 3, 4)):
+                x = x[..., None]  # (H, W) or (N, H, W) grayscale
+            if x.ndim not in (3, 4):
+                raise ValueError(f"expected an image (H, W, C) or a batch (N, H, W, C) of "
+                                 f"raw pixels, got shape {x.shape}")
+            _check_channels(x, 3, np.shape(images), grayscale_ok=True)
             if x.shape[-1] == 1:
                 x = np.repeat(x, 3, axis=-1)
             x = resize_and_crop_pil(x, self.resize, self.crop, self.interpolation)
@@ -430,6 +445,43 @@ def _ops_for(x):
         take=lambda t, indices, axis: keras.ops.take(t, indices, axis=axis),
         constant=lambda value, dtype: keras.ops.convert_to_tensor(value, dtype=dtype))
 
+
+
+def _pixels(images):
+    """``images`` as a numpy array of real numbers (ValueError otherwise)."""
+    x = np.asarray(images)
+    if x.dtype.kind not in "uif":
+        raise ValueError(f"images must be real numbers (uint8 or 0-255 float pixels), got "
+                         f"dtype {x.dtype}")
+    return x
+
+
+def _check_channels(x, channels, given, grayscale_ok=False):
+    """Raise ValueError, saying how to convert, unless the last axis of ``x`` holds
+    ``channels`` channels (or 1 where ``grayscale_ok``: repeated to RGB by the caller);
+    messages name ``given``, the shape the caller passed.
+    Alpha channels are refused rather than guessed at: dropping one is right for an
+    opaque image and wrong for a cut-out, which a composite onto a background fits."""
+    c = x.shape[-1] if x.ndim >= 3 else 1
+    if c == channels or (grayscale_ok and c == 1):
+        return
+    if c in (2, 4):
+        kind = "grayscale + alpha" if c == 2 else "RGBA"
+        keep, mode = ("x[..., :1]", "L") if c == 2 else ("x[..., :3]", "RGB")
+        raise ValueError(
+            f"images of shape {given} have {c} channels ({kind}?): drop the alpha "
+            f"channel ({keep}, or Pillow's image.convert({mode!r})), or composite onto a "
+            "background first")
+    if channels == 1 and c == 3:
+        raise ValueError(
+            f"these weights take grayscale images; got shape {given} with 3 channels: "
+            "convert to grayscale first (Pillow's image.convert('L'), or "
+            "x @ [0.299, 0.587, 0.114] for ITU-R 601 luma)")
+    if channels == 3 and c == 1:
+        raise ValueError(
+            f"these weights take RGB images; got shape {given} with 1 channel: repeat "
+            "it (np.repeat(x, 3, axis=-1)) or give (H, W) grayscale images")
+    raise ValueError(f"these weights take {channels}-channel images; got shape {given}")
 
 def resize_and_crop_pil(images, resize: int, crop: int, interpolation: str = "bilinear"):
     """The evaluation transform of published weights, as their publishers run it:

@@ -102,6 +102,34 @@ def test_per_pixel_weights_and_runs_hold_one_and_its_eval_transform():
         p.check_fits((28, 28, 3), what="model 'x'")
 
 
+@pytest.mark.parametrize("tag", ["resnet20.fashion_mnist", "resnet50.imagenet"])
+def test_eval_transform_refuses_images_it_cannot_read_unambiguously(tag):
+    """An RGBA image was read as a batch of H grayscale images (a silent wrong batch),
+    a grayscale + alpha one as H images resized each (the process ran out of memory),
+    and RGB into grayscale weights named a shape the caller never made."""
+    w = keras_resnet.get_weights(tag)
+    transform = w.transforms()
+    size = w.preprocessing.input_size or (40, 30)
+    for channels, match in ((4, r"4 channels \(RGBA\?\).*x\[\.\.\., :3\]"),
+                            (2, r"2 channels \(grayscale \+ alpha\?\).*convert\('L'\)")):
+        for shape in ((*size, channels), (2, *size, channels)):
+            with pytest.raises(ValueError, match=match) as raised:
+                transform(np.zeros(shape, "uint8"))
+            assert str(shape) in str(raised.value)  # the shape as given
+    with pytest.raises(ValueError, match="real numbers"):
+        transform(np.array([["a"]]))
+    gray = w.preprocessing.channels == 1
+    if gray:  # RGB into grayscale weights: says how to convert, names the given shape
+        with pytest.raises(ValueError, match=r"take grayscale images; got shape "
+                                             r"\(28, 28, 3\).*convert\('L'\)"):
+            transform(np.zeros((28, 28, 3), "uint8"))
+        assert transform(np.zeros((4, 28, 28), "uint8")).shape == (4, 28, 28, 1)
+    else:  # grayscale is repeated to RGB, as torchvision's Grayscale(3) then the crop
+        one = np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8)
+        np.testing.assert_array_equal(transform(one), transform(np.repeat(one[..., None], 3, -1)))
+        assert transform(np.zeros((3, *size), "uint8")).shape == (3, 224, 224, 3)
+
+
 def test_exported_file_records_the_preprocessing_it_was_given(tmp_path):
     from keras_resnet.deploy import export
     from keras_resnet.deploy.metadata import read_metadata, read_preprocessing

@@ -19,8 +19,8 @@ import os
 import numpy as np
 
 from .data.augment import eval_arrays
-from .data.images import read_image
-from .data.sources import IMAGE_EXTENSIONS, files_split, load_split, read_images
+from .data.images import IMAGE_EXTENSIONS, read_image
+from .data.sources import files_split, load_split, read_images
 from .deploy.predictor import MIN_AGREEMENT, Predictor
 from .deploy.tflite import tflite
 from .deploy.verify import ChanceLevelError
@@ -140,7 +140,8 @@ def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,
     ``keras-resnet predict`` runs.
 
     Args:
-        paths: image files (PNG, JPEG, BMP, GIF; grey, RGB or RGBA; 8 or 16 bits),
+        paths: image files (PNG, JPEG, BMP, GIF, WebP: ``IMAGE_EXTENSIONS``; grey, RGB
+            or RGBA; 8 or 16 bits),
             decoded as the training data are and brought to the network's input as its
             evaluation does (:mod:`keras_resnet.data.images`): CIFAR-family networks
             take them resized to their input size; ImageNet-family ones resized

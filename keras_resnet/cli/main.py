@@ -258,7 +258,7 @@ def _add_export(sub):
 def _add_predict(sub):
     p = sub.add_parser("predict", help="classify image files with the fastest verified "
                                        "runtime (OpenVINO, ONNX Runtime, LiteRT, Keras)")
-    p.add_argument("images", nargs="+", help="image files (PNG, JPEG, BMP, GIF)")
+    p.add_argument("images", nargs="+", help="image files (PNG, JPEG, BMP, GIF, WebP)")
     p.add_argument("--weights", required=True, help=WEIGHTS_HELP)
     p.add_argument("--model", default=None, help=MODEL_HELP)
     p.add_argument("--pixel-mean", default=None, help=PIXEL_MEAN_HELP)

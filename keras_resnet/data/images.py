@@ -1,6 +1,7 @@
 """Image files as every pipeline reads them: TensorFlow's own decoder, one call.
 
-``tf.io.decode_image`` reads PNG, JPEG, BMP and GIF (the first frame), grey, RGB and
+``tf.io.decode_image`` reads PNG, JPEG, BMP, GIF (the first frame) and still WebP
+(:data:`IMAGE_EXTENSIONS`: the one list of what every folder listing takes), grey, RGB and
 RGBA (the alpha channel is dropped), at any bit depth (JPEGs: see :func:`decode`): a 16-bit PNG is decoded at 16
 bits and scaled to 8 (``v >> 8``, TensorFlow's ``convert_image_dtype``), where
 Keras' ``load_img`` (PIL) hands 16-bit grey values to a uint8 array unscaled and they
@@ -26,6 +27,11 @@ import numpy as np
 
 # Files at least this many: scan_images shows a progress bar.
 SCAN_PROGRESS_MIN_FILES = 1000
+# What the decoder below reads, as file name endings (case-insensitive) and as format
+# names: image folders (training, evaluation, export) and predict's folders list files
+# by these, and the docs name the same formats (tests/data/test_folders.py checks).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+IMAGE_FORMATS = "PNG, JPEG, BMP, GIF, WebP"
 
 
 def decode(contents, channels: int = 3):
@@ -43,7 +49,47 @@ def decode(contents, channels: int = 3):
         return tf.io.decode_image(contents, channels=channels, dtype=tf.uint8,
                                   expand_animations=False)
 
-    return tf.cond(tf.io.is_jpeg(contents), jpeg, other)
+    def webp():
+        # TensorFlow's WebP decoder takes only the file's own channel count (3, or 4
+        # with alpha): decode that, then drop alpha as for PNGs
+        rgb = tf.io.decode_image(contents, channels=0, dtype=tf.uint8,
+                                 expand_animations=False)[..., :3]
+        rgb = tf.ensure_shape(rgb, (None, None, 3))
+        return tf.image.rgb_to_grayscale(rgb) if channels == 1 else rgb
+
+    # an animated WebP goes to other(), whose error names it (TensorFlow decodes no
+    # frame of one correctly)
+    still_webp = tf.logical_and(_is_webp(contents), tf.logical_not(_is_animated_webp(contents)))
+    return tf.cond(tf.io.is_jpeg(contents), jpeg,
+                   lambda: tf.cond(still_webp, webp, other))
+
+
+def _header(contents, n=24):
+    """The first ``n`` bytes of ``contents``, zero-padded (a shorter file has them too)."""
+    import tensorflow as tf
+
+    return tf.strings.substr(tf.strings.join([tf.strings.substr(contents, 0, n),
+                                              b"\0" * n]), 0, n)
+
+
+def _is_webp(contents):
+    """RIFF....WEBP: the WebP container's first 12 bytes."""
+    import tensorflow as tf
+
+    head = _header(contents)
+    return tf.logical_and(tf.equal(tf.strings.substr(head, 0, 4), b"RIFF"),
+                          tf.equal(tf.strings.substr(head, 8, 4), b"WEBP"))
+
+
+def _is_animated_webp(contents):
+    """An extended WebP (``VP8X`` chunk) whose flags byte (byte 20) has the animation
+    bit."""
+    import tensorflow as tf
+
+    head = _header(contents)
+    flags = tf.io.decode_raw(tf.strings.substr(head, 20, 1), tf.uint8)
+    animated = tf.reduce_any(tf.not_equal(tf.bitwise.bitwise_and(flags, 2), 0))
+    return tf.logical_and(tf.equal(tf.strings.substr(head, 12, 4), b"VP8X"), animated)
 
 
 def decoder_reason(err) -> str:
@@ -70,8 +116,11 @@ def read_image(path: str, channels: int = 3) -> np.ndarray:
     try:
         return decode(tf.io.read_file(path), channels).numpy()
     except (tf.errors.OpError, ValueError) as err:
-        raise ValueError(f"{path!r} is not an image file this can read (PNG, JPEG, BMP, "
-                         f"GIF): {decoder_reason(err)}") from None
+        reason = decoder_reason(err)
+        if "WebP Animation" in reason:
+            reason = "an animated WebP (still images only: save one frame as PNG)"
+        raise ValueError(f"{path!r} is not an image file this can read ({IMAGE_FORMATS}): "
+                         f"{reason}") from None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,6 +27,7 @@ import gzip
 import os
 import pickle
 import struct
+import warnings
 
 import numpy as np
 
@@ -34,11 +35,11 @@ from ..io import write_file
 
 from .embedded import FASHION_MNIST_CLASSES, load_embedded, load_idx_dir
 from .augment import to_channels
-from .images import bad_images_message, decode, read_image, resize_to, scan_images
+from .images import (IMAGE_EXTENSIONS, IMAGE_FORMATS, bad_images_message, decode, read_image,
+                     resize_to, scan_images)
 
 TFDS_NAMES = ("fashion_mnist", "cifar10", "cifar100", "imagenet2012")
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 # Upstream gzip headers of the Fashion-MNIST files (see fashion_mnist_manual_dir).
 _FASHION_MNIST_MTIMES = {"train": 1504176606, "t10k": 1504176627}
 
@@ -279,6 +280,11 @@ def image_folder_split(path: str, split: str = "train", *, skip_bad_images: bool
     split is the whole tree). Classes are the sorted folder names of the training
     tree, so train and test agree on label numbers.
 
+    Files are listed by name (:data:`~keras_resnet.data.images.IMAGE_EXTENSIONS`,
+    directly inside each class folder); any other entry (``scan.tiff``, ``notes.txt``, a
+    sub-folder; hidden files such as ``.DS_Store`` aside) is left out with a
+    :class:`SkippedFilesWarning` that counts them and names a few.
+
     Every file is decoded once first (:func:`~keras_resnet.data.images.scan_images`):
     the split's ``image_shape`` is ``(H, W, 3)`` when all files share one size (else
     ``(None, None, 3)``), ``image_sizes`` holds the distinct sizes, and unreadable files
@@ -287,7 +293,9 @@ def image_folder_split(path: str, split: str = "train", *, skip_bad_images: bool
     repeated, alpha dropped); 16-bit PNGs are scaled to 8 bits.
 
     Raises:
-        ValueError: no class folders or no images; unreadable files (see above).
+        ValueError: no class folders or no images; unreadable files (see above); for
+            ``split="train"``, a class folder left without a readable image (named: it
+            would be a class the network never sees).
     """
     root = path
     sub = {"train": ("train",), "test": ("test", "val", "validation"),
@@ -305,15 +313,20 @@ def image_folder_split(path: str, split: str = "train", *, skip_bad_images: bool
         classes = sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)))
     if not classes:
         raise ValueError(f"{path}: no class folders found (expected <class>/<image> files)")
-    paths, labels = [], []
+    paths, labels, other = [], [], []
     for i, c in enumerate(classes):
         folder = os.path.join(root, c)
         if not os.path.isdir(folder):
             continue
-        for name in sorted(os.listdir(folder)):
-            if name.lower().endswith(IMAGE_EXTENSIONS):
-                paths.append(os.path.join(folder, name))
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            if entry.name.lower().endswith(IMAGE_EXTENSIONS) and entry.is_file():
+                paths.append(entry.path)
                 labels.append(i)
+            elif not entry.name.startswith("."):
+                other.append(os.path.join(c, entry.name) + ("/" if entry.is_dir() else ""))
+    if other:
+        warnings.warn(_not_read_message(other, len(other) + len(paths), root),
+                      SkippedFilesWarning, stacklevel=2)
     if not paths:
         raise ValueError(f"{root}: no images ({', '.join(IMAGE_EXTENSIONS)}) in class folders")
     scan = scan_images(paths, progress=progress)
@@ -329,10 +342,34 @@ def image_folder_split(path: str, split: str = "train", *, skip_bad_images: bool
         labels = [lab for lab, k in zip(labels, keep) if k]
         if not paths:
             raise ValueError(f"{root}: none of its {skipped} image files can be read")
+    if split == "train":
+        seen = set(labels)
+        empty = [c for i, c in enumerate(classes) if i not in seen]
+        if empty:
+            raise ValueError(
+                f"{root}: no readable training image in class folder(s) {', '.join(empty)} "
+                f"({len(empty)} of {len(classes)} classes); a class the network never sees "
+                f"cannot be learnt. Put {IMAGE_FORMATS} files ({', '.join(IMAGE_EXTENSIONS)}) "
+                "in them, or remove those folders")
     sizes = frozenset(scan.distinct_sizes)
     return _folder_split(root, tuple(paths), tuple(labels), tuple(classes),
                          native=next(iter(sizes)) if len(sizes) == 1 else None,
                          image_sizes=sizes, skipped=skipped)
+
+
+class SkippedFilesWarning(UserWarning):
+    """Entries of an image folder's class folders that are not read (not image files by
+    their names, or sub-folders)."""
+
+
+def _not_read_message(other, total: int, root: str) -> str:
+    """One line: how many entries of ``root``'s class folders are not read, a few of
+    them, and what is read."""
+    shown = ", ".join(other[:3]) + (f", and {len(other) - 3} more" if len(other) > 3 else "")
+    return (f"{len(other)} of the {total} entries in the class folders of {root} are not "
+            f"read ({shown}): an image folder reads {IMAGE_FORMATS} files "
+            f"({', '.join(IMAGE_EXTENSIONS)}) directly inside each class folder; convert "
+            "or move the others to use them")
 
 
 def files_split(paths, *, name: str = "images") -> Split:
@@ -520,7 +557,7 @@ def read_images(paths, size, channels: int) -> np.ndarray:
 
     Raises:
         FileNotFoundError: a path does not exist.
-        ValueError: a file is not an image this can read (PNG, JPEG, BMP, GIF).
+        ValueError: a file is not an image this can read (:data:`IMAGE_FORMATS`).
     """
     import tensorflow as tf
 

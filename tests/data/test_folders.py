@@ -8,8 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from keras_resnet.data import load_split
-from keras_resnet.data.images import decoder_reason, read_image, scan_images
+from keras_resnet.data import SkippedFilesWarning, load_split
+from keras_resnet.data.images import (IMAGE_EXTENSIONS, IMAGE_FORMATS, decoder_reason,
+                                      read_image, scan_images)
 from keras_resnet.data.sources import files_split, read_images
 
 from tests.helpers import FOLDER_KINDS, class_image, write_image, write_image_folder
@@ -96,6 +97,101 @@ def test_a_corrupt_file_is_named_with_its_reason_or_skipped_with_a_count(tmp_pat
     assert split.size == 6 and split.skipped == 2
     assert "Skipping 2 unreadable image file(s)" in capsys.readouterr().out
     assert len(list(split.dataset)) == 6  # the pipeline never meets the bad files
+
+
+def test_files_it_does_not_read_are_counted_and_named_in_one_warning(tmp_path):
+    """A .tiff photo, notes.txt and a sub-folder were left out silently; now one warning
+    counts them, names a few and says what is read (hidden files stay unmentioned)."""
+    root = tmp_path / "photos"
+    write_image_folder(root, per_class=3, kinds=("png8_rgb",))
+    (root / "train" / "a" / "scan.tiff").write_bytes(b"II*\0")
+    (root / "train" / "b" / "notes.txt").write_text("where these came from")
+    (root / "train" / "b" / "more").mkdir()
+    (root / "train" / "b" / ".DS_Store").write_bytes(b"")
+    with pytest.warns(SkippedFilesWarning) as caught:
+        split = load_split(str(root), "train")
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "3 of the 9 entries" in message and str(root / "train") in message
+    for name in ("a/scan.tiff", "b/notes.txt", "b/more/", ".webp", "PNG"):
+        assert name in message, name
+    assert ".DS_Store" not in message and "\n" not in message
+    assert split.size == 6 and split.class_names == ("a", "b")
+    import warnings
+
+    with warnings.catch_warnings():  # a folder of images only: no warning
+        warnings.simplefilter("error")
+        assert load_split(str(root), "test").size == 6
+
+
+def test_a_class_folder_without_a_readable_training_image_is_named(tmp_path, capsys):
+    """A class with no training image stayed in class_names.json, a class never seen."""
+    root = tmp_path / "photos"
+    write_image_folder(root, per_class=2, kinds=("png8_rgb",), classes=("a", "b", "c", "d"))
+    for path in (root / "train" / "c").iterdir():  # c: photos in a format not read
+        path.rename(path.with_suffix(".tiff"))
+    for path in (root / "train" / "d").iterdir():  # d: one unreadable file, skipped
+        path.unlink()
+    (root / "train" / "d" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"x" * 40)
+    with pytest.warns(SkippedFilesWarning), pytest.raises(ValueError) as info:
+        load_split(str(root), "train", skip_bad_images=True)
+    message = str(info.value)
+    assert "class folder(s) c, d (2 of 4 classes)" in message and "\n" not in message
+    assert "remove those folders" in message and ".png" in message
+    assert load_split(str(root), "test").size == 8  # a test split may lack a class
+    # the command line: one warning line, one error line, no run directory
+    from keras_resnet.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--model", "resnet8", "--dataset", str(root), "--out", str(out),
+                 "--epochs", "1", "--skip-bad-images"]) == 2
+    err = capsys.readouterr().err
+    assert "keras-resnet train: warning: 2 of the" in err and "c/000_png8_rgb.tiff" in err
+    assert "keras-resnet train: error:" in err and "c, d (2 of 4 classes)" in err
+    assert "Traceback" not in err and not out.exists()
+
+
+def test_webp_files_are_listed_and_read_as_predict_reads_them(tmp_path):
+    """predict decoded a .webp named on the command line while folders skipped it; RGBA
+    WebPs failed ("Number of channels requested does not match input")."""
+    import PIL.Image
+
+    from keras_resnet.workflows import _image_paths
+
+    assert ".webp" in IMAGE_EXTENSIONS and "WebP" in IMAGE_FORMATS
+    root = tmp_path / "photos"
+    write_image_folder(root, per_class=2, kinds=("png8_rgb",))
+    rgb = class_image(0, (12, 10), seed=5)
+    alpha = np.full((12, 10, 1), 90, "uint8")
+    PIL.Image.fromarray(rgb).save(root / "train" / "a" / "lossless.webp", lossless=True)
+    PIL.Image.fromarray(np.concatenate([rgb, alpha], -1)).save(
+        root / "train" / "b" / "rgba.WEBP", lossless=True)
+    split = load_split(str(root), "train")
+    assert split.size == 6 and split.skipped == 0
+    assert sorted(p for p in split.files[0] if p.lower().endswith(".webp")) == [
+        str(root / "train" / "a" / "lossless.webp"), str(root / "train" / "b" / "rgba.WEBP")]
+    for path in (root / "train" / "a" / "lossless.webp", root / "train" / "b" / "rgba.WEBP"):
+        np.testing.assert_array_equal(read_image(str(path)), rgb)  # alpha dropped
+    decoded = {p: x.numpy() for (x, _), p in zip(split.dataset, split.files[0])}  # tf.data
+    np.testing.assert_array_equal(decoded[str(root / "train" / "b" / "rgba.WEBP")], rgb)
+    assert str(root / "train" / "b" / "rgba.WEBP") in _image_paths(str(root))
+    frames = [PIL.Image.fromarray(class_image(i % 2, (12, 10), seed=i)) for i in range(3)]
+    animated = tmp_path / "anim.webp"
+    frames[0].save(animated, save_all=True, append_images=frames[1:])
+    with pytest.raises(ValueError, match="anim.webp.*an animated WebP"):
+        read_image(str(animated))
+
+
+def test_the_docs_name_every_format_the_folders_read():
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    guide = (root / "docs" / "guides" / "own-images.md").read_text()
+    readme = (root / "README.md").read_text()
+    for ext in IMAGE_EXTENSIONS:
+        assert f"`{ext}`" in guide, ext
+    for name in IMAGE_FORMATS.split(", "):
+        assert name in guide and name in readme, name
 
 
 def test_scan_reports_sizes_and_the_decoders_reason(tmp_path):

@@ -38,7 +38,7 @@ FAST_PATH_IMAGES = 32
 def export_trained(trained, path, format: str, *, dataset: str | None = None,
                    quantization=None, int8_io: bool = False,
                    include_preprocessing: bool = False, verify_images: int | None = 1000,
-                   representative: int = 300) -> dict:
+                   representative: int = 300, skip_bad_images: bool | None = None) -> dict:
     """Export a network trained here (:class:`keras_resnet.zoo.Trained`: a run
     directory or a shipped tag, from :func:`keras_resnet.zoo.load_trained`), verified
     on the first ``verify_images`` test images of ``dataset``, with its preprocessing
@@ -59,6 +59,10 @@ def export_trained(trained, path, format: str, *, dataset: str | None = None,
         int8_io: TFLite int8 only: int8 input and output tensors.
         include_preprocessing: the file takes raw 0-255 pixels (uint8).
         verify_images: how many test images to verify on; None skips verification.
+        skip_bad_images: leave unreadable files of an image folder out of the
+            verification and calibration images; None: as the run did for its own folder
+            (``train --skip-bad-images``, :meth:`~keras_resnet.zoo.Trained.skips_bad_images_in`),
+            else False.
 
     Returns:
         the export report (see the exporters).
@@ -82,6 +86,9 @@ def export_trained(trained, path, format: str, *, dataset: str | None = None,
                          f"weights go to the .bin beside it), got {path!r}")
     mean = np.asarray(trained.pixel_mean, "float32")
     settings = trained.preprocessing
+    if skip_bad_images is None:
+        skip_bad_images = (trained.skips_bad_images_in(dataset)
+                           if hasattr(trained, "skips_bad_images_in") else False)
     dataset = dataset or getattr(trained, "dataset", None) or "embedded"
     sizes = dict(resize=trained.resize or 256, crop=trained.input_shape[0])
     model = trained.fixed_size_model()
@@ -91,11 +98,11 @@ def export_trained(trained, path, format: str, *, dataset: str | None = None,
 
     x = y = rep = None
     if verify_images:
-        x, y = eval_arrays(load_split(dataset, "test"), trained.family, mean, verify_images,
-                           **sizes)
+        x, y = eval_arrays(load_split(dataset, "test", skip_bad_images=skip_bad_images),
+                           trained.family, mean, verify_images, **sizes)
     if quantization == "int8":
-        rep, _ = eval_arrays(load_split(dataset, "train"), trained.family, mean,
-                             representative, **sizes)
+        rep, _ = eval_arrays(load_split(dataset, "train", skip_bad_images=skip_bad_images),
+                             trained.family, mean, representative, **sizes)
     options = {"preprocessing": settings, "class_names": trained.class_names}
     if include_preprocessing:
         options["include_preprocessing"] = settings

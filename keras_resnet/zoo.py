@@ -214,6 +214,9 @@ class Trained:
             centre crop (None: 256/224 of the crop, the paper's ratio); unused for the
             CIFAR family, whose images are resized to ``H x W``.
         dataset: what it was trained on (a run's ``--dataset``), or None.
+        skip_bad_images: whether the run left unreadable files of its image folder out
+            (``train --skip-bad-images``): commands that read the run's own folder
+            again (export, evaluate) do the same.
     """
 
     model: object
@@ -223,6 +226,7 @@ class Trained:
     input_shape: tuple | None = None
     resize: int | None = None
     dataset: str | None = None
+    skip_bad_images: bool = False
 
     def __post_init__(self):
         if self.input_shape is None:
@@ -233,6 +237,16 @@ class Trained:
         self.input_shape = tuple(int(d) for d in self.input_shape)
         if self.family == "imagenet" and self.resize is None:
             self.resize = rundir.imagenet_resize(min(self.input_shape[:2]))
+
+    def skips_bad_images_in(self, dataset) -> bool:
+        """Whether reading ``dataset`` (None: the run's own) leaves its unreadable files
+        out: for the run's own folder, as the run did (:attr:`skip_bad_images`); for any
+        other source, no."""
+        if dataset is None:
+            return self.skip_bad_images
+        same = self.dataset is not None and (dataset == self.dataset or (
+            os.path.isdir(dataset) and os.path.abspath(dataset) == self.dataset))
+        return self.skip_bad_images and same
 
     def fixed_size_model(self):
         """The model with its input fixed to :attr:`input_shape` (what a deployment
@@ -326,7 +340,8 @@ def load_trained(source, *, model: str | None = None, pixel_mean=None) -> Traine
         return Trained(load_model(run.model_path), mean, inputs.family,
                        list(inputs.class_names) if inputs.class_names else None,
                        input_shape=inputs.input_shape, resize=inputs.resize,
-                       dataset=inputs.dataset)
+                       dataset=inputs.dataset,
+                       skip_bad_images=bool(run.config.get("skip_bad_images", False)))
     if source.endswith(".keras") and pixel_mean is None:
         net = load_model(source)
         if not normalises_itself(net):

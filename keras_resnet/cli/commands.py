@@ -160,14 +160,17 @@ def cmd_train(args):
 
 
 def _evaluate(weights, model_name, dataset, view, batch_size, max_examples, pixel_mean,
-              data_dir, manual_dir, split="test", skip_bad_images=False):
+              data_dir, manual_dir, split="test", skip_bad_images=None):
     """``(result, dataset)``: the evaluation of a trained network; ``dataset`` None is
-    the run's own (else the embedded sample)."""
+    the run's own (else the embedded sample); ``skip_bad_images`` None: as the run did
+    for its own folder."""
     from ..data.sources import load_split
     from ..evaluation import evaluate
     from ..zoo import load_trained
 
     t = load_trained(weights, model=model_name, pixel_mean=pixel_mean)
+    if skip_bad_images is None:
+        skip_bad_images = t.skips_bad_images_in(dataset)
     dataset = dataset or t.dataset or "embedded"
     data = load_split(dataset, split, data_dir=data_dir, manual_dir=manual_dir,
                       skip_bad_images=skip_bad_images)
@@ -212,7 +215,7 @@ def cmd_tune(args):
          ns=tuple(args.n), shortcuts=tuple(args.shortcuts),
          width_multipliers=tuple(args.width_multipliers),
          max_train_examples=args.max_train_examples, max_val_examples=args.max_val_examples,
-         overwrite=args.overwrite, seed=args.seed)
+         overwrite=args.overwrite, seed=args.seed, skip_bad_images=args.skip_bad_images)
     return 0
 
 
@@ -229,7 +232,7 @@ def cmd_export(args):
         quantization=None if args.quantize == "none" else args.quantize,
         int8_io=args.int8_io, include_preprocessing=args.include_preprocessing,
         verify_images=None if args.no_verify else args.verify_images,
-        representative=args.representative)
+        representative=args.representative, skip_bad_images=args.skip_bad_images)
     shown = {k: v for k, v in report.items() if k != "metadata"}
     print(json.dumps(shown, indent=2))
     print(f"wrote {args.out} (report with the file's metadata: {args.out}.report.json)")

@@ -6,7 +6,7 @@
     keras-resnet train --model resnet20 --dataset embedded|PHOTOS [--image-size H W] [--recipe R] --epochs N --out runs/x [--weights TAG_OR_FILE --freeze-backbone E] [--skip-bad-images] [--precision float32|bfloat16|float16]
     keras-resnet evaluate --weights runs/x|TAG --dataset embedded --view center|10crop|multiscale
     keras-resnet plot runs/x [runs/y ...] [--out curves.png]
-    keras-resnet export --weights runs/x|TAG --format savedmodel|tflite|onnx|openvino [--quantize none|float16|dynamic|int8] [--include-preprocessing] --out PATH
+    keras-resnet export --weights runs/x|TAG --format savedmodel|tflite|onnx|openvino [--quantize none|float16|dynamic|int8] [--include-preprocessing] [--skip-bad-images] --out PATH
     keras-resnet predict IMAGE [IMAGE ...] --weights runs/x|TAG [--backend auto|openvino|onnxruntime|litert|keras] [--precision float32|bfloat16|int8|auto] [--calibration FOLDER]
     keras-resnet tune --max-trials 4 --epochs 3 --out runs/tune
     keras-resnet demo [--epochs 10] [--out runs/demo]    (train + evaluate on the embedded data)
@@ -84,6 +84,9 @@ PIXEL_MEAN_HELP = (".npy mean image (H, W, C) in [0, 1] units that the network s
                    "from image/255; needed only with a .weights.h5 file, or a .keras "
                    "model that does not normalise its input itself (a run directory and "
                    "a tag have their own)")
+SKIP_BAD_IMAGES_HELP = ("leave unreadable files of an image folder out (counted) instead of "
+                        "stopping with their names; default: as the run did for its own "
+                        "folder (train --skip-bad-images), else stop")
 
 def make_parser():
     """The ``keras-resnet`` parser: one subparser per command (the ``_add_*``
@@ -198,7 +201,8 @@ def _add_evaluate(sub):
     p.add_argument("--max-examples", type=int, default=None,
                    help="score at most this many images; default: all")
     p.add_argument("--pixel-mean", default=None, help=PIXEL_MEAN_HELP)
-    for name in ("skip_bad_images", "data_dir", "manual_dir"):
+    _train_option(p, "skip_bad_images", default=None, help=SKIP_BAD_IMAGES_HELP)
+    for name in ("data_dir", "manual_dir"):
         _train_option(p, name)
     p.add_argument("--json", default=None, help="also write the result here")
     p.set_defaults(func=commands.cmd_evaluate)
@@ -219,6 +223,7 @@ def _add_tune(sub):
     p.add_argument("--width-multipliers", type=float, nargs="+", default=[1.0],
                    help="widths to try")
     _train_option(p, "max_train_examples")
+    _train_option(p, "skip_bad_images")
     p.add_argument("--max-val-examples", type=int, default=None,
                    help="validate on at most this many images; default: all")
     _train_option(p, "out", default="runs/tune", help="output folder")
@@ -252,6 +257,7 @@ def _add_export(sub):
     p.add_argument("--representative", type=_positive, default=300,
                    help="training images int8 quantization is calibrated on")
     p.add_argument("--no-verify", action="store_true", help="skip the verification")
+    _train_option(p, "skip_bad_images", default=None, help=SKIP_BAD_IMAGES_HELP)
     p.set_defaults(func=commands.cmd_export)
 
 

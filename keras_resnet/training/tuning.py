@@ -52,14 +52,15 @@ class ResNetHyperModel(keras_tuner.HyperModel):
 def tune(dataset="embedded", *, algorithm="random", max_trials=4, epochs=3, batch_size=64,
          out="runs/tune", ns=(1, 2), width_multipliers=(1.0,), shortcuts=("A", "B"),
          max_train_examples=None, max_val_examples=None, seed=0, overwrite=False,
-         verbose=1) -> dict:
+         verbose=1, skip_bad_images=False) -> dict:
     """Search on ``dataset`` (validation: its test split); writes ``best.keras``,
-    ``pixel_mean.npy`` and ``results.json`` (best hyperparameters and score) to ``out``."""
+    ``pixel_mean.npy`` and ``results.json`` (best hyperparameters and score) to ``out``.
+    ``skip_bad_images``: leave unreadable files of an image folder out (as ``train``)."""
     if algorithm not in ("random", "hyperband"):
         raise ValueError(f"algorithm must be 'random' or 'hyperband', got {algorithm!r}")
     keras.utils.set_random_seed(seed)
-    train_split = load_split(dataset, "train")
-    val_split = load_split(dataset, "test")
+    train_split = load_split(dataset, "train", skip_bad_images=skip_bad_images)
+    val_split = load_split(dataset, "test", skip_bad_images=skip_bad_images)
     if max_train_examples:
         train_split = train_split.take(max_train_examples)
     if max_val_examples:

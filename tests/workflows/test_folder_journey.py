@@ -215,6 +215,65 @@ def test_bad_data_stops_before_anything_is_written(photos, tmp_path, capsys):
     assert (out / rundir.MODEL).exists()
 
 
+def _untrained_run(out, dataset, classes, *, skip_bad_images=False):
+    """A finished run directory of an untrained ResNet-8 at 32x32, written through
+    keras_resnet.rundir as train writes one (no training time)."""
+    config = {"model": "resnet8", "epochs": 1, "dataset": str(dataset),
+              "skip_bad_images": skip_bad_images}
+    rundir.prepare(str(out), config, overwrite=False, chief=True)
+    net = keras_resnet.build("resnet8", input_shape=(32, 32, 3), classes=len(classes))
+    rundir.write_inputs(str(out), rundir.InputRecord("resnet8", "cifar", (32, 32, 3), None,
+                                                     tuple(classes), str(dataset)),
+                        np.full((32, 32, 3), 0.4, "float32"))
+    net.save(out / rundir.MODEL)
+    return out
+
+
+def test_export_and_evaluate_read_the_runs_folder_as_the_run_did(tmp_path, monkeypatch,
+                                                                 capsys):
+    """A run trained with --skip-bad-images: `export --quantize int8` stopped at the bad
+    file its training had left out, and its hint named --skip-bad-images, which export
+    lacked. The run's setting now holds for its own folder, and every command that reads
+    a folder takes the flag."""
+    from keras_resnet import workflows
+
+    root = tmp_path / "photos"
+    write_image_folder(root, per_class=4, kinds=("png8_rgb",))
+    bad = [root / "train" / "b" / "zz_corrupt.png", root / "test" / "a" / "zz_corrupt.png"]
+    for path in bad:
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"x" * 40)
+    seen = {}
+
+    def fake_tflite(model, path, *, representative_data=None, **options):  # no conversion
+        seen["calibration"] = representative_data
+        return {"path": path}
+
+    monkeypatch.setattr(workflows, "tflite", fake_tflite)
+    lenient = _untrained_run(tmp_path / "lenient", root, ("a", "b"), skip_bad_images=True)
+    export = ["export", "--quantize", "int8", "--no-verify", "--out",
+              str(tmp_path / "m.tflite"), "--weights"]
+    assert main(export + [str(lenient)]) == 0
+    assert len(seen.pop("calibration")) == 8  # the readable training images, all of them
+    assert "Skipping 1 unreadable image file(s)" in capsys.readouterr().out
+    assert main(["evaluate", "--weights", str(lenient)]) == 0
+    assert "8 images" in capsys.readouterr().out
+    # a run that stopped at bad files: the hint names a flag these commands have
+    strict = _untrained_run(tmp_path / "strict", root, ("a", "b"))
+    for command, path in ((export + [str(strict)], bad[0]),
+                          (["evaluate", "--weights", str(strict)], bad[1])):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert str(path) in err and "pass --skip-bad-images" in err
+        assert main(command + ["--skip-bad-images"]) == 0
+    assert len(seen["calibration"]) == 8
+    from keras_resnet.cli.main import make_parser
+
+    parser = make_parser()
+    for command in (["train"], ["tune"], ["evaluate", "--weights", "w"],
+                    ["export", "--weights", "w", "--out", "m.tflite"]):
+        assert parser.parse_args(command + ["--skip-bad-images"]).skip_bad_images is True
+
+
 def test_a_run_failing_before_its_first_epoch_leaves_nothing_behind(photos, tmp_path,
                                                                      monkeypatch):
     import keras

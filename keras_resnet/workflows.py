@@ -140,6 +140,25 @@ def _image_paths(spec):
     return [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
 
 
+def _check_not_a_folder(path: str) -> None:
+    """A folder among the images to classify: say what it is and what predict takes
+    (the image reader would only say it found no image there)."""
+    if not os.path.isdir(path):
+        return
+    from . import rundir
+
+    if rundir.is_run_dir(path) or os.path.exists(os.path.join(path, rundir.MODEL)):
+        raise ValueError(
+            f"{path!r} is a folder holding a trained model (a run directory), given where "
+            f"an image file goes: predict takes the model as --weights {path} and the "
+            "image files to classify by position")
+    raise ValueError(
+        f"{path!r} is a folder, given where an image file goes: predict classifies image "
+        f"files ({', '.join(IMAGE_EXTENSIONS)}); name them, e.g. "
+        f"{os.path.join(path, '*.png')} (the model goes after --weights: a run directory, "
+        "a .keras file or a registry tag)")
+
+
 def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,
                    backend: str = "auto", precision: str = "float32", top: int = 3,
                    min_agreement: float = MIN_AGREEMENT, calibration=None) -> dict:
@@ -187,6 +206,8 @@ def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,
     if isinstance(calibration, (str, os.PathLike)) and not os.path.exists(calibration):
         raise FileNotFoundError(f"calibration folder {os.fspath(calibration)!r} not found")
     paths = [os.fspath(p) for p in paths]
+    for path in paths:
+        _check_not_a_folder(path)
     tag = registered(weights)
     if tag is not None:
         entry = tag.entry

@@ -181,10 +181,26 @@ def load_model(path, **kwargs):
 
     Raises:
         FileNotFoundError: nothing exists at ``path``.
+        ValueError: ``path`` is a folder, or a ``.keras`` file that is not a zip
+            archive (truncated, or another kind of file): said so, not Keras' "File not
+            found".
     """
+    import zipfile
+
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no saved model at {path!r}")
+    if os.path.isdir(path):
+        what = (" (it holds a run of keras-resnet train: load it with "
+                "keras_resnet.load_trained, or --weights FOLDER)" if rundir.is_run_dir(path)
+                else " (a SavedModel export is run with keras_resnet.deploy.open_artifact)"
+                if os.path.exists(os.path.join(path, "saved_model.pb")) else "")
+        raise ValueError(f"{path!r} is a folder, not a model file: expected a .keras file "
+                         f"(or a Keras .h5 model){what}")
+    if path.endswith(".keras") and not zipfile.is_zipfile(path):
+        raise ValueError(f"{path!r} is not a readable Keras file: it is truncated or not a "
+                         f".keras (zip) archive ({os.path.getsize(path):,} bytes). Copy or "
+                         "save it again")
     with deep_recursion():
         return keras.saving.load_model(path, **kwargs)
 
@@ -308,7 +324,9 @@ def load_trained(source, *, model: str | None = None, pixel_mean=None) -> Traine
         FileNotFoundError: ``source`` is neither a path nor a registry tag, or the run
             has not finished.
         ValueError: a file source without ``pixel_mean`` (or ``model``), or a tag of
-            weights with another preprocessing (use :func:`load_pretrained`).
+            weights with another preprocessing (use :func:`load_pretrained`); an
+            exported file (``.onnx``, ``.tflite``, an IR, a SavedModel folder), a folder
+            that is no run, a truncated or foreign model file (each said so).
     """
     entries, _ = registry.load_registry()
     source = os.fspath(source)
@@ -333,6 +351,12 @@ def load_trained(source, *, model: str | None = None, pixel_mean=None) -> Traine
             f"tag (`keras-resnet weights` lists every tag; predict takes them all, "
             f"evaluate and export the ones trained here: "
             f"{', '.join(tags) or 'none registered'})")
+    exported = _exported_kind(source)
+    if exported:
+        raise ValueError(
+            f"--weights {source!r} is {exported}, an exported file: it takes a run directory "
+            f"of keras-resnet train, a .keras model, a .weights.h5 file or a registry tag. "
+            f"Run an exported file with keras_resnet.deploy.open_artifact({source!r})")
     if os.path.isdir(source):
         run = rundir.read_run(source)
         mean = run.pixel_mean if pixel_mean is None else _mean_array(pixel_mean)
@@ -399,6 +423,34 @@ def _raw_pixels(net) -> Trained:
     return Trained(wrapped, np.zeros(shape, "float32"), family, None, input_shape=shape)
 
 
+def _exported_kind(path: str) -> str | None:
+    """What kind of deployment file ``path`` is (words for a message), or None."""
+    if os.path.isdir(path):
+        return ("a SavedModel folder" if os.path.exists(os.path.join(path, "saved_model.pb"))
+                else None)
+    kinds = {".onnx": "an ONNX file", ".tflite": "a TFLite file",
+             ".xml": "an OpenVINO IR", ".bin": "an OpenVINO IR's weights"}
+    return next((k for suffix, k in kinds.items() if path.lower().endswith(suffix)), None)
+
+
 def _mean_array(value) -> np.ndarray:
-    return np.asarray(np.load(value) if isinstance(value, (str, os.PathLike)) else value,
-                      "float32")
+    """``--pixel-mean``: a ``.npy`` file (said what is wrong with another path) or an
+    array."""
+    if not isinstance(value, (str, os.PathLike)):
+        return np.asarray(value, "float32")
+    path = os.fspath(value)
+    if os.path.isdir(path):
+        raise ValueError(f"--pixel-mean {path!r} is a folder: expected a .npy file of the mean "
+                         "image (a run directory holds its own, pixel_mean.npy)")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"--pixel-mean {path!r} not found (expected a .npy file of "
+                                "the mean image)")
+    import zipfile
+
+    try:
+        mean = np.load(path)
+    except (ValueError, OSError, zipfile.BadZipFile) as err:
+        raise ValueError(f"--pixel-mean {path!r} is not a readable .npy file: {err}") from None
+    if not isinstance(mean, np.ndarray):  # an .npz (or other zip) archive
+        raise ValueError(f"--pixel-mean {path!r} is an archive, not a .npy file of one array")
+    return np.asarray(mean, "float32")

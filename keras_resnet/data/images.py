@@ -106,11 +106,14 @@ def read_image(path: str, channels: int = 3) -> np.ndarray:
     """One file as uint8 ``(H, W, channels)``.
 
     Raises:
-        FileNotFoundError: no file at ``path``.
-        ValueError: the file is not an image TensorFlow can decode (the reason given).
+        FileNotFoundError: nothing at ``path``.
+        ValueError: ``path`` is a folder, or a file TensorFlow cannot decode (the reason
+            given).
     """
     import tensorflow as tf
 
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a folder, not an image file ({IMAGE_FORMATS})")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image {path!r} not found")
     try:

@@ -126,6 +126,15 @@ def _with_stride_placement(spec, needed, given, what):
 
 
 def _file_loader(path, include_top, classes=None):
+    if os.path.isdir(path):
+        raise ValueError(f"weights {path!r} is a folder: expected a weights file "
+                         f"({SUPPORTED_FILES})")
+    if path.endswith((".h5", ".hdf5")) and os.path.isfile(path):
+        import h5py
+
+        if not h5py.is_hdf5(path):
+            raise ValueError(f"weights {path!r} is not a readable HDF5 file: it is truncated "
+                             "or not an .h5 file. Copy or save it again")
     if path.endswith(".weights.h5"):
         return lambda model: load_keras3_weights(model, path, new_head_ok=include_top)
     # keras.applications and torchvision files hold ImageNet's 1000-class classifier

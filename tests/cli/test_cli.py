@@ -168,3 +168,56 @@ def test_the_demo_needs_no_test_or_bench_extras(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert float(out.stdout.split("AGREEMENT")[1]) >= 0.95
+
+
+def test_predict_says_what_a_folder_or_a_broken_model_file_is(tmp_path, capsys):
+    """A folder where an image or a model file goes said "not found", a truncated
+    model.keras "File not found", a corrupt .weights.h5 or a folder as --pixel-mean gave
+    a traceback: each now says what it is and what was expected."""
+    from keras_resnet import rundir
+    from tests.helpers import class_image, write_image
+
+    image = tmp_path / "photos" / "cat.png"
+    image.parent.mkdir()
+    write_image(image, class_image(0, (32, 32)), "png8_rgb")
+    run = tmp_path / "run"
+    rundir.prepare(str(run), {"model": "resnet8"}, overwrite=False, chief=True)
+    model = keras_resnet.build("resnet8", input_shape=(32, 32, 3), classes=2)
+    model.save(tmp_path / "good.keras")
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes((tmp_path / "good.keras").read_bytes()[:500])  # a cut-off copy
+    (tmp_path / "broken.weights.h5").write_bytes(b"\x93NUMPY" + b"\0" * 100)
+    (tmp_path / "folder.keras").mkdir()
+    (tmp_path / "m.onnx").write_bytes(b"onnx")
+    np.save(tmp_path / "mean.npy", np.zeros((32, 32, 3), "float32"))
+
+    def error(*args):
+        assert main(["predict", *map(str, args)]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and err.count("\n") == 1, err
+        return err
+
+    err = error(run, "--weights", run)  # the run where an image goes
+    assert "is a folder holding a trained model" in err and f"--weights {run}" in err
+    err = error(image.parent, "--weights", "resnet20.fashion_mnist")
+    assert "is a folder, given where an image file goes" in err
+    assert str(image.parent / "*.png") in err and ".webp" in err
+    err = error(image, "--weights", broken)
+    assert "is not a readable Keras file: it is truncated or not a .keras (zip)" in err
+    assert "not found" not in err.lower()
+    err = error(image, "--weights", tmp_path / "broken.weights.h5", "--model", "resnet8",
+                "--pixel-mean", tmp_path / "mean.npy")
+    assert "is not a readable HDF5 file" in err
+    err = error(image, "--weights", tmp_path / "m.onnx")
+    assert "is an ONNX file, an exported file" in err and "open_artifact" in err
+    assert "a run directory of keras-resnet train, a .keras model" in err
+    err = error(image, "--weights", tmp_path / "good.keras", "--pixel-mean", tmp_path)
+    assert "is a folder: expected a .npy file" in err
+    err = error(image, "--weights", tmp_path / "good.keras", "--pixel-mean",
+                tmp_path / "good.keras")
+    assert "not a .npy file" in err
+    # the Python loader says the same of a folder where a model file goes
+    with pytest.raises(ValueError, match="is a folder, not a model file: expected a .keras"):
+        keras_resnet.load_model(tmp_path / "folder.keras")
+    with pytest.raises(ValueError, match="holds a run of keras-resnet train"):
+        keras_resnet.load_model(run)

@@ -25,7 +25,8 @@ import sys
 # simple-parsing's own flag naming), while keeping today's --help exactly (--no-lr-scaling,
 # --image-size H W, the defaults shown by _Help) takes ~10 lines here.
 from .._version import __version__
-from ..training.config import DATASET_HELP, cli_arguments, positive_int as _positive
+from ..training.config import (DATASET_HELP, cli_arguments, example_count as _count,
+                               positive_int as _positive)
 from . import commands
 
 # flag and add_argument keywords of each TrainConfig field, in field order
@@ -198,7 +199,7 @@ def _add_evaluate(sub):
     p.add_argument("--view", default="center", choices=["center", "10crop", "multiscale"],
                    help="the paper's evaluation views (multiscale: ImageNet-family nets)")
     p.add_argument("--batch-size", type=int, default=256, help="images per batch")
-    p.add_argument("--max-examples", type=int, default=None,
+    p.add_argument("--max-examples", type=_count, default=None, metavar="N",
                    help="score at most this many images; default: all")
     p.add_argument("--pixel-mean", default=None, help=PIXEL_MEAN_HELP)
     _train_option(p, "skip_bad_images", default=None, help=SKIP_BAD_IMAGES_HELP)
@@ -224,7 +225,7 @@ def _add_tune(sub):
                    help="widths to try")
     _train_option(p, "max_train_examples")
     _train_option(p, "skip_bad_images")
-    p.add_argument("--max-val-examples", type=int, default=None,
+    p.add_argument("--max-val-examples", type=_count, default=None, metavar="N",
                    help="validate on at most this many images; default: all")
     _train_option(p, "out", default="runs/tune", help="output folder")
     _train_option(p, "overwrite", help="start the search afresh")

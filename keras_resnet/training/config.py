@@ -60,6 +60,17 @@ def positive_int(text: str) -> int:
     return n
 
 
+def example_count(text: str) -> int:
+    """argparse type of the ``--max-*-examples`` options: a whole number >= 1 (0 would
+    read as "all", which leaving the option out already says)."""
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of images >= 1 (leave the option out to use all), "
+            f"got {text!r}") from None
+
+
 def holdout_value(text: str) -> int | float:
     """argparse type of ``--holdout``: a count (``5000``), a fraction (``0.1``) or a
     percentage (``10%``)."""
@@ -132,11 +143,12 @@ class TrainConfig:
         "fraction (0.1, 10%); default 10%; 0 trains on everything and validates on the "
         "test set. The test set always gives the final score", type=holdout_value)
     max_train_examples: int | None = _option(
-        None, "train on at most this many images (quick runs); default: all", type=int)
+        None, "train on at most this many images (quick runs); default: all",
+        type=example_count, metavar="N")
     max_test_examples: int | None = _option(
         None, "evaluate on at most this many test images (and holdout images: the "
         "holdout is taken from the training data first, then cut to this many); "
-        "default: all", type=int)
+        "default: all", type=example_count, metavar="N")
     data_dir: str | None = _option(
         None, "tensorflow-datasets data_dir; default: TFDS' own (~/tensorflow_datasets)")
     manual_dir: str | None = _option(

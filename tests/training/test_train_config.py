@@ -73,6 +73,23 @@ def test_cli_values_reach_the_config(monkeypatch):
     assert seen["verbose"] == 2 and seen["fused_bn"] is True
 
 
+@pytest.mark.parametrize("command, flag", [
+    (["train"], "--max-train-examples"), (["train"], "--max-test-examples"),
+    (["evaluate", "--weights", "w"], "--max-examples"), (["tune"], "--max-val-examples")])
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_a_limit_of_zero_or_fewer_examples_is_an_error_naming_the_flag(command, flag, value,
+                                                                      capsys):
+    """--max-train-examples 0 trained on every image (0 read as "no limit")."""
+    with pytest.raises(SystemExit) as info:
+        make_parser().parse_args(command + [flag, value])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}: expected a whole number of images >= 1" in err
+    assert "leave the option out to use all" in err and repr(value) in err
+    assert getattr(make_parser().parse_args(command + [flag, "7"]),
+                   flag[2:].replace("-", "_")) == 7
+
+
 BAD = [
     (dict(model="resnet7"), "Unknown model"),
     (dict(recipe="nope"), "unknown recipe"),

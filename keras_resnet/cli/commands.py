@@ -151,11 +151,13 @@ def cmd_demo(args):
 
 
 def cmd_train(args):
-    _quiet_tensorflow()
-    from ..training import TrainConfig, train
+    from ..training.config import TrainConfig
 
-    train(TrainConfig.from_mapping(args), verbose=2 if args.log_epochs else "auto",
-          fused_bn=not args.no_fused_bn)
+    config = TrainConfig.from_mapping(args)  # checked before TensorFlow's seconds of import
+    _quiet_tensorflow()
+    from ..training import train
+
+    train(config, verbose=2 if args.log_epochs else "auto", fused_bn=not args.no_fused_bn)
     return 0
 
 

@@ -220,12 +220,16 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a whole number >= 0 (0 or None: all), "
                                  f"got {value!r}")
         epochs, freeze = resolved.epochs, self.freeze_backbone
+        if _is_int(freeze) and freeze > 0 and not self.weights:  # first: whatever the epochs
+            raise ValueError(
+                f"--freeze-backbone {freeze} (freeze_backbone) needs pretrained weights: it "
+                "keeps a backbone that has already learnt fixed while a new classifier "
+                "trains, and without --weights there is none. Give them with --weights "
+                "TAG_OR_FILE (weights= in Python; e.g. --weights resnet20.fashion_mnist), or "
+                "leave --freeze-backbone out to train every layer from scratch")
         if not _is_int(freeze) or not 0 <= freeze <= epochs:
             raise ValueError(f"freeze_backbone must be between 0 and the {epochs} epochs, "
                              f"got {freeze!r}")
-        if freeze and not self.weights:
-            raise ValueError("freeze_backbone (--freeze-backbone) fine-tunes pretrained "
-                             "weights: give them with weights= (--weights TAG_OR_FILE)")
         if self.shortcut is not None and self.shortcut not in SHORTCUTS:
             raise ValueError(f"shortcut must be one of {SHORTCUTS}, got {self.shortcut!r}")
         if self.precision is not None and (not isinstance(self.precision, str)

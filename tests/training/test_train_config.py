@@ -101,7 +101,8 @@ BAD = [
     (dict(epochs=2, weights="w.weights.h5", freeze_backbone=3),
      "freeze_backbone must be between 0 and the 2 epochs"),
     (dict(weights="w.weights.h5", freeze_backbone=-1), "freeze_backbone must be between"),
-    (dict(epochs=2, freeze_backbone=1), "fine-tunes pretrained weights"),
+    (dict(epochs=2, freeze_backbone=1), "needs pretrained weights.*--weights TAG_OR_FILE"),
+    (dict(epochs=1, freeze_backbone=2), "needs pretrained weights"),  # not the range
     (dict(holdout=-1), "holdout must be a count >= 0"),
     (dict(holdout="10%"), "holdout must be a count >= 0"),
     (dict(holdout=1.5), "whole count or a fraction below 1"),
@@ -122,6 +123,19 @@ BAD = [
 def test_each_check_fails_with_a_clear_value_error(options, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**options)
+
+
+def test_freezing_without_weights_says_freezing_needs_them_and_names_the_flag(capsys):
+    """--freeze-backbone without --weights: the message said "fine-tunes pretrained
+    weights", or, past the epochs, only that the count was out of range."""
+    for extra in ([], ["--epochs", "1"]):
+        assert main(["train", "--model", "resnet8", "--freeze-backbone", "2",
+                     "--out", "unused", *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert "--freeze-backbone 2 (freeze_backbone) needs pretrained weights" in err
+        assert "--weights TAG_OR_FILE" in err and "leave --freeze-backbone out" in err
+    assert not os.path.exists("unused")
 
 
 def test_normal_forms_and_the_resolved_defaults(tmp_path, monkeypatch):

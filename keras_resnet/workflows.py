@@ -68,7 +68,8 @@ def export_trained(trained, path, format: str, *, dataset: str | None = None,
         the export report (see the exporters).
 
     Raises:
-        ValueError: options that do not go together, or a failed check.
+        ValueError: options that do not go together, a dataset with another number of
+            classes than the network's, or a failed check.
     """
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
@@ -96,13 +97,17 @@ def export_trained(trained, path, format: str, *, dataset: str | None = None,
     def raw(x):  # the uint8 images that the preprocessed batch x came from
         return np.clip(np.round((x + mean) * 255), 0, 255).astype("uint8")
 
+    def split(name):  # a dataset of other classes would verify against wrong labels
+        s = load_split(dataset, name, skip_bad_images=skip_bad_images)
+        if hasattr(trained, "check_classes"):
+            trained.check_classes(s, dataset)
+        return s
+
     x = y = rep = None
     if verify_images:
-        x, y = eval_arrays(load_split(dataset, "test", skip_bad_images=skip_bad_images),
-                           trained.family, mean, verify_images, **sizes)
+        x, y = eval_arrays(split("test"), trained.family, mean, verify_images, **sizes)
     if quantization == "int8":
-        rep, _ = eval_arrays(load_split(dataset, "train", skip_bad_images=skip_bad_images),
-                             trained.family, mean, representative, **sizes)
+        rep, _ = eval_arrays(split("train"), trained.family, mean, representative, **sizes)
     options = {"preprocessing": settings, "class_names": trained.class_names}
     if include_preprocessing:
         options["include_preprocessing"] = settings

@@ -254,6 +254,33 @@ class Trained:
         if self.family == "imagenet" and self.resize is None:
             self.resize = rundir.imagenet_resize(min(self.input_shape[:2]))
 
+    @property
+    def num_classes(self) -> int | None:
+        """The classes the network scores (its output's last dimension), or None."""
+        outputs = getattr(self.model, "outputs", None)
+        last = outputs[0].shape[-1] if outputs else None
+        return None if last is None else int(last)
+
+    def check_classes(self, split, dataset) -> None:
+        """Raises ValueError when ``split`` (of ``dataset``) has another number of
+        classes than the network scores: its labels are not the network's classes, and
+        an accuracy on them (or a verification against them) would mean nothing."""
+        k, m = self.num_classes, split.num_classes
+        if k is None or m is None or k == m:
+            return
+
+        def named(names):
+            if not names:
+                return ""
+            return f" ({', '.join(map(str, names[:5]))}{', ...' if len(names) > 5 else ''})"
+
+        own = (f", or leave --dataset out for the run's own ({self.dataset})"
+               if self.dataset and dataset != self.dataset else "")
+        raise ValueError(
+            f"the class counts differ: the network has {k} classes{named(self.class_names)}, "
+            f"the dataset {dataset} has {m}{named(split.class_names)}. Its labels are not "
+            f"this network's classes; give a dataset with the same {k} classes{own}")
+
     def skips_bad_images_in(self, dataset) -> bool:
         """Whether reading ``dataset`` (None: the run's own) leaves its unreadable files
         out: for the run's own folder, as the run did (:attr:`skip_bad_images`); for any

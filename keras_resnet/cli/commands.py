@@ -176,6 +176,7 @@ def _evaluate(weights, model_name, dataset, view, batch_size, max_examples, pixe
     dataset = dataset or t.dataset or "embedded"
     data = load_split(dataset, split, data_dir=data_dir, manual_dir=manual_dir,
                       skip_bad_images=skip_bad_images)
+    t.check_classes(data, dataset)  # else a score against another dataset's labels
     if max_examples:
         data = data.take(max_examples)
     h, w = t.input_shape[:2]

@@ -274,6 +274,32 @@ def test_export_and_evaluate_read_the_runs_folder_as_the_run_did(tmp_path, monke
         assert parser.parse_args(command + ["--skip-bad-images"]).skip_bad_images is True
 
 
+def test_a_dataset_of_another_class_count_is_refused_in_those_words(tmp_path, capsys):
+    """A 3-class folder run exported with --dataset embedded failed with "labels:
+    expected class indices in 0..2", and evaluate scored it against Fashion-MNIST's ten
+    labels without a word (20% "accuracy")."""
+    root = tmp_path / "photos"
+    write_image_folder(root, per_class=2, kinds=("png8_rgb",), classes=("a", "b", "c"))
+    run = _untrained_run(tmp_path / "run", root, ("a", "b", "c"))
+    for command in (["export", "--weights", str(run), "--dataset", "embedded", "--out",
+                     str(tmp_path / "m.tflite")],
+                    ["evaluate", "--weights", str(run), "--dataset", "embedded"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert "the class counts differ: the network has 3 classes (a, b, c), the dataset " \
+               "embedded has 10 (T-shirt/top" in err
+        assert f"leave --dataset out for the run's own ({root})" in err
+        assert "labels:" not in err and "Traceback" not in err and err.count("\n") == 1
+    assert not (tmp_path / "m.tflite").exists()
+    from keras_resnet.data import load_split
+
+    shipped = keras_resnet.load_trained("resnet20.fashion_mnist")  # no run of its own
+    with pytest.raises(ValueError, match=r"network has 10 classes \(T-shirt/top, Trouser, "
+                                         r"Pullover, Dress, Coat, \.\.\.\), the dataset .* has 3 "
+                                         r"\(a, b, c\)\. .*same 10 classes$"):
+        shipped.check_classes(load_split(str(root), "test"), str(root))
+
+
 def test_a_run_failing_before_its_first_epoch_leaves_nothing_behind(photos, tmp_path,
                                                                      monkeypatch):
     import keras

@@ -264,7 +264,7 @@ def test_export_and_evaluate_read_the_runs_folder_as_the_run_did(tmp_path, monke
         assert main(command) == 2
         err = capsys.readouterr().err
         assert str(path) in err and "pass --skip-bad-images" in err
-        assert main(command + ["--skip-bad-images"]) == 0
+    assert main(export + [str(strict), "--skip-bad-images"]) == 0
     assert len(seen["calibration"]) == 8
     from keras_resnet.cli.main import make_parser
 

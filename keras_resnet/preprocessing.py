@@ -212,6 +212,21 @@ class Preprocessing:
                 return int(a.shape[-1])
         return 3 if self.channel_order == "BGR" else None
 
+    @property
+    def is_identity(self) -> bool:
+        """Whether it leaves pixel values as they are (raw 0-255 pixels are then the
+        network's input)."""
+        return (self.scale == 1.0 and not np.any(self.mean) and self.channel_order != "BGR"
+                and (self.std is None or bool(np.all(self.std == 1))))
+
+    def value_range(self) -> tuple[float, float]:
+        """``(low, high)``: the least and greatest value any channel of any pixel
+        0-255 becomes (float64; the normalisation is linear, so the extremes are those
+        of pixels 0 and 255)."""
+        std = 1.0 if self.std is None else self.std
+        ends = [(0.0 * self.scale - self.mean) / std, (255.0 * self.scale - self.mean) / std]
+        return float(np.min(ends)), float(np.max(ends))
+
     def check_fits(self, input_shape, data_format: str = "channels_last",
                    what: str = "the model", label: str | None = None):
         """Raise ValueError unless these numbers apply to images of ``input_shape``

@@ -44,8 +44,9 @@ def describe_preprocessing(settings: Preprocessing | None, *, in_model: bool = F
 
 
 def read_preprocessing(metadata: dict | None) -> Preprocessing | None:
-    """The :class:`~keras_resnet.Preprocessing` an artifact's record holds (None when it
-    records none, or only that its preprocessing is inside)."""
+    """The :class:`~keras_resnet.Preprocessing` an artifact's record holds, also where
+    the file applies it inside (``in_model``); None when it records none, or only that
+    its preprocessing is inside."""
     record = (metadata or {}).get("preprocessing") or {}
     if "mode" not in record:
         return None

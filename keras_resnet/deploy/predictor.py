@@ -55,7 +55,7 @@ from .keras_export import export_with_keras
 from .quantize import quantize_ir
 from .runtimes import LiteRTRunner, OnnxRuntimeRunner, OpenVINORunner, openvino_cpu_capabilities
 from ..pretrained.transforms import as_preprocessing
-from .serving import check_batch, keras_call, serving_model
+from .serving import check_batch, check_preprocessed, keras_call, serving_model
 from .timing import median_latency_ms
 from .tflite import tflite_flatbuffer
 from .verify import ExportVerificationError, check_outputs, classifier_key, reference_outputs
@@ -190,10 +190,17 @@ class _KerasRunner:
         return {k: np.asarray(self._np(v), "float32") for k, v in self.fn(x).items()}
 
 
-def _is_identity(pre) -> bool:
-    """Whether ``pre`` leaves pixel values as they are (raw pixels are then its input)."""
-    return (pre.scale == 1.0 and not np.any(pre.mean) and pre.channel_order != "BGR"
-            and (pre.std is None or bool(np.all(pre.std == 1))))
+def _normalises_inside(model) -> bool:
+    """Whether the model's first layer after its input rescales or normalises (what
+    ``build(..., include_preprocessing=...)`` puts there): raw pixels, cast to float,
+    are then its input."""
+    import keras
+
+    for layer in getattr(model, "layers", ()):
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        return isinstance(layer, (keras.layers.Rescaling, keras.layers.Normalization))
+    return False
 
 
 def _check_fraction(value, what):
@@ -263,8 +270,10 @@ class Predictor:
 
     Raises:
         TypeError, ValueError: a model or argument it cannot take (says what to do);
-            raw uint8 pixels (as images, calibration or verification images) for a
-            model that takes preprocessed float images, where ``preprocessing`` says so.
+            integer pixels (as images, calibration or verification images) for a
+            model that takes float images, unless ``preprocessing`` leaves pixels as
+            they are or the model's first layer normalises them; float values no pixel
+            0-255 becomes under ``preprocessing`` (raw pixels cast to float).
         ImportError: ``precision="bfloat16"`` or ``"int8"`` on OpenVINO without it.
         RuntimeError: no candidate reproduced the model (each one's reason listed).
     """
@@ -311,6 +320,7 @@ class Predictor:
             raise ValueError(f"Predictor needs a fixed input size, got {(None, *shape)}: "
                              "build the model with input_shape=(H, W, C)")
         self.preprocessing = None if preprocessing is None else as_preprocessing(preprocessing)
+        self._normalises_inside = _normalises_inside(model)
         if self.preprocessing is not None:
             self.preprocessing.check_fits(shape, self.signature.data_format,
                                           f"model {model.name!r}")
@@ -506,19 +516,22 @@ class Predictor:
         and verification images, an int8 candidate calibrated and checked on the wrong
         values)."""
         x = np.asarray(x)
-        if (x.dtype == np.uint8 and self.signature.input_dtype != "uint8"
-                and self.preprocessing is not None and not _is_identity(self.preprocessing)):
-            raise ValueError(
-                f"{what}: raw uint8 pixels, but this model takes preprocessed float images "
-                f"({self.preprocessing.mode} preprocessing): pass "
-                "predictor.preprocessing(images) instead")
-        if (what == "calibration_images" and x.dtype == np.uint8
-                and self.signature.input_dtype != "uint8" and self.preprocessing is None):
-            warnings.warn(
-                "calibration_images are uint8 but the model takes float32 images: int8 "
-                "ranges are calibrated on exactly these values. If the model expects "
-                "preprocessed images, preprocess them first (give preprocessing= and the "
-                "Predictor checks this)", stacklevel=3)
+        if self.signature.input_dtype != "uint8":
+            pre = self.preprocessing
+            if x.dtype.kind in "iu" and pre is not None and not pre.is_identity:
+                raise ValueError(
+                    f"{what}: {x.dtype} pixels, but this model takes preprocessed float "
+                    f"images ({pre.mode} preprocessing): pass predictor.preprocessing(images) "
+                    "instead")
+            if x.dtype.kind in "iu" and pre is None and not self._normalises_inside:
+                raise ValueError(
+                    f"{what}: {x.dtype} pixels, but this model takes float32 images and "
+                    "nothing says how they are made from pixels: give preprocessing= (a "
+                    "weights tag, a run's load_trained(...).preprocessing or a "
+                    "keras_resnet.Preprocessing) and pass predictor.preprocessing(images); "
+                    "if the model takes 0-255 pixel values as they are, pass "
+                    "images.astype('float32')")
+            check_preprocessed(x, pre, what, "pass predictor.preprocessing(pixels) instead")
         return check_batch(x, self.signature, what)
 
     def runner(self, candidate: str):

@@ -26,11 +26,17 @@ import threading
 import numpy as np
 
 from .metadata import check_openvino_weights, read_metadata, read_preprocessing
-from .serving import Signature, check_batch, check_batch_shape, check_uint8_values
+from .serving import (Signature, check_batch, check_batch_shape, check_preprocessed,
+                      check_uint8_values)
 
 SIGNATURE = "serving_default"
 OPENVINO_PRECISIONS = {"float32": "f32", "bfloat16": "bf16"}
 _ORT_DTYPES = {"tensor(float)": "float32", "tensor(uint8)": "uint8"}
+
+
+_PIXELS_OR_NORMALISED = (
+    "If its network takes 0-255 pixel values as they are, pass images.astype('float32'); "
+    "if it was trained on normalised images, normalise them as it was trained")
 
 
 def _threads(num_threads):
@@ -438,8 +444,9 @@ class CheckedRunner:
 
     @property
     def preprocessing(self):
-        """The :class:`~keras_resnet.Preprocessing` the file records (how to make its
-        input from pixels; None when the file records none or has it inside)."""
+        """The :class:`~keras_resnet.Preprocessing` the file records: how to make its
+        float input from pixels, or, for a file that takes raw pixels (recorded
+        ``in_model``), what it applies inside; None when it records none."""
         return read_preprocessing(self.record)
 
     @property
@@ -450,9 +457,16 @@ class CheckedRunner:
     def __call__(self, x):
         x = np.asarray(x)
         info = (self.record or {}).get("input")
-        if not info:  # a file written elsewhere: passed as given (float64 as float32)
+        integers = x.dtype.kind in "iu"
+        if not info:  # a file written elsewhere: checked as its runtime declares it
+            file_input = getattr(self.runner, "file_input", None)
+            if integers and file_input is not None and file_input.dtype.kind == "f":
+                raise ValueError(
+                    f"images: this file takes {file_input.dtype} images and records nothing "
+                    f"about them (it has no keras_resnet metadata), got {x.dtype} pixels. "
+                    f"{_PIXELS_OR_NORMALISED}")
             return self.runner(x.astype("float32") if x.dtype == np.float64 else x)
-        if info["dtype"] == "int8" and x.dtype.kind in "iu":
+        if info["dtype"] == "int8" and integers:
             raise ValueError(
                 "images: this file's input tensor is int8, and this runner quantises float "
                 "preprocessed images into it with the file's own scale and zero point: "
@@ -461,23 +475,23 @@ class CheckedRunner:
         layout = "channels_first" if info.get("layout") == "NCHW" else "channels_last"
         signature = Signature(info["name"], tuple(info["shape"][1:]), dtype, (), "dict",
                               "float32", layout)
-        if dtype == "float32" and x.dtype == np.uint8:
-            recorded = self.record.get("preprocessing")
-            if (recorded or {}).get("in_model") is False:
+        recorded = self.record.get("preprocessing")
+        if dtype == "float32" and (recorded or {}).get("in_model") is False:
+            if integers:
                 raise ValueError(
                     "images: this file takes preprocessed float images (its metadata's "
                     "'preprocessing' says how to make them from pixels: the runner's "
-                    ".preprocessing), got raw uint8 pixels: preprocess them first, or "
+                    f".preprocessing), got {x.dtype} pixels: preprocess them first, or "
                     "export with include_preprocessing= to get a file that takes uint8")
-            if recorded is None:
-                # Cast to float, raw pixels would run and give the classes of wrong
-                # inputs whenever the network was trained on normalised images (every
-                # pretrained one): the file cannot tell, so the caller says which.
-                raise ValueError(
-                    "images: this file takes float32 images and records no preprocessing "
-                    "(it was exported without preprocessing=), got raw uint8 pixels. If "
-                    "its network takes 0-255 pixel values as they are, pass "
-                    "images.astype('float32'); if it was trained on normalised images, "
-                    "normalise them as it was trained (or export again with "
-                    "preprocessing= or include_preprocessing=)")
+            check_preprocessed(x, self.preprocessing, "images",
+                               "give runner.preprocessing(pixels) instead")
+        if dtype == "float32" and recorded is None and integers:
+            # Cast to float, raw pixels would run and give the classes of wrong inputs
+            # whenever the network was trained on normalised images (every pretrained
+            # one): the file cannot tell, so the caller says which.
+            raise ValueError(
+                "images: this file takes float32 images and records no preprocessing "
+                f"(it was exported without preprocessing=), got {x.dtype} pixels. "
+                f"{_PIXELS_OR_NORMALISED} (or export again with preprocessing= or "
+                "include_preprocessing=)")
         return self.runner(check_batch(x, signature, "images"))

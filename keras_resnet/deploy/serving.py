@@ -399,6 +399,25 @@ def check_uint8_values(x, what="images"):
                          "give the images as stored, before any normalisation")
 
 
+def check_preprocessed(x, preprocessing, what="images", how="preprocess them first"):
+    """Raise ValueError where ``x`` (float, for a network that takes ``preprocessing``'s
+    output) holds values no 0-255 pixel becomes: above the top of
+    :meth:`~keras_resnet.Preprocessing.value_range` by more than the range's width, and
+    above 20. That is raw pixels cast to float (0-255 where e.g. torch-mode values lie
+    in [-2.2, 2.7]), which would run and answer for the wrong input. Caffe-mode values
+    share the pixels' scale, and are not told apart from them; a preprocessing that
+    leaves pixels alone checks nothing."""
+    if preprocessing is None or preprocessing.is_identity or x.dtype.kind != "f" or not x.size:
+        return
+    low, high = preprocessing.value_range()
+    top = float(np.nanmax(x)) if np.isfinite(x).any() else None
+    if top is not None and top > max(high + (high - low), 20.0):
+        raise ValueError(
+            f"{what}: values up to {top:.4g}, but {preprocessing.mode} preprocessing makes "
+            f"pixels 0-255 into [{low:.3g}, {high:.3g}]: these look like raw pixels cast to "
+            f"float; {how}")
+
+
 def check_batch(x, signature: Signature, what: str = "images"):
     """``x`` as an array of the signature's dtype; a clear error for a wrong shape."""
     x = np.asarray(x)

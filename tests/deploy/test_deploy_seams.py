@@ -213,7 +213,7 @@ def test_written_files_refuse_the_wrong_kind_of_batch(raw_and_float_files):
     # the float file: its input name read from its metadata; raw pixels refused
     run = open_artifact(folder / "float.tflite")
     assert np.mean(run(pre.astype("float64"))["predictions"].argmax(1) == y) >= 0.85
-    with pytest.raises(ValueError, match="takes preprocessed float images.*got raw uint8"):
+    with pytest.raises(ValueError, match="takes preprocessed float images.*got uint8 pixels"):
         run(raw)
 
 

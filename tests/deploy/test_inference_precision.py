@@ -233,27 +233,43 @@ def test_precision_argument_errors(shipped):
             keras_resnet.Predictor(model, timing_batch=bad)
 
 
-def test_raw_pixels_for_a_preprocessed_model_are_refused_or_warned(shipped):
+def test_raw_pixels_for_a_preprocessed_model_are_refused(shipped):
     """uint8 pixels cast to float run and answer wrongly (and calibrate int8 on the wrong
-    values): refused where the Predictor knows the model's preprocessing, a warning for
-    calibration images where it does not."""
+    values): refused where the Predictor knows the model's preprocessing, and where it
+    knows none (it was a warning for calibration images only, and images served
+    silently: the shipped net answered for unnormalised input); 0-255 pixels cast to
+    float are refused too. A model that normalises in its first layer takes pixels."""
     model, _, x, _ = shipped
     _, (x_test, _) = load_embedded()
     raw = np.asarray(x_test[:8])[..., None] if np.asarray(x_test).ndim == 3 else x_test[:8]
     assert raw.dtype == np.uint8
     p = keras_resnet.Predictor(model, backend="keras", verify_images=x[:4],
                                preprocessing="resnet20.fashion_mnist")
-    with pytest.raises(ValueError, match=r"raw uint8 pixels.*predictor.preprocessing"):
-        p(raw)
+    for pixels in (raw, raw.astype("int64")):
+        with pytest.raises(ValueError, match=rf"{pixels.dtype} pixels.*predictor.preprocessing"):
+            p(pixels)
+    with pytest.raises(ValueError, match=r"values up to 25\d.*look like raw pixels"):
+        p(raw.astype("float32"))
     ready = p.preprocessing(raw)
     np.testing.assert_allclose(p(ready), np.asarray(model(ready, training=False)),
                                rtol=1e-4, atol=1e-5)
-    with pytest.raises(ValueError, match="calibration_images: raw uint8 pixels"):
+    with pytest.raises(ValueError, match="calibration_images: uint8 pixels"):
         keras_resnet.Predictor(model, backend="keras", precision="float32",
                                calibration_images=raw, preprocessing="resnet20.fashion_mnist")
-    with pytest.warns(UserWarning, match="calibration_images are uint8"):
-        keras_resnet.Predictor(model, backend="keras", calibration_images=raw,
-                               verify_images=x[:4])
+    unknown = keras_resnet.Predictor(model, backend="keras", verify_images=x[:4])
+    for call in (lambda: unknown(raw),
+                 lambda: keras_resnet.Predictor(model, backend="keras", calibration_images=raw,
+                                                verify_images=x[:4])):
+        with pytest.raises(ValueError, match=r"uint8 pixels.*nothing says how they are made.*"
+                                             r"preprocessing=.*astype\('float32'\)"):
+            call()
+    np.testing.assert_allclose(unknown(ready), p(ready), rtol=1e-6)
+    # the preprocessing inside the model: pixels are its input
+    inside = keras_resnet.build("resnet20", input_shape=(28, 28, 1), classes=10,
+                                weights="resnet20.fashion_mnist", include_preprocessing=True)
+    served = keras_resnet.Predictor(inside, backend="keras", verify_images=raw[:4])
+    np.testing.assert_allclose(served(raw), np.asarray(model(ready, training=False)),
+                               rtol=1e-4, atol=1e-5)
 
 
 # ------------------------------------------------------------------ export.openvino int8

@@ -234,3 +234,61 @@ def test_the_ir_record_read_from_the_xml_text_is_openvinos_rt_info(files):
         ir.get_rt_info(["keras_resnet"]).astype(str))
     weights = json.loads(ir.get_rt_info(["keras_resnet_weights"]).astype(str))
     assert weights["bytes"] == len(open(paths["openvino"][:-4] + ".bin", "rb").read())
+
+
+_INTEGERS = ["uint8", "uint16", "int32", "int64", "list"]
+
+
+def _without_record(path, out):
+    import onnx
+
+    proto = onnx.load(path)
+    del proto.metadata_props[:]
+    onnx.save(proto, out)
+    return out
+
+
+@pytest.mark.parametrize("dtype", _INTEGERS)
+def test_integer_pixels_into_a_float_file_are_refused_whatever_it_records(files, tmp_path,
+                                                                          dtype):
+    """Only uint8 was refused: int64, int32, uint16 pixels (or nested lists of ints)
+    ran cast to float into a file that records no preprocessing, and any integers into
+    a file with no record at all (another tool's), answering for the wrong input."""
+    from keras_resnet.deploy import open_artifact, read_metadata
+
+    model, paths = files
+    bare = _without_record(paths["onnx"], str(tmp_path / "bare.onnx"))
+    assert not read_metadata(bare)
+    pixels = np.random.default_rng(6).integers(0, 256, (2, 12, 12, 1))
+    given = pixels.tolist() if dtype == "list" else pixels.astype(dtype)
+    for path, message in ((paths["onnx"], "records no preprocessing"),
+                          (bare, "records nothing about them")):
+        run = open_artifact(path)
+        with pytest.raises(ValueError, match=rf"{message}.*pixels.*astype\('float32'\)"):
+            run(given)
+        np.testing.assert_allclose(run(pixels.astype("float32"))["predictions"],
+                                   np.asarray(model(pixels.astype("float32"))),
+                                   rtol=1e-4, atol=1e-4)
+
+
+def test_raw_pixels_as_floats_into_a_preprocessed_file_are_refused(tmp_path):
+    """A file that records torch-mode preprocessing (values in [-2.2, 2.7]) given 0-255
+    pixels cast to float ran and answered for them; the preprocessed batch runs."""
+    from keras_resnet import Preprocessing
+    from keras_resnet.deploy import open_artifact
+
+    model, path = _tiny(3), str(tmp_path / "torch.onnx")
+    export.onnx(model, path, preprocessing="torch")
+    run = open_artifact(path)
+    pixels = np.random.default_rng(7).integers(0, 256, (2, 12, 12, 3)).astype("float32")
+    with pytest.raises(ValueError, match=r"values up to 25\d.*\[-2.12, 2.64\].*look like raw "
+                                         r"pixels.*runner\.preprocessing\(pixels\)"):
+        run(pixels)
+    with pytest.raises(ValueError, match="got int64 pixels: preprocess them first"):
+        run(pixels.astype("int64"))
+    x = run.preprocessing(pixels)
+    assert run.preprocessing == Preprocessing.from_mode("torch")
+    np.testing.assert_allclose(run(x)["predictions"], np.asarray(model(x)), rtol=1e-4,
+                               atol=1e-4)
+    # noise of the preprocessed scale is not refused (a probe batch, say)
+    run(np.random.default_rng(8).normal(0, 3, (2, 12, 12, 3)).astype("float32"))

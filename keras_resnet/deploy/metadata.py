@@ -242,7 +242,7 @@ def read_metadata(path) -> dict | None:
     if os.path.isdir(path):
         file = os.path.join(path, "assets.extra", f"{KEY}.json")
         return json.load(open(file)) if os.path.exists(file) else None
-    kind = next((k for k in readers if path.endswith(k)), None)
+    kind = next((k for k in readers if path.lower().endswith(k)), None)
     if kind is None:
         raise ValueError(f"{path}: expected a .onnx, .xml (OpenVINO IR) or .tflite file or a "
                          "SavedModel folder")

@@ -158,6 +158,19 @@ def openvino_cpu_capabilities() -> list:
     return list(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
 
 
+def _openvino_failure(path, error) -> str:
+    """One line for OpenVINO's multi-line error on reading or compiling ``path``: its
+    failed check, and the likeliest cause (an ``.xml`` beside the ``.bin`` of another
+    export, which a file without this package's record cannot rule out)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    check = next((line for line in lines if line.startswith("Check ")), lines[-1] if lines
+                 else type(error).__name__)
+    weights = os.path.splitext(path)[0] + ".bin"
+    return (f"OpenVINO could not read or compile {path} ({check[:240]}): an IR is the .xml "
+            f"and the .bin written with it; if {weights} comes from another export or was "
+            "replaced, put the matching pair together, or export it again")
+
+
 class OpenVINORunner:
     """An OpenVINO IR (``.xml``) compiled for the CPU at ``precision``.
 
@@ -203,8 +216,11 @@ class OpenVINORunner:
                        "PERFORMANCE_HINT": "LATENCY",
                        "INFERENCE_NUM_THREADS": self.num_threads}
         self._core = core
-        self.model = core.read_model(self.path)
-        self.compiled = core.compile_model(self.model, "CPU", self.config)
+        try:
+            self.model = core.read_model(self.path)
+            self.compiled = core.compile_model(self.model, "CPU", self.config)
+        except RuntimeError as e:
+            raise ValueError(_openvino_failure(self.path, e)) from None
         ran = self.compiled.get_property("INFERENCE_PRECISION_HINT")
         ran = ran.get_type_name() if hasattr(ran, "get_type_name") else str(ran)
         if ran != OPENVINO_PRECISIONS[precision]:
@@ -282,8 +298,13 @@ class LiteRTRunner:
         from ai_edge_litert.interpreter import Interpreter
 
         content = model if isinstance(model, bytes) else open(os.fspath(model), "rb").read()
-        self.interpreter = Interpreter(model_content=content,
-                                       num_threads=_threads(num_threads))
+        try:
+            self.interpreter = Interpreter(model_content=content,
+                                           num_threads=_threads(num_threads))
+        except ValueError as e:  # LiteRT's own message names no file
+            what = "the TFLite bytes" if isinstance(model, bytes) else os.fspath(model)
+            raise ValueError(f"{what} is not a readable TFLite file ({e}): truncated, or "
+                             "not a .tflite flatbuffer; export it again") from None
         signatures = self.interpreter.get_signature_list()
         if SIGNATURE not in signatures:
             raise ValueError(f"the TFLite file has no signature {SIGNATURE!r} "
@@ -291,6 +312,8 @@ class LiteRTRunner:
                              "keras_resnet.export.tflite")
         self.runner = self.interpreter.get_signature_runner(SIGNATURE)
         details = self.runner.get_input_details()
+        if input_name not in details and len(details) == 1:  # e.g. TFLiteConverter's own
+            input_name = next(iter(details))
         if input_name not in details:
             raise ValueError(f"TFLite signature lacks input {input_name!r}: {sorted(details)}")
         self.input_name = input_name
@@ -342,7 +365,16 @@ class SavedModelRunner:
     def __init__(self, path, input_name="images", num_threads=None):
         import tensorflow as tf
 
-        signatures = tf.saved_model.load(os.fspath(path)).signatures
+        try:
+            signatures = tf.saved_model.load(os.fspath(path)).signatures
+        except (OSError, IndexError, ValueError, tf.errors.OpError) as e:
+            # TensorFlow's messages for a damaged folder (an empty one, a missing
+            # variables/, a truncated variables file) name its readers, not the folder
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ValueError(
+                f"{path} is not a readable SavedModel folder ({first[:200]}): it needs "
+                "saved_model.pb and the variables/ folder written with it, whole; export "
+                "it again") from None
         if SIGNATURE not in signatures:
             raise ValueError(f"{path}: the SavedModel has no signature {SIGNATURE!r} "
                              f"(it has {sorted(signatures)})")
@@ -410,10 +442,11 @@ def open_artifact(path, *, precision="float32", num_threads=None, input_name=Non
         raise FileNotFoundError(f"{path} not found")
     if not os.path.isdir(path) and os.path.getsize(path) == 0:
         raise ValueError(f"{path} is empty")
-    if not (os.path.isdir(path) or path.endswith((".onnx", ".xml", ".tflite"))):
+    suffix = "" if os.path.isdir(path) else os.path.splitext(path)[1].lower()
+    if not (os.path.isdir(path) or suffix in (".onnx", ".xml", ".tflite")):
         raise ValueError(f"{path}: expected a .onnx, .xml (OpenVINO IR) or .tflite file or "
                          "a SavedModel folder")
-    if path.endswith(".xml"):  # reads the XML text itself: no openvino needed yet
+    if suffix == ".xml":  # reads the XML text itself: no openvino needed yet
         check_openvino_weights(path)
     try:
         record = read_metadata(path)
@@ -423,9 +456,9 @@ def open_artifact(path, *, precision="float32", num_threads=None, input_name=Non
         input_name = (record or {}).get("input", {}).get("name", "images")
     if os.path.isdir(path):
         runner = SavedModelRunner(path, input_name, num_threads)
-    elif path.endswith(".onnx"):
+    elif suffix == ".onnx":
         runner = OnnxRuntimeRunner(path, num_threads)
-    elif path.endswith(".xml"):
+    elif suffix == ".xml":
         runner = OpenVINORunner(path, precision, num_threads)
     else:
         runner = LiteRTRunner(path, input_name, num_threads)

@@ -292,3 +292,70 @@ def test_raw_pixels_as_floats_into_a_preprocessed_file_are_refused(tmp_path):
                                atol=1e-4)
     # noise of the preprocessed scale is not refused (a probe batch, say)
     run(np.random.default_rng(8).normal(0, 3, (2, 12, 12, 3)).astype("float32"))
+
+
+def test_damaged_or_mismatched_files_say_what_they_are_in_one_line(files, tmp_path):
+    """TensorFlow answered a damaged SavedModel folder with its readers' errors
+    (OSError, FileNotFoundError from a TensorSliceReader, an IndexError), LiteRT a
+    truncated file without naming it, OpenVINO an IR beside a foreign .bin (from a
+    tool that records no weights digest) with a multi-line validation trace."""
+    import re
+    import shutil
+
+    from keras_resnet.deploy import open_artifact
+
+    _, paths = files
+    folder = paths["saved_model"]
+    cases = {}
+    cases["empty"] = tmp_path / "empty"
+    cases["empty"].mkdir()
+    cases["no_variables"] = tmp_path / "no_variables"
+    shutil.copytree(folder, cases["no_variables"])
+    shutil.rmtree(cases["no_variables"] / "variables")
+    cases["truncated"] = tmp_path / "truncated"
+    shutil.copytree(folder, cases["truncated"])
+    for data in (cases["truncated"] / "variables").glob("*data*"):
+        data.write_bytes(data.read_bytes()[:data.stat().st_size // 2])
+    for name, path in cases.items():
+        with pytest.raises(ValueError, match=r"is not a readable SavedModel folder \(.*\): "
+                                             r"it needs saved_model.pb and the variables/"):
+            open_artifact(path)
+    short = tmp_path / "short.tflite"
+    short.write_bytes(open(paths["tflite"], "rb").read()[:1000])
+    with pytest.raises(ValueError, match=r"short.tflite is not a readable TFLite file"):
+        open_artifact(short)
+    # an IR without this package's record, beside the .bin of a different network
+    other = tmp_path / "other.xml"
+    keras.utils.set_random_seed(1)
+    export.openvino(keras.Sequential([keras.Input((12, 12, 1)), keras.layers.Conv2D(8, 3),
+                                      keras.layers.GlobalAveragePooling2D(),
+                                      keras.layers.Dense(3)]), str(other))
+    xml = re.sub(r"<keras_resnet_weights[^>]*/>", "", open(paths["openvino"]).read())
+    (tmp_path / "foreign.xml").write_text(xml)
+    shutil.copy(tmp_path / "other.bin", tmp_path / "foreign.bin")
+    with pytest.raises(ValueError, match=r"OpenVINO could not read or compile .*foreign.xml "
+                                         r"\(Check .*\): an IR is the .xml and the .bin "
+                                         r"written with it; if .*foreign.bin comes from"):
+        open_artifact(tmp_path / "foreign.xml")
+
+
+def test_upper_case_suffixes_and_a_converters_own_input_name(files, tmp_path):
+    """open_artifact("m.ONNX") said the suffix was unknown; a TFLiteConverter file's
+    one input (not named 'images') was refused by name."""
+    import shutil
+
+    import tensorflow as tf
+
+    from keras_resnet.deploy import open_artifact
+
+    model, paths = files
+    x = np.random.default_rng(9).normal(size=(2, 12, 12, 1)).astype("float32")
+    want = np.asarray(model(x))
+    for kind, upper in (("onnx", "m.ONNX"), ("tflite", "m.TFLite")):
+        shutil.copy(paths[kind], tmp_path / upper)
+        got = next(iter(open_artifact(tmp_path / upper)(x).values()))
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    converted = tmp_path / "converted.tflite"
+    converted.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    got = next(iter(open_artifact(converted)(x).values()))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)

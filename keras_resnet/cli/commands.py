@@ -309,6 +309,7 @@ def cmd_plot(args):
 
 def cmd_convert(args):
     _quiet_tensorflow()
+    from ..arch.complexity import parameter_count
     from ..pretrained.record import save_weights
     from ..zoo import build
 
@@ -318,7 +319,7 @@ def cmd_convert(args):
     model = build(args.arch, weights=args.src, include_top=not args.no_top, **options)
     save_weights(model, args.out)  # records the architecture (v1 / v1.5 told apart)
     print(f"Converted {args.src} -> {args.out} ({model.name}, "
-          f"{model.count_params():,} parameters, "
+          f"{parameter_count(model):,} parameters, "
           f"{'no top' if args.no_top else 'with classifier'}). Load it with "
           f"keras_resnet.build({args.arch!r}, weights={args.out!r}"
           f"{', include_top=False' if args.no_top else ''}"

@@ -208,7 +208,10 @@ def _callbacks(run: RunState) -> list:
 
 
 def _announce(run: RunState) -> None:
-    """Print the run's one-line summary."""
+    """Print the run's one-line summary (parameters counted as the README's model
+    table and torchvision count them: without BatchNorm's moving statistics)."""
+    from ..arch.complexity import parameter_count
+
     c, r = run.config, run.recipe
     shape = run.input_shape
     source = ("" if c.recipe is not None
@@ -218,7 +221,7 @@ def _announce(run: RunState) -> None:
         f"(BatchNormalization excepted) at {UNFROZEN_LR_FACTOR:g}x the rate"
         if c.freeze_backbone else "")) if c.weights else ""
     test = f" / {run.test_split.size} test" if run.k else ""
-    print(f"Training {run.spec.name} ({run.net.count_params():,} parameters) on "
+    print(f"Training {run.spec.name} ({parameter_count(run.net):,} parameters) on "
           f"{c.dataset}: {run.train_split.size} train / {run.val_split.size} "
           f"{run.val_name} (validation){test} images of "
           f"{shape[0]}x{shape[1]}x{run.channels} ({run.size_from}), recipe "

@@ -163,6 +163,23 @@ def test_custom_spec_builds_and_counts():
     assert wide.name == "mine"
 
 
+def test_one_parameter_count_everywhere_without_batchnorm_statistics():
+    """keras-resnet train printed count_params() (271,098 for resnet20) beside the
+    README's 269,722: the count now leaves BatchNorm's moving statistics out
+    everywhere, and a frozen backbone does not change it."""
+    from keras_resnet.arch.complexity import parameter_count
+
+    model = keras_resnet.build("resnet20")
+    bn = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    statistics = sum(2 * layer.moving_mean.shape[0] for layer in bn)
+    assert statistics == 1376
+    assert parameter_count(model) == model.count_params() - statistics == 269_722
+    assert parameter_count(model) == model_complexity(model).params
+    for layer in model.layers[:-1]:
+        layer.trainable = False
+    assert parameter_count(model) == 269_722
+
+
 # ------------------------------------------------------------------ weights file
 def test_weights_file_round_trip_and_mismatch(tmp_path):
     src = keras_resnet.ResNet20(input_shape=(28, 28, 1))

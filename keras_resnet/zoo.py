@@ -262,12 +262,13 @@ class Trained:
         return None if last is None else int(last)
 
     def check_classes(self, split, dataset) -> None:
-        """Raises ValueError when ``split`` (of ``dataset``) has another number of
-        classes than the network scores: its labels are not the network's classes, and
-        an accuracy on them (or a verification against them) would mean nothing."""
+        """Raises ValueError when ``split`` (of ``dataset``) is not labelled with the
+        network's classes: another number of classes, other class names (both sides
+        named; compared in label order, ignoring case, spaces and punctuation), or class
+        folders that the split's labels leave out (a test folder's classes that its
+        training tree lacks). An accuracy on such labels (or a verification against
+        them) would mean nothing, or leave images out without a word."""
         k, m = self.num_classes, split.num_classes
-        if k is None or m is None or k == m:
-            return
 
         def named(names):
             if not names:
@@ -276,10 +277,39 @@ class Trained:
 
         own = (f", or leave --dataset out for the run's own ({self.dataset})"
                if self.dataset and dataset != self.dataset else "")
-        raise ValueError(
-            f"the class counts differ: the network has {k} classes{named(self.class_names)}, "
-            f"the dataset {dataset} has {m}{named(split.class_names)}. Its labels are not "
-            f"this network's classes; give a dataset with the same {k} classes{own}")
+        unread = getattr(split, "unread_classes", ())
+        if unread:
+            images = sum(n for _, n in unread)
+            folders = ", ".join(f"{c} ({n} images)" for c, n in unread[:5])
+            raise ValueError(
+                f"the dataset {dataset} has class folder(s) in {split.name} that its "
+                f"training classes lack: {folders}{', ...' if len(unread) > 5 else ''}; "
+                f"their {images} images would be left out of the score. The network "
+                f"scores {k if k is not None else len(self.class_names or ())} classes"
+                f"{named(self.class_names)}: remove or move those folders, or give a "
+                f"dataset with the network's classes{own}")
+        if k is not None and m is not None and k != m:
+            raise ValueError(
+                f"the class counts differ: the network has {k} classes"
+                f"{named(self.class_names)}, the dataset {dataset} has {m}"
+                f"{named(split.class_names)}. Its labels are not this network's classes; "
+                f"give a dataset with the same {k} classes{own}")
+        mine, theirs = self.class_names, split.class_names
+        if mine and theirs and len(mine) == len(theirs) and (
+                [_class_key(c) for c in mine] != [_class_key(c) for c in theirs]):
+            first = next(i for i, (a, b) in enumerate(zip(mine, theirs))
+                         if _class_key(a) != _class_key(b))
+
+            def listed(names):
+                return f"[{', '.join(map(str, names[:10]))}{', ...' if len(names) > 10 else ''}]"
+
+            raise ValueError(
+                f"the class names differ: the network's classes are {listed(mine)}, the "
+                f"dataset {dataset}'s are {listed(theirs)} (in label order; label {first} is "
+                f"{mine[first]!r} here, {theirs[first]!r} there). Its labels are not this "
+                f"network's classes, so a score would mean nothing; give a dataset with "
+                f"the network's classes (an image folder's class folders named as they "
+                f"are){own}")
 
     def skips_bad_images_in(self, dataset) -> bool:
         """Whether reading ``dataset`` (None: the run's own) leaves its unreadable files
@@ -317,6 +347,12 @@ class Trained:
         return Preprocessing(mode="pixel_mean", scale=1 / 255, mean=mean, std=None,
                              channel_order="gray" if mean.shape[-1] == 1 else "RGB",
                              **geometry)
+
+
+def _class_key(name) -> str:
+    """A class name as :meth:`Trained.check_classes` compares it: lower case, letters
+    and digits only ("Ankle boot" == "ankle_boot")."""
+    return "".join(ch for ch in str(name).lower() if ch.isalnum())
 
 
 def family_of(model) -> str:

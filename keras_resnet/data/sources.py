@@ -67,6 +67,9 @@ class Split:
     skipped: int = 0
     _size: tuple | None = None  # folders: every image resized to this (H, W)
     _native: tuple | None = None  # folders: the one (H, W) all files have, if they do
+    # folders with a train/ tree: ((class, image files), ...) of this split's class
+    # folders that the training tree lacks (not read: they have no label number)
+    unread_classes: tuple = ()
 
     @property
     def dataset(self):
@@ -313,6 +316,12 @@ def image_folder_split(path: str, split: str = "train", *, skip_bad_images: bool
         classes = sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)))
     if not classes:
         raise ValueError(f"{path}: no class folders found (expected <class>/<image> files)")
+    unread = tuple(
+        (d, sum(1 for e in os.scandir(os.path.join(root, d))
+                if e.is_file() and e.name.lower().endswith(IMAGE_EXTENSIONS)))
+        for d in sorted(os.listdir(root))
+        if root != path and d not in classes and not d.startswith(".")
+        and os.path.isdir(os.path.join(root, d)))
     paths, labels, other = [], [], []
     for i, c in enumerate(classes):
         folder = os.path.join(root, c)
@@ -354,7 +363,7 @@ def image_folder_split(path: str, split: str = "train", *, skip_bad_images: bool
     sizes = frozenset(scan.distinct_sizes)
     return _folder_split(root, tuple(paths), tuple(labels), tuple(classes),
                          native=next(iter(sizes)) if len(sizes) == 1 else None,
-                         image_sizes=sizes, skipped=skipped)
+                         image_sizes=sizes, skipped=skipped, unread_classes=unread)
 
 
 class SkippedFilesWarning(UserWarning):
@@ -385,11 +394,12 @@ def files_split(paths, *, name: str = "images") -> Split:
 def _refile(s: Split, paths, labels, size=None) -> Split:
     """``s`` (a folder split) over other files, or resized to ``size``."""
     return _folder_split(s.name, paths, labels, s.class_names, size=size or s._size,
-                         native=s._native, image_sizes=s.image_sizes, skipped=s.skipped)
+                         native=s._native, image_sizes=s.image_sizes, skipped=s.skipped,
+                         unread_classes=s.unread_classes)
 
 
 def _folder_split(name, paths, labels, classes, *, size=None, native=None,
-                  image_sizes=None, skipped=0) -> Split:
+                  image_sizes=None, skipped=0, unread_classes=()) -> Split:
     """``size``: resize every image to (H, W); ``native``: the one size all files have
     (None: they vary)."""
     def make():
@@ -405,7 +415,8 @@ def _folder_split(name, paths, labels, classes, *, size=None, native=None,
     hw = size or native or (None, None)
     return Split(name, len(paths), len(classes), (*hw, 3), classes,
                  files=(tuple(paths), tuple(labels)), _dataset_fn=make,
-                 image_sizes=image_sizes, skipped=skipped, _size=size, _native=native)
+                 image_sizes=image_sizes, skipped=skipped, _size=size, _native=native,
+                 unread_classes=tuple(unread_classes))
 
 
 # ------------------------------------------------------------------- TFDS

@@ -300,6 +300,46 @@ def test_a_dataset_of_another_class_count_is_refused_in_those_words(tmp_path, ca
         shipped.check_classes(load_split(str(root), "test"), str(root))
 
 
+def test_a_dataset_of_other_class_names_or_extra_classes_is_refused(tmp_path, capsys):
+    """Only the class counts were compared: a run trained on a, b, c scored a folder of
+    x, y, z without a word (66.67% error), and a test folder with an extra class d was
+    cut down to the training tree's classes ("12 images", d's 4 left out)."""
+    root = tmp_path / "photos"
+    write_image_folder(root, per_class=4, kinds=("png8_rgb",), classes=("a", "b", "c"))
+    run = _untrained_run(tmp_path / "run", root, ("a", "b", "c"))
+    other = tmp_path / "other"
+    write_image_folder(other, per_class=2, kinds=("png8_rgb",), classes=("x", "y", "z"))
+    for command in (["evaluate", "--weights", str(run), "--dataset", str(other)],
+                    ["export", "--weights", str(run), "--dataset", str(other), "--out",
+                     str(tmp_path / "m.tflite")]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert "the class names differ: the network's classes are [a, b, c], the dataset " \
+               f"{other}'s are [x, y, z]" in err
+        assert "label 0 is 'a' here, 'x' there" in err
+        assert f"leave --dataset out for the run's own ({root})" in err
+        assert "Traceback" not in err and err.count("\n") == 1
+    assert not (tmp_path / "m.tflite").exists()
+    # names compared loosely: case, spaces and punctuation aside
+    named = tmp_path / "named"
+    write_image_folder(named, per_class=2, kinds=("png8_rgb",), classes=("A", "B", "C"))
+    assert main(["evaluate", "--weights", str(run), "--dataset", str(named)]) == 0
+    assert "6 images" in capsys.readouterr().out
+    # a test folder with a class its training tree lacks: named, with its images
+    write_image_folder(root, per_class=4, kinds=("png8_rgb",), classes=("d",),
+                       split_dirs=("test",))
+    for command in (["evaluate", "--weights", str(run)],
+                    ["export", "--weights", str(run), "--out", str(tmp_path / "m.onnx")]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert f"the dataset {root} has class folder(s) in {root / 'test'} that its " \
+               "training classes lack: d (4 images)" in err
+        assert "their 4 images would be left out" in err
+        assert "network scores 3 classes (a, b, c)" in err and "remove or move" in err
+        assert "12 images" not in err and "Traceback" not in err
+    assert not (tmp_path / "m.onnx").exists()
+
+
 def test_a_run_failing_before_its_first_epoch_leaves_nothing_behind(photos, tmp_path,
                                                                      monkeypatch):
     import keras

@@ -312,21 +312,26 @@ class Preprocessing:
 
     def eval_transform(self, normalize: bool = True):
         """The evaluation transform as a function of raw images: uint8 (or 0-255 float)
-        ``(H, W, C)`` or ``(N, H, W, C)`` (grayscale ``(H, W)`` too) in, float32
-        ``(N, H', W', C')`` out. With ``resize``/``crop``: the shorter side resized
-        (``interpolation``, Pillow, as torchvision and timm), then the centre crop, 3
-        channels (grayscale repeated). With ``input_size``: images of that size only.
-        Then normalised, unless ``normalize=False`` (for a model with the preprocessing
-        inside).
+        ``(H, W, C)`` or ``(N, H, W, C)`` (grayscale ``(H, W)`` and ``(N, H, W)`` too), a
+        Pillow image, or a list of same-size images, in; float32 ``(N, H', W', C')``
+        out. With ``resize``/``crop``: the shorter side resized (``interpolation``,
+        Pillow, as torchvision and timm), then the centre crop, 3 channels. With
+        ``input_size``: images of that size only. Grayscale is repeated to RGB for RGB
+        weights (torchvision's ``Grayscale(3)``); Pillow's palette, 1-bit and CMYK
+        images are converted as Pillow converts them. Then normalised, unless
+        ``normalize=False`` (for a model with the preprocessing inside).
 
         Shapes are read as: rank 2 one grayscale image; rank 3 one image when its last
-        axis is the channel count the weights take (1 or 3; for resized weights 1 or
-        3), else a batch of grayscale images; rank 4 a batch.
+        axis is under 8 (channels), else a grayscale batch ``(N, H, W)`` (for grayscale
+        weights, also when ``(H, W)`` is ``input_size``); rank 4 a batch.
 
         The function raises ValueError for images it cannot read unambiguously: 2 or 4
-        channels (grayscale + alpha, RGBA: drop or composite the alpha channel first),
-        RGB images for grayscale weights or the reverse (says how to convert), another
-        size than ``input_size``, another rank, or values that are not real numbers.
+        channels (grayscale + alpha, RGBA or CMYK: says what to do), RGB images for
+        grayscale weights (says how to convert), ``(3, H, W)`` for RGB weights (one
+        channels-first image, or three grayscale ones?), another size than
+        ``input_size``, another rank, an empty array, images of different shapes in
+        one list, values outside 0..255 or within [0, 1] with fractions (pixels / 255),
+        NaN, 16- or 32-bit Pillow images, or values that are not real numbers.
         """
         gray = self.channel_order == "gray" or self.channels == 1
         if self.resize is None:
@@ -335,14 +340,12 @@ class Preprocessing:
             def fixed(images):
                 x = _pixels(images)
                 given = x.shape
-                if x.ndim == 2 or (x.ndim == 3 and channels == 1 and (
-                        x.shape[-2:] == size or x.shape[-1] not in (1, 2, 3, 4))):
-                    x = x[..., None]  # (H, W) or (N, H, W) grayscale
-                if x.ndim == 3:
-                    x = x[None]
+                x = _as_batch(x, channels, given, size)
+                if channels == 3 and x.shape[-1] == 1:
+                    x = np.repeat(x, 3, axis=-1)  # grayscale to RGB, as the resize path
                 _check_channels(x, channels, given)
-                if x.ndim != 4 or (size is not None and tuple(x.shape[1:3]) != size):
-                    want = f"{size[0]}x{size[1]}x{channels}" if size else "(N, H, W, C)"
+                if size is not None and tuple(x.shape[1:3]) != size:
+                    want = f"{size[0]}x{size[1]}x{channels}"
                     raise ValueError(f"these weights take {want} images; got shape {given}")
                 x = x.astype("float32")
                 return self(x, "channels_last") if normalize else x
@@ -351,17 +354,12 @@ class Preprocessing:
 
         def transform(images):
             x = _pixels(images)
-            if x.ndim == 2 or (x.ndim == 3 and x.shape[-1] not in (1, 2, 3, 4)):
-                x = x[..., None]  # (H, W) or (N, H, W) grayscale
-            if x.ndim not in (3, 4):
-                raise ValueError(f"expected an image (H, W, C) or a batch (N, H, W, C) of "
-                                 f"raw pixels, got shape {x.shape}")
-            _check_channels(x, 3, np.shape(images), grayscale_ok=True)
+            given = x.shape
+            x = _as_batch(x, 3, given)
+            _check_channels(x, 3, given, grayscale_ok=True)
             if x.shape[-1] == 1:
                 x = np.repeat(x, 3, axis=-1)
             x = resize_and_crop_pil(x, self.resize, self.crop, self.interpolation)
-            if x.ndim == 3:
-                x = x[None]
             return self(x, "channels_last") if normalize else x
 
         return transform
@@ -462,12 +460,89 @@ def _ops_for(x):
 
 
 
+# The last axis of a rank-3 array is read as channels below this many, else as the
+# width of a batch of grayscale images (N, H, W): no image format has 8 or more channels,
+# and a width under 8 pixels is no image a ResNet classifies.
+_MAX_CHANNELS = 8
+
+
+def _from_pil(image):
+    """A Pillow image as a uint8 array: palette, 1-bit, CMYK and other colour spaces
+    converted as Pillow converts them (a palette image's array holds palette indices,
+    not grey levels); 16- and 32-bit modes refused (their values are not 0-255)."""
+    mode = image.mode
+    if mode in ("I", "F") or mode.startswith("I;"):
+        raise ValueError(f"a Pillow image of mode {mode!r} (16 or 32 bits per pixel): "
+                         "scale it to 8 bits (0-255) first")
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif mode == "PA":
+        image = image.convert("RGBA")
+    elif mode == "1":
+        image = image.convert("L")
+    elif mode not in ("L", "LA", "RGB", "RGBA", "La", "RGBa"):  # CMYK, YCbCr, LAB, HSV
+        image = image.convert("RGB")
+    return np.asarray(image)
+
+
 def _pixels(images):
-    """``images`` as a numpy array of real numbers (ValueError otherwise)."""
-    x = np.asarray(images)
+    """``images`` (an array, a Pillow image, or a list of either) as a numpy array of
+    pixel values 0-255, checked: ValueError for anything else."""
+    def one(item):
+        return _from_pil(item) if hasattr(item, "getbands") else np.asarray(item)
+
+    if isinstance(images, (list, tuple)) and images and any(
+            hasattr(i, "getbands") or np.ndim(i) >= 2 for i in images):
+        items = [one(i) for i in images]
+        shapes = sorted({i.shape for i in items})
+        if len(shapes) > 1:
+            raise ValueError(f"images of different shapes {shapes[:3]} cannot form one "
+                             "batch: call the transform on each, then np.concatenate")
+        x = np.stack(items)
+    else:
+        x = one(images)
     if x.dtype.kind not in "uif":
         raise ValueError(f"images must be real numbers (uint8 or 0-255 float pixels), got "
                          f"dtype {x.dtype}")
+    if x.size == 0:
+        raise ValueError(f"images: empty (shape {x.shape}); give at least one image with "
+                         "at least one pixel")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        raise ValueError("images: contain NaN or infinite values")
+    low, high = x.min(), x.max()
+    if low < 0 or high > 255:
+        raise ValueError(
+            f"images: pixel values must lie in 0..255 (uint8, or 0-255 floats), got "
+            f"{low:.4g}..{high:.4g}: scale 16-bit images to 8 bits (x / 257), and give "
+            "images before any normalisation")
+    if x.dtype.kind == "f" and high <= 1 and np.any(x != np.round(x)):
+        raise ValueError(
+            "images: values within [0, 1] with fractions look like pixels / 255; this "
+            "transform takes 0-255 pixels (multiply by 255)")
+    return x
+
+
+def _as_batch(x, channels, given, size=None):
+    """``x`` as ``(N, H, W, C)``: rank 2 is one grayscale image; rank 3 one image when
+    its last axis is under :data:`_MAX_CHANNELS` (and, for grayscale weights, not the
+    ``size`` pair), else a grayscale batch ``(N, H, W)``. Three grayscale images read
+    from ``(3, H, W)`` for RGB weights would equally be one channels-first image:
+    ValueError, saying how to give either."""
+    if x.ndim == 2:
+        return x[None, ..., None]
+    if x.ndim == 3:
+        batch = x.shape[-1] >= _MAX_CHANNELS or (channels == 1 and x.shape[-2:] == size)
+        if not batch:
+            return x[None]
+        if channels == 3 and x.shape[0] == 3:
+            raise ValueError(
+                f"images of shape {given} read both as one channels-first RGB image and "
+                "as 3 grayscale images: give channels last (np.moveaxis(x, 0, -1)) for "
+                "the first, (3, H, W, 1) for the second")
+        return x[..., None]
+    if x.ndim != 4:
+        raise ValueError(f"expected an image (H, W, C) or a batch (N, H, W, C) of raw "
+                         f"pixels, got shape {given}")
     return x
 
 
@@ -480,23 +555,23 @@ def _check_channels(x, channels, given, grayscale_ok=False):
     c = x.shape[-1] if x.ndim >= 3 else 1
     if c == channels or (grayscale_ok and c == 1):
         return
-    if c in (2, 4):
-        kind = "grayscale + alpha" if c == 2 else "RGBA"
-        keep, mode = ("x[..., :1]", "L") if c == 2 else ("x[..., :3]", "RGB")
+    if c == 2:
         raise ValueError(
-            f"images of shape {given} have {c} channels ({kind}?): drop the alpha "
-            f"channel ({keep}, or Pillow's image.convert({mode!r})), or composite onto a "
-            "background first")
+            f"images of shape {given} have 2 channels (grayscale + alpha?): drop the "
+            "alpha channel (x[..., :1], or Pillow's image.convert('L')), or composite "
+            "onto a background first")
+    if c == 4:
+        raise ValueError(
+            f"images of shape {given} have 4 channels (RGBA, or CMYK?): drop an alpha "
+            "channel (x[..., :3], or Pillow's image.convert('RGB')) or composite onto a "
+            "background; convert CMYK with Pillow's image.convert('RGB')")
     if channels == 1 and c == 3:
         raise ValueError(
             f"these weights take grayscale images; got shape {given} with 3 channels: "
             "convert to grayscale first (Pillow's image.convert('L'), or "
             "x @ [0.299, 0.587, 0.114] for ITU-R 601 luma)")
-    if channels == 3 and c == 1:
-        raise ValueError(
-            f"these weights take RGB images; got shape {given} with 1 channel: repeat "
-            "it (np.repeat(x, 3, axis=-1)) or give (H, W) grayscale images")
-    raise ValueError(f"these weights take {channels}-channel images; got shape {given}")
+    raise ValueError(f"these weights take {channels}-channel images; got shape {given} "
+                     f"with {c} channels")
 
 def resize_and_crop_pil(images, resize: int, crop: int, interpolation: str = "bilinear"):
     """The evaluation transform of published weights, as their publishers run it:

@@ -192,13 +192,16 @@ class _KerasRunner:
 
 def _normalises_inside(model) -> bool:
     """Whether the model's first layer after its input rescales or normalises (what
-    ``build(..., include_preprocessing=...)`` puts there): raw pixels, cast to float,
-    are then its input."""
+    ``build(..., include_preprocessing=...)`` puts there), looking into nested models
+    (a ``Sequential`` around such a model): raw pixels, cast to float, are then its
+    input."""
     import keras
 
     for layer in getattr(model, "layers", ()):
         if isinstance(layer, keras.layers.InputLayer):
             continue
+        if isinstance(layer, keras.Model):
+            return _normalises_inside(layer)
         return isinstance(layer, (keras.layers.Rescaling, keras.layers.Normalization))
     return False
 
@@ -516,14 +519,16 @@ class Predictor:
         and verification images, an int8 candidate calibrated and checked on the wrong
         values)."""
         x = np.asarray(x)
-        if self.signature.input_dtype != "uint8":
+        # a model that normalises in its first layer takes pixels (integer or float) as
+        # they are: refusing them would send the caller to normalise twice
+        if self.signature.input_dtype != "uint8" and not self._normalises_inside:
             pre = self.preprocessing
             if x.dtype.kind in "iu" and pre is not None and not pre.is_identity:
                 raise ValueError(
                     f"{what}: {x.dtype} pixels, but this model takes preprocessed float "
                     f"images ({pre.mode} preprocessing): pass predictor.preprocessing(images) "
                     "instead")
-            if x.dtype.kind in "iu" and pre is None and not self._normalises_inside:
+            if x.dtype.kind in "iu" and pre is None:
                 raise ValueError(
                     f"{what}: {x.dtype} pixels, but this model takes float32 images and "
                     "nothing says how they are made from pixels: give preprocessing= (a "

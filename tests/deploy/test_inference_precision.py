@@ -10,6 +10,7 @@ images says nothing about a quantiser."""
 import json
 import os
 
+import keras
 import numpy as np
 import pytest
 
@@ -264,12 +265,17 @@ def test_raw_pixels_for_a_preprocessed_model_are_refused(shipped):
                                              r"preprocessing=.*astype\('float32'\)"):
             call()
     np.testing.assert_allclose(unknown(ready), p(ready), rtol=1e-6)
-    # the preprocessing inside the model: pixels are its input
+    # the preprocessing inside the model: pixels are its input, also where the
+    # preprocessing is named too (the Predictor sent the caller to normalise twice) and
+    # where the model sits inside another
     inside = keras_resnet.build("resnet20", input_shape=(28, 28, 1), classes=10,
                                 weights="resnet20.fashion_mnist", include_preprocessing=True)
-    served = keras_resnet.Predictor(inside, backend="keras", verify_images=raw[:4])
-    np.testing.assert_allclose(served(raw), np.asarray(model(ready, training=False)),
-                               rtol=1e-4, atol=1e-5)
+    want = np.asarray(model(ready, training=False))
+    wrapped = keras.Sequential([keras.Input((28, 28, 1)), inside])
+    for net, pre in ((inside, None), (inside, "resnet20.fashion_mnist"), (wrapped, None)):
+        served = keras_resnet.Predictor(net, backend="keras", verify_images=raw[:4],
+                                        preprocessing=pre)
+        np.testing.assert_allclose(served(raw), want, rtol=1e-4, atol=1e-5)
 
 
 # ------------------------------------------------------------------ export.openvino int8

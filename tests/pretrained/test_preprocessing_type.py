@@ -110,7 +110,7 @@ def test_eval_transform_refuses_images_it_cannot_read_unambiguously(tag):
     w = keras_resnet.get_weights(tag)
     transform = w.transforms()
     size = w.preprocessing.input_size or (40, 30)
-    for channels, match in ((4, r"4 channels \(RGBA\?\).*x\[\.\.\., :3\]"),
+    for channels, match in ((4, r"4 channels \(RGBA, or CMYK\?\).*x\[\.\.\., :3\]"),
                             (2, r"2 channels \(grayscale \+ alpha\?\).*convert\('L'\)")):
         for shape in ((*size, channels), (2, *size, channels)):
             with pytest.raises(ValueError, match=match) as raised:
@@ -127,7 +127,45 @@ def test_eval_transform_refuses_images_it_cannot_read_unambiguously(tag):
     else:  # grayscale is repeated to RGB, as torchvision's Grayscale(3) then the crop
         one = np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8)
         np.testing.assert_array_equal(transform(one), transform(np.repeat(one[..., None], 3, -1)))
-        assert transform(np.zeros((3, *size), "uint8")).shape == (3, 224, 224, 3)
+        assert transform(np.zeros((2, *size), "uint8")).shape == (2, 224, 224, 3)
+
+
+def test_eval_transform_refuses_values_and_layouts_it_would_misread():
+    """Read silently before: a channels-first image as 3 grayscale images, (H, W, 5)
+    as H images (out of memory for a large H), a palette image's indices as grey
+    levels, 16-bit and 0-1 values as 0-255 ones, NaN; numpy's and ZeroDivisionError's
+    messages for empty and ragged input."""
+    from PIL import Image
+
+    rgb = np.random.default_rng(2).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    transform = keras_resnet.get_weights("resnet50.imagenet").transforms()
+    refused = {
+        r"read both as one channels-first RGB image and as 3 grayscale images":
+            np.moveaxis(rgb, -1, 0),
+        r"take 3-channel images; got shape \(40, 50, 5\) with 5 channels":
+            np.zeros((40, 50, 5), "uint8"),
+        r"mode 'I;16' \(16 or 32 bits per pixel\)":
+            Image.fromarray(rgb[..., 0].astype("uint16") * 200),
+        r"must lie in 0..255.*got 0..300": np.linspace(0, 300, 40 * 50 * 3).reshape(rgb.shape),
+        r"within \[0, 1\] with fractions look like pixels / 255": rgb / 255.0,
+        r"NaN": np.full(rgb.shape, np.nan),
+        r"empty \(shape \(0, 50, 3\)\)": rgb[:0],
+        r"different shapes \[\(30, 50, 3\), \(40, 50, 3\)\].*np.concatenate": [rgb, rgb[:30]],
+    }
+    for match, images in refused.items():
+        with pytest.raises(ValueError, match=match):
+            transform(images)
+    # Pillow's palette and CMYK images are converted as Pillow converts them to RGB
+    for mode in ("P", "CMYK"):
+        image = Image.fromarray(rgb).convert(mode)
+        np.testing.assert_array_equal(transform(image),
+                                      transform(np.asarray(image.convert("RGB"))))
+    assert transform([Image.fromarray(rgb), rgb]).shape == (2, 224, 224, 3)
+    # fixed-size RGB settings take grayscale (repeated), one image or a batch
+    fixed = Preprocessing.from_mode("torch", input_size=(32, 32)).eval_transform()
+    gray = rgb[:32, :32, 0]
+    np.testing.assert_array_equal(fixed(gray), fixed(np.repeat(gray[..., None], 3, -1)))
+    assert fixed(np.stack([gray, gray])).shape == (2, 32, 32, 3)
 
 
 def test_exported_file_records_the_preprocessing_it_was_given(tmp_path):

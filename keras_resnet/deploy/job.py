@@ -42,7 +42,7 @@ def check_destination(path, suffix=None) -> str:
         ValueError: one of the paths above (said which); PermissionError: unwritable.
     """
     path = os.path.expanduser(os.fspath(path))
-    if suffix and not path.endswith(suffix):
+    if suffix and not path.lower().endswith(suffix):  # m.ONNX too, as open_artifact reads
         raise ValueError(f"the file name must end in {suffix} (the runtimes recognise files "
                          f"by it), got {path!r}")
     if suffix and os.path.isdir(path):

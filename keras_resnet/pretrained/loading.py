@@ -126,9 +126,18 @@ def _with_stride_placement(spec, needed, given, what):
 
 
 def _file_loader(path, include_top, classes=None):
+    best = os.path.join(path, "checkpoints", "best.weights.h5")
     if os.path.isdir(path):
+        run = (f"; it looks like a training run: its weights are {best!r}"
+               if os.path.isfile(best) else "")
         raise ValueError(f"weights {path!r} is a folder: expected a weights file "
-                         f"({SUPPORTED_FILES})")
+                         f"({SUPPORTED_FILES}){run}")
+    if path.lower().endswith(".keras"):
+        raise ValueError(
+            f"weights {path!r} is a whole Keras model (.keras), not a weights file "
+            f"({SUPPORTED_FILES}): give the run's checkpoints/best.weights.h5 (a run "
+            "directory keeps it there), or save one with "
+            "keras_resnet.save_weights(keras_resnet.load_model(path), 'x.weights.h5')")
     if path.endswith((".h5", ".hdf5")) and os.path.isfile(path):
         import h5py
 

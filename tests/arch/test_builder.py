@@ -180,6 +180,21 @@ def test_one_parameter_count_everywhere_without_batchnorm_statistics():
     assert parameter_count(model) == 269_722
 
 
+def test_a_keras_model_or_a_run_folder_as_weights_says_which_file_to_give(tmp_path):
+    """train --weights runs/r/model.keras said 'unsupported weights file' without naming
+    .keras, and a run folder only 'is a folder': both now point to the weights file."""
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "best.weights.h5").write_bytes(b"")
+    (run / "model.keras").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"is a folder: .*looks like a training run: its "
+                                         r"weights are .*best.weights.h5"):
+        keras_resnet.build("resnet20", weights=str(run))
+    with pytest.raises(ValueError, match=r"is a whole Keras model \(.keras\).*"
+                                         r"checkpoints/best.weights.h5"):
+        keras_resnet.build("resnet20", weights=str(run / "model.keras"))
+
+
 # ------------------------------------------------------------------ weights file
 def test_weights_file_round_trip_and_mismatch(tmp_path):
     src = keras_resnet.ResNet20(input_shape=(28, 28, 1))

@@ -392,6 +392,11 @@ def test_destinations_that_would_lose_data_or_leave_orphans_are_refused(tmp_path
     with pytest.raises(ValueError, match=r"must end in \.tflite"):
         export.tflite(model, str(tmp_path / "m.lite"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.xml", "precious"]
+    # an upper-case suffix is written, as open_artifact reads it
+    export.onnx(model, str(tmp_path / "M.ONNX"))
+    from keras_resnet.deploy import open_artifact
+    assert open_artifact(str(tmp_path / "M.ONNX")).runtime == "onnxruntime"
+    (tmp_path / "M.ONNX").unlink()
     # an existing SavedModel is replaced, and the folder is readable by others
     export.saved_model(model, str(tmp_path / "sm"))
     export.saved_model(model, str(tmp_path / "sm"))

@@ -389,7 +389,10 @@ def load_trained(source, *, model: str | None = None, pixel_mean=None) -> Traine
         ValueError: a file source without ``pixel_mean`` (or ``model``), or a tag of
             weights with another preprocessing (use :func:`load_pretrained`); an
             exported file (``.onnx``, ``.tflite``, an IR, a SavedModel folder), a folder
-            that is no run, a truncated or foreign model file (each said so).
+            that is no run, a truncated or foreign model file (each said so); a
+            ``pixel_mean`` that is not ``(H, W, C)``, not finite, not in [0, 1] units,
+            or of other channels or (for fixed-size networks, and weights registered at
+            one size) another size than the network takes (each named).
     """
     entries, _ = registry.load_registry()
     source = os.fspath(source)
@@ -424,6 +427,8 @@ def load_trained(source, *, model: str | None = None, pixel_mean=None) -> Traine
         run = rundir.read_run(source)
         mean = run.pixel_mean if pixel_mean is None else _mean_array(pixel_mean)
         inputs = run.inputs
+        if pixel_mean is not None:
+            _mean_fits(mean, pixel_mean, inputs.input_shape, f"the run {source!r}")
         return Trained(load_model(run.model_path), mean, inputs.family,
                        list(inputs.class_names) if inputs.class_names else None,
                        input_shape=inputs.input_shape, resize=inputs.resize,
@@ -443,13 +448,76 @@ def load_trained(source, *, model: str | None = None, pixel_mean=None) -> Traine
     mean = _mean_array(pixel_mean)
     if source.endswith(".keras"):
         net = load_model(source)
+        fixed = tuple(net.inputs[0].shape[1:])
+        _mean_fits(mean, pixel_mean, fixed if None not in fixed else (None, None, fixed[-1]),
+                   f"the model {source!r}")
         return Trained(net, mean, family_of(net), None)
     if not model:
         raise ValueError("--model is needed with a .weights.h5 file")
     spec = get_spec(model)
+    known = _registered_shape(source)  # weights shipped or registered here: their size
+    if known is not None:
+        _mean_fits(mean, pixel_mean, known, f"the weights {source!r}")
     shape = tuple(mean.shape) if spec.family == "cifar" else (None, None, mean.shape[-1])
-    net = build(spec, input_shape=shape, weights=source, classes=None)
+    try:
+        net = build(spec, input_shape=shape, weights=source, classes=None)
+    except ValueError as first:
+        other = 3 if mean.shape[-1] == 1 else 1  # do the weights take the other count?
+        try:
+            build(spec, input_shape=shape[:2] + (other,), weights=source, classes=None)
+        except Exception:
+            raise first from None  # not a matter of channels
+        raise ValueError(
+            f"{_mean_name(pixel_mean)} has {mean.shape[-1]} channel(s) (shape {mean.shape}), "
+            f"the weights {source!r} take {other}: give the mean image of the images they "
+            f"were trained on ({'grey, (H, W, 1)' if other == 1 else 'RGB, (H, W, 3)'})"
+        ) from None
     return Trained(net, mean, spec.family, None)
+
+
+def _mean_name(pixel_mean) -> str:
+    return (f"--pixel-mean {os.fspath(pixel_mean)!r}"
+            if isinstance(pixel_mean, (str, os.PathLike)) else "the pixel mean")
+
+
+def _mean_fits(mean, pixel_mean, shape, what: str) -> None:
+    """A ValueError unless ``mean`` has the ``(H, W, C)`` that ``what`` takes (None: any
+    size)."""
+    if shape is None:
+        return
+    shape = tuple(shape)
+    channels = shape[-1]
+    if channels is not None and mean.shape[-1] != channels:
+        raise ValueError(f"{_mean_name(pixel_mean)} has {mean.shape[-1]} channel(s) (shape "
+                         f"{mean.shape}), {what} takes {channels}: give the mean image of "
+                         "the images it was trained on")
+    if None not in shape[:2] and tuple(mean.shape[:2]) != tuple(shape[:2]):
+        raise ValueError(
+            f"{_mean_name(pixel_mean)} is {mean.shape[0]}x{mean.shape[1]} (shape "
+            f"{mean.shape}), {what} takes {shape[0]}x{shape[1]} images (shape {shape}): the "
+            f"mean image must have the size the network was trained at; give that mean "
+            f"(a {shape[0]}x{shape[1]} one)")
+
+
+def _registered_shape(path) -> tuple | None:
+    """The input shape recorded for a weights file of the registry (matched by its
+    digest; weights trained here at a fixed size), or None."""
+    from .io import file_digest
+
+    entries, _ = registry.load_registry()
+    digest = None
+    for entry in entries.values():
+        if (not entry.input_shape or entry.preprocessing.get("mode") != "pixel_mean"
+                or get_spec(entry.arch).family != "cifar"):
+            continue  # (ImageNet-family weights take any size)
+        hashes = [f.get("hash", "") for f in (entry.files or {}).values()]
+        if not any(h.startswith("sha256:") for h in hashes):
+            continue
+        if digest is None:
+            digest = "sha256:" + file_digest(path)
+        if digest in hashes:
+            return tuple(entry.input_shape)
+    return None
 
 
 _NORMALISING = ("Rescaling", "Normalization")
@@ -500,7 +568,7 @@ def _mean_array(value) -> np.ndarray:
     """``--pixel-mean``: a ``.npy`` file (said what is wrong with another path) or an
     array."""
     if not isinstance(value, (str, os.PathLike)):
-        return np.asarray(value, "float32")
+        return _checked_mean(value)
     path = os.fspath(value)
     if os.path.isdir(path):
         raise ValueError(f"--pixel-mean {path!r} is a folder: expected a .npy file of the mean "
@@ -516,4 +584,31 @@ def _mean_array(value) -> np.ndarray:
         raise ValueError(f"--pixel-mean {path!r} is not a readable .npy file: {err}") from None
     if not isinstance(mean, np.ndarray):  # an .npz (or other zip) archive
         raise ValueError(f"--pixel-mean {path!r} is an archive, not a .npy file of one array")
-    return np.asarray(mean, "float32")
+    return _checked_mean(mean, f"--pixel-mean {path!r}")
+
+
+def _checked_mean(mean, what: str = "the pixel mean") -> np.ndarray:
+    """``mean`` as float32 ``(H, W, C)`` in [0, 1] units, or a ValueError naming
+    ``what`` (the file) and what is wrong: another number of dimensions, a non-numeric,
+    NaN or infinite value, or values outside [0, 1] (a 0-255 mean)."""
+    try:
+        mean = np.asarray(mean, "float32")
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{what} is not an array of numbers: {err}") from None
+    if mean.ndim != 3 or mean.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"{what} has shape {mean.shape}: the mean image must be (H, W, C) with C 1 "
+            f"(grey) or 3 (RGB), e.g. (28, 28, 1)"
+            + (f"; add the channel axis: mean[..., None] has {mean.shape + (1,)}"
+               if mean.ndim == 2 else ""))
+    if not np.isfinite(mean).all():
+        bad = int(np.size(mean) - np.isfinite(mean).sum())
+        raise ValueError(f"{what} holds {bad} NaN or infinite value(s) of {mean.size}: "
+                         "a mean image is finite; compute it again")
+    lo, hi = float(mean.min()), float(mean.max())
+    if lo < 0 or hi > 1:
+        hint = (" (a mean in 0-255 units: divide it by 255)" if hi > 1 and hi <= 255 and lo >= 0
+                else "")
+        raise ValueError(f"{what} has values in [{lo:g}, {hi:g}]: it must be in [0, 1] "
+                         f"units, the mean of image / 255{hint}")
+    return mean

@@ -221,3 +221,56 @@ def test_predict_says_what_a_folder_or_a_broken_model_file_is(tmp_path, capsys):
         keras_resnet.load_model(tmp_path / "folder.keras")
     with pytest.raises(ValueError, match="holds a run of keras-resnet train"):
         keras_resnet.load_model(run)
+
+
+def test_predict_refuses_a_pixel_mean_of_other_units_shape_or_size(tmp_path, capsys):
+    """--pixel-mean FILE was used as read: a 0-255 mean (the help says [0, 1] units)
+    served silently, an RGB mean for grey weights blamed the weights file, a 2-D mean
+    said "input_shape must have 3 entries", a NaN mean did not name the file, and a
+    32x32 mean built the 28x28 Fashion-MNIST weights at 32x32 without a word."""
+    from keras_resnet.pretrained import registry
+
+    from tests.helpers import class_image, write_image
+
+    image = tmp_path / "cat.png"
+    write_image(image, class_image(0, (28, 28)), "png8_grey")
+    entry = registry.load_registry()[0]["resnet20.fashion_mnist"]
+    weights = registry.package_file(entry.files["top"]["file_name"])
+    good = registry.pixel_mean(entry)  # (28, 28, 1), [0, 1] units
+    means = {"units": good * 255, "rgb": np.repeat(good, 3, axis=-1), "flat": good[..., 0],
+             "nan": np.where(np.arange(good.size).reshape(good.shape) == 5, np.nan, good),
+             "big": np.full((32, 32, 1), 0.3, "float32"), "good": good}
+    for name, mean in means.items():
+        np.save(tmp_path / f"{name}.npy", mean.astype("float32"))
+
+    def error(name, weights=weights, model="resnet20"):
+        path = tmp_path / f"{name}.npy"
+        assert main(["predict", str(image), "--weights", str(weights), "--model", model,
+                     "--pixel-mean", str(path), "--backend", "keras"]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and err.count("\n") == 1, err
+        assert str(path) in err, err
+        return err
+
+    err = error("units")
+    assert "must be in [0, 1] units" in err and "divide it by 255" in err
+    err = error("rgb")
+    assert "has 3 channel(s) (shape (28, 28, 3))" in err and "takes 1" in err
+    err = error("flat")
+    assert "has shape (28, 28): the mean image must be (H, W, C)" in err
+    assert "input_shape" not in err
+    err = error("nan")
+    assert "1 NaN or infinite value(s)" in err
+    err = error("big")
+    assert "is 32x32" in err and "takes 28x28 images" in err
+    # weights this package does not know: the channels are still told apart
+    from keras_resnet.arch.specs import get_spec
+
+    grey = keras_resnet.build("resnet8", input_shape=(32, 32, 1), classes=2)
+    keras_resnet.save_weights(grey, str(tmp_path / "grey.weights.h5"))
+    assert get_spec("resnet8").family == "cifar"
+    err = error("rgb", weights=tmp_path / "grey.weights.h5", model="resnet8")
+    assert "has 3 channel(s)" in err and "take 1" in err and "grey" in err
+    # the shipped mean itself still serves
+    assert main(["predict", str(image), "--weights", str(weights), "--model", "resnet20",
+                 "--pixel-mean", str(tmp_path / "good.npy"), "--backend", "keras"]) == 0

@@ -16,7 +16,8 @@ from ..pretrained.weights import registered
 from . import metadata as meta
 from . import verify
 from .keras_export import ModelRebuildError, _first_line
-from .serving import check_batch, check_preprocessing_fits, serving_model, with_preprocessing
+from .serving import (check_batch, check_preprocessed, check_preprocessing_fits,
+                      normalises_inside, serving_model, with_preprocessing)
 
 
 @dataclasses.dataclass
@@ -128,6 +129,9 @@ def prepare(model, *, input_name, raw_uint8, verify_images, labels, rtol, defaul
         check_class_names(class_names, serving, model.name)
     x = ref = None
     if verify_images is not None:
+        if (preprocessing is not None and signature.input_dtype != "uint8"
+                and not normalises_inside(model)):
+            _check_preprocessed_images(verify_images, as_preprocessing(preprocessing))
         x = check_batch(verify_images, signature, "verify_images")
         ref = verify.reference_outputs(model, signature, x)
         verify.check_not_chance(ref, labels)
@@ -138,6 +142,22 @@ def prepare(model, *, input_name, raw_uint8, verify_images, labels, rtol, defaul
         in_model=signature.input_dtype == "uint8",
         preprocessing=None if preprocessing is None else as_preprocessing(preprocessing))
     return Job(model, serving, signature, x, ref, rtol, record)
+
+
+def _check_preprocessed_images(images, preprocessing) -> None:
+    """Raise ValueError where ``verify_images`` for a file that records a preprocessing
+    outside it are pixels (integers, or 0-255 floats by
+    :func:`.serving.check_preprocessed`): the file's runner refuses them, so a
+    verification on them would check an input the file never takes."""
+    import numpy as np
+
+    x = np.asarray(images)
+    how = ("give them preprocessed (the preprocessing's __call__), or export with "
+           "include_preprocessing= to write a file that takes uint8 pixels")
+    if x.dtype.kind in "iu" and not preprocessing.is_identity:
+        raise ValueError(f"verify_images: {x.dtype} pixels, but the file takes preprocessed "
+                         f"float images ({preprocessing.mode} preprocessing, recorded): {how}")
+    check_preprocessed(x, preprocessing, "verify_images", how)
 
 
 def report_fields(fmt, path, job, size, **extra) -> dict:

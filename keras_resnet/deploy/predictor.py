@@ -55,7 +55,8 @@ from .keras_export import export_with_keras
 from .quantize import quantize_ir
 from .runtimes import LiteRTRunner, OnnxRuntimeRunner, OpenVINORunner, openvino_cpu_capabilities
 from ..pretrained.transforms import as_preprocessing
-from .serving import check_batch, check_preprocessed, keras_call, serving_model
+from .serving import (check_batch, check_preprocessed, keras_call, normalises_inside,
+                      serving_model)
 from .timing import median_latency_ms
 from .tflite import tflite_flatbuffer
 from .verify import ExportVerificationError, check_outputs, classifier_key, reference_outputs
@@ -190,22 +191,6 @@ class _KerasRunner:
         return {k: np.asarray(self._np(v), "float32") for k, v in self.fn(x).items()}
 
 
-def _normalises_inside(model) -> bool:
-    """Whether the model's first layer after its input rescales or normalises (what
-    ``build(..., include_preprocessing=...)`` puts there), looking into nested models
-    (a ``Sequential`` around such a model): raw pixels, cast to float, are then its
-    input."""
-    import keras
-
-    for layer in getattr(model, "layers", ()):
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        if isinstance(layer, keras.Model):
-            return _normalises_inside(layer)
-        return isinstance(layer, (keras.layers.Rescaling, keras.layers.Normalization))
-    return False
-
-
 def _check_fraction(value, what):
     if (not isinstance(value, numbers.Real) or isinstance(value, bool)
             or not np.isfinite(value) or not 0 < value <= 1):
@@ -323,7 +308,7 @@ class Predictor:
             raise ValueError(f"Predictor needs a fixed input size, got {(None, *shape)}: "
                              "build the model with input_shape=(H, W, C)")
         self.preprocessing = None if preprocessing is None else as_preprocessing(preprocessing)
-        self._normalises_inside = _normalises_inside(model)
+        self._normalises_inside = normalises_inside(model)
         if self.preprocessing is not None:
             self.preprocessing.check_fits(shape, self.signature.data_format,
                                           f"model {model.name!r}")

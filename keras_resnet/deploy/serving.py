@@ -399,6 +399,22 @@ def check_uint8_values(x, what="images"):
                          "give the images as stored, before any normalisation")
 
 
+def normalises_inside(model) -> bool:
+    """Whether the model's first layer after its input rescales or normalises (what
+    ``build(..., include_preprocessing=...)`` puts there), looking into nested models
+    (a ``Sequential`` around such a model): raw pixels, cast to float, are then its
+    input."""
+    import keras
+
+    for layer in getattr(model, "layers", ()):
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if isinstance(layer, keras.Model):
+            return normalises_inside(layer)
+        return isinstance(layer, (keras.layers.Rescaling, keras.layers.Normalization))
+    return False
+
+
 def check_preprocessed(x, preprocessing, what="images", how="preprocess them first"):
     """Raise ValueError where ``x`` (float, for a network that takes ``preprocessing``'s
     output) holds values no 0-255 pixel becomes: above the top of

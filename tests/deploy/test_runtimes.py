@@ -292,6 +292,14 @@ def test_raw_pixels_as_floats_into_a_preprocessed_file_are_refused(tmp_path):
                                atol=1e-4)
     # noise of the preprocessed scale is not refused (a probe batch, say)
     run(np.random.default_rng(8).normal(0, 3, (2, 12, 12, 3)).astype("float32"))
+    # the export's verification refuses what the file's runner refuses, before writing
+    for given, match in ((pixels.astype("uint8"), "uint8 pixels, but the file takes "
+                                                  "preprocessed float images"),
+                         (pixels, "values up to 25\\d.*look like raw pixels")):
+        with pytest.raises(ValueError, match=rf"verify_images: {match}"):
+            export.onnx(model, str(tmp_path / "v.onnx"), preprocessing="torch",
+                        verify_images=given)
+    assert not (tmp_path / "v.onnx").exists()
 
 
 def test_damaged_or_mismatched_files_say_what_they_are_in_one_line(files, tmp_path):

@@ -20,6 +20,7 @@ TensorFlow     SavedModel folder                   ``tensorflow``
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 
@@ -475,7 +476,7 @@ class CheckedRunner:
     def __getattr__(self, name):
         return getattr(self.runner, name)
 
-    @property
+    @functools.cached_property  # read once: each float batch is checked against it
     def preprocessing(self):
         """The :class:`~keras_resnet.Preprocessing` the file records: how to make its
         float input from pixels, or, for a file that takes raw pixels (recorded

@@ -426,8 +426,8 @@ def check_preprocessed(x, preprocessing, what="images", how="preprocess them fir
     if preprocessing is None or preprocessing.is_identity or x.dtype.kind != "f" or not x.size:
         return
     low, high = preprocessing.value_range()
-    top = float(np.nanmax(x)) if np.isfinite(x).any() else None
-    if top is not None and top > max(high + (high - low), 20.0):
+    top = float(np.max(x))  # NaN and inf are refused by check_batch, with their name
+    if np.isfinite(top) and top > max(high + (high - low), 20.0):
         raise ValueError(
             f"{what}: values up to {top:.4g}, but {preprocessing.mode} preprocessing makes "
             f"pixels 0-255 into [{low:.3g}, {high:.3g}]: these look like raw pixels cast to "

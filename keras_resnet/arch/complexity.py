@@ -148,8 +148,8 @@ def parameter_count(model) -> int:
     """The model's parameters as torchvision and timm count them and the README's model
     table lists them: every weight, trainable or frozen, except BatchNormalization's
     moving mean and variance (statistics the gradient never updates). Keras'
-    ``count_params()`` counts those too: 1,376 more for ``resnet20``, 53,120 for
-    ``resnet50``."""
+    ``count_params()`` counts those too: 1,376 more for ``resnet20``
+    (tests/arch/test_builder.py)."""
     stats = {id(v) for layer in _leaf_layers(model)
              for v in (getattr(layer, "moving_mean", None),
                        getattr(layer, "moving_variance", None)) if v is not None}

@@ -157,6 +157,46 @@ def profile(r):
     return "\n".join(out)
 
 
+def onednn_primitives(r):
+    """oneDNN's time per primitive kind in one bf16 training step, TensorFlow beside
+    PyTorch, then what the step spends outside oneDNN."""
+    from onednn_primitives import KINDS
+
+    tf_, pt = r["tensorflow"], r["torch"]
+    out = [f"Machine: {r['cpu']}, {r['cpu_count']} cores (bf16 units: "
+           f"{', '.join(r['bf16_units']) or 'none'}); {r['threads']} threads each; "
+           f"TensorFlow one op at a time (inter-op threads {r['tensorflow_inter_op']}); "
+           f"{r['rounds']} rounds of {r['steps']} logged steps; oneDNN in TensorFlow "
+           f"{tf_['onednn']} (runtime: {tf_['onednn_runtime']}), in PyTorch "
+           f"{pt['onednn']} (runtime: {pt['onednn_runtime']}).", "",
+           "| oneDNN primitive | kernel (TensorFlow) | ours ms/step | PyTorch ms/step |",
+           "|---|---|---:|---:|"]
+    rows = [k for k in list(KINDS.values()) + ["other oneDNN primitives"]
+            if k in tf_["rows"] or k in pt["rows"]]
+
+    def ms(fw, k):
+        return fw["rows"].get(k, {}).get("ms", 0.0)
+
+    for k in rows:
+        kernels = ", ".join(f"`{x}`" for x in tf_["rows"].get(k, {}).get("kernels", []))
+        same = tf_["rows"].get(k, {}).get("kernels") == pt["rows"].get(k, {}).get("kernels")
+        note = " (PyTorch: the same)" if same and kernels else (
+            "" if k in pt["rows"] else " (PyTorch: not oneDNN)")
+        out.append(f"| {k} | {kernels}{note} | {ms(tf_, k):.1f} | {ms(pt, k):.1f} |")
+    total = {n: sum(v["ms"] for v in fw["rows"].values()) for n, fw in
+             (("tf", tf_), ("pt", pt))}
+    out.append(f"| **all oneDNN** | | {total['tf']:.1f} | {total['pt']:.1f} |")
+    out.append(f"| step wall time (median) | | {tf_['wall_ms_per_step']:.1f} | "
+               f"{pt['wall_ms_per_step']:.1f} |")
+    out.append(f"| outside oneDNN (wall − oneDNN) | element-wise ops, PyTorch's batch norm, "
+               f"optimizer, framework | {tf_['wall_ms_per_step'] - total['tf']:.1f} | "
+               f"{pt['wall_ms_per_step'] - total['pt']:.1f} |")
+    c = r["convolutions_tf_over_torch"]
+    out += ["", f"Convolutions, ours / PyTorch's time (per round): "
+                f"{_ratio(c['median'], *c['range'])}."]
+    return "\n".join(out)
+
+
 def pipeline(r):
     out = ["| case | batch | pipeline img/s | training step img/s | pipeline / step (range) |",
            "|---|---:|---:|---:|---:|"]
@@ -184,7 +224,9 @@ def main(d="docs/bench"):
                      ("train_precision_bf16.json", training_pairs),
                      ("train_onednn.json", training),
                      ("pipeline_vs_step.json", pipeline),
+                     ("train_precision_avx512bf16.json", training_pairs),
                      ("profile_train_step.json", profile),
+                     ("onednn_primitives.json", onednn_primitives),
                      ("tf_onednn_inference.json", onednn_inference)):
         r = _load(d, name)
         if r is None:

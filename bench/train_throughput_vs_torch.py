@@ -93,6 +93,18 @@ VARIANTS = {
         "the bf16 step with oneDNN kept off the AMX tiles (ONEDNN_MAX_CPU_ISA="
         "AVX512_CORE_BF16): its convolutions on AVX512_BF16 vector instructions, as on "
         "CPUs without AMX"),
+    "keras: bf16 + fused BN + model.fit, inter-op threads 1": (
+        {"KR_PRECISION": "mixed_bfloat16", "KR_FUSED_BN": "1", "KR_FIT": "1",
+         "TF_ENABLE_ONEDNN_OPTS": "1", "KR_INTER_OP": "1"},
+        "the bf16 step with TensorFlow running one op at a time "
+        "(inter_op_parallelism_threads=1), as PyTorch's eager mode does"),
+    "keras: bf16 + fused BN + model.fit, XLA auto-clustering": (
+        {"KR_PRECISION": "mixed_bfloat16", "KR_FUSED_BN": "1", "KR_FIT": "1",
+         "TF_ENABLE_ONEDNN_OPTS": "1",
+         "TF_XLA_FLAGS": "--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit"},
+        "the bf16 step with TensorFlow's XLA auto-clustering on the CPU (TF_XLA_FLAGS="
+        "--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit): XLA fuses the element-wise ops "
+        "and compiles the convolutions it clusters"),
     "torch NCHW": ({}, "PyTorch eager, default memory format"),
     "torch channels_last": ({}, "PyTorch eager, channels_last"),
     "torch bf16 autocast channels_last": (
@@ -106,6 +118,10 @@ PAIRS = (("keras: bf16 + fused BN + model.fit", "keras: fused BN + model.fit"),
          ("keras: fused BN + model.fit, oneDNN fpmath bf16", "keras: fused BN + model.fit"),
          ("keras: fused BN + model.fit, oneDNN fpmath bf16",
           "torch bf16 autocast channels_last"),
+         ("keras: bf16 + fused BN + model.fit, inter-op threads 1",
+          "keras: bf16 + fused BN + model.fit"),
+         ("keras: bf16 + fused BN + model.fit, XLA auto-clustering",
+          "keras: bf16 + fused BN + model.fit"),
          ("torch bf16 autocast channels_last", "torch channels_last"))
 
 
@@ -292,7 +308,8 @@ def plot(result, out):
     for i, (n, r) in enumerate(zip(names[::-1], rates[::-1])):
         ax.text(r, i, f" {r:.0f} ({result['ratio_vs_reference'][n]:.2f}x)", va="center",
                 fontsize=8)
-    ax.set_xlabel(f"images/s (median of {result['rounds']} rounds); ratio vs {REFERENCE}")
+    ax.set_xlabel(f"images/s (median of {result['rounds']} rounds)\n"
+                  f"in brackets: ratio vs {REFERENCE}")
     units = ", ".join(result.get("bf16_units") or []) or "no bf16 units"
     cpu = f"{result.get('cpu_model', 'CPU')}, {result.get('cpu_count', '?')} cores, {units}"
     ax.set_title(f"CIFAR ResNet-20 training, batch 128\n{cpu}", fontsize=10)

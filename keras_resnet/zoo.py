@@ -268,23 +268,19 @@ class Trained:
         folders that the split's labels leave out (a test folder's classes that its
         training tree lacks). An accuracy on such labels (or a verification against
         them) would mean nothing, or leave images out without a word."""
+        from .data.sources import unread_classes_message
+
         k, m = self.num_classes, split.num_classes
 
         def named(names):
-            if not names:
-                return ""
-            return f" ({', '.join(map(str, names[:5]))}{', ...' if len(names) > 5 else ''})"
+            return f" ({_first_names(names, 5)})" if names else ""
 
         own = (f", or leave --dataset out for the run's own ({self.dataset})"
                if self.dataset and dataset != self.dataset else "")
-        unread = getattr(split, "unread_classes", ())
+        unread = unread_classes_message(split) if hasattr(split, "unread_classes") else ""
         if unread:
-            images = sum(n for _, n in unread)
-            folders = ", ".join(f"{c} ({n} images)" for c, n in unread[:5])
             raise ValueError(
-                f"the dataset {dataset} has class folder(s) in {split.name} that its "
-                f"training classes lack: {folders}{', ...' if len(unread) > 5 else ''}; "
-                f"their {images} images would be left out of the score. The network "
+                f"the dataset {dataset} has {unread}. The network "
                 f"scores {k if k is not None else len(self.class_names or ())} classes"
                 f"{named(self.class_names)}: remove or move those folders, or give a "
                 f"dataset with the network's classes{own}")
@@ -299,13 +295,10 @@ class Trained:
                 [_class_key(c) for c in mine] != [_class_key(c) for c in theirs]):
             first = next(i for i, (a, b) in enumerate(zip(mine, theirs))
                          if _class_key(a) != _class_key(b))
-
-            def listed(names):
-                return f"[{', '.join(map(str, names[:10]))}{', ...' if len(names) > 10 else ''}]"
-
             raise ValueError(
-                f"the class names differ: the network's classes are {listed(mine)}, the "
-                f"dataset {dataset}'s are {listed(theirs)} (in label order; label {first} is "
+                f"the class names differ: the network's classes are "
+                f"[{_first_names(mine, 10)}], the dataset {dataset}'s are "
+                f"[{_first_names(theirs, 10)}] (in label order; label {first} is "
                 f"{mine[first]!r} here, {theirs[first]!r} there). Its labels are not this "
                 f"network's classes, so a score would mean nothing; give a dataset with "
                 f"the network's classes (an image folder's class folders named as they "
@@ -347,6 +340,11 @@ class Trained:
         return Preprocessing(mode="pixel_mean", scale=1 / 255, mean=mean, std=None,
                              channel_order="gray" if mean.shape[-1] == 1 else "RGB",
                              **geometry)
+
+
+def _first_names(names, limit: int) -> str:
+    """``"a, b, c"``: the first ``limit`` names, then ``", ..."`` if there are more."""
+    return ", ".join(map(str, names[:limit])) + (", ..." if len(names) > limit else "")
 
 
 def _class_key(name) -> str:

@@ -366,6 +366,32 @@ def image_folder_split(path: str, split: str = "train", *, skip_bad_images: bool
                          image_sizes=sizes, skipped=skipped, unread_classes=unread)
 
 
+def unread_classes_message(split) -> str:
+    """The core of the refusal of a split whose folder has class folders that its
+    training tree lacks (:attr:`Split.unread_classes`): which folders, how many images
+    each, and that a score would leave them out. Empty when there are none."""
+    unread = split.unread_classes
+    if not unread:
+        return ""
+    folders = ", ".join(f"{c} ({n} images)" for c, n in unread[:5])
+    images = sum(n for _, n in unread)
+    return (f"class folder(s) in {split.name} that its training classes lack: "
+            f"{folders}{', ...' if len(unread) > 5 else ''}; their {images} images would "
+            "be left out of the score")
+
+
+def check_held_out_classes(held_out, train, dataset) -> None:
+    """Raises ValueError when ``held_out`` (the test split that ``train`` and ``tune``
+    score on) has class folders that the ``train`` split of ``dataset`` lacks: a score
+    would leave their images out without a word. Both are :class:`Split` objects."""
+    unread = unread_classes_message(held_out)
+    if unread:
+        raise ValueError(
+            f"the dataset {dataset} has {unread}. The network learns the "
+            f"{train.num_classes} classes of its training folder: remove or move those "
+            "folders, or add a training folder of the same name for each")
+
+
 class SkippedFilesWarning(UserWarning):
     """Entries of an image folder's class folders that are not read (not image files by
     their names, or sub-folders)."""

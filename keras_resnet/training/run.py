@@ -33,7 +33,7 @@ import keras
 
 from .. import cpu, rundir
 from ..data.augment import IMAGENET_EVAL_RESIZE, compute_pixel_mean
-from ..data.sources import holdout_split, load_split
+from ..data.sources import check_held_out_classes, holdout_split, load_split
 from ..rundir import RunConfigMismatch
 from ..zoo import run_class_names
 from .config import (BF16_SLOWDOWN_MEASURED, ONEDNN_SPEEDUP_MEASURED, PRECISION_OF_POLICY,
@@ -119,7 +119,8 @@ def train(model: TrainConfig | str = "resnet20", dataset: str = "embedded",
     Raises:
         ValueError: options TrainConfig refuses (see :meth:`TrainConfig.validate`); a
             global dtype policy a run cannot record; an unknown dataset; unreadable
-            images (named); weights that do not fit; see also
+            images (named); an image folder whose test folder has classes that its
+            train folder lacks; weights that do not fit; see also
             :func:`~keras_resnet.training.strategy.choose_placement`.
         TypeError: an unknown option, or ``dataset``/``recipe`` beside a TrainConfig.
         RunConfigMismatch: ``out`` holds a run with another configuration.
@@ -199,6 +200,7 @@ def _load_data(run: RunState) -> None:
     run.k = holdout_count(c.holdout, full_train.size)
     run.val_name = "holdout" if run.k else "test"
     test_split = load_split(c.dataset, "test", **source)
+    check_held_out_classes(test_split, full_train, c.dataset)
     if c.max_test_examples:
         test_split = test_split.take(c.max_test_examples)
     run.full_train, run.test_split = full_train, test_split

@@ -340,6 +340,29 @@ def test_a_dataset_of_other_class_names_or_extra_classes_is_refused(tmp_path, ca
     assert not (tmp_path / "m.onnx").exists()
 
 
+def test_train_and_tune_refuse_a_test_folder_with_classes_training_lacks(tmp_path, capsys):
+    """train scored such a folder on the training tree's classes and dropped the extra
+    class's images from its test accuracy without a word; tune validated every trial on
+    the same cut-down set."""
+    from keras_resnet.training.tuning import tune
+
+    root = tmp_path / "photos"
+    write_image_folder(root, per_class=2, kinds=("png8_rgb",), classes=("a", "b"))
+    write_image_folder(root, per_class=3, kinds=("png8_rgb",), classes=("c",),
+                       split_dirs=("test",))
+    out = tmp_path / "run"
+    assert main(["train", "--model", "resnet8", "--dataset", str(root), "--out", str(out),
+                 "--epochs", "1", "--batch-size", "4", "--holdout", "0"]) == 2
+    err = capsys.readouterr().err
+    assert f"the dataset {root} has class folder(s) in {root / 'test'} that its training " \
+           "classes lack: c (3 images); their 3 images would be left out of the score" in err
+    assert "learns the 2 classes of its training folder" in err and "remove or move" in err
+    assert "Traceback" not in err and err.count("\n") == 1 and not out.exists()
+    with pytest.raises(ValueError, match=r"training classes lack: c \(3 images\)"):
+        tune(str(root), out=str(tmp_path / "tune"), max_trials=1, epochs=1)
+    assert not (tmp_path / "tune").exists()
+
+
 def test_a_run_failing_before_its_first_epoch_leaves_nothing_behind(photos, tmp_path,
                                                                      monkeypatch):
     import keras

@@ -236,3 +236,32 @@ def test_offline_tfds_name_fails_within_seconds_with_what_to_do(tmp_path, monkey
     assert "--dataset DIR" in message and "class folders" in message
     assert not (tmp_path / "tfds" / "cifar10").exists() or not any(
         (tmp_path / "tfds" / "cifar10").rglob("*.tfrecord*"))
+
+
+def test_an_animated_gif_is_its_first_frame_and_exif_orientation_is_not_applied(tmp_path):
+    """What docs/guides/own-images.md promises, against PIL as the reference: an
+    animated GIF reads as its first frame (as Keras' image_dataset_from_directory
+    reads it), and a JPEG's EXIF orientation tag leaves its stored pixels as they are
+    (a rotated read would differ from training to whatever reads the file otherwise)."""
+    import PIL.Image
+
+    frames = [np.zeros((8, 12, 3), "uint8") + v for v in (40, 200, 120)]
+    frames[0][:, :6] = 250  # the first frame is not uniform: a wrong frame shows
+    gif = tmp_path / "anim.gif"
+    PIL.Image.fromarray(frames[0]).save(
+        gif, save_all=True, append_images=[PIL.Image.fromarray(f) for f in frames[1:]])
+    with PIL.Image.open(gif) as im:
+        assert im.n_frames == 3
+        first = np.asarray(im.convert("RGB"))
+    np.testing.assert_array_equal(read_image(str(gif)), first)
+    tall = class_image(1, (20, 8), seed=3)  # 20 x 8 stored; orientation 6 = "rotate 90"
+    exif = PIL.Image.Exif()
+    exif[0x0112] = 6
+    jpg = tmp_path / "tagged.jpg"
+    PIL.Image.fromarray(tall).save(jpg, exif=exif.tobytes(), quality=95)
+    with PIL.Image.open(jpg) as im:
+        assert im.getexif()[0x0112] == 6
+        stored = np.asarray(im.convert("RGB"))
+    got = read_image(str(jpg))
+    assert got.shape == (20, 8, 3)
+    np.testing.assert_array_equal(got, stored)

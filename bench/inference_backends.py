@@ -620,6 +620,14 @@ def main(argv=None):
         args.rep_images, args.test_images, args.tflite_images = 4, 500, 500
     out = args.out or (tempfile.mkdtemp(prefix="inference_backends-quick-") if args.quick
                        else "docs/bench")
+    # the last two phases read the full Fashion-MNIST: check for it before the long ones
+    # (a run without it had ended in a FileNotFoundError after converting every depth)
+    from keras_resnet.data import load_idx_dir
+
+    try:
+        load_idx_dir(FASHION_DIR)
+    except FileNotFoundError as err:
+        p.error(f"{err}. Install Debian's dataset-fashion-mnist first (`make data`)")
     started = time.time()
 
     import fma_peak
@@ -649,9 +657,6 @@ def main(argv=None):
     result["fashion_mnist"] = fashion_precisions(args.test_images, args.rounds)
     phases["fashion_mnist"] = time.time() - t
     t = time.time()
-
-    from keras_resnet.data import load_idx_dir
-
     (x_train, _), (x_test, y_test) = load_idx_dir(FASHION_DIR)
     small, preprocess = keras_resnet.load_pretrained("resnet20.fashion_mnist")
     lite = tflite_variants(small, preprocess(x_test[:args.tflite_images]),

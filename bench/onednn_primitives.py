@@ -117,6 +117,19 @@ def worker(framework, steps, threads, inter_op):
     print(END, flush=True)
 
 
+def versions():
+    """{package: version} of what the workers run, read without importing them."""
+    from importlib import metadata
+
+    found = {}
+    for name in ("tensorflow", "keras", "torch"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
 def parse(log, steps):
     """{row: {"ms": ms per step, "calls": calls per step, "kernels": [names]}} from the
     lines of oneDNN's log between the marks, and the wall ms per step."""
@@ -230,6 +243,7 @@ def main(argv=None):
     except (OSError, StopIteration):
         pass
     result = {"cpu": cpu, "cpu_count": os.cpu_count(), "bf16_units": cpu_bf16_units() or [],
+              "versions": versions(),
               "batch": BATCH, "steps": args.steps, "threads": args.threads,
               "tensorflow_inter_op": args.inter_op}
     runs = {f: [] for f in FRAMEWORKS}

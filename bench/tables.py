@@ -164,7 +164,9 @@ def onednn_primitives(r):
 
     tf_, pt = r["tensorflow"], r["torch"]
     out = [f"Machine: {r['cpu']}, {r['cpu_count']} cores (bf16 units: "
-           f"{', '.join(r['bf16_units']) or 'none'}); {r['threads']} threads each; "
+           f"{', '.join(r['bf16_units']) or 'none'}); "
+           + "".join(f"{k} {v}, " for k, v in r.get("versions", {}).items() if v)
+           + f"{r['threads']} threads each; "
            f"TensorFlow one op at a time (inter-op threads {r['tensorflow_inter_op']}); "
            f"{r['rounds']} rounds of {r['steps']} logged steps; oneDNN in TensorFlow "
            f"{tf_['onednn']} (runtime: {tf_['onednn_runtime']}), in PyTorch "
@@ -219,6 +221,7 @@ def onednn_inference(r):
 
 def main(d="docs/bench"):
     for name, fn in (("inference_backends.json", inference),
+                     ("inference_backends_avx512bf16.json", inference),
                      ("train_throughput_vs_torch.json", training),
                      ("train_precision.json", training),
                      ("train_precision_bf16.json", training_pairs),
@@ -231,7 +234,7 @@ def main(d="docs/bench"):
         r = _load(d, name)
         if r is None:
             continue
-        if name == "inference_backends.json" and r.get("schema") != INFERENCE_SCHEMA:
+        if name.startswith("inference_backends") and r.get("schema") != INFERENCE_SCHEMA:
             print(f"{d}/{name}: written by an older bench/inference_backends.py; rerun it",
                   file=sys.stderr)
             continue

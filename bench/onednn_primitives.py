@@ -37,8 +37,10 @@ import sys
 import tempfile
 import time
 
-BATCH = 128
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from train_throughput_vs_torch import BATCH  # noqa: E402  (the same step, the same batch)
+
 MARK, END = "=== timed steps", "=== end"
 # (primitive kind, propagation kind) in oneDNN's log -> row of the table
 KINDS = {
@@ -52,63 +54,33 @@ KINDS = {
 FRAMEWORKS = ("tensorflow", "torch")
 
 
-def _keras_step(steps_warm):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.path.insert(0, os.path.dirname(HERE))
-    import keras_resnet  # noqa: F401  (before TensorFlow: its oneDNN switch)
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
-    from keras_resnet.training.fused_bn import use_fused_batchnorm
-
-    keras.config.set_dtype_policy("mixed_bfloat16")
-    model = keras_resnet.build("resnet20", input_shape=(32, 32, 3), classes=10,
-                               weight_decay=1e-4, classifier_activation=None)
-    use_fused_batchnorm(model)
-    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    x = np.random.default_rng(0).standard_normal((BATCH, 32, 32, 3)).astype("float32")
-    y = np.random.default_rng(1).integers(0, 10, BATCH)
-    ds = tf.data.Dataset.from_tensors((x, y)).repeat().prefetch(2)
-    it = iter(ds)
-    model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)  # builds train_function
-    step = model.train_function
-
-    def run(steps):
-        for _ in range(steps):
-            logs = step(it)
-        float(np.asarray(logs["loss"]))
-
-    run(steps_warm)
-    return run
-
-
-def _torch_step(steps_warm):
-    sys.path.insert(0, HERE)
-    from train_throughput_vs_torch import torch_step_fn
-
-    run = torch_step_fn(channels_last=True, bf16=True)
-    run(steps_warm)
-    return run
+# The step each framework runs: bench/train_throughput_vs_torch.py's, so that this
+# log explains that benchmark's rows.
+KERAS_VARIANT = "keras: bf16 + fused BN + model.fit"
+TORCH_VARIANT = "torch bf16 autocast channels_last"
 
 
 def worker(framework, steps, threads, inter_op):
     """Warm up, time ``steps`` steps (wall), then run ``steps`` more between two marks
     in the log. oneDNN's log goes to stdout; the marks and the timing too."""
+    sys.path.insert(0, os.path.dirname(HERE))
+    import train_throughput_vs_torch as throughput
+
     if framework == "tensorflow":
-        sys.path.insert(0, os.path.dirname(HERE))
+        os.environ.update(throughput.VARIANTS[KERAS_VARIANT][0],
+                          KR_INTER_OP=str(inter_op))
         import keras_resnet  # noqa: F401  (before TensorFlow: its oneDNN switch)
         import tensorflow as tf
 
         tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(inter_op)
-        run = _keras_step(3)
+        run = throughput.keras_step_fn(KERAS_VARIANT)
     else:
         import torch
 
         torch.set_num_threads(threads)
-        run = _torch_step(3)
+        run = throughput.torch_step_fn(channels_last=TORCH_VARIANT.endswith("channels_last"),
+                                       bf16="bf16" in TORCH_VARIANT)
+    run(3)  # trace / warm up
     start = time.perf_counter()
     run(steps)
     wall = (time.perf_counter() - start) / steps * 1000

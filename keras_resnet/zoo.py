@@ -18,6 +18,7 @@ from .arch.specs import SPECS, get_spec
 from . import rundir
 from .io import deep_recursion
 from .pretrained.loading import default_shape_for, plan_weights
+from .pretrained.record import classifier_classes
 from .pretrained import registry
 from .preprocessing import Preprocessing
 from .pretrained.transforms import preprocess_input, resolve_preprocessing
@@ -348,9 +349,12 @@ def _first_names(names, limit: int) -> str:
 
 
 def _class_key(name) -> str:
-    """A class name as :meth:`Trained.check_classes` compares it: lower case, letters
-    and digits only ("Ankle boot" == "ankle_boot")."""
-    return "".join(ch for ch in str(name).lower() if ch.isalnum())
+    """A class name as :meth:`Trained.check_classes` compares it: one Unicode form
+    (NFC), lower case, letters and digits only ("Ankle boot" == "ankle_boot")."""
+    import unicodedata
+
+    return "".join(ch for ch in unicodedata.normalize("NFC", str(name)).lower()
+                   if ch.isalnum())
 
 
 def family_of(model) -> str:
@@ -457,12 +461,15 @@ def load_trained(source, *, model: str | None = None, pixel_mean=None) -> Traine
     if known is not None:
         _mean_fits(mean, pixel_mean, known, f"the weights {source!r}")
     shape = tuple(mean.shape) if spec.family == "cifar" else (None, None, mean.shape[-1])
+    # the file's own class count: the family's default (10, 1000) would load its
+    # backbone under a randomly initialised classifier of another size
+    classes = classifier_classes(source) if source.endswith(".weights.h5") else None
     try:
-        net = build(spec, input_shape=shape, weights=source, classes=None)
+        net = build(spec, input_shape=shape, weights=source, classes=classes)
     except ValueError as first:
         other = 3 if mean.shape[-1] == 1 else 1  # do the weights take the other count?
         try:
-            build(spec, input_shape=shape[:2] + (other,), weights=source, classes=None)
+            build(spec, input_shape=shape[:2] + (other,), weights=source, classes=classes)
         except Exception:
             raise first from None  # not a matter of channels
         raise ValueError(

@@ -27,6 +27,7 @@ import gzip
 import os
 import pickle
 import struct
+import unicodedata
 import warnings
 
 import numpy as np
@@ -295,10 +296,14 @@ def image_folder_split(path: str, split: str = "train", *, skip_bad_images: bool
     printed note) when ``skip_bad_images``. Images decode to 3 channels (grey is
     repeated, alpha dropped); 16-bit PNGs are scaled to 8 bits.
 
+    Hidden folders (names starting with ``.``) are not classes; image files directly in
+    the split's folder (beside its class folders) are not read, with a
+    :class:`SkippedFilesWarning`.
+
     Raises:
-        ValueError: no class folders or no images; unreadable files (see above); for
-            ``split="train"``, a class folder left without a readable image (named: it
-            would be a class the network never sees).
+        ValueError: no class folders, one class folder only, or no images; unreadable
+            files (see above); for ``split="train"``, a class folder left without a
+            readable image (named: it would be a class the network never sees).
     """
     root = path
     sub = {"train": ("train",), "test": ("test", "val", "validation"),
@@ -308,25 +313,44 @@ def image_folder_split(path: str, split: str = "train", *, skip_bad_images: bool
     if os.path.isdir(os.path.join(path, "train")):
         found = [s for s in sub if os.path.isdir(os.path.join(path, s))]
         if not found:
-            raise ValueError(f"{path} has a train/ folder but none of {sub} for split {split!r}")
+            near = [d for d in _class_folders(path) if d.lower() in sub]
+            hint = (f"; it has {', '.join(d + '/' for d in near)}: folder names are "
+                    f"case-sensitive, rename it to {near[0].lower()}/" if near else "")
+            raise ValueError(f"{path} has a train/ folder but none of "
+                             f"{', '.join(d + '/' for d in sub)} for split {split!r}{hint}")
         root = os.path.join(path, found[0])
-        classes = sorted(d for d in os.listdir(os.path.join(path, "train"))
-                         if os.path.isdir(os.path.join(path, "train", d)))
+        classes = _class_folders(os.path.join(path, "train"))
     else:
-        classes = sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)))
+        classes = _class_folders(path)
     if not classes:
         raise ValueError(f"{path}: no class folders found (expected <class>/<image> files)")
+    if len(classes) == 1:
+        where = os.path.join(path, "train") if root != path else path
+        raise ValueError(
+            f"{where} has one class folder ({classes[0]}): a classifier needs at least "
+            "two classes (with one, its single output is 1 for every image and no "
+            "accuracy means anything). Add a folder per class")
+    loose = sorted(e.name for e in os.scandir(root)
+                   if e.is_file() and e.name.lower().endswith(IMAGE_EXTENSIONS))
+    if loose:
+        warnings.warn(
+            f"{len(loose)} image file(s) directly in {root} are not read ("
+            f"{', '.join(loose[:3])}{', ...' if len(loose) > 3 else ''}): an image folder "
+            "reads the images inside its class folders only; move them into the folder "
+            "of their class", SkippedFilesWarning, stacklevel=2)
+    # a test folder's class folders by their names in one Unicode form: macOS writes
+    # "café" decomposed (NFD), Linux and Windows keep what they are given (often NFC)
+    present = {_nfc(d): d for d in _class_folders(root)}
+    wanted = {_nfc(c) for c in classes}
     unread = tuple(
         (d, sum(1 for e in os.scandir(os.path.join(root, d))
                 if e.is_file() and e.name.lower().endswith(IMAGE_EXTENSIONS)))
-        for d in sorted(os.listdir(root))
-        if root != path and d not in classes and not d.startswith(".")
-        and os.path.isdir(os.path.join(root, d)))
+        for key, d in sorted(present.items()) if root != path and key not in wanted)
     paths, labels, other = [], [], []
     for i, c in enumerate(classes):
-        folder = os.path.join(root, c)
-        if not os.path.isdir(folder):
+        if _nfc(c) not in present:
             continue
+        folder = os.path.join(root, present[_nfc(c)])
         for entry in sorted(os.scandir(folder), key=lambda e: e.name):
             if entry.name.lower().endswith(IMAGE_EXTENSIONS) and entry.is_file():
                 paths.append(entry.path)
@@ -390,6 +414,18 @@ def check_held_out_classes(held_out, train, dataset) -> None:
             f"the dataset {dataset} has {unread}. The network learns the "
             f"{train.num_classes} classes of its training folder: remove or move those "
             "folders, or add a training folder of the same name for each")
+
+
+def _nfc(name: str) -> str:
+    return unicodedata.normalize("NFC", name)
+
+
+def _class_folders(folder: str) -> list:
+    """The class folders of ``folder``: its sub-folders by name, hidden ones
+    (``.thumbnails``, ``.ipynb_checkpoints``) left out as Keras'
+    ``image_dataset_from_directory`` leaves them."""
+    return sorted(d for d in os.listdir(folder)
+                  if not d.startswith(".") and os.path.isdir(os.path.join(folder, d)))
 
 
 class SkippedFilesWarning(UserWarning):

@@ -74,6 +74,26 @@ def read_record(path) -> dict | None:
         return json.loads(zlib.decompress(f[RECORD][()].tobytes()))
 
 
+def classifier_classes(path) -> int | None:
+    """The number of classes of the classifier in the Keras 3 ``.weights.h5`` file
+    ``path``: the length of the bias of its one Dense layer (this package's networks
+    have no other). None when it has none (a backbone's file) or several, or when the
+    file is not one HDF5 can read (the loader names that)."""
+    import h5py
+
+    if not h5py.is_hdf5(path):
+        return None
+    with h5py.File(path, "r") as f:
+        layers = f.get("layers")
+        if layers is None:
+            return None
+        dense = [k for k in layers if re.fullmatch(r"dense(_\d+)?", k)]
+        if len(dense) != 1:
+            return None
+        bias = layers[dense[0]].get("vars/1")
+        return int(bias.shape[0]) if bias is not None and bias.ndim == 1 else None
+
+
 def save_weights(model, path) -> str:
     """``model.save_weights(path)`` plus the architecture record, written atomically (a
     failed write leaves no file). ``path`` must end in ``.weights.h5``. Returns it."""

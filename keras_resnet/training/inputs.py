@@ -34,8 +34,9 @@ def resolve_input(spec, train_split, image_size=None, weights_shape=None):
     folders: 3).
 
     Raises:
-        ValueError: a non-square ImageNet-family size, or a size that is not 2 positive
-            integers.
+        ValueError: a non-square ImageNet-family size, a size that is not 2 positive
+            integers, or (CIFAR family, no size given) images all smaller than the
+            network's total stride.
     """
     check_image_size(image_size, spec.family)  # TrainConfig's check, for direct callers
     image_size = tuple(image_size) if image_size is not None else None
@@ -51,6 +52,12 @@ def resolve_input(spec, train_split, image_size=None, weights_shape=None):
         hw, why = tuple(weights_shape[:2]), "the weights' size"
     elif None not in native:
         hw, why = native, "the data's size"
+        if min(hw) < spec.total_stride:
+            raise ValueError(
+                f"the images of {train_split.name} are all {hw[0]}x{hw[1]}, smaller than "
+                f"{spec.name} takes (at least {spec.total_stride}x{spec.total_stride}, its "
+                f"total stride): pass --image-size H W (image_size=(H, W)) to resize them, "
+                f"e.g. --image-size 32 32")
     else:
         hw, why = tuple(spec.default_input_shape[:2]), "the CIFAR family's size"
     return (*hw, channels), None, why

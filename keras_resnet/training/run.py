@@ -201,6 +201,11 @@ def _load_data(run: RunState) -> None:
     run.val_name = "holdout" if run.k else "test"
     test_split = load_split(c.dataset, "test", **source)
     check_held_out_classes(test_split, full_train, c.dataset)
+    if full_train.files and test_split.files and full_train.name == test_split.name:
+        print(f"Note: {test_split.name} has class folders but no train/ and test/ "
+              "folders, so both splits are the whole folder and the test score is on the "
+              "images the network trains on; put some in train/ and the rest in test/ "
+              "for a score on unseen ones")
     if c.max_test_examples:
         test_split = test_split.take(c.max_test_examples)
     run.full_train, run.test_split = full_train, test_split

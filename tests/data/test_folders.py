@@ -265,3 +265,80 @@ def test_an_animated_gif_is_its_first_frame_and_exif_orientation_is_not_applied(
     got = read_image(str(jpg))
     assert got.shape == (20, 8, 3)
     np.testing.assert_array_equal(got, stored)
+
+
+def test_hidden_folders_are_not_classes_and_one_class_is_refused(tmp_path):
+    """A `.thumbnails` folder in train/ became a third class (the network learnt and
+    predicted it); a train/ of one class trained a one-output network that train scored
+    at 0% and evaluate at 100% (Keras' "accuracy" on one unit is binary accuracy)."""
+    root = tmp_path / "photos"
+    write_image_folder(root, per_class=2, kinds=("png8_rgb",), classes=("cat", "dog"))
+    for hidden in (root / "train" / ".thumbnails", root / ".ipynb_checkpoints"):
+        hidden.mkdir()
+    write_image(root / "train" / ".thumbnails" / "0.png", class_image(0, (32, 32)), "png8_rgb")
+    for split in ("train", "test"):
+        s = load_split(str(root), split)
+        assert s.class_names == ("cat", "dog") and s.size == 4
+    flat = tmp_path / "flat"
+    write_image_folder(flat, per_class=2, kinds=("png8_rgb",), split_dirs=("",))
+    (flat / ".ipynb_checkpoints").mkdir()  # empty: it had been "a class without images"
+    assert load_split(str(flat), "train").class_names == ("a", "b")
+    one = tmp_path / "one"
+    write_image_folder(one, per_class=2, kinds=("png8_rgb",), classes=("cat",))
+    for split in ("train", "test"):
+        with pytest.raises(ValueError, match=r"train has one class folder \(cat\): a "
+                                             r"classifier needs at least two classes.*"
+                                             r"Add a folder per class"):
+            load_split(str(one), split)
+
+
+def test_images_beside_the_class_folders_are_counted_in_a_warning(tmp_path):
+    """Images put directly in train/ (not in a class folder) were left out without a
+    word, while other unread entries were counted."""
+    root = tmp_path / "photos"
+    write_image_folder(root, per_class=2, kinds=("png8_rgb",))
+    for name in ("loose.png", "other.JPG"):
+        write_image(root / "train" / name, class_image(0, (32, 32)), "png8_rgb")
+    with pytest.warns(SkippedFilesWarning, match=r"2 image file\(s\) directly in .*train "
+                                                 r"are not read \(loose.png, other.JPG\).*"
+                                                 r"move them into the folder of their class"):
+        s = load_split(str(root), "train")
+    assert s.size == 4
+
+
+def test_images_too_small_for_the_network_say_how_to_resize(tmp_path):
+    """A folder of 1x1 photos ended in the builder's "input_shape (1, 1, 3) is too
+    small ... or None", which names neither --image-size nor the images."""
+    from keras_resnet.arch.specs import get_spec
+    from keras_resnet.training.inputs import resolve_input
+
+    root = tmp_path / "tiny"
+    write_image_folder(root, per_class=2, size=(1, 1), kinds=("png8_rgb",))
+    split = load_split(str(root), "train")
+    with pytest.raises(ValueError, match=r"images of .*train are all 1x1, smaller than "
+                                         r"resnet20 takes \(at least 4x4.*--image-size H W"):
+        resolve_input(get_spec("resnet20"), split)
+    assert resolve_input(get_spec("resnet20"), split, image_size=(32, 32))[0] == (32, 32, 3)
+
+
+def test_class_folders_match_across_unicode_forms_and_a_capitalised_test_is_named(tmp_path):
+    """A test/café written decomposed (NFD, as macOS writes it) beside a train/café
+    written composed (NFC) was refused as "a class folder training lacks: café", the
+    same name on both sides; a Test/ folder was "none of ('test', 'val', ...)"."""
+    import unicodedata
+
+    root = tmp_path / "photos"
+    nfc, nfd = unicodedata.normalize("NFC", "café"), unicodedata.normalize("NFD", "café")
+    assert nfc != nfd
+    write_image_folder(root, per_class=2, kinds=("png8_rgb",), classes=(nfc, "dog"),
+                       split_dirs=("train",))
+    write_image_folder(root, per_class=3, kinds=("png8_rgb",), classes=(nfd, "dog"),
+                       split_dirs=("test",))
+    test = load_split(str(root), "test")
+    assert test.class_names == (nfc, "dog") and test.size == 6 and not test.unread_classes
+    assert sorted(test.files[1]) == [0, 0, 0, 1, 1, 1]
+    (root / "test").rename(root / "Test")
+    with pytest.raises(ValueError, match=r"none of test/, val/, validation/ for split "
+                                         r"'test'; it has Test/: folder names are "
+                                         r"case-sensitive, rename it to test/"):
+        load_split(str(root), "test")

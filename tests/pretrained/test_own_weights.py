@@ -68,3 +68,28 @@ def test_tag_errors_and_hash_check(stand_in_entry, tmp_path):
     weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")
     with pytest.raises(ValueError, match="does not match its hash"):
         keras_resnet.build("resnet8", weights="test", input_shape=(28, 28, 1))
+
+
+def test_a_weights_file_of_another_class_count_loads_its_own_classifier(tmp_path, capsys):
+    """load_trained (predict, evaluate, export) built a .weights.h5 of a 3-class run
+    with the family's 10 classes: the backbone loaded, the classifier started from a
+    random initialisation, and predict printed different random classes each run."""
+    from keras_resnet.pretrained.record import classifier_classes
+
+    net = keras_resnet.build("resnet8", input_shape=(32, 32, 3), classes=3)
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, (4, 32, 32, 3)).astype("float32")
+    net.get_layer("predictions").set_weights(
+        [np.random.default_rng(1).normal(0, 1, (64, 3)).astype("float32"),
+         np.asarray([0.3, -0.2, 0.1], "float32")])
+    path = str(tmp_path / "run3.weights.h5")
+    keras_resnet.save_weights(net, path)
+    assert classifier_classes(path) == 3
+    backbone = keras_resnet.build("resnet8", input_shape=(32, 32, 3), include_top=False)
+    backbone.save_weights(str(tmp_path / "backbone.weights.h5"))
+    assert classifier_classes(str(tmp_path / "backbone.weights.h5")) is None
+    t = keras_resnet.load_trained(path, model="resnet8",
+                                  pixel_mean=np.full((32, 32, 3), 0.4, "float32"))
+    assert t.num_classes == 3
+    assert "random initialisation" not in capsys.readouterr().out
+    np.testing.assert_allclose(np.asarray(t.model(x)), np.asarray(net(x)), rtol=1e-5,
+                               atol=1e-6)

@@ -538,3 +538,23 @@ def test_a_run_on_a_relative_folder_is_evaluated_from_anywhere(photos, tmp_path,
     monkeypatch.chdir(tmp_path)
     assert main(["evaluate", "--weights", str(out), "--json", str(tmp_path / "e.json")]) == 0
     assert json.loads((tmp_path / "e.json").read_text())["examples"] > 0
+
+
+def test_a_folder_of_class_folders_alone_says_its_test_score_is_on_training_images(
+        tmp_path, capsys):
+    """With class folders only, both splits are the whole folder: train printed "test
+    accuracy" on the images it had trained on, without a word."""
+    root = tmp_path / "flat"
+    write_image_folder(root, per_class=3, kinds=("png8_rgb",), split_dirs=("",))
+    assert main(["train", "--model", "resnet8", "--dataset", str(root), "--out",
+                 str(tmp_path / "run"), "--epochs", "1", "--batch-size", "4",
+                 "--holdout", "0"]) == 0
+    out = capsys.readouterr().out
+    assert f"Note: {root} has class folders but no train/ and test/ folders" in out
+    assert "the test score is on the images the network trains on" in out
+    split = tmp_path / "split"
+    write_image_folder(split, per_class=2, kinds=("png8_rgb",))
+    assert main(["train", "--model", "resnet8", "--dataset", str(split), "--out",
+                 str(tmp_path / "run2"), "--epochs", "1", "--batch-size", "4",
+                 "--holdout", "0"]) == 0
+    assert "no train/ and test/ folders" not in capsys.readouterr().out

@@ -346,7 +346,11 @@ class Preprocessing:
                 _check_channels(x, channels, given)
                 if size is not None and tuple(x.shape[1:3]) != size:
                     want = f"{size[0]}x{size[1]}x{channels}"
-                    raise ValueError(f"these weights take {want} images; got shape {given}")
+                    raise ValueError(
+                        f"these weights take {want} images; got shape {given}: resize "
+                        f"them to {size[0]}x{size[1]} first (keras-resnet predict and "
+                        "evaluate do: bilinear with antialiasing, "
+                        "keras_resnet.data.images.resize_to)")
                 x = x.astype("float32")
                 return self(x, "channels_last") if normalize else x
 
@@ -385,7 +389,11 @@ class Preprocessing:
                 want, layout = (mean.shape[2], *mean.shape[:2]), "C, H, W"
             if any(s is not None and s != w for s, w in zip(image, want)):
                 raise ValueError(f"{what}: these weights take images of shape {want} "
-                                 f"({layout}), got {tuple(shape)}")
+                                 f"({layout}), got {tuple(shape)}: resize them to "
+                                 f"{want[0] if layout[0] == 'H' else want[1]}x"
+                                 f"{want[1] if layout[0] == 'H' else want[2]} first "
+                                 "(keras-resnet predict and evaluate do: bilinear with "
+                                 "antialiasing, keras_resnet.data.images.resize_to)")
             if data_format == "channels_first":
                 mean = np.moveaxis(mean, -1, 0)
                 std = None if std is None else np.moveaxis(std, -1, 0)

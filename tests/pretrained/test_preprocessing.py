@@ -65,7 +65,8 @@ def test_per_pixel_mean_weights_take_numpy_and_tensors():
                                            weights="resnet20.fashion_mnist")
     np.testing.assert_allclose(keras.ops.convert_to_numpy(tensor), expected, rtol=1e-6,
                                atol=1e-6)
-    with pytest.raises(ValueError, match=r"take images of shape \(28, 28, 1\)"):
+    with pytest.raises(ValueError, match=r"take images of shape \(28, 28, 1\) \(H, W, C\), "
+                                         r"got \(1, 32, 32, 1\): resize them to 28x28 first"):
         keras_resnet.preprocess_input(np.zeros((1, 32, 32, 1)),
                                       weights="resnet20.fashion_mnist")
 

@@ -94,7 +94,8 @@ def test_per_pixel_weights_and_runs_hold_one_and_its_eval_transform():
     expected = raw[..., None] / 255.0 - p.mean
     np.testing.assert_allclose(p.eval_transform()(raw), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(p.eval_transform(normalize=False)(raw), raw[..., None])
-    with pytest.raises(ValueError, match="take 28x28x1 images"):
+    with pytest.raises(ValueError, match=r"take 28x28x1 images; got shape \(2, 32, 32\): "
+                                         r"resize them to 28x28 first .*resize_to"):
         p.eval_transform()(np.zeros((2, 32, 32), "uint8"))
     with pytest.raises(ValueError, match="per-pixel mean of 28x28.*takes 32x32"):
         p.check_fits((32, 32, 1), what="model 'x'")

@@ -29,7 +29,6 @@ import argparse
 import collections
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -208,13 +207,9 @@ def main(argv=None):
     sys.path.insert(0, os.path.dirname(HERE))
     from keras_resnet.cpu import cpu_bf16_units
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    result = {"cpu": cpu, "cpu_count": os.cpu_count(), "bf16_units": cpu_bf16_units() or [],
+    from train_throughput_vs_torch import _cpu_model
+
+    result = {"cpu": _cpu_model(), "cpu_count": os.cpu_count(), "bf16_units": cpu_bf16_units() or [],
               "versions": versions(),
               "batch": BATCH, "steps": args.steps, "threads": args.threads,
               "tensorflow_inter_op": args.inter_op}

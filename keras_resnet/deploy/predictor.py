@@ -57,7 +57,7 @@ from .runtimes import LiteRTRunner, OnnxRuntimeRunner, OpenVINORunner, openvino_
 from ..pretrained.transforms import as_preprocessing
 from .serving import (check_batch, check_preprocessed, keras_call, normalises_inside,
                       serving_model)
-from .timing import median_latency_ms
+from .timing import interleaved_latency_ms
 from .tflite import tflite_flatbuffer
 from .verify import ExportVerificationError, check_outputs, classifier_key, reference_outputs
 
@@ -77,9 +77,8 @@ BF16_MIN_AGREEMENT = MIN_AGREEMENT  # the name earlier releases exported
 REDUCED_RTOL = {"bfloat16": 0.1, "int8": 0.1}
 BF16_RTOL = REDUCED_RTOL["bfloat16"]
 # One thread is kept over all cores only when it is this much faster at the timing
-# batch, timed over THREAD_ROUNDS interleaved rounds.
+# batch (all candidates and thread counts timed side by side: timing.interleaved_latency_ms).
 ONE_THREAD_MARGIN = 0.9
-THREAD_ROUNDS = 3
 # Default verification images when none are given: seeded random images, more of them
 # where the check counts top-1 agreement.
 DEFAULT_VERIFY = {"float32": 4, "reduced": 32}
@@ -227,7 +226,10 @@ class Predictor:
             (mixed-precision models: at least their policy's tolerance).
         timing_batch: batch size the candidates are timed at when there is a choice.
         num_threads: CPU threads per runtime (default: all cores).
-        timing_repeats: timed calls per candidate (median taken).
+        timing_repeats: rounds of timing: in each, every verified candidate (and,
+            without ``num_threads``, its one-thread twin) runs a block of calls of about
+            2 ms (at least one), side by side; a candidate's ``latency_ms`` is the
+            median over rounds of its block's mean time per call.
         preprocessing: what turns pixels into the model's input (a
             :class:`~keras_resnet.Preprocessing`, ``"caffe"``/``"torch"``/``"tf"``, a
             weights tag, or a dict), held as :attr:`preprocessing` for the caller and
@@ -367,13 +369,8 @@ class Predictor:
                 f"{k}: {v.get('error') or v.get('skipped')}" for k, v in self.report.items()))
         if len(candidates) > 1:
             probe = np.resize(x, (timing_batch, *x.shape[1:])).astype(x.dtype)
-            for key, runner in list(self._runners.items()):
-                entry = self.report[key]
-                entry["latency_ms"] = median_latency_ms(runner, probe, timing_repeats)
-                entry["timing_batch"] = int(timing_batch)
-                if num_threads is None and hasattr(runner, "with_threads"):
-                    self._try_one_thread(key, runner, x, reference, rtol, min_agreement,
-                                         probe, timing_repeats)
+            self._time_candidates(probe, timing_repeats, num_threads is None, x,
+                                  reference, rtol, min_agreement)
             chosen = min(self._runners, key=lambda k: self.report[k]["latency_ms"])
         else:
             (chosen,) = self._runners
@@ -384,36 +381,44 @@ class Predictor:
         if self.precision != "float32":
             self._warn_if_unresolved(chosen)
 
-    def _try_one_thread(self, key, runner, x, reference, rtol, min_agreement, probe,
-                        repeats):
-        """Time the candidate's file on one thread too and keep it if clearly faster:
-        on small networks at batch 1 the threads' synchronisation costs more than the
-        second core gives (the shipped ResNet-20 picks one thread in docs/benchmarks.md),
-        on large ones the opposite."""
-        entry = self.report[key]
-        entry["num_threads"] = runner.num_threads
-        if runner.num_threads <= 1:
-            return
-        try:
-            single = runner.with_threads(1)
-            check = self._check(single(x), reference, rtol, entry["precision"],
-                                min_agreement)
-        except Exception:  # keep the verified multi-threaded runner
-            return
-        if not check["verified"]:
-            return
-        # interleaved rounds, so that a burst of load on a shared machine does not
-        # decide; one thread must win clearly, since all cores win at larger batches
-        multi_ms, single_ms = [], []
-        for _ in range(THREAD_ROUNDS):
-            multi_ms.append(median_latency_ms(runner, probe, repeats, warmup=1))
-            single_ms.append(median_latency_ms(single, probe, repeats, warmup=1))
-        multi, one = float(np.median(multi_ms)), float(np.median(single_ms))
-        entry["latency_ms_by_threads"] = {runner.num_threads: multi, 1: one}
-        entry["latency_ms"] = multi
-        if one < ONE_THREAD_MARGIN * multi:
-            self._runners[key] = single
-            entry.update(check, latency_ms=one, num_threads=1)
+    def _time_candidates(self, probe, rounds, try_one_thread, x, reference, rtol,
+                         min_agreement):
+        """Time every verified candidate on ``probe`` side by side and write each one's
+        ``latency_ms`` and ``num_threads`` into the report. With ``try_one_thread``, each
+        runtime's file also runs on one thread (verified like the rest) in the same
+        rounds, and one thread is kept where it is clearly faster: on small networks at
+        batch 1 the threads' synchronisation costs more than the second core gives (the
+        shipped ResNet-20 picks one thread in docs/benchmarks.md), on large ones the
+        opposite, and all cores win at larger batches."""
+        variants, singles, checks = {}, {}, {}
+        for key, runner in self._runners.items():
+            entry = self.report[key]
+            entry["timing_batch"] = int(len(probe))
+            threads = getattr(runner, "num_threads", None)
+            if threads is not None:
+                entry["num_threads"] = threads
+            variants[key, threads] = runner
+            if try_one_thread and threads and threads > 1 and hasattr(runner, "with_threads"):
+                try:
+                    single = runner.with_threads(1)
+                    check = self._check(single(x), reference, rtol, entry["precision"],
+                                        min_agreement)
+                except Exception:  # keep the verified multi-threaded runner
+                    continue
+                if check["verified"]:
+                    variants[key, 1] = singles[key] = single
+                    checks[key] = check
+        times = interleaved_latency_ms(variants, probe, rounds)
+        for key in list(self._runners):
+            entry = self.report[key]
+            threads = entry.get("num_threads")
+            entry["latency_ms"] = multi = times[key, threads]
+            if key in singles:
+                one = times[key, 1]
+                entry["latency_ms_by_threads"] = {threads: multi, 1: one}
+                if one < ONE_THREAD_MARGIN * multi:
+                    self._runners[key] = singles[key]
+                    entry.update(checks[key], latency_ms=one, num_threads=1)
 
     @staticmethod
     def _candidates(backend, precision, calibrated):

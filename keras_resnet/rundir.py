@@ -174,6 +174,17 @@ def is_run_dir(path) -> bool:
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, CONFIG))
 
 
+def run_of_model_file(path) -> str | None:
+    """The run directory whose ``model.keras`` ``path`` is, or None: that file read on
+    its own would lose what the run recorded beside it (class names, pixel mean,
+    dataset), so the commands read it as its run."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.basename(path) == MODEL and os.path.isfile(path) and is_run_dir(folder):
+        return os.path.dirname(path) or "."
+    return None
+
+
 def finished_epochs(out) -> int:
     """Epochs logged in ``log.csv`` (0 when there is none)."""
     try:

@@ -378,9 +378,11 @@ def load_trained(source, *, model: str | None = None, pixel_mean=None) -> Traine
     take.
 
     Args:
-        source: a run directory of ``keras-resnet train``; a registry tag of weights
-            trained with a per-pixel mean (``"resnet20.fashion_mnist"``); a ``.keras``
-            file; or a ``.weights.h5`` file (then ``model`` names its network).
+        source: a run directory of ``keras-resnet train`` (or its ``model.keras``,
+            read as the run: class names, pixel mean and dataset included); a registry
+            tag of weights trained with a per-pixel mean (``"resnet20.fashion_mnist"``);
+            a ``.keras`` file; or a ``.weights.h5`` file (then ``model`` names its
+            network).
         model: registry name of the network, for a ``.weights.h5`` file.
         pixel_mean: path of the mean image (``.npy``) or the array, for a file source
             (a run directory and a tag have their own).
@@ -419,6 +421,7 @@ def load_trained(source, *, model: str | None = None, pixel_mean=None) -> Traine
             f"tag (`keras-resnet weights` lists every tag; predict takes them all, "
             f"evaluate and export the ones trained here: "
             f"{', '.join(tags) or 'none registered'})")
+    source = rundir.run_of_model_file(source) or source  # RUN/model.keras: the run
     exported = _exported_kind(source)
     if exported:
         raise ValueError(

@@ -274,6 +274,44 @@ def test_export_and_evaluate_read_the_runs_folder_as_the_run_did(tmp_path, monke
         assert parser.parse_args(command + ["--skip-bad-images"]).skip_bad_images is True
 
 
+def test_a_runs_model_file_reads_as_its_run_in_predict_evaluate_and_export(
+        tmp_path, monkeypatch, capsys):
+    """`predict --weights RUN/model.keras` asked for --pixel-mean, and with one printed
+    class indices (0, 1), while `--weights RUN` printed the names that class_names.json
+    beside the file holds; evaluate scored it on the embedded sample. The run's model
+    file now reads as the run: its names, mean and dataset."""
+    from keras_resnet import workflows
+
+    root = tmp_path / "photos"
+    write_image_folder(root, per_class=2, kinds=("png8_rgb",), classes=("cat", "dog"))
+    run = _untrained_run(tmp_path / "run", root, ("cat", "dog"))
+    model_file = str(run / rundir.MODEL)
+    trained = keras_resnet.load_trained(model_file)
+    assert trained.class_names == ["cat", "dog"] and trained.dataset == str(root)
+    np.testing.assert_array_equal(trained.pixel_mean, np.full((32, 32, 3), 0.4, "float32"))
+    image = sorted(str(p) for p in (root / "test" / "cat").iterdir())[0]
+    assert main(["predict", "--weights", model_file, image, "--top", "2"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert re.fullmatch(re.escape(image) + r": (cat|dog) \S+%, (cat|dog) \S+%", line), line
+    assert main(["evaluate", "--weights", model_file]) == 0
+    assert f"{root} test, 4 images" in capsys.readouterr().out  # the run's folder
+    seen = {}
+
+    def fake_tflite(model, path, *, class_names=None, **options):  # no conversion
+        seen["class_names"] = class_names
+        return {"path": path}
+
+    monkeypatch.setattr(workflows, "tflite", fake_tflite)
+    assert main(["export", "--weights", model_file, "--no-verify", "--out",
+                 str(tmp_path / "m.tflite")]) == 0
+    assert seen["class_names"] == ["cat", "dog"]
+    # a .keras file outside a run still needs its mean (nothing beside it says it)
+    other = tmp_path / "copy.keras"
+    other.write_bytes((run / rundir.MODEL).read_bytes())
+    with pytest.raises(ValueError, match="--pixel-mean FILE.npy is needed"):
+        keras_resnet.load_trained(str(other))
+
+
 def test_a_dataset_of_another_class_count_is_refused_in_those_words(tmp_path, capsys):
     """A 3-class folder run exported with --dataset embedded failed with "labels:
     expected class indices in 0..2", and evaluate scored it against Fashion-MNIST's ten

@@ -312,6 +312,34 @@ def test_a_runs_model_file_reads_as_its_run_in_predict_evaluate_and_export(
         keras_resnet.load_trained(str(other))
 
 
+def test_grey_weights_on_colour_images_say_the_images_become_grey(tmp_path, capsys):
+    """Fine-tuning the Fashion-MNIST weights on colour photos read them in grey, said
+    only by "28x28x1 (the weights' size)" in the training line."""
+    from keras_resnet.training import TrainConfig
+    from keras_resnet.training.run import _choose_input, _load_data
+    from keras_resnet.training.state import RunState
+
+    root = tmp_path / "photos"
+    write_image_folder(root, per_class=2, kinds=("png8_rgb",))
+    said = {}
+    for weights in ("resnet20.fashion_mnist", None):
+        run = RunState(TrainConfig("resnet20", str(root), weights=weights, holdout=0,
+                                   out=str(tmp_path / "run")), 0, False, True)
+        run.spec, run.recipe, run.epochs, run.batch_size = run.config.resolve()
+        _load_data(run)
+        _choose_input(run)
+        said[weights] = capsys.readouterr().out
+    assert run.input_shape == (32, 32, 3)
+    assert "greyscale" not in said[None]  # from scratch: colour kept, nothing to say
+    notes = [line for line in said["resnet20.fashion_mnist"].splitlines() if "grey" in line]
+    assert len(notes) == 1, notes  # one line
+    assert re.search(r"the weights resnet20.fashion_mnist take 1-channel \(grey\) images, so "
+                     r"the images of .*photos are converted to greyscale .*to keep colour, "
+                     r"train from scratch \(leave --weights out\) or fine-tune RGB weights",
+                     notes[0]), notes[0]
+    assert not (tmp_path / "run").exists()  # the steps before the run directory
+
+
 def test_a_dataset_of_another_class_count_is_refused_in_those_words(tmp_path, capsys):
     """A 3-class folder run exported with --dataset embedded failed with "labels:
     expected class indices in 0..2", and evaluate scored it against Fashion-MNIST's ten

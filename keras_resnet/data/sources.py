@@ -12,8 +12,8 @@ Sources (the ``dataset`` argument of :func:`load_split` and of ``keras-resnet tr
 * A directory, recognised by its contents: the four (Fashion-)MNIST idx files; a
   CIFAR-10/100 "python version" folder (``data_batch_1`` ... / ``train`` + ``test``
   pickles); or an image-folder tree (``train/<class>/*.jpg`` and ``val/`` or
-  ``test/`` beside it, or one level of class folders), which is also how an extracted
-  ImageNet is laid out.
+  ``test/`` beside it, and ``val/`` for validation; or one level of class folders),
+  which is also how an extracted ImageNet is laid out.
 
 (Over 400 lines because every source is here beside :class:`Split`, which they all
 return, and :func:`load_split`, which recognises them; decoding and checking image
@@ -40,6 +40,9 @@ from .images import (IMAGE_EXTENSIONS, IMAGE_FORMATS, bad_images_message, decode
                      resize_to, scan_images)
 
 TFDS_NAMES = ("fashion_mnist", "cifar10", "cifar100", "imagenet2012")
+# An image-folder tree's validation folder beside train/, by the names torchvision's
+# ImageNet (val), Roboflow's exports (valid) and Keras' examples (validation) use
+VALIDATION_FOLDERS = ("val", "valid", "validation")
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 # Upstream gzip headers of the Fashion-MNIST files (see fashion_mnist_manual_dir).
 _FASHION_MNIST_MTIMES = {"train": 1504176606, "t10k": 1504176627}
@@ -279,10 +282,14 @@ def _cifar_python_split(path, split):
 
 def image_folder_split(path: str, split: str = "train", *, skip_bad_images: bool = False,
                        progress: bool = True) -> Split:
-    """A tree of class folders. ``path/train/<class>/...`` with ``path/val`` (or
-    ``validation``/``test``) beside it, or ``path/<class>/...`` itself (then every
-    split is the whole tree). Classes are the sorted folder names of the training
-    tree, so train and test agree on label numbers.
+    """A tree of class folders. ``path/train/<class>/...`` with ``path/test`` beside it
+    (or, without ``test``, one of ``val``/``valid``/``validation``:
+    :data:`VALIDATION_FOLDERS`), or ``path/<class>/...`` itself (then every split is the
+    whole tree). ``split="validation"`` reads the first of ``val``, ``valid``,
+    ``validation`` (else ``test``). Classes are the sorted folder names of the training
+    tree, so train and test agree on label numbers. For ``split="train"``, anything
+    beside ``train/`` that no split reads (class folders put at the top, a second
+    validation folder, image files) is named in a :class:`SkippedFilesWarning`.
 
     Files are listed by name (:data:`~keras_resnet.data.images.IMAGE_EXTENSIONS`,
     directly inside each class folder); any other entry (``scan.tiff``, ``notes.txt``, a
@@ -306,8 +313,8 @@ def image_folder_split(path: str, split: str = "train", *, skip_bad_images: bool
             readable image (named: it would be a class the network never sees).
     """
     root = path
-    sub = {"train": ("train",), "test": ("test", "val", "validation"),
-           "validation": ("validation", "val", "test")}.get(split)
+    sub = {"train": ("train",), "test": ("test",) + VALIDATION_FOLDERS,
+           "validation": VALIDATION_FOLDERS + ("test",)}.get(split)
     if sub is None:
         raise ValueError(f"image folders have splits 'train', 'validation'/'test', not {split!r}")
     if os.path.isdir(os.path.join(path, "train")):
@@ -320,6 +327,8 @@ def image_folder_split(path: str, split: str = "train", *, skip_bad_images: bool
                              f"{', '.join(d + '/' for d in sub)} for split {split!r}{hint}")
         root = os.path.join(path, found[0])
         classes = _class_folders(os.path.join(path, "train"))
+        if split == "train":
+            _warn_unread_beside_train(path, classes)
     else:
         classes = _class_folders(path)
     if not classes:
@@ -388,6 +397,48 @@ def image_folder_split(path: str, split: str = "train", *, skip_bad_images: bool
     return _folder_split(root, tuple(paths), tuple(labels), tuple(classes),
                          native=next(iter(sizes)) if len(sizes) == 1 else None,
                          image_sizes=sizes, skipped=skipped, unread_classes=unread)
+
+
+def validation_folder(dataset) -> str | None:
+    """The validation folder of an image-folder tree that has ``train/`` and ``test/``:
+    the first of ``val/``, ``valid/``, ``validation/`` beside them (``train`` validates
+    on it, ``evaluate --split validation`` reads it); None for any other dataset. (With
+    ``train/`` and no ``test/``, that folder is the test split itself.)"""
+    path = os.path.expanduser(os.fspath(dataset))
+    if not (os.path.isdir(os.path.join(path, "train")) and os.path.isdir(
+            os.path.join(path, "test"))):
+        return None
+    return next((d for d in VALIDATION_FOLDERS if os.path.isdir(os.path.join(path, d))), None)
+
+
+def _warn_unread_beside_train(path, classes) -> None:
+    """A :class:`SkippedFilesWarning` naming what lies beside ``path/train`` that no
+    split reads: other folders (class folders put at the top, a second validation
+    folder, ...) and image files."""
+    test = next((d for d in ("test",) + VALIDATION_FOLDERS  # no test/: val/ is the test split
+                 if os.path.isdir(os.path.join(path, d))), None)
+    used = {"train", test, validation_folder(path)}
+    folders = [d for d in _class_folders(path) if d not in used]
+    images = sorted(e.name for e in os.scandir(path)
+                    if e.is_file() and e.name.lower().endswith(IMAGE_EXTENSIONS))
+    if not folders and not images:
+        return
+    named = [d + "/" for d in folders] + images
+    shown = ", ".join(named[:5]) + (f", and {len(named) - 5} more" if len(named) > 5 else "")
+    wanted = {_nfc(c) for c in classes}
+    like = [d for d in folders if _nfc(d) in wanted]
+    one = len(like) == 1
+    why = (f" ({', '.join(d + '/' for d in like)} "
+           f"{'has the name of a class' if one else 'have the names of classes'} of "
+           f"train/: move {'its' if one else 'their'} images into train/<class>/ to train "
+           "on them, or test/<class>/ to score on them)" if like else "")
+    vals = ", ".join(d + "/" for d in VALIDATION_FOLDERS)
+    warnings.warn(
+        f"{path} has {len(named)} entr{'y' if len(named) == 1 else 'ies'} beside train/ "
+        f"that no split reads: {shown}{why}. A folder with train/ reads train/ for "
+        f"training, test/ for the score and one of {vals} (the first found) for "
+        "validation, each with a folder per class; move or rename the others to use them",
+        SkippedFilesWarning, stacklevel=3)
 
 
 def unread_classes_message(split) -> str:

@@ -140,8 +140,9 @@ class TrainConfig:
     holdout: int | float | None = _option(
         None, "training images kept apart as the validation set (best checkpoint, "
         "plateau schedule): a count (5000: the paper's 45k/5k CIFAR split) or a "
-        "fraction (0.1, 10%); default 10%; 0 trains on everything and validates on the "
-        "test set. The test set always gives the final score", type=holdout_value)
+        "fraction (0.1, 10%); default 10% (an image folder with train/, val/ and test/: "
+        "its val/); 0 trains on everything and validates on the test set. The test set "
+        "always gives the final score", type=holdout_value)
     max_train_examples: int | None = _option(
         None, "train on at most this many images (quick runs); default: all",
         type=example_count, metavar="N")

@@ -265,7 +265,7 @@ def _score(run: RunState) -> None:
     their BatchNormalization statistics are averaged first (the saved model's)."""
     if run.replicas:
         sync_moving_statistics(run.net, run.placement.strategy)
-    sets = [("holdout", run.val_ds)] * bool(run.k) + [("test", run.test_ds)]
+    sets = [(run.val_name, run.val_ds)] * bool(run.k) + [("test", run.test_ds)]
     run.scores = {name: run.trainer.evaluate(ds, verbose=0, return_dict=True)
                   for name, ds in sets}
 
@@ -300,6 +300,7 @@ def _save(run: RunState, result: dict) -> None:
         write_file(paths["metrics"], json.dumps(result, indent=2) + "\n")
         if run.plot:
             plot_run(out)
-    held = f"holdout accuracy {result['holdout_accuracy']:.2%}; " if run.k else ""
+    held = (f"{run.val_name} accuracy {result[run.val_name + '_accuracy']:.2%}; "
+            if run.k else "")
     print(f"{held}test accuracy: {result['test_accuracy']:.2%}  "
           f"(top-1 error {result['test_top1_error']:.2%}). Saved {paths['model']}")

@@ -11,8 +11,9 @@ placement, prepare the run directory, split the holdout, pixel mean; then
 evaluation data, callbacks, fit the phases, score, save.
 
 Validation (the best checkpoint, plateau schedules, the curves' bold line) uses a
-holdout of the training data, 10% by default (the paper's CIFAR split is 45k/5k); the
-test set gives only the final score. ``holdout=0`` trains on all training data and
+holdout of the training data, 10% by default (the paper's CIFAR split is 45k/5k), or an
+image folder's own ``val/`` beside ``train/`` and ``test/``; the test set gives only
+the final score. ``holdout=0`` trains on all training data and
 then validates on the test set, which config.json records as ``"validation": "test"``.
 
 Everything that can be checked is checked before the run directory is written: the
@@ -33,7 +34,7 @@ import keras
 
 from .. import cpu, rundir
 from ..data.augment import IMAGENET_EVAL_RESIZE, compute_pixel_mean
-from ..data.sources import check_held_out_classes, holdout_split, load_split
+from ..data.sources import check_held_out_classes, holdout_split, load_split, validation_folder
 from ..rundir import RunConfigMismatch
 from ..zoo import run_class_names
 from .config import (BF16_SLOWDOWN_MEASURED, ONEDNN_SPEEDUP_MEASURED, PRECISION_OF_POLICY,
@@ -187,20 +188,36 @@ def _train(config: TrainConfig, *, verbose, strategy, plot, fused_bn) -> dict:
 
 
 def _load_data(run: RunState) -> None:
-    """Sets ``full_train``, ``test_split``, ``k`` and ``val_name``. The data come first
-    (an image folder is decoded once: an unreadable file is named before anything is
-    written); validation (best checkpoint, plateau schedules) on a holdout of ``k``
-    training images, the test set only gives the final score."""
+    """Sets ``full_train``, ``test_split``, ``k`` and ``val_name`` (and ``val_split``
+    for an image folder with its own validation folder). The data come first (an image
+    folder is decoded once: an unreadable file is named before anything is written);
+    validation (best checkpoint, plateau schedules) on a holdout of ``k`` training
+    images, or on the ``k`` images of the folder's ``val/`` (``valid/``,
+    ``validation/``) beside ``train/`` and ``test/`` when ``holdout`` is not given; the
+    test set only gives the final score."""
     c = run.config
     source = dict(data_dir=c.data_dir, manual_dir=c.manual_dir,
                   skip_bad_images=c.skip_bad_images)
     full_train = load_split(c.dataset, "train", **source)
     if c.max_train_examples:
         full_train = full_train.take(c.max_train_examples)
-    run.k = holdout_count(c.holdout, full_train.size)
-    run.val_name = "holdout" if run.k else "test"
     test_split = load_split(c.dataset, "test", **source)
     check_held_out_classes(test_split, full_train, c.dataset)
+    val_folder = validation_folder(c.dataset)
+    if val_folder and c.holdout is None:  # train/, val/, test/: validate on val/
+        run.val_split = load_split(c.dataset, "validation", **source)
+        check_held_out_classes(run.val_split, full_train, c.dataset)
+        run.k, run.val_name = run.val_split.size, val_folder
+        print(f"Note: validating on {os.path.join(c.dataset, val_folder)} (best checkpoint, "
+              "plateau schedule) and scoring on test/; --holdout K validates on K of the "
+              f"training images instead")
+    else:
+        run.k = holdout_count(c.holdout, full_train.size)
+        run.val_name = "holdout" if run.k else "test"
+        if val_folder:
+            print(f"Note: {os.path.join(c.dataset, val_folder)} is not read: --holdout "
+                  f"{c.holdout} validates on " + ("training images" if run.k else "test/")
+                  + f"; leave --holdout out to validate on {val_folder}/")
     if full_train.files and test_split.files and full_train.name == test_split.name:
         print(f"Note: {test_split.name} has class folders but no train/ and test/ "
               "folders, so both splits are the whole folder and the test score is on the "
@@ -228,7 +245,9 @@ def _choose_input(run: RunState) -> None:
     if spec.family == "cifar":
         hw = tuple(run.input_shape[:2])
         sizes = set()
-        for s in (run.full_train, run.test_split):
+        for s in (run.full_train, run.test_split, run.val_split):
+            if s is None:
+                continue
             sizes |= set(s.image_sizes or ()) or {tuple(s.image_shape[:2])}
         other = sorted(x for x in sizes if x != hw and None not in x)
         if other:
@@ -237,6 +256,8 @@ def _choose_input(run: RunState) -> None:
                   f"{', ...' if len(other) > 3 else ''}) are resized to {hw[0]}x{hw[1]} "
                   "(bilinear, antialiased); --image-size H W chooses the size")
         run.full_train, run.test_split = run.full_train.resized(hw), run.test_split.resized(hw)
+        if run.val_split is not None:
+            run.val_split = run.val_split.resized(hw)
     run.given_mean, run.in_model = (
         weights_normalisation(spec, c.weights, run.input_shape) if c.weights
         else (None, None))
@@ -275,8 +296,9 @@ def _check_placement(run: RunState, strategy) -> None:
     if run.split_by_jax and run.batch_size % devices:
         raise ValueError(f"batch_size {run.batch_size} does not split evenly over "
                          f"{devices} devices; use a multiple of {devices}")
-    if run.split_by_jax and run.full_train.size - run.k < devices:
-        raise ValueError(f"{run.full_train.size - run.k} training image(s) cannot be split "
+    held = run.k if run.val_split is None else 0  # a validation folder: none held out
+    if run.split_by_jax and run.full_train.size - held < devices:
+        raise ValueError(f"{run.full_train.size - held} training image(s) cannot be split "
                          f"over {devices} devices; use at least {devices}")
 
 
@@ -311,7 +333,11 @@ def _split_holdout(run: RunState) -> None:
     """Sets ``train_split`` and ``val_split``: ``k`` training images held out (cut to
     ``max_test_examples``), or the test set when ``k`` is 0."""
     c = run.config
-    if run.k:
+    if run.val_split is not None:  # the dataset's own validation folder
+        run.train_split = run.full_train
+        if c.max_test_examples:
+            run.val_split = run.val_split.take(c.max_test_examples)
+    elif run.k:
         run.train_split, run.val_split = holdout_split(run.full_train, run.k)
         if c.max_test_examples:
             run.val_split = run.val_split.take(c.max_test_examples)

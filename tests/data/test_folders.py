@@ -338,7 +338,33 @@ def test_class_folders_match_across_unicode_forms_and_a_capitalised_test_is_name
     assert test.class_names == (nfc, "dog") and test.size == 6 and not test.unread_classes
     assert sorted(test.files[1]) == [0, 0, 0, 1, 1, 1]
     (root / "test").rename(root / "Test")
-    with pytest.raises(ValueError, match=r"none of test/, val/, validation/ for split "
+    with pytest.raises(ValueError, match=r"none of test/, val/, valid/, validation/ for split "
                                          r"'test'; it has Test/: folder names are "
                                          r"case-sensitive, rename it to test/"):
         load_split(str(root), "test")
+
+
+def test_folders_beside_train_that_no_split_reads_are_named(tmp_path):
+    """Class folders put at the top beside train/, or a second validation folder, were
+    left out without a word; Roboflow's valid/ was not a split name."""
+    root = tmp_path / "photos"
+    write_image_folder(root, per_class=2, kinds=("png8_rgb",), split_dirs=("train", ""))
+    write_image_folder(root, per_class=1, kinds=("png8_rgb",), split_dirs=("valid",))
+    with pytest.warns(SkippedFilesWarning, match=r"photos has 2 entries beside train/ that no "
+                                                 r"split reads: a/, b/ \(a/, b/ have the names "
+                                                 r"of classes of train/: move their images "
+                                                 r"into train/<class>/"):
+        assert load_split(str(root), "train").size == 4
+    assert load_split(str(root), "test").name == str(root / "valid")  # no test/: valid/
+    write_image_folder(root, per_class=1, kinds=("png8_rgb",), split_dirs=("test",))
+    (root / "validation").mkdir()  # a second validation folder: valid/ is read
+    import shutil
+
+    for name in ("a", "b"):
+        shutil.rmtree(root / name)
+    with pytest.warns(SkippedFilesWarning, match=r"1 entry beside train/ that no split "
+                                                 r"reads: validation/\. A folder with train/"):
+        load_split(str(root), "train")
+    assert load_split(str(root), "test").name == str(root / "test")
+    assert load_split(str(root), "validation").name == str(root / "valid")
+

@@ -340,6 +340,38 @@ def test_grey_weights_on_colour_images_say_the_images_become_grey(tmp_path, caps
     assert not (tmp_path / "run").exists()  # the steps before the run directory
 
 
+def test_a_val_folder_beside_train_and_test_is_the_validation_set(tmp_path, capsys):
+    """train/, val/ and test/: val/ was never read (test/ was the test set, and the
+    holdout came from train/), with no word said. train now validates on val/ as a
+    Keras user's validation_data, and an explicit --holdout says val/ is not read."""
+    from keras_resnet.training import TrainConfig, train
+    from keras_resnet.training.run import _load_data, _split_holdout
+    from keras_resnet.training.state import RunState
+
+    root = tmp_path / "photos"
+    for split, n in (("train", 4), ("val", 3), ("test", 2)):
+        write_image_folder(root, per_class=n, kinds=("png8_rgb",), split_dirs=(split,))
+    out = tmp_path / "run"
+    r = train("resnet8", str(root), out=str(out), epochs=1, batch_size=8, verbose=0,
+              plot=False)
+    said = capsys.readouterr().out
+    assert f"Note: validating on {root / 'val'} (best checkpoint" in said
+    assert "val accuracy" in said
+    assert r["train_examples"] == 8 and r["val_examples"] == 6 and r["test_examples"] == 4
+    assert r["validation"] == "val" and "val_accuracy" in r
+    record = json.loads((out / rundir.CONFIG).read_text())
+    assert record["validation"] == "val" and record["holdout"] == 6
+    # a holdout asked for: it wins, and val/ is named as not read
+    run = RunState(TrainConfig("resnet8", str(root), holdout=2, out=str(tmp_path / "h")), 0,
+                   False, True)
+    run.spec, run.recipe, run.epochs, run.batch_size = run.config.resolve()
+    _load_data(run)
+    _split_holdout(run)
+    assert run.train_split.size == 6 and run.val_split.size == 2 and run.val_name == "holdout"
+    assert (f"Note: {root / 'val'} is not read: --holdout 2 validates on training images; "
+            "leave --holdout out to validate on val/") in capsys.readouterr().out
+
+
 def test_a_dataset_of_another_class_count_is_refused_in_those_words(tmp_path, capsys):
     """A 3-class folder run exported with --dataset embedded failed with "labels:
     expected class indices in 0..2", and evaluate scored it against Fashion-MNIST's ten

@@ -92,6 +92,46 @@ def _is_animated_webp(contents):
     return tf.logical_and(tf.equal(tf.strings.substr(head, 12, 4), b"VP8X"), animated)
 
 
+def jpeg_header_problem(path: str) -> str | None:
+    """Why a JPEG file cannot be decoded, found from its markers alone, or None (not a
+    JPEG, or its header is whole: the decoder decides).
+
+    libjpeg, which TensorFlow's decoder runs, writes its own error text straight to
+    stderr ("Input file read error", "Improper call to JPEG library in state 201")
+    for a JPEG that ends inside its header, past TensorFlow's log level; such a file
+    can never decode (the first scan's header is needed to start). Reading its markers
+    here (a few bytes, seeking over each segment) names it before libjpeg sees it.
+    Files truncated inside the image data still reach the decoder, which fails on them
+    in TensorFlow's own log."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        if f.read(2) != b"\xff\xd8":  # SOI
+            return None
+        while True:
+            byte = f.read(1)
+            if byte != b"\xff":
+                return None if byte else f"a JPEG cut short inside its header ({size} bytes)"
+            marker = f.read(1)
+            while marker == b"\xff":  # fill bytes
+                marker = f.read(1)
+            if not marker:
+                return f"a JPEG cut short inside its header ({size} bytes)"
+            code = marker[0]
+            if code == 0xD9:  # EOI before any scan
+                return "a JPEG with no image data (it ends before its first scan)"
+            if 0xD0 <= code <= 0xD7 or code == 0x01:  # markers without a length
+                continue
+            length = f.read(2)
+            n = int.from_bytes(length, "big") if len(length) == 2 else 0
+            if len(length) == 2 and n < 2:
+                return None  # malformed: the decoder's reason
+            if len(length) < 2 or f.tell() + n - 2 > size:
+                return f"a JPEG cut short inside its header ({size} bytes)"
+            if code == 0xDA:  # SOS: the header is whole
+                return None
+            f.seek(n - 2, 1)
+
+
 def decoder_reason(err) -> str:
     """TensorFlow's error as the short reason it gives (``Invalid PNG data, size
     100``), without the op and device wrapping."""
@@ -116,6 +156,10 @@ def read_image(path: str, channels: int = 3) -> np.ndarray:
         raise ValueError(f"{path!r} is a folder, not an image file ({IMAGE_FORMATS})")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image {path!r} not found")
+    problem = jpeg_header_problem(path)  # before libjpeg writes its own line to stderr
+    if problem:
+        raise ValueError(f"{path!r} is not an image file this can read ({IMAGE_FORMATS}): "
+                         f"{problem}")
     try:
         return decode(tf.io.read_file(path), channels).numpy()
     except (tf.errors.OpError, ValueError) as err:
@@ -145,13 +189,26 @@ class ImageScan:
 
 def scan_images(paths, *, progress: bool = True) -> ImageScan:
     """Decode every file once (tf.data, parallel) and record its size or why it cannot
-    be read. Costs one decoding pass over the files; ``progress`` shows a Keras
-    progress bar from :data:`SCAN_PROGRESS_MIN_FILES` files on."""
+    be read. Costs one decoding pass over the files (JPEGs cut short in their header
+    are named from their markers, without one: :func:`jpeg_header_problem`);
+    ``progress`` shows a Keras progress bar from :data:`SCAN_PROGRESS_MIN_FILES` files
+    on."""
     import tensorflow as tf
 
     paths = [os.fspath(p) for p in paths]
     if not paths:
         return ImageScan((), ())
+    # JPEGs cut short in their header are named without decoding them (libjpeg would
+    # write a line of its own to stderr for each: jpeg_header_problem)
+    early = {}
+    for i, path in enumerate(paths):
+        try:
+            problem = jpeg_header_problem(path)
+        except OSError:
+            problem = None  # missing or unreadable: the decoder's reason below
+        if problem:
+            early[i] = problem
+    todo = [i for i in range(len(paths)) if i not in early]
 
     def size_of(i, path):
         image = decode(tf.io.read_file(path))
@@ -159,7 +216,9 @@ def scan_images(paths, *, progress: bool = True) -> ImageScan:
 
     # ignore_errors drops each element whose decoding fails; the missing indices are the
     # bad files, decoded once more one by one below for the reason.
-    ds = (tf.data.Dataset.from_tensor_slices((np.arange(len(paths)), paths))
+    ds = (tf.data.Dataset.from_tensor_slices((np.asarray(todo, "int64"),
+                                              tf.constant([paths[i] for i in todo],
+                                                          tf.string)))
           .map(size_of, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
           .ignore_errors().batch(256).prefetch(tf.data.AUTOTUNE))
     sizes = [None] * len(paths)
@@ -169,6 +228,7 @@ def scan_images(paths, *, progress: bool = True) -> ImageScan:
 
         print(f"Checking {len(paths)} image files")
         bar = keras.utils.Progbar(len(paths), unit_name="file")
+        bar.add(len(early))
     for idx, hw in ds:
         for i, (h, w) in zip(idx.numpy(), hw.numpy()):
             sizes[int(i)] = (int(h), int(w))
@@ -176,7 +236,9 @@ def scan_images(paths, *, progress: bool = True) -> ImageScan:
             bar.add(len(idx))
     bad = []
     for i, s in enumerate(sizes):
-        if s is None:
+        if i in early:
+            bad.append((paths[i], early[i]))
+        elif s is None:
             try:
                 read_image(paths[i])
                 reason = "could not be decoded"  # failed in the pipeline only

@@ -368,3 +368,43 @@ def test_folders_beside_train_that_no_split_reads_are_named(tmp_path):
     assert load_split(str(root), "test").name == str(root / "test")
     assert load_split(str(root), "validation").name == str(root / "valid")
 
+
+def test_a_jpeg_cut_short_in_its_header_is_named_without_libjpeg_writing_to_stderr(
+        tmp_path, capfd):
+    """A JPEG truncated in its header made libjpeg write "Input file read error" or
+    "Improper call to JPEG library in state 201" to stderr (past TensorFlow's log
+    level), twice per file during a folder's scan, before the package's own line."""
+    import io
+
+    from PIL import Image
+
+    rgb = class_image(1, (40, 30), seed=5)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "JPEG", exif=b"Exif\0\0" + b"x" * 3000)
+    whole = buffer.getvalue()
+    sos = whole.index(b"\xff\xda")
+    cuts = {"soi_only.jpg": whole[:3], "in_exif.jpg": whole[:1500],
+            "in_tables.jpg": whole[:sos - 5], "in_sos.jpg": whole[:sos + 4]}
+    for name, data in cuts.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "no_image.jpg").write_bytes(whole[:2] + b"\xff\xd9")
+    (tmp_path / "trailing.jpg").write_bytes(whole + b"more bytes")  # still readable
+    (tmp_path / "whole.jpg").write_bytes(whole)
+    capfd.readouterr()
+    paths = [str(tmp_path / n) for n in (*cuts, "no_image.jpg", "trailing.jpg", "whole.jpg")]
+    scan = scan_images(paths, progress=False)
+    assert scan.sizes[-2:] == ((40, 30), (40, 30))
+    reasons = dict(scan.bad)
+    for name, data in cuts.items():
+        assert reasons[str(tmp_path / name)] == (
+            f"a JPEG cut short inside its header ({len(data)} bytes)")
+        with pytest.raises(ValueError, match=r"not an image file this can read .*: a JPEG "
+                                             r"cut short inside its header"):
+            read_image(str(tmp_path / name))
+    assert reasons[str(tmp_path / "no_image.jpg")] == (
+        "a JPEG with no image data (it ends before its first scan)")
+    np.testing.assert_array_equal(read_image(str(tmp_path / "trailing.jpg")),
+                                  read_image(str(tmp_path / "whole.jpg")))
+    err = capfd.readouterr().err
+    assert "Input file read error" not in err and "Improper call" not in err, err
+

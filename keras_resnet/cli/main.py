@@ -195,7 +195,9 @@ def _add_evaluate(sub):
     p.add_argument("--model", default=None, help=MODEL_HELP)
     _train_option(p, "dataset", default=None,
                   help=DATASET_HELP + "; default: the run's own dataset, else embedded")
-    p.add_argument("--split", default="test", help="train | test (validation for ImageNet)")
+    p.add_argument("--split", default="test",
+                   help="train | test | validation (ImageNet's; an image folder's val/, "
+                        "valid/ or validation/)")
     p.add_argument("--view", default="center", choices=["center", "10crop", "multiscale"],
                    help="the paper's evaluation views (multiscale: ImageNet-family nets)")
     p.add_argument("--batch-size", type=int, default=256, help="images per batch")

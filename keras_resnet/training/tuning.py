@@ -20,7 +20,7 @@ import numpy as np
 
 from ..arch.specs import cifar_spec
 from ..data.augment import compute_pixel_mean, eval_dataset, train_dataset
-from ..data.sources import check_held_out_classes, load_split
+from ..data.sources import check_held_out_classes, load_split, validation_folder
 from ..io import atomic_write, write_file
 from ..zoo import build
 
@@ -53,7 +53,8 @@ def tune(dataset="embedded", *, algorithm="random", max_trials=4, epochs=3, batc
          out="runs/tune", ns=(1, 2), width_multipliers=(1.0,), shortcuts=("A", "B"),
          max_train_examples=None, max_val_examples=None, seed=0, overwrite=False,
          verbose=1, skip_bad_images=False) -> dict:
-    """Search on ``dataset`` (validation: its test split); writes ``best.keras``,
+    """Search on ``dataset`` (validation: an image folder's ``val/`` beside ``train/``
+    and ``test/``, as ``train`` validates; else its test split); writes ``best.keras``,
     ``pixel_mean.npy`` and ``results.json`` (best hyperparameters and score) to ``out``.
     ``skip_bad_images``: leave unreadable files of an image folder out (as ``train``).
     Raises ValueError, before searching, for an unknown algorithm, a dataset of varying
@@ -63,7 +64,8 @@ def tune(dataset="embedded", *, algorithm="random", max_trials=4, epochs=3, batc
         raise ValueError(f"algorithm must be 'random' or 'hyperband', got {algorithm!r}")
     keras.utils.set_random_seed(seed)
     train_split = load_split(dataset, "train", skip_bad_images=skip_bad_images)
-    val_split = load_split(dataset, "test", skip_bad_images=skip_bad_images)
+    val_split = load_split(dataset, "validation" if validation_folder(dataset) else "test",
+                           skip_bad_images=skip_bad_images)
     check_held_out_classes(val_split, train_split, dataset)
     if max_train_examples:
         train_split = train_split.take(max_train_examples)

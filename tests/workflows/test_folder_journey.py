@@ -370,6 +370,17 @@ def test_a_val_folder_beside_train_and_test_is_the_validation_set(tmp_path, caps
     assert run.train_split.size == 6 and run.val_split.size == 2 and run.val_name == "holdout"
     assert (f"Note: {root / 'val'} is not read: --holdout 2 validates on training images; "
             "leave --holdout out to validate on val/") in capsys.readouterr().out
+    # val/ is checked as test/ is, and tune validates on it too
+    from keras_resnet.training.tuning import tune
+
+    write_image_folder(root, per_class=1, kinds=("png8_rgb",), classes=("c",),
+                       split_dirs=("val",))
+    assert main(["train", "--model", "resnet8", "--dataset", str(root), "--out",
+                 str(tmp_path / "refused"), "--epochs", "1"]) == 2
+    assert f"class folder(s) in {root / 'val'} that its training classes lack: c (1 " \
+           "images)" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"in .*val that its training classes lack: c"):
+        tune(str(root), out=str(tmp_path / "tune"), max_trials=1, epochs=1)
 
 
 def test_a_dataset_of_another_class_count_is_refused_in_those_words(tmp_path, capsys):

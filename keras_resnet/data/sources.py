@@ -417,7 +417,8 @@ def _warn_unread_beside_train(path, classes) -> None:
     folder, ...) and image files."""
     test = next((d for d in ("test",) + VALIDATION_FOLDERS  # no test/: val/ is the test split
                  if os.path.isdir(os.path.join(path, d))), None)
-    used = {"train", test, validation_folder(path)}
+    val = validation_folder(path)
+    used = {"train", test, val}
     folders = [d for d in _class_folders(path) if d not in used]
     images = sorted(e.name for e in os.scandir(path)
                     if e.is_file() and e.name.lower().endswith(IMAGE_EXTENSIONS))
@@ -431,14 +432,13 @@ def _warn_unread_beside_train(path, classes) -> None:
     why = (f" ({', '.join(d + '/' for d in like)} "
            f"{'has the name of a class' if one else 'have the names of classes'} of "
            f"train/: move {'its' if one else 'their'} images into train/<class>/ to train "
-           "on them, or test/<class>/ to score on them)" if like else "")
-    vals = ", ".join(d + "/" for d in VALIDATION_FOLDERS)
+           f"on them, or {test}/<class>/ to score on them)" if like else "")
+    read = f"train/ (training), {test}/ (the score)" + (f", {val}/ (validation)" if val else "")
     warnings.warn(
         f"{path} has {len(named)} entr{'y' if len(named) == 1 else 'ies'} beside train/ "
-        f"that no split reads: {shown}{why}. A folder with train/ reads train/ for "
-        f"training, test/ for the score and one of {vals} (the first found) for "
-        "validation, each with a folder per class; move or rename the others to use them",
-        SkippedFilesWarning, stacklevel=3)
+        f"that no split reads: {shown}{why}. Its splits are {read}, each with a folder "
+        "per class; move or rename the others to use them", SkippedFilesWarning,
+        stacklevel=3)
 
 
 def unread_classes_message(split) -> str:

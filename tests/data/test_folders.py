@@ -353,7 +353,9 @@ def test_folders_beside_train_that_no_split_reads_are_named(tmp_path):
     with pytest.warns(SkippedFilesWarning, match=r"photos has 2 entries beside train/ that no "
                                                  r"split reads: a/, b/ \(a/, b/ have the names "
                                                  r"of classes of train/: move their images "
-                                                 r"into train/<class>/"):
+                                                 r"into train/<class>/.*Its splits are "
+                                                 r"train/ \(training\), valid/ \(the "
+                                                 r"score\), each with"):
         assert load_split(str(root), "train").size == 4
     assert load_split(str(root), "test").name == str(root / "valid")  # no test/: valid/
     write_image_folder(root, per_class=1, kinds=("png8_rgb",), split_dirs=("test",))
@@ -363,7 +365,9 @@ def test_folders_beside_train_that_no_split_reads_are_named(tmp_path):
     for name in ("a", "b"):
         shutil.rmtree(root / name)
     with pytest.warns(SkippedFilesWarning, match=r"1 entry beside train/ that no split "
-                                                 r"reads: validation/\. A folder with train/"):
+                                                 r"reads: validation/\. Its splits are "
+                                                 r"train/ \(training\), test/ \(the score\), "
+                                                 r"valid/ \(validation\), each"):
         load_split(str(root), "train")
     assert load_split(str(root), "test").name == str(root / "test")
     assert load_split(str(root), "validation").name == str(root / "valid")

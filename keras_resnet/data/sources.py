@@ -416,7 +416,7 @@ def _warn_unread_beside_train(path, classes) -> None:
     split reads: other folders (class folders put at the top, a second validation
     folder, ...) and image files."""
     test = next((d for d in ("test",) + VALIDATION_FOLDERS  # no test/: val/ is the test split
-                 if os.path.isdir(os.path.join(path, d))), None)
+                 if os.path.isdir(os.path.join(path, d))), "test")
     val = validation_folder(path)
     used = {"train", test, val}
     folders = [d for d in _class_folders(path) if d not in used]

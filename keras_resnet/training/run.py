@@ -210,7 +210,7 @@ def _load_data(run: RunState) -> None:
         run.k, run.val_name = run.val_split.size, val_folder
         print(f"Note: validating on {os.path.join(c.dataset, val_folder)} (best checkpoint, "
               "plateau schedule) and scoring on test/; --holdout K validates on K of the "
-              f"training images instead")
+              "training images instead")
     else:
         run.k = holdout_count(c.holdout, full_train.size)
         run.val_name = "holdout" if run.k else "test"

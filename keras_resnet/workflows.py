@@ -196,7 +196,8 @@ def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,
     Returns:
         ``{"backend": name, "precision": name, "backends": Predictor.report,
         "predictions": [{"image": path, "top": [{"class": index, "name": name,
-        "probability": p}, ...]}, ...]}``.
+        "probability": p}, ...]}, ...], "notes": [line, ...]}``; ``notes`` says when
+        grey (1-channel) weights were given colour images, which are classified in grey.
 
     Raises:
         ValueError: ``top`` < 1, an unreadable file (named, with the decoder's reason),
@@ -238,6 +239,16 @@ def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,
                                len(files), resize=trained.resize or 256,
                                crop=trained.input_shape[0])
             return x
+    notes = []
+    if net.input_shape[-1] == 1:  # grey weights: colour images are read as grey, say so
+        colour, checked = _colour_images(paths)
+        if colour:
+            notes.append(
+                f"{colour} of {'the' if checked == len(paths) else f'the first {checked}'} "
+                f"image(s) are in colour, and these weights take 1-channel (grey) images: "
+                "they were converted to greyscale before classifying (any colour is lost). "
+                "For colour photos use weights trained on RGB images (a run of "
+                "`keras-resnet train` on them, or e.g. resnet18.tv_in1k)")
     x = load(paths)  # (images to classify, and any calibration images: the same way)
     cal = None if calibration is None else load(_image_paths(calibration))
     fast = backend == "auto" and precision == "float32" and len(x) <= FAST_PATH_IMAGES
@@ -261,4 +272,24 @@ def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,
              "probability": float(p[i])} for i in order]})
     return {"backend": predictor.backend, "precision": predictor.precision,
             "backends": report, "verification": predictor.verification,
-            "predictions": predictions}
+            "predictions": predictions, "notes": notes}
+
+
+# Images looked at for colour when the weights take grey images (a second decoding of
+# each: bounded, so that a long list does not pay it twice over)
+COLOUR_CHECK_IMAGES = 64
+
+
+def _colour_images(paths) -> tuple[int, int]:
+    """(how many of the first :data:`COLOUR_CHECK_IMAGES` files hold colour: channels
+    that differ somewhere, how many were looked at); files that cannot be read are left
+    to the reading that follows, which names them."""
+    checked = paths[:COLOUR_CHECK_IMAGES]
+    colour = 0
+    for path in checked:
+        try:
+            rgb = read_image(path, 3)
+        except (OSError, ValueError):
+            continue
+        colour += bool((rgb[..., 0] != rgb[..., 1]).any() or (rgb[..., 1] != rgb[..., 2]).any())
+    return colour, len(checked)

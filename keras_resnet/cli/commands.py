@@ -290,6 +290,8 @@ def cmd_predict(args):
               f"top-1 agreement budget (that takes {v['images_to_resolve']}): give "
               "--calibration FOLDER with a few hundred images like these, or "
               "--precision float32")
+    for note in r.get("notes", ()):
+        print(f"note: {note}")
     for p in r["predictions"]:
         print(p["image"] + ": " + ", ".join(f"{t['name']} {t['probability']:.1%}"
                                             for t in p["top"]))

@@ -279,3 +279,27 @@ def test_predict_int8_checked_on_three_images_says_they_cannot_check_the_budget(
     assert result["precision"] == "int8"  # (only int8 was asked for: it passed on 3)
     assert "note: 3 image(s) cannot check a 99.5% top-1 agreement budget" in printed
     assert "--calibration FOLDER" in printed
+
+
+def test_predict_with_grey_weights_says_colour_images_are_read_in_grey(tmp_path, capsys):
+    """The shipped Fashion-MNIST weights take 1-channel images: a colour photo is read
+    in grey (as the network was trained), and predict says so once, naming how many;
+    grey images (even stored as RGB) get no note."""
+    (x, _), _ = load_embedded()
+    grey = _pngs(tmp_path, x[:2])
+    rgb_grey = str(tmp_path / "rgb_grey.png")
+    keras.utils.save_img(rgb_grey, np.repeat(x[2].reshape(28, 28, 1), 3, -1), scale=False)
+    colour = str(tmp_path / "colour.png")
+    rng = np.random.default_rng(0)
+    keras.utils.save_img(colour, rng.integers(0, 256, (40, 30, 3)), scale=False)
+    out = str(tmp_path / "pred.json")
+    assert main(["predict", *grey, rgb_grey, "--weights", "resnet20.fashion_mnist",
+                 "--json", out]) == 0
+    assert json.load(open(out))["notes"] == []
+    assert "greyscale" not in capsys.readouterr().out
+    assert main(["predict", *grey, colour, "--weights", "resnet20.fashion_mnist",
+                 "--json", out]) == 0
+    notes = json.load(open(out))["notes"]
+    assert len(notes) == 1 and notes[0].startswith("1 of the image(s) are in colour")
+    printed = capsys.readouterr().out
+    assert printed.count("converted to greyscale") == 1 and "note: 1 of the" in printed

@@ -229,6 +229,26 @@ def _untrained_run(out, dataset, classes, *, skip_bad_images=False):
     return out
 
 
+def test_a_runs_checkpoint_without_model_and_mean_names_them(tmp_path, capsys):
+    """`predict --weights RUN/checkpoints/best.weights.h5` only said --pixel-mean (then
+    --model) was needed; it now names the run's values, and the one given both loads."""
+    root = tmp_path / "photos"
+    write_image_folder(root, per_class=1, kinds=("png8_rgb",), classes=("cat", "dog"))
+    run = _untrained_run(tmp_path / "run", root, ("cat", "dog"))
+    (run / rundir.CHECKPOINTS).mkdir(exist_ok=True)
+    ckpt = str(run / rundir.CHECKPOINTS / "best.weights.h5")
+    keras_resnet.load_trained(str(run)).model.save_weights(ckpt)
+    mean = str(run / rundir.PIXEL_MEAN)
+    for extra in ([], ["--model", "resnet8"], ["--pixel-mean", mean]):
+        assert main(["predict", "--weights", ckpt, *extra,
+                     str(next((root / "test" / "cat").iterdir()))]) != 0
+        err = capsys.readouterr().err
+        assert f"--model resnet8 --pixel-mean {mean}" in err, err
+        assert str(run / rundir.CLASS_NAMES) in err and f"--weights {run}" in err
+    trained = keras_resnet.load_trained(ckpt, model="resnet8", pixel_mean=mean)
+    assert trained.model.output_shape[-1] == 2
+
+
 def test_export_and_evaluate_read_the_runs_folder_as_the_run_did(tmp_path, monkeypatch,
                                                                  capsys):
     """A run trained with --skip-bad-images: `export --quantize int8` stopped at the bad

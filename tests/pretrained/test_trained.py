@@ -3,6 +3,7 @@
 eval_arrays, read_images."""
 
 import json
+import shutil
 
 import keras
 import numpy as np
@@ -62,7 +63,14 @@ def test_run_directory_and_files_give_the_same_network(shipped, images, tmp_path
     assert from_run.family == "cifar" and from_run.class_names[3] == "c3"
     np.testing.assert_allclose(_outputs(from_run, x), ref, rtol=1e-5, atol=1e-6)
 
-    from_keras = load_trained(run / RUN_MODEL, pixel_mean=run / RUN_PIXEL_MEAN)
+    # the run's model.keras reads as its run (class names included) ...
+    in_run = load_trained(run / RUN_MODEL, pixel_mean=run / RUN_PIXEL_MEAN)
+    assert in_run.family == "cifar" and in_run.class_names[3] == "c3"
+    np.testing.assert_allclose(_outputs(in_run, x), ref, rtol=1e-5, atol=1e-6)
+    # ... and a copy of it elsewhere as a model file, which knows no class names
+    copy = tmp_path / "copy.keras"
+    shutil.copy(run / RUN_MODEL, copy)
+    from_keras = load_trained(copy, pixel_mean=run / RUN_PIXEL_MEAN)
     assert from_keras.family == "cifar" and from_keras.class_names is None
     np.testing.assert_allclose(_outputs(from_keras, x), ref, rtol=1e-5, atol=1e-6)
 

@@ -252,3 +252,32 @@ def test_export_of_an_untrained_run_says_so_not_that_the_images_are_wrong(tmp_pa
     # the shipped, trained network exports through the same call
     report = export_trained(shipped, str(tmp_path / "ok.onnx"), "onnx", verify_images=200)
     assert report["keras_accuracy"] >= 0.85
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "litert", "openvino", "keras"])
+def test_served_batches_are_checked_once_and_refused_as_before(backend, monkeypatch):
+    """A C-ordered float32 batch of the model's sizes is served by the Predictor's fast
+    path (one min and one max, then the runner without its own second check), which
+    must answer as the general path does and pass on to it everything that path
+    refuses: NaN, +-inf, raw 0-255 pixels cast to float. The LiteRT file is batch 1:
+    a batch of 3 still runs in slices."""
+    model = _tiny()
+    x = np.clip(images((5, 16, 16, 3), seed=1), -2.0, 2.0)
+    p = Predictor(model, backend=backend, verify_images=x, preprocessing="torch")
+    assert p._fast is not None
+    reference = np.asarray(model(x, training=False))
+    general = p._batch
+    monkeypatch.setattr(p, "_batch", lambda *a: pytest.fail("general path taken"))
+    fast = p(x[:3])
+    assert_close(fast, reference[:3], rtol=1e-4, what=f"{backend} fast path")
+    monkeypatch.setattr(p, "_batch", general)
+    # the general path (OpenVINO compiles a static shape on a second call: rounding)
+    for batch in (x[:3].astype("float64"), np.asfortranarray(x[:3]), x[:3].tolist()):
+        assert_close(p(batch), fast, rtol=1e-5, what=f"{backend} general path")
+    assert_close(p(x[0]), fast[0], rtol=1e-5, what=f"{backend} one image")
+    for value, message in ((np.nan, "NaN or infinite"), (np.inf, "NaN or infinite"),
+                           (-np.inf, "NaN or infinite"), (255.0, "look like raw pixels")):
+        bad = x[:3].copy()
+        bad[1, 2, 3, 0] = value
+        with pytest.raises(ValueError, match=message):
+            p(bad)

@@ -528,6 +528,10 @@ class Predictor:
             # NaN fails both comparisons; inf the first; raw pixels the bound
             if -np.inf < low and high < (np.inf if fast[2] is None else fast[2]):
                 return self.signature.pack(fast[3](images))
+        return self._serve(images)
+
+    def _serve(self, images):
+        """The general path of :meth:`__call__`: every check, any array-like."""
         x = np.asarray(images)
         shape = self.signature.input_shape
         single = x.ndim == len(shape) and all(s in (None, d) for s, d in zip(shape, x.shape))

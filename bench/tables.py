@@ -219,6 +219,27 @@ def onednn_inference(r):
     return "\n".join(out)
 
 
+def batch1_processes(r):
+    m = r["machine"]
+    out = [f"Machine: {m['cpu']}, {m['cpu_count']} cores ({', '.join(m['cpu_flags'])}); "
+           f"{r['rounds']} rounds of {r['seconds']:g} s stretches per path.", "",
+           "| weights | auto picks | threads | auto ms | ONNX Runtime fp32 ms | "
+           "auto vs ONNX Runtime (range) | checks per call: fast path / general path "
+           "(auto; ONNX Runtime) |",
+           "|---|---|---:|---:|---:|---:|---|"]
+    for x in r["rows"]:
+        o = x["predictor_overhead"]
+        checks = "; ".join(f"{v['overhead_us']:.0f} / {v['general_path_overhead_us']:.0f} us"
+                           for v in (o["Predictor(auto)"], o["onnxruntime fp32"]))
+        out.append(f"| {x['weights']} | {x['pick']} | {x['num_threads']} | "
+                   f"{x['auto_ms']:.3f} | {x['onnxruntime_ms']:.3f} | "
+                   f"{_ratio(x['ratio_vs_onnxruntime'], *x['ratio_range'])} | {checks} |")
+    out += ["", "| goal | measured | met |", "|---|---|---|"]
+    out += [f"| {g['goal']} | {g['measured']} | {'yes' if g['met'] else '**no**'} |"
+            for g in r["goals"]]
+    return "\n".join(out)
+
+
 def main(d="docs/bench"):
     for name, fn in (("inference_backends.json", inference),
                      ("inference_backends_avx512bf16.json", inference),
@@ -230,7 +251,8 @@ def main(d="docs/bench"):
                      ("train_precision_avx512bf16.json", training_pairs),
                      ("profile_train_step.json", profile),
                      ("onednn_primitives.json", onednn_primitives),
-                     ("tf_onednn_inference.json", onednn_inference)):
+                     ("tf_onednn_inference.json", onednn_inference),
+                     ("batch1_processes.json", batch1_processes)):
         r = _load(d, name)
         if r is None:
             continue

@@ -341,8 +341,12 @@ def test_auto_times_each_file_on_all_cores_and_on_one_and_keeps_the_faster(auto,
             continue
         by = {int(k): v for k, v in entry["latency_ms_by_threads"].items()}
         assert set(by) == {_os.cpu_count(), 1}, entry
-        # one thread only when clearly faster (all cores win at larger batches)
-        one_wins = by[1] < predictor.ONE_THREAD_MARGIN * by[_os.cpu_count()]
+        # one thread only when clearly faster (all cores win at larger batches); the
+        # chosen candidate by its two variants timed again without the others
+        assert ("latency_ms_alone_by_threads" in entry) == (key == auto.candidate)
+        decided = {int(k): v for k, v in entry.get("latency_ms_alone_by_threads", by).items()}
+        assert set(decided) == {_os.cpu_count(), 1}, entry
+        one_wins = decided[1] < predictor.ONE_THREAD_MARGIN * decided[_os.cpu_count()]
         assert entry["num_threads"] == (1 if one_wins else _os.cpu_count())
         assert entry["latency_ms"] == by[entry["num_threads"]]
         assert auto.runner(key).num_threads == entry["num_threads"]

@@ -50,3 +50,45 @@ def test_rotates_the_order_from_round_to_round():
     fns = {k: (lambda k: lambda x: order.append(k))(k) for k in "abc"}
     interleaved_latency_ms(fns, None, rounds=3, warmup=0, block_seconds=0)
     assert order[3:] == list("abc" "bca" "cab"), order
+
+
+def test_the_chosen_candidates_threads_are_settled_by_its_two_variants_alone(monkeypatch):
+    """Among all candidates the fastest one's one-thread variant may look faster (other
+    runtimes' spinning threads slow its all-core blocks); the Predictor times the chosen
+    candidate's two variants again on their own and keeps what that says. Timings are
+    scripted here: the first call is the side-by-side round of every candidate, the
+    second the chosen one's own."""
+    import os
+
+    import keras
+    import pytest
+
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("tf2onnx")
+    from keras_resnet.deploy import predictor
+
+    cores = os.cpu_count() or 1
+    if cores < 2:
+        pytest.skip("one core: nothing to choose")
+    calls = []
+
+    def scripted(fns, x, rounds=10, **kw):
+        calls.append(set(fns))
+        if len(calls) == 1:  # every candidate: ONNX Runtime's one thread clearly fastest
+            return {k: (0.5 if k == ("onnxruntime", 1) else 1.0 if k[0] == "onnxruntime"
+                        else 5.0) for k in fns}
+        return {cores: 0.4, 1: 0.6}  # alone, all cores are faster
+
+    monkeypatch.setattr(predictor, "interleaved_latency_ms", scripted)
+    inp = keras.Input((8, 8, 3))
+    model = keras.Model(inp, keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(
+        keras.layers.Conv2D(4, 3)(inp))))
+    p = predictor.Predictor(model, backend="auto")
+    entry = p.report["onnxruntime"]
+    assert p.candidate == "onnxruntime" and calls[1] == {cores, 1}
+    assert entry["latency_ms_by_threads"] == {cores: 1.0, 1: 0.5}
+    assert entry["latency_ms_alone_by_threads"] == {cores: 0.4, 1: 0.6}
+    assert entry["num_threads"] == cores and p.runner("onnxruntime").num_threads == cores
+    assert entry["latency_ms"] == 1.0  # the side-by-side time of the variant kept
+    assert all("latency_ms_alone_by_threads" not in e for k, e in p.report.items()
+               if k != "onnxruntime")

@@ -525,9 +525,9 @@ class Predictor:
         whose values are finite and (with a known preprocessing) below
         :func:`.serving.check_preprocessed`'s raw-pixel bound goes to the runner's
         ``run_checked``, checked once here by one min and one max; anything else takes
-        the general path, which raises. At batch 1 on the shipped ResNet-20 (int8,
-        ~0.15 ms a call) the checks of the Predictor and of the runner were a fifth of
-        the call; ``bench/batch1_processes.py`` measures what is left."""
+        the general path, which raises. At batch 1 on the shipped nets (int8, 0.12-0.17
+        ms a call) the general path's checks (the Predictor's and the runner's) took
+        about a third of the call; ``bench/batch1_processes.py`` times both paths."""
         dtype = np.dtype(self.signature.input_dtype)
         shape = tuple(self.signature.input_shape)
         call = runner

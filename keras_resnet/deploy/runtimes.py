@@ -339,15 +339,15 @@ class LiteRTRunner:
         self.batch = self.file_input.batch
         self.outputs = runner.get_output_details()
         self.output_names = list(self.outputs)
-        # read once: a batch-1 call of a small int8 net is ~0.15 ms, of which the
-        # per-call dtype tests were a tenth
+        # read once, not tested on every call (a batch-1 call of a small int8 net is
+        # ~0.15 ms: microseconds count)
         self._quantised_input = quantised
         self._dequantise = {k: od["quantization"] for k, od in self.outputs.items()
                             if np.issubdtype(od["dtype"], np.integer)}
         # A file with one signature whose tensors are the main graph's input and outputs
         # (what the exporter writes) is run through those tensors directly: the
-        # signature runner resizes and re-allocates the input on every call, 2-5 us of
-        # a 0.12-0.15 ms int8 call of the shipped nets. (The interpreter's own
+        # signature runner resizes and re-allocates the input on every call, a few
+        # microseconds of a 0.12-0.15 ms int8 call of the shipped nets. (The interpreter's own
         # invoke() refuses to run while a signature runner exists: it holds the
         # interpreter's internals; so one of the two is kept, not both.)
         main_in = [d["index"] for d in self.interpreter.get_input_details()]

@@ -43,6 +43,18 @@ TFDS_NAMES = ("fashion_mnist", "cifar10", "cifar100", "imagenet2012")
 # An image-folder tree's validation folder beside train/, by the names torchvision's
 # ImageNet (val), Roboflow's exports (valid) and Keras' examples (validation) use
 VALIDATION_FOLDERS = ("val", "valid", "validation")
+# The folders beside train/ each split reads, the first that exists: without test/, a
+# validation folder is the test split; without a validation folder, test/ validates.
+SPLIT_FOLDERS = {"train": ("train",), "test": ("test",) + VALIDATION_FOLDERS,
+                 "validation": VALIDATION_FOLDERS + ("test",)}
+
+
+def _split_folder(path, split) -> str | None:
+    """The folder of ``path`` (a tree with ``train/``) that ``split`` reads, or None."""
+    return next((d for d in SPLIT_FOLDERS[split] if os.path.isdir(os.path.join(path, d))),
+                None)
+
+
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 # Upstream gzip headers of the Fashion-MNIST files (see fashion_mnist_manual_dir).
 _FASHION_MNIST_MTIMES = {"train": 1504176606, "t10k": 1504176627}
@@ -313,19 +325,18 @@ def image_folder_split(path: str, split: str = "train", *, skip_bad_images: bool
             readable image (named: it would be a class the network never sees).
     """
     root = path
-    sub = {"train": ("train",), "test": ("test",) + VALIDATION_FOLDERS,
-           "validation": VALIDATION_FOLDERS + ("test",)}.get(split)
+    sub = SPLIT_FOLDERS.get(split)
     if sub is None:
         raise ValueError(f"image folders have splits 'train', 'validation'/'test', not {split!r}")
     if os.path.isdir(os.path.join(path, "train")):
-        found = [s for s in sub if os.path.isdir(os.path.join(path, s))]
-        if not found:
+        found = _split_folder(path, split)
+        if found is None:
             near = [d for d in _class_folders(path) if d.lower() in sub]
             hint = (f"; it has {', '.join(d + '/' for d in near)}: folder names are "
                     f"case-sensitive, rename it to {near[0].lower()}/" if near else "")
             raise ValueError(f"{path} has a train/ folder but none of "
                              f"{', '.join(d + '/' for d in sub)} for split {split!r}{hint}")
-        root = os.path.join(path, found[0])
+        root = os.path.join(path, found)
         classes = _class_folders(os.path.join(path, "train"))
         if split == "train":
             _warn_unread_beside_train(path, classes)
@@ -415,8 +426,7 @@ def _warn_unread_beside_train(path, classes) -> None:
     """A :class:`SkippedFilesWarning` naming what lies beside ``path/train`` that no
     split reads: other folders (class folders put at the top, a second validation
     folder, ...) and image files."""
-    test = next((d for d in ("test",) + VALIDATION_FOLDERS  # no test/: val/ is the test split
-                 if os.path.isdir(os.path.join(path, d))), "test")
+    test = _split_folder(path, "test") or "test"  # no test/: val/ is the test split
     val = validation_folder(path)
     used = {"train", test, val}
     folders = [d for d in _class_folders(path) if d not in used]

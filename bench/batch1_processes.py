@@ -90,6 +90,8 @@ def worker(path, tag, data_dir, conn):
     conn.send({"candidate": p.candidate, "num_threads": threads,
                "candidates": {k: {f: v.get(f) for f in ("verified", "latency_ms",
                                                          "num_threads", "top1_agreement",
+                                                         "latency_ms_by_threads",
+                                                         "latency_ms_alone_by_threads",
                                                          "error", "skipped")}
                               for k, v in p.report.items()}})
     bare = getattr(runner, "run_checked", runner)

@@ -405,7 +405,9 @@ def fashion_precisions(n_images, rounds, data_dir=FASHION_DIR):
             "pick": auto.candidate, "num_threads": auto.report[auto.candidate].get("num_threads"),
             "verified_on": auto.verification,
             "candidates": {k: {f: v.get(f) for f in ("verified", "latency_ms", "top1_agreement",
-                                                     "num_threads", "error", "skipped")}
+                                                     "num_threads", "latency_ms_by_threads",
+                                                     "latency_ms_alone_by_threads", "error",
+                                                     "skipped")}
                            for k, v in auto.report.items()},
             "batch1_ms": 1000 * statistics.median(times["auto"]),
             "onnxruntime_batch1_ms": 1000 * statistics.median(times["ort"]),

@@ -172,27 +172,6 @@ def measure(tag, rounds, seconds, data_dir):
             "ratio_range": [min(ratios), max(ratios)], "predictor_overhead": checks}
 
 
-def machine():
-    import importlib.metadata
-
-    flags, name = set(), ""
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name") and not name:
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
-    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
-    versions = {}
-    for pkg in ("onnxruntime", "openvino", "ai-edge-litert", "tensorflow", "keras"):
-        try:
-            versions[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            versions[pkg] = None
-    return {"cpu": name, "cpu_count": os.cpu_count(),
-            "cpu_flags": sorted(flags & set(wanted)), "versions": versions}
-
-
 def plot(result, out):
     import matplotlib
 
@@ -243,10 +222,12 @@ def main(argv=None):
     if not os.path.isdir(args.data_dir):
         ap.error(f"no Fashion-MNIST idx files in {args.data_dir}: run `make data` (Debian's "
                  "dataset-fashion-mnist) or give --data-dir")
+    from inference_backends import machine_info  # the same record as that benchmark's
+
     started = time.time()
     result = {"schema": SCHEMA, "command": "python bench/batch1_processes.py "
               + " ".join(sys.argv[1:] if argv is None else argv),
-              "machine": machine(), "rounds": args.rounds, "seconds": args.seconds,
+              "machine": machine_info(), "rounds": args.rounds, "seconds": args.seconds,
               "rows": [measure(t, args.rounds, args.seconds, args.data_dir)
                        for t in args.tags]}
     result["goals"] = goals(result)

@@ -185,6 +185,33 @@ def run_of_model_file(path) -> str | None:
     return None
 
 
+def run_of_checkpoint(path) -> tuple[str, dict] | None:
+    """(run directory, its config) when ``path`` is a ``.weights.h5`` in a run's
+    ``checkpoints/`` folder, else None."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    run = os.path.dirname(folder)
+    if (not path.endswith(".weights.h5") or os.path.basename(folder) != CHECKPOINTS
+            or not is_run_dir(run)):
+        return None
+    try:
+        return run, read_config(run)
+    except (OSError, ValueError):
+        return None
+
+
+def read_config(run) -> dict:
+    """The run's ``config.json``."""
+    with open(os.path.join(run, CONFIG)) as f:
+        return json.load(f)
+
+
+def checkpoint_arguments(run, config, checkpoint) -> str:
+    """The command-line arguments that load a run's checkpoint file on its own."""
+    return (f"--weights {checkpoint} --model {config.get('model')} --pixel-mean "
+            f"{os.path.join(run, PIXEL_MEAN)}")
+
+
 def finished_epochs(out) -> int:
     """Epochs logged in ``log.csv`` (0 when there is none)."""
     try:
@@ -221,16 +248,14 @@ def read_run(path) -> Run:
         raise FileNotFoundError(
             f"{path} is a folder but not a run directory of keras-resnet train (it has no "
             f"{CONFIG}): give a run directory, a registry tag, or a .keras / .weights.h5 file")
-    with open(os.path.join(path, CONFIG)) as f:
-        config = json.load(f)
+    config = read_config(path)
     model_path = os.path.join(path, MODEL)
     if not os.path.exists(model_path):
         done = finished_epochs(path)
         last = os.path.join(path, CHECKPOINTS, "last.weights.h5")
         where = (f"its checkpoint after epoch {done} is {last} (load it with "
-                 f"--weights {last} --model {config.get('model')} --pixel-mean "
-                 f"{os.path.join(path, PIXEL_MEAN)})" if done and os.path.exists(last)
-                 else "no epoch has finished yet")
+                 f"{checkpoint_arguments(path, config, last)})"
+                 if done and os.path.exists(last) else "no epoch has finished yet")
         raise FileNotFoundError(
             f"{model_path} not found: the run has not finished ({done} of "
             f"{config.get('epochs', '?')} epochs); {where}. Run the same train command "

@@ -8,7 +8,6 @@ keras.applications arguments, weights included; the named constructors ``ResNet5
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 
 import keras
@@ -448,15 +447,14 @@ def load_trained(source, *, model: str | None = None, pixel_mean=None) -> Traine
                 "normalise its input itself (no Rescaling or Normalization layer before its "
                 "first convolution). A run directory has its own mean")
         return _raw_pixels(net)
-    checkpoint_of = _run_of_checkpoint(source)
+    checkpoint_of = rundir.run_of_checkpoint(source)
     if checkpoint_of is not None and (pixel_mean is None or not model):
         run, config = checkpoint_of
         raise ValueError(
-            f"{source} is a checkpoint of the run {run}: load it with --weights {source} "
-            f"--model {config.get('model')} --pixel-mean "
-            f"{os.path.join(run, rundir.PIXEL_MEAN)} (it prints class numbers: the names "
-            f"are in {os.path.join(run, rundir.CLASS_NAMES)}); the run's own model.keras, "
-            f"written when it finishes, reads with --weights {run}")
+            f"{source} is a checkpoint of the run {run}: load it with "
+            f"{rundir.checkpoint_arguments(run, config, source)} (it prints class numbers: "
+            f"the names are in {os.path.join(run, rundir.CLASS_NAMES)}); the run's own "
+            f"model.keras, written when it finishes, reads with --weights {run}")
     if pixel_mean is None:
         raise ValueError("--pixel-mean FILE.npy is needed with a weights file "
                          "(a run directory has its own)")
@@ -491,21 +489,6 @@ def load_trained(source, *, model: str | None = None, pixel_mean=None) -> Traine
             f"were trained on ({'grey, (H, W, 1)' if other == 1 else 'RGB, (H, W, 3)'})"
         ) from None
     return Trained(net, mean, spec.family, None)
-
-
-def _run_of_checkpoint(path):
-    """(run directory, its config) when ``path`` is a ``.weights.h5`` in a run's
-    ``checkpoints/`` folder, else None."""
-    folder = os.path.dirname(os.path.abspath(path))
-    run = os.path.dirname(folder)
-    if (not path.endswith(".weights.h5") or os.path.basename(folder) != rundir.CHECKPOINTS
-            or not rundir.is_run_dir(run)):
-        return None
-    try:
-        with open(os.path.join(run, rundir.CONFIG)) as f:
-            return run, json.load(f)
-    except (OSError, ValueError):
-        return None
 
 
 def _mean_name(pixel_mean) -> str:

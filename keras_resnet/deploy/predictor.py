@@ -47,6 +47,7 @@ import numbers
 import os
 import tempfile
 import time
+import typing
 import warnings
 
 import numpy as np
@@ -56,7 +57,7 @@ from .quantize import quantize_ir
 from .runtimes import LiteRTRunner, OnnxRuntimeRunner, OpenVINORunner, openvino_cpu_capabilities
 from ..pretrained.transforms import as_preprocessing
 from .serving import (check_batch, check_preprocessed, keras_call, normalises_inside,
-                      serving_model)
+                      raw_pixel_bound, serving_model)
 from .timing import interleaved_latency_ms
 from .tflite import tflite_flatbuffer
 from .verify import ExportVerificationError, check_outputs, classifier_key, reference_outputs
@@ -195,6 +196,16 @@ def _check_fraction(value, what):
             or not np.isfinite(value) or not 0 < value <= 1):
         raise ValueError(f"{what} must be a fraction in (0, 1], e.g. 0.995, got {value!r}")
     return float(value)
+
+
+class _FastPath(typing.NamedTuple):
+    """What :meth:`Predictor.__call__` serves without the general checks (see
+    :meth:`Predictor._fast_path`)."""
+
+    dtype: np.dtype
+    shape: tuple
+    bound: float  # values above it look like raw pixels cast to float
+    call: typing.Callable
 
 
 class Predictor:
@@ -391,9 +402,11 @@ class Predictor:
         rounds, and one thread is kept where it is clearly faster: on small networks at
         batch 1 the threads' synchronisation can cost more than the second core gives, on
         large ones the opposite, and all cores win at larger batches. The fastest
-        candidate's thread count is then settled with its two variants alone
-        (:meth:`_settle_threads`). Returns the fastest candidate's key."""
-        variants, singles, checks = {}, {}, {}
+        candidate's thread count is then settled with its two variants timed alone.
+        Returns the fastest candidate's key."""
+        # variants[key, threads]: each runner; checks[key, threads] and all_cores[key]
+        # for the candidates that also have a verified one-thread variant
+        variants, checks, all_cores = {}, {}, {}
         for key, runner in self._runners.items():
             entry = self.report[key]
             entry["timing_batch"] = int(len(probe))
@@ -409,46 +422,42 @@ class Predictor:
                 except Exception:  # keep the verified multi-threaded runner
                     continue
                 if check["verified"]:
-                    variants[key, 1] = singles[key] = single
-                    checks[key] = check
+                    variants[key, 1], checks[key, 1] = single, check
+                    checks[key, threads] = {f: entry.get(f) for f in check}
+                    all_cores[key] = threads
         times = interleaved_latency_ms(variants, probe, rounds)
-        multi_checks = {}
         for key in list(self._runners):
             entry = self.report[key]
-            threads = entry.get("num_threads")
-            entry["latency_ms"] = multi = times[key, threads]
-            if key in singles:
-                one = times[key, 1]
-                entry["latency_ms_by_threads"] = {threads: multi, 1: one}
-                multi_checks[key] = {f: entry.get(f) for f in checks[key]}
-                if one < ONE_THREAD_MARGIN * multi:
-                    self._runners[key] = singles[key]
-                    entry.update(checks[key], latency_ms=one, num_threads=1)
+            entry["latency_ms"] = times[key, entry.get("num_threads")]
+            if key in all_cores:
+                threads = all_cores[key]
+                by = entry["latency_ms_by_threads"] = {threads: times[key, threads],
+                                                       1: times[key, 1]}
+                if by[1] < ONE_THREAD_MARGIN * by[threads]:
+                    self._use_variant(key, 1, variants, checks, times)
         chosen = min(self._runners, key=lambda k: self.report[k]["latency_ms"])
-        if chosen in singles:
-            self._settle_threads(chosen, variants, singles[chosen], checks[chosen],
-                                 multi_checks[chosen], times, probe, rounds)
+        if chosen in all_cores:
+            # The chosen candidate's thread count, timed again with only its own two
+            # variants side by side: among all candidates each runtime's worker threads
+            # slow the next one's block (ONNX Runtime's and OpenVINO's spin after a
+            # call). The shipped ResNet-20's LiteRT int8 measured 0.185 ms on two threads
+            # and 0.20 ms on one there, 0.13 and 0.20 ms with only the two (once, on a
+            # 2-core Zen 4), and a server runs one runtime. latency_ms stays the
+            # side-by-side time.
+            threads = all_cores[chosen]
+            alone = interleaved_latency_ms(
+                {threads: variants[chosen, threads], 1: variants[chosen, 1]}, probe, rounds)
+            self.report[chosen]["latency_ms_alone_by_threads"] = alone
+            self._use_variant(chosen, 1 if alone[1] < ONE_THREAD_MARGIN * alone[threads]
+                              else threads, variants, checks, times)
         return chosen
 
-    def _settle_threads(self, key, variants, single, single_check, multi_check, times,
-                        probe, rounds):
-        """The chosen candidate's thread count, timed again with only its own two
-        variants side by side. Among all candidates, each runtime's worker threads slow
-        the next one's block (ONNX Runtime's and OpenVINO's spin after a call): the
-        shipped ResNet-20's LiteRT int8 measured 0.185 ms on two threads and 0.20 ms on
-        one there, 0.13 and 0.20 ms with only the two (timed here, on a 2-core Zen 4),
-        and a server runs one runtime. ``latency_ms`` stays the side-by-side time."""
-        entry = self.report[key]
-        threads = max(t for k, t in variants if k == key)
-        alone = interleaved_latency_ms({threads: variants[key, threads], 1: single},
-                                       probe, rounds)
-        entry["latency_ms_alone_by_threads"] = alone
-        if alone[1] < ONE_THREAD_MARGIN * alone[threads]:
-            self._runners[key] = single
-            entry.update(single_check, latency_ms=times[key, 1], num_threads=1)
-        else:
-            self._runners[key] = variants[key, threads]
-            entry.update(multi_check, latency_ms=times[key, threads], num_threads=threads)
+    def _use_variant(self, key, threads, variants, checks, times):
+        """Serve candidate ``key`` with its ``threads``-thread runner; its report entry
+        takes that runner's check and side-by-side latency."""
+        self._runners[key] = variants[key, threads]
+        self.report[key].update(checks[key, threads], latency_ms=times[key, threads],
+                                num_threads=threads)
 
     @staticmethod
     def _candidates(backend, precision, calibrated):
@@ -520,14 +529,15 @@ class Predictor:
         return entry
 
     def _fast_path(self, runner):
-        """(dtype, image shape, highest plausible value or None, call) for batches served
-        without the general checks: a C-ordered array of the model's dtype and sizes
-        whose values are finite and (with a known preprocessing) below
-        :func:`.serving.check_preprocessed`'s raw-pixel bound goes to the runner's
-        ``run_checked``, checked once here by one min and one max; anything else takes
-        the general path, which raises. At batch 1 on the shipped nets (int8, 0.12-0.17
-        ms a call) the general path's checks (the Predictor's and the runner's) took
-        about a third of the call; ``bench/batch1_processes.py`` times both paths."""
+        """The :class:`_FastPath` of batches served without the general checks: a
+        C-ordered array of the model's dtype and sizes whose values are finite and (with
+        a known preprocessing) below :func:`.serving.raw_pixel_bound` goes to the
+        runner's ``run_checked``, checked once here by one min and one max; anything
+        else takes the general path, which raises. At batch 1 on the shipped nets (int8,
+        0.12-0.17 ms a call) the general path's checks (the Predictor's and the
+        runner's) took about a third of the call; ``bench/batch1_processes.py`` times
+        both paths. None where the runner casts or refuses what the model takes: its own
+        check must run."""
         dtype = np.dtype(self.signature.input_dtype)
         shape = tuple(self.signature.input_shape)
         call = runner
@@ -535,28 +545,23 @@ class Predictor:
         if file_input is not None:
             if file_input.dtype != dtype or any(s not in (None, d) for s, d in
                                                 zip(file_input.shape, shape)):
-                return None  # the runner casts or refuses: its own check must run
+                return None
             call = runner.run_checked
-        bound = None
-        pre = self.preprocessing
-        if (dtype.kind == "f" and not self._normalises_inside and pre is not None
-                and not pre.is_identity):
-            low, high = pre.value_range()
-            bound = max(high + (high - low), 20.0)
-        return dtype, shape, bound, call
+        bound = (float("inf") if self._normalises_inside
+                 else raw_pixel_bound(self.preprocessing))
+        return _FastPath(dtype, shape, bound, call)
 
     def __call__(self, images):
         """Outputs for a batch ``(N, H, W, C)`` or one image ``(H, W, C)``."""
         fast = self._fast
-        if (fast is not None and type(images) is np.ndarray and images.dtype == fast[0]
-                and images.shape[1:] == fast[1] and len(images)
+        if (fast is not None and type(images) is np.ndarray and images.dtype == fast.dtype
+                and images.shape[1:] == fast.shape and len(images)
                 and images.flags.c_contiguous):
-            if fast[0].kind != "f":
-                return self.signature.pack(fast[3](images))
-            low, high = float(images.min()), float(images.max())
-            # NaN fails both comparisons; inf the first; raw pixels the bound
-            if -np.inf < low and high < (np.inf if fast[2] is None else fast[2]):
-                return self.signature.pack(fast[3](images))
+            if fast.dtype.kind != "f":
+                return self.signature.pack(fast.call(images))
+            # NaN fails both comparisons; -inf the first; +inf and raw pixels the second
+            if -np.inf < float(images.min()) and float(images.max()) < fast.bound:
+                return self.signature.pack(fast.call(images))
         return self._serve(images)
 
     def _serve(self, images):

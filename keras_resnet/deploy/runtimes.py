@@ -366,12 +366,11 @@ class LiteRTRunner:
         return LiteRTRunner(self._content, self.input_name, num_threads)
 
     def _quantise(self, x):
+        """Float ``x`` into a quantised (integer) input, with the file's scale and zero."""
         d = self.input
         scale, zero = d["quantization"]
-        if np.issubdtype(d["dtype"], np.integer) and scale not in (0, 0.0):
-            info = np.iinfo(d["dtype"])
-            x = np.clip(np.round(x / scale + zero), info.min, info.max)
-        return np.asarray(x).astype(d["dtype"])
+        info = np.iinfo(d["dtype"])
+        return np.clip(np.round(x / scale + zero), info.min, info.max).astype(d["dtype"])
 
     def _invoke(self, x):
         if self.runner is not None:

@@ -415,19 +415,28 @@ def normalises_inside(model) -> bool:
     return False
 
 
+def raw_pixel_bound(preprocessing) -> float:
+    """The highest value :func:`check_preprocessed` lets through for ``preprocessing``:
+    the top of :meth:`~keras_resnet.Preprocessing.value_range` plus the range's width,
+    and at least 20; ``inf`` for None or a preprocessing that leaves pixels alone."""
+    if preprocessing is None or preprocessing.is_identity:
+        return float("inf")
+    low, high = preprocessing.value_range()
+    return max(high + (high - low), 20.0)
+
+
 def check_preprocessed(x, preprocessing, what="images", how="preprocess them first"):
     """Raise ValueError where ``x`` (float, for a network that takes ``preprocessing``'s
-    output) holds values no 0-255 pixel becomes: above the top of
-    :meth:`~keras_resnet.Preprocessing.value_range` by more than the range's width, and
-    above 20. That is raw pixels cast to float (0-255 where e.g. torch-mode values lie
-    in [-2.2, 2.7]), which would run and answer for the wrong input. Caffe-mode values
-    share the pixels' scale, and are not told apart from them; a preprocessing that
-    leaves pixels alone checks nothing."""
+    output) holds values no 0-255 pixel becomes: above :func:`raw_pixel_bound`. That is
+    raw pixels cast to float (0-255 where e.g. torch-mode values lie in [-2.2, 2.7]),
+    which would run and answer for the wrong input. Caffe-mode values share the pixels'
+    scale, and are not told apart from them; a preprocessing that leaves pixels alone
+    checks nothing."""
     if preprocessing is None or preprocessing.is_identity or x.dtype.kind != "f" or not x.size:
         return
     low, high = preprocessing.value_range()
     top = float(np.max(x))  # NaN and inf are refused by check_batch, with their name
-    if np.isfinite(top) and top > max(high + (high - low), 20.0):
+    if np.isfinite(top) and top > raw_pixel_bound(preprocessing):
         raise ValueError(
             f"{what}: values up to {top:.4g}, but {preprocessing.mode} preprocessing makes "
             f"pixels 0-255 into [{low:.3g}, {high:.3g}]: these look like raw pixels cast to "

@@ -177,8 +177,8 @@ def _evaluate(weights, model_name, dataset, view, batch_size, max_examples, pixe
     data = load_split(dataset, split, data_dir=data_dir, manual_dir=manual_dir,
                       skip_bad_images=skip_bad_images)
     t.check_classes(data, dataset)  # else a score against another dataset's labels
-    if max_examples:
-        data = data.take(max_examples)
+    if max_examples:  # a random choice: a folder lists its files class by class
+        data = data.sample(max_examples, seed=0)
     h, w = t.input_shape[:2]
     sizes = set(data.image_sizes or ()) or {tuple(data.image_shape[:2])}
     other = sorted(s for s in sizes if s != (h, w) and None not in s)

@@ -202,7 +202,8 @@ def _add_evaluate(sub):
                    help="the paper's evaluation views (multiscale: ImageNet-family nets)")
     p.add_argument("--batch-size", type=int, default=256, help="images per batch")
     p.add_argument("--max-examples", type=_count, default=None, metavar="N",
-                   help="score at most this many images; default: all")
+                   help="score at most this many images, a random choice (the same "
+                        "each time); default: all")
     p.add_argument("--pixel-mean", default=None, help=PIXEL_MEAN_HELP)
     _train_option(p, "skip_bad_images", default=None, help=SKIP_BAD_IMAGES_HELP)
     for name in ("data_dir", "manual_dir"):
@@ -228,7 +229,8 @@ def _add_tune(sub):
     _train_option(p, "max_train_examples")
     _train_option(p, "skip_bad_images")
     p.add_argument("--max-val-examples", type=_count, default=None, metavar="N",
-                   help="validate on at most this many images; default: all")
+                   help="validate on at most this many images, a random choice that "
+                        "--seed fixes; default: all")
     _train_option(p, "out", default="runs/tune", help="output folder")
     _train_option(p, "overwrite", help="start the search afresh")
     _train_option(p, "seed")

@@ -107,6 +107,29 @@ class Split:
         return dataclasses.replace(self, size=min(n, self.size),
                                    _dataset_fn=lambda: fn().take(n))
 
+    def sample(self, n: int, seed: int = 0) -> "Split":
+        """``n`` examples chosen at random without replacement, kept in their stored
+        order: the same ones for the same ``seed`` and split (a resumed or repeated
+        run scores the same images); the whole split when ``n`` >= its size.
+
+        An image folder lists its files class by class, so its first ``n`` would hold a
+        few classes only; a random choice holds every class in about its share. Arrays
+        and folders pick indices (numpy, nothing decoded). A split streamed from
+        tensorflow-datasets (too large to hold in memory) keeps its first ``n``: TFDS
+        writes its records in shuffled order, so they are already a random choice, and
+        shuffling that stream would hold up to the whole split in memory.
+        """
+        if n >= self.size:
+            return self
+        if self.arrays is None and self.files is None:
+            return self.take(n)
+        chosen = np.sort(np.random.default_rng(seed).choice(self.size, n, replace=False))
+        if self.arrays is not None:
+            x, y = self.arrays
+            return dataclasses.replace(self, size=n, arrays=(x[chosen], y[chosen]))
+        paths, labels = self.files
+        return _refile(self, tuple(paths[i] for i in chosen), tuple(labels[i] for i in chosen))
+
     def resized(self, size) -> "Split":
         """Every image resized to ``size`` ``(H, W)`` (bilinear, antialiased, rounded
         back to uint8); images already that size are passed through untouched. The

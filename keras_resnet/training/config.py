@@ -144,12 +144,14 @@ class TrainConfig:
         "its val/); 0 trains on everything and validates on the test set. The test set "
         "always gives the final score", type=holdout_value)
     max_train_examples: int | None = _option(
-        None, "train on at most this many images (quick runs); default: all",
+        None, "train on at most this many images (quick runs), a random choice that "
+        "--seed fixes (every class in about its share); default: all",
         type=example_count, metavar="N")
     max_test_examples: int | None = _option(
         None, "evaluate on at most this many test images (and holdout images: the "
-        "holdout is taken from the training data first, then cut to this many); "
-        "default: all", type=example_count, metavar="N")
+        "holdout is taken from the training data first, then cut to this many), a "
+        "random choice that --seed fixes (every class in about its share); default: all",
+        type=example_count, metavar="N")
     data_dir: str | None = _option(
         None, "tensorflow-datasets data_dir; default: TFDS' own (~/tensorflow_datasets)")
     manual_dir: str | None = _option(

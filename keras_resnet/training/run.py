@@ -199,8 +199,8 @@ def _load_data(run: RunState) -> None:
     source = dict(data_dir=c.data_dir, manual_dir=c.manual_dir,
                   skip_bad_images=c.skip_bad_images)
     full_train = load_split(c.dataset, "train", **source)
-    if c.max_train_examples:
-        full_train = full_train.take(c.max_train_examples)
+    if c.max_train_examples:  # a random choice: a folder lists its files class by class
+        full_train = full_train.sample(c.max_train_examples, c.seed)
     test_split = load_split(c.dataset, "test", **source)
     check_held_out_classes(test_split, full_train, c.dataset)
     val_folder = validation_folder(c.dataset)
@@ -224,7 +224,7 @@ def _load_data(run: RunState) -> None:
               "images the network trains on; put some in train/ and the rest in test/ "
               "for a score on unseen ones")
     if c.max_test_examples:
-        test_split = test_split.take(c.max_test_examples)
+        test_split = test_split.sample(c.max_test_examples, c.seed)
     run.full_train, run.test_split = full_train, test_split
 
 
@@ -331,16 +331,17 @@ def _warn_slow_cpu(run: RunState) -> None:
 
 def _split_holdout(run: RunState) -> None:
     """Sets ``train_split`` and ``val_split``: ``k`` training images held out (cut to
-    ``max_test_examples``), or the test set when ``k`` is 0."""
+    ``max_test_examples``, a seeded random choice:
+    :meth:`~keras_resnet.data.sources.Split.sample`), or the test set when ``k`` is 0."""
     c = run.config
     if run.val_split is not None:  # the dataset's own validation folder
         run.train_split = run.full_train
         if c.max_test_examples:
-            run.val_split = run.val_split.take(c.max_test_examples)
+            run.val_split = run.val_split.sample(c.max_test_examples, c.seed)
     elif run.k:
         run.train_split, run.val_split = holdout_split(run.full_train, run.k)
         if c.max_test_examples:
-            run.val_split = run.val_split.take(c.max_test_examples)
+            run.val_split = run.val_split.sample(c.max_test_examples, c.seed)
     else:
         run.train_split, run.val_split = run.full_train, run.test_split
 

@@ -57,6 +57,8 @@ def tune(dataset="embedded", *, algorithm="random", max_trials=4, epochs=3, batc
     and ``test/``, as ``train`` validates; else its test split); writes ``best.keras``,
     ``pixel_mean.npy`` and ``results.json`` (best hyperparameters and score) to ``out``.
     ``skip_bad_images``: leave unreadable files of an image folder out (as ``train``).
+    ``max_train_examples`` / ``max_val_examples``: at most this many images, a random
+    choice that ``seed`` fixes (:meth:`~keras_resnet.data.sources.Split.sample`).
     Raises ValueError, before searching, for an unknown algorithm, a dataset of varying
     image sizes, or an image folder whose test folder has classes its train folder lacks
     (their images would be left out of every trial's score)."""
@@ -67,10 +69,10 @@ def tune(dataset="embedded", *, algorithm="random", max_trials=4, epochs=3, batc
     val_split = load_split(dataset, "validation" if validation_folder(dataset) else "test",
                            skip_bad_images=skip_bad_images)
     check_held_out_classes(val_split, train_split, dataset)
-    if max_train_examples:
-        train_split = train_split.take(max_train_examples)
+    if max_train_examples:  # random choices: a folder lists its files class by class
+        train_split = train_split.sample(max_train_examples, seed)
     if max_val_examples:
-        val_split = val_split.take(max_val_examples)
+        val_split = val_split.sample(max_val_examples, seed)
     if None in train_split.image_shape:
         raise ValueError("the search builds CIFAR-family networks: use a fixed-size dataset")
     mean = compute_pixel_mean(train_split, "cifar", train_split.image_shape[-1])

@@ -105,6 +105,20 @@ def test_cifar100_python_folder(tmp_path):
     assert load_split(str(folder), "train").num_classes == 100
 
 
+def test_sample_of_a_class_sorted_array_split_spans_the_classes():
+    from keras_resnet.data.sources import _array_split
+
+    x = np.arange(100, dtype=np.uint8).reshape(100, 1, 1)
+    s = _array_split("sorted", x, np.repeat(np.arange(10), 10), 10)
+    cut = s.sample(20, seed=3)
+    images, labels = cut.arrays
+    assert cut.size == 20 and len(set(labels.tolist())) >= 6  # take(20): 2 classes
+    assert images[:, 0, 0, 0].tolist() == sorted(images[:, 0, 0, 0].tolist())  # in order
+    assert (images[:, 0, 0, 0] // 10 == labels).all()  # images keep their labels
+    assert (s.sample(20, seed=3).arrays[0] == images).all()
+    assert s.sample(100) is s and s.sample(500) is s
+
+
 def write_image_tree(root, classes=("n01440764", "n01443537"), per_class=3, gray_one=True):
     """An ImageNet-style tree: train/<wnid>/*.JPEG and val/<wnid>/*.JPEG, mixed sizes,
     one grayscale JPEG (ImageNet has some)."""

@@ -605,7 +605,8 @@ def test_two_replicas_report_the_saved_models_score(tmp_path):
     np.testing.assert_allclose(r["after"][0], r["after"][1])
     np.testing.assert_allclose(r["after"][0], np.mean(r["before"], axis=0), rtol=1e-6)
     assert r["synced"] == 2 and r["devices"] == 2
-    assert r["metrics"] == pytest.approx(r["reloaded"], abs=1e-9)
+    # the same images right (one image is 0.005), up to metrics.json's float32 rounding
+    assert r["metrics"] == pytest.approx(r["reloaded"], abs=1e-7)
 
 
 def test_fine_tuning_freezes_then_unfreezes_and_resumes_across_the_boundary(photos, tmp_path):

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 
 # The train command's options are generated from TrainConfig's fields (their
@@ -315,11 +316,32 @@ def main(argv=None):
     warnings.showwarning = one_line
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, ImportError, RuntimeError) as err:
+    except (ValueError, ImportError, RuntimeError) as err:
         print(f"keras-resnet {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a missing file, a folder it cannot write, a full disk
+        print(f"keras-resnet {args.command}: error: {_os_error_line(err)}", file=sys.stderr)
         return 2
     finally:
         warnings.showwarning = shown
+
+
+# OSError numbers whose fix is another path or other permissions
+_NOT_ALLOWED = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def _os_error_line(err: OSError) -> str:
+    """An OSError as one line: the package's own messages as they are; the operating
+    system's (``[Errno 30] Read-only file system: 'x'``) as the path, the reason and,
+    where a path or its permissions are the cause, what to do."""
+    if err.strerror is None or err.filename is None:
+        return str(err)  # the package's own message (it says what to do)
+    line = f"{err.filename}: {err.strerror.lower()}"
+    if err.errno in _NOT_ALLOWED:
+        line += "; check its permissions, or give a path you can read and write"
+    elif err.errno == errno.ENOSPC:
+        line += "; free some space, or give a path on another disk"
+    return line
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 
@@ -33,14 +34,22 @@ class Job:
     record: dict  # the metadata stored in the file
 
 
+# What to do about a folder the export cannot write (the end of its PermissionError)
+CHOOSE_WRITABLE = "choose a folder you can write to"
+
+
 def check_destination(path, suffix=None) -> str:
     """A clear error, before any work, for a path the export could not or should not
     write: a missing or wrong suffix, an existing folder where a file goes, a folder
     that is not a SavedModel (it would be replaced), the working directory or one above
-    it, an unwritable parent. Creates the parent folder; returns the path as a string.
+    it, an unwritable parent. Creates the parent folder (and the missing ones above
+    it); returns the path as a string.
 
     Raises:
-        ValueError: one of the paths above (said which); PermissionError: unwritable.
+        ValueError: one of the paths above (said which), or a file where one of the
+            parent folders goes.
+        PermissionError: the parent folder cannot be made or written (no permission, a
+            read-only file system); the message names it and says what to do.
     """
     path = os.path.expanduser(os.fspath(path))
     if suffix and not path.lower().endswith(suffix):  # m.ONNX too, as open_artifact reads
@@ -61,10 +70,57 @@ def check_destination(path, suffix=None) -> str:
             raise ValueError(f"{path!r} exists and is not a SavedModel; a SavedModel export "
                              "replaces its folder: remove it or give a new folder name")
     parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
+    created = _make_folders(parent)
     if not os.access(parent, os.W_OK):
-        raise PermissionError(f"cannot write to {parent!r}")
+        _remove_empty(created)
+        raise PermissionError(f"cannot write to {parent!r}: {CHOOSE_WRITABLE}")
     return path
+
+
+def _make_folders(folder) -> list:
+    """Make the absolute path ``folder`` and the missing folders above it; returns
+    those made here, outermost first (one that another process makes meanwhile is
+    not counted).
+
+    Raises:
+        ValueError: something that is not a folder stands where one of them goes.
+        PermissionError: one cannot be made (no permission, a read-only file system);
+            those made before it are removed again.
+        OSError: any other failure (a full disk, a name too long), after the same.
+    """
+    missing = []
+    while not os.path.isdir(folder):
+        if os.path.lexists(folder):
+            raise ValueError(f"{folder!r} is not a folder, and the export's folder goes "
+                             "there: give another path")
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    created = []
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder)
+        except FileExistsError:  # made meanwhile by another process: not ours
+            continue
+        except OSError as err:
+            _remove_empty(created)
+            if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise PermissionError(
+                    f"cannot write to {os.path.dirname(folder)!r} ({err.strerror.lower()}) "
+                    f"to make the folder {os.path.basename(folder)!r}: "
+                    f"{CHOOSE_WRITABLE}") from None
+            raise
+        created.append(folder)
+    return created
+
+
+def _remove_empty(folders) -> None:
+    """Remove each of ``folders`` that is empty, the last first (the innermost of
+    those :func:`_make_folders` made); a folder that holds anything stays."""
+    for folder in reversed(folders):
+        try:
+            os.rmdir(folder)
+        except OSError:  # not empty, or gone
+            pass
 
 
 def tag_class_names(settings) -> list | None:

@@ -78,6 +78,45 @@ def test_cli_errors_are_one_clear_line(capsys):
     assert "epochs" in capsys.readouterr().err
 
 
+def fake_trained():
+    """What export_trained reads of a trained network, for an export without
+    verification whose writer is replaced."""
+    import types
+
+    return types.SimpleNamespace(
+        pixel_mean=np.zeros((28, 28, 1), "float32"), preprocessing=None, resize=None,
+        input_shape=(28, 28, 1), family="cifar", class_names=None,
+        fixed_size_model=lambda: None)
+
+
+def test_file_system_errors_are_one_line_with_what_to_do(tmp_path, monkeypatch, capsys):
+    """export into a folder it cannot write printed a traceback (exit 1)."""
+    import errno
+
+    from keras_resnet import workflows, zoo
+
+    monkeypatch.setattr(zoo, "load_trained", lambda *a, **k: fake_trained())
+    out = tmp_path / "m.tflite"
+    command = ["export", "--weights", "w", "--no-verify", "--out", str(out)]
+
+    def unwritable(model, path, **kwargs):  # check_destination's own words
+        raise PermissionError("cannot write to '/ro': choose a folder you can write to")
+
+    monkeypatch.setattr(workflows, "tflite", unwritable)
+    assert main(command) == 2
+    assert capsys.readouterr().err == ("keras-resnet export: error: cannot write to '/ro': "
+                                       "choose a folder you can write to\n")
+
+    def read_only(model, path, **kwargs):  # the operating system's
+        raise OSError(errno.EROFS, "Read-only file system", path)
+
+    monkeypatch.setattr(workflows, "tflite", read_only)
+    assert main(command) == 2
+    assert capsys.readouterr().err == (
+        f"keras-resnet export: error: {out}: read-only file system; check its permissions, "
+        "or give a path you can read and write\n")
+
+
 def test_console_script_is_installed():
     exe = shutil.which("keras-resnet", path=os.path.dirname(sys.executable))
     assert exe, "pip install . should create the keras-resnet console script"

@@ -21,6 +21,7 @@ import numpy as np
 from .data.augment import eval_arrays
 from .data.images import IMAGE_EXTENSIONS, read_image
 from .data.sources import files_split, load_split, read_images
+from .deploy.job import removing_created_folders
 from .deploy.predictor import MIN_AGREEMENT, Predictor
 from .deploy.tflite import tflite
 from .deploy.verify import ChanceLevelError
@@ -65,7 +66,9 @@ def export_trained(trained, path, format: str, *, dataset: str | None = None,
             else False.
 
     Returns:
-        the export report (see the exporters).
+        the export report (see the exporters). An export that fails removes the
+        folders it made for the file
+        (:func:`~keras_resnet.deploy.job.removing_created_folders`).
 
     Raises:
         ValueError: options that do not go together, a dataset with another number of
@@ -114,15 +117,17 @@ def export_trained(trained, path, format: str, *, dataset: str | None = None,
         x = None if x is None else raw(x)
         rep = None if rep is None else raw(rep)
     try:
-        if format == "tflite":
-            return tflite(model, path, quantization=quantization,
-                          representative_data=rep, int8_io=int8_io, verify_images=x,
-                          labels=y, **options)
-        if format == "openvino":
-            return openvino(model, path, quantization=quantization,
-                            representative_data=rep, verify_images=x, labels=y, **options)
-        writer = {"savedmodel": saved_model, "onnx": onnx}[format]
-        return writer(model, path, verify_images=x, labels=y, **options)
+        with removing_created_folders():  # a failed export leaves no folder it made
+            if format == "tflite":
+                return tflite(model, path, quantization=quantization,
+                              representative_data=rep, int8_io=int8_io, verify_images=x,
+                              labels=y, **options)
+            if format == "openvino":
+                return openvino(model, path, quantization=quantization,
+                                representative_data=rep, verify_images=x, labels=y,
+                                **options)
+            writer = {"savedmodel": saved_model, "onnx": onnx}[format]
+            return writer(model, path, verify_images=x, labels=y, **options)
     except ChanceLevelError as e:
         # the images were preprocessed here, with the run's own settings: the network
         # itself is not trained (enough)

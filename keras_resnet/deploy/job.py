@@ -6,6 +6,7 @@ anything is written), name a converter's failure in one line, and write the repo
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import errno
 import json
@@ -36,6 +37,10 @@ class Job:
 
 # What to do about a folder the export cannot write (the end of its PermissionError)
 CHOOSE_WRITABLE = "choose a folder you can write to"
+# The folders check_destination made for the export running in this context: a list
+# inside removing_created_folders(), which removes them if the export fails; None
+# outside one.
+_CREATED = contextvars.ContextVar("keras_resnet_export_created_folders", default=None)
 
 
 def check_destination(path, suffix=None) -> str:
@@ -43,7 +48,8 @@ def check_destination(path, suffix=None) -> str:
     write: a missing or wrong suffix, an existing folder where a file goes, a folder
     that is not a SavedModel (it would be replaced), the working directory or one above
     it, an unwritable parent. Creates the parent folder (and the missing ones above
-    it); returns the path as a string.
+    it) and, inside :func:`removing_created_folders`, records them, so that a failed
+    export removes them again. Returns the path as a string.
 
     Raises:
         ValueError: one of the paths above (said which), or a file where one of the
@@ -74,6 +80,9 @@ def check_destination(path, suffix=None) -> str:
     if not os.access(parent, os.W_OK):
         _remove_empty(created)
         raise PermissionError(f"cannot write to {parent!r}: {CHOOSE_WRITABLE}")
+    record = _CREATED.get()
+    if record is not None:
+        record.extend(created)
     return path
 
 
@@ -121,6 +130,28 @@ def _remove_empty(folders) -> None:
             os.rmdir(folder)
         except OSError:  # not empty, or gone
             pass
+
+
+@contextlib.contextmanager
+def removing_created_folders():
+    """Run an export so that, if it fails (any exception), the folders
+    :func:`check_destination` made for it are removed again: only those, and only
+    while empty, so a folder that was there before, or that now holds a file, stays.
+    Yields the list of folders made so far (absolute paths). Also a decorator
+    (``@removing_created_folders()``); inside another such run, the folders of one that
+    succeeds count as the outer run's too."""
+    outer = _CREATED.get()
+    created = []
+    token = _CREATED.set(created)
+    try:
+        yield created
+    except BaseException:
+        _remove_empty(created)
+        raise
+    finally:
+        _CREATED.reset(token)
+    if outer is not None:
+        outer.extend(created)
 
 
 def tag_class_names(settings) -> list | None:

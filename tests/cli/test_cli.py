@@ -117,6 +117,24 @@ def test_file_system_errors_are_one_line_with_what_to_do(tmp_path, monkeypatch, 
         "or give a path you can read and write\n")
 
 
+def test_a_failed_export_removes_the_folders_it_made(tmp_path, monkeypatch, capsys):
+    from keras_resnet import workflows, zoo
+    from keras_resnet.deploy.job import check_destination
+
+    monkeypatch.setattr(zoo, "load_trained", lambda *a, **k: fake_trained())
+
+    def failing(model, path, **kwargs):  # as an exporter that fails its verification
+        check_destination(path, ".tflite")
+        raise ValueError("the file does not match Keras")
+
+    monkeypatch.setattr(workflows, "tflite", failing)
+    (tmp_path / "ex").mkdir()
+    out = tmp_path / "ex" / "newdir" / "sub" / "m.tflite"
+    assert main(["export", "--weights", "w", "--no-verify", "--out", str(out)]) == 2
+    assert "does not match Keras" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == ["ex"] and os.listdir(tmp_path / "ex") == []
+
+
 def test_console_script_is_installed():
     exe = shutil.which("keras-resnet", path=os.path.dirname(sys.executable))
     assert exe, "pip install . should create the keras-resnet console script"

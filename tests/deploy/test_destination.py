@@ -1,4 +1,6 @@
-"""check_destination: the folders it cannot make or write said in one PermissionError."""
+"""check_destination: the folders it makes for an export, removed again when the export
+fails (only those, only while empty), and the folders it cannot make or write said in
+one PermissionError."""
 
 import errno
 import os
@@ -6,7 +8,52 @@ import os
 import pytest
 
 from keras_resnet.deploy import job
-from keras_resnet.deploy.job import check_destination
+from keras_resnet.deploy.job import check_destination, removing_created_folders
+
+
+def test_a_failed_export_removes_the_folders_it_made_and_no_other(tmp_path):
+    ex = tmp_path / "ex"
+    ex.mkdir()
+    with pytest.raises(RuntimeError), removing_created_folders() as made:
+        check_destination(ex / "newdir" / "sub" / "k.xml", ".xml")
+        assert made == [str(ex / "newdir"), str(ex / "newdir" / "sub")]
+        raise RuntimeError("the converter failed")
+    assert os.listdir(ex) == []  # newdir/sub gone, ex (there before) kept
+    # a made folder that holds a file by then stays
+    with pytest.raises(RuntimeError), removing_created_folders():
+        check_destination(ex / "kept" / "m.tflite", ".tflite")
+        (ex / "kept" / "notes.txt").write_text("x")
+        raise RuntimeError
+    assert os.listdir(ex / "kept") == ["notes.txt"]
+    # an export that succeeds keeps its folder
+    with removing_created_folders():
+        check_destination(ex / "ok" / "m.onnx", ".onnx")
+    assert (ex / "ok").is_dir()
+    # outside removing_created_folders: made, nothing recorded (as before)
+    check_destination(ex / "plain" / "m.onnx", ".onnx")
+    assert (ex / "plain").is_dir()
+
+
+def test_removing_created_folders_as_a_decorator_and_nested(tmp_path):
+    @removing_created_folders()
+    def export(path, fail):
+        check_destination(path, ".tflite")
+        if fail:
+            raise ValueError("verification failed")
+
+    for name in ("a", "b"):  # each call its own record
+        with pytest.raises(ValueError):
+            export(tmp_path / name / "m.tflite", True)
+        assert not (tmp_path / name).exists()
+    export(tmp_path / "c" / "m.tflite", False)
+    assert (tmp_path / "c").is_dir()
+    # an inner export that succeeds inside an outer job that fails: its folder is the
+    # outer job's too
+    with pytest.raises(KeyError), removing_created_folders() as outer:
+        export(tmp_path / "d" / "m.tflite", False)
+        assert outer == [str(tmp_path / "d")]
+        raise KeyError
+    assert not (tmp_path / "d").exists()
 
 
 def test_a_folder_on_a_read_only_file_system_is_one_permission_error(tmp_path, monkeypatch):

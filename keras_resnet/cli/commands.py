@@ -271,11 +271,14 @@ def cmd_predict(args):
                            pixel_mean=args.pixel_mean, backend=args.backend,
                            precision=args.precision, top=args.top,
                            min_agreement=args.min_agreement, calibration=args.calibration)
-    v = r["verification"]
-    source = ("calibration images" if v["source"] == "calibration_images"
-              else "the images to classify")  # classify_files passes them as verify_images
-    print(f"candidates checked against the Keras model on {v['images']} image(s) "
-          f"({source})")
+    v, total = r["verification"], len(r["predictions"])
+    if v["source"] == "calibration_images":
+        checked = f"{v['images']} calibration image(s)"
+    elif v["images"] < total:  # float32: the first few (classify_files' verify_images)
+        checked = f"{v['images']} of the {total} images to classify"
+    else:
+        checked = f"the {total} image(s) to classify"
+    print(f"candidates checked against the Keras model on {checked}")
     for name, b in r["backends"].items():
         agree = (f", top-1 agreement {b['top1_agreement']:.2%} of "
                  f"{b['verified_images']}" if "top1_agreement" in b else "")

@@ -227,6 +227,23 @@ def test_the_demo_needs_no_test_or_bench_extras(tmp_path):
     assert float(out.stdout.split("AGREEMENT")[1]) >= 0.95
 
 
+def test_predict_says_how_many_of_the_images_were_checked(tmp_path, capsys):
+    """6 images on the direct Keras path: "checked ... on 4 image(s)" read as if 4 were
+    run."""
+    import PIL.Image
+
+    from keras_resnet.data.embedded import load_embedded
+
+    _, (x, _) = load_embedded()
+    files = [str(tmp_path / f"{i}.png") for i in range(6)]
+    for f, img in zip(files, x):
+        PIL.Image.fromarray(img).save(f)
+    assert main(["predict", *files, "--weights", "resnet20.fashion_mnist"]) == 0
+    out = capsys.readouterr().out
+    assert "checked against the Keras model on 4 of the 6 images to classify\n" in out
+    assert sum(line.startswith(str(tmp_path)) for line in out.splitlines()) == 6
+
+
 def test_predict_says_what_a_folder_or_a_broken_model_file_is(tmp_path, capsys):
     """A folder where an image or a model file goes said "not found", a truncated
     model.keras "File not found", a corrupt .weights.h5 or a folder as --pixel-mean gave

@@ -177,10 +177,14 @@ class ImageScan:
     Attributes:
         sizes: ``(H, W)`` of each readable file by index; None for an unreadable one.
         bad: ``(path, reason)`` of each file that cannot be decoded, in file order.
+        colour: whether each readable file holds colour (its RGB channels differ
+            somewhere; a grey file, or an RGB file of grey pixels, does not), by
+            index; None for an unreadable one.
     """
 
     sizes: tuple
     bad: tuple
+    colour: tuple = ()
 
     @property
     def distinct_sizes(self) -> set:
@@ -188,16 +192,16 @@ class ImageScan:
 
 
 def scan_images(paths, *, progress: bool = True) -> ImageScan:
-    """Decode every file once (tf.data, parallel) and record its size or why it cannot
-    be read. Costs one decoding pass over the files (JPEGs cut short in their header
-    are named from their markers, without one: :func:`jpeg_header_problem`);
-    ``progress`` shows a Keras progress bar from :data:`SCAN_PROGRESS_MIN_FILES` files
-    on."""
+    """Decode every file once (tf.data, parallel) and record its size and whether it
+    holds colour, or why it cannot be read. Costs one decoding pass over the files
+    (JPEGs cut short in their header are named from their markers, without one:
+    :func:`jpeg_header_problem`); ``progress`` shows a Keras progress bar from
+    :data:`SCAN_PROGRESS_MIN_FILES` files on."""
     import tensorflow as tf
 
     paths = [os.fspath(p) for p in paths]
     if not paths:
-        return ImageScan((), ())
+        return ImageScan((), (), ())
     # JPEGs cut short in their header are named without decoding them (libjpeg would
     # write a line of its own to stderr for each: jpeg_header_problem)
     early = {}
@@ -212,7 +216,8 @@ def scan_images(paths, *, progress: bool = True) -> ImageScan:
 
     def size_of(i, path):
         image = decode(tf.io.read_file(path))
-        return i, tf.shape(image)[:2]
+        colour = tf.reduce_any(tf.not_equal(image[..., :2], image[..., 1:]))
+        return i, tf.shape(image)[:2], colour
 
     # ignore_errors drops each element whose decoding fails; the missing indices are the
     # bad files, decoded once more one by one below for the reason.
@@ -222,6 +227,7 @@ def scan_images(paths, *, progress: bool = True) -> ImageScan:
           .map(size_of, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
           .ignore_errors().batch(256).prefetch(tf.data.AUTOTUNE))
     sizes = [None] * len(paths)
+    colour = [None] * len(paths)
     bar = None
     if progress and len(paths) >= SCAN_PROGRESS_MIN_FILES:
         import keras
@@ -229,9 +235,10 @@ def scan_images(paths, *, progress: bool = True) -> ImageScan:
         print(f"Checking {len(paths)} image files")
         bar = keras.utils.Progbar(len(paths), unit_name="file")
         bar.add(len(early))
-    for idx, hw in ds:
-        for i, (h, w) in zip(idx.numpy(), hw.numpy()):
+    for idx, hw, rgb in ds:
+        for i, (h, w), c in zip(idx.numpy(), hw.numpy(), rgb.numpy()):
             sizes[int(i)] = (int(h), int(w))
+            colour[int(i)] = bool(c)
         if bar is not None:
             bar.add(len(idx))
     bad = []
@@ -246,7 +253,7 @@ def scan_images(paths, *, progress: bool = True) -> ImageScan:
                 reason = str(err).split(": ", 1)[-1] if "this can read" in str(err) \
                     else str(err)
             bad.append((paths[i], reason))
-    return ImageScan(tuple(sizes), tuple(bad))
+    return ImageScan(tuple(sizes), tuple(bad), tuple(colour))
 
 
 def bad_images_message(bad, total: int, where: str) -> str:

@@ -86,6 +86,7 @@ class Split:
     # folders with a train/ tree: ((class, image files), ...) of this split's class
     # folders that the training tree lacks (not read: they have no label number)
     unread_classes: tuple = ()
+    _colour: bool | None = None  # folders: whether any file holds colour (their scan)
 
     @property
     def dataset(self):
@@ -94,6 +95,21 @@ class Split:
         if self.arrays is not None:
             return tf.data.Dataset.from_tensor_slices(self.arrays)
         return self._dataset_fn()
+
+    def has_colour(self) -> bool:
+        """Whether any image holds colour: RGB channels that differ somewhere (False
+        for 1-channel images). An image folder answers from the scan that decoded its
+        files (:func:`~keras_resnet.data.images.scan_images`; a part of a folder, for
+        the whole folder), arrays are looked at, a streamed split of 3 channels is
+        taken to hold colour."""
+        if self.image_shape[-1] != 3:
+            return False
+        if self._colour is not None:
+            return self._colour
+        if self.arrays is not None:
+            x = self.arrays[0]
+            return bool((x[..., 0] != x[..., 1]).any() or (x[..., 1] != x[..., 2]).any())
+        return True
 
     def take(self, n: int) -> "Split":
         """The first ``n`` examples (tests, quick runs)."""
@@ -430,7 +446,8 @@ def image_folder_split(path: str, split: str = "train", *, skip_bad_images: bool
     sizes = frozenset(scan.distinct_sizes)
     return _folder_split(root, tuple(paths), tuple(labels), tuple(classes),
                          native=next(iter(sizes)) if len(sizes) == 1 else None,
-                         image_sizes=sizes, skipped=skipped, unread_classes=unread)
+                         image_sizes=sizes, skipped=skipped, unread_classes=unread,
+                         colour=any(scan.colour))
 
 
 def validation_folder(dataset) -> str | None:
@@ -541,13 +558,13 @@ def _refile(s: Split, paths, labels, size=None) -> Split:
     """``s`` (a folder split) over other files, or resized to ``size``."""
     return _folder_split(s.name, paths, labels, s.class_names, size=size or s._size,
                          native=s._native, image_sizes=s.image_sizes, skipped=s.skipped,
-                         unread_classes=s.unread_classes)
+                         unread_classes=s.unread_classes, colour=s._colour)
 
 
 def _folder_split(name, paths, labels, classes, *, size=None, native=None,
-                  image_sizes=None, skipped=0, unread_classes=()) -> Split:
+                  image_sizes=None, skipped=0, unread_classes=(), colour=None) -> Split:
     """``size``: resize every image to (H, W); ``native``: the one size all files have
-    (None: they vary)."""
+    (None: they vary); ``colour``: whether any file holds colour (None: not known)."""
     def make():
         import tensorflow as tf
 
@@ -562,7 +579,7 @@ def _folder_split(name, paths, labels, classes, *, size=None, native=None,
     return Split(name, len(paths), len(classes), (*hw, 3), classes,
                  files=(tuple(paths), tuple(labels)), _dataset_fn=make,
                  image_sizes=image_sizes, skipped=skipped, _size=size, _native=native,
-                 unread_classes=tuple(unread_classes))
+                 unread_classes=tuple(unread_classes), _colour=colour)
 
 
 # ------------------------------------------------------------------- TFDS

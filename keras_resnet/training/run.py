@@ -232,11 +232,11 @@ def _choose_input(run: RunState) -> None:
     """Sets ``input_shape``, ``resize``, ``size_from`` (:func:`resolve_input`), the
     weights' own normalisation (``given_mean``, ``in_model``); CIFAR family: the
     splits resized to the input size (a note says how many sizes differed). Grey
-    weights on 3-channel data: a note says the images are read in grey."""
+    weights on data that holds colour: a note says the images are read in grey."""
     c, spec = run.config, run.spec
     run.input_shape, run.resize, run.size_from = resolve_input(
         spec, run.full_train, c.image_size, weights_shape(spec, c.weights))
-    if run.channels == 1 and run.full_train.image_shape[-1] == 3:
+    if run.channels == 1 and run.full_train.has_colour():  # grey already: nothing lost
         print(f"Note: the weights {c.weights} take 1-channel (grey) images, so the images "
               f"of {c.dataset} are converted to greyscale (any colour is lost), here and in "
               "this run's predict/evaluate/export; to keep colour, train from scratch "

@@ -205,6 +205,24 @@ def test_scan_reports_sizes_and_the_decoders_reason(tmp_path):
     assert "[Op:" not in scan.bad[0][1] and "{{" not in scan.bad[0][1]
 
 
+def test_scan_and_split_say_whether_the_files_hold_colour(tmp_path):
+    grey = class_image(0, (9, 7))[..., :1].repeat(3, -1)
+    files = {"colour.png": (class_image(0, (9, 7)), "png8_rgb"),
+             "grey.png": (class_image(1, (9, 7)), "png8_grey"),
+             "grey16.png": (class_image(1, (9, 7)), "png16_grey"),
+             "rgb_of_grey.png": (grey, "png8_rgb")}
+    for name, (rgb, kind) in files.items():
+        write_image(tmp_path / name, rgb, kind)
+    (tmp_path / "empty.png").write_bytes(b"")
+    scan = scan_images([str(tmp_path / n) for n in (*files, "empty.png")], progress=False)
+    assert scan.colour == (True, False, False, False, None)
+    for kinds, colour in ((("png8_grey", "png16_grey"), False), (("png8_rgb",), True)):
+        root = tmp_path / kinds[0]
+        write_image_folder(root, per_class=2, kinds=kinds)
+        split = load_split(str(root), "train")
+        assert split.has_colour() is colour and split.sample(2).has_colour() is colour
+
+
 def test_decoder_reason_strips_tensorflow_wrapping():
     text = ("{{function_node __wrapped__DecodeImage_device_/job:localhost/replica:0/task:0/"
             "device:CPU:0}} Invalid PNG data, size 100 [Op:DecodeImage] name: ")

@@ -360,6 +360,29 @@ def test_grey_weights_on_colour_images_say_the_images_become_grey(tmp_path, caps
     assert not (tmp_path / "run").exists()  # the steps before the run directory
 
 
+def test_grey_weights_on_grey_images_say_nothing_of_colour(tmp_path, capsys):
+    """The greyscale note was printed for folders of grey files too (every folder
+    decodes to 3 channels): nothing is lost there. RGB files of grey pixels count as
+    grey."""
+    import PIL.Image
+
+    from keras_resnet.training import TrainConfig
+    from keras_resnet.training.run import _choose_input, _load_data
+    from keras_resnet.training.state import RunState
+
+    root = tmp_path / "grey"
+    write_image_folder(root, per_class=2, kinds=("png8_grey", "png16_grey"))
+    grey = class_image(0)[..., :1].repeat(3, -1)
+    PIL.Image.fromarray(grey).save(root / "train" / "a" / "rgb_of_grey.png")
+    run = RunState(TrainConfig("resnet20", str(root), weights="resnet20.fashion_mnist",
+                               holdout=0, out=str(tmp_path / "run")), 0, False, True)
+    run.spec, run.recipe, run.epochs, run.batch_size = run.config.resolve()
+    _load_data(run)
+    _choose_input(run)
+    assert run.input_shape == (28, 28, 1)
+    assert "grey" not in capsys.readouterr().out
+
+
 def test_a_val_folder_beside_train_and_test_is_the_validation_set(tmp_path, capsys):
     """train/, val/ and test/: val/ was never read (test/ was the test set, and the
     holdout came from train/), with no word said. train now validates on val/ as a

@@ -53,9 +53,23 @@ def _fraction(text):
         value = None
     if value is None or not 0 < value <= 1:
         raise argparse.ArgumentTypeError(
-            f"expected a fraction in (0, 1] such as 0.995 (99.5%% of the images keep their "
+            f"expected a fraction in (0, 1] such as 0.995 (99.5% of the images keep their "
             f"top-1 class), got {text!r}")
     return value
+
+
+def _precision(text):
+    """predict's --precision: a name the Predictor takes, or one of its aliases (bf16,
+    fp32, f32, i8), in any letter case; returns the name."""
+    from ..deploy.predictor import _ALIASES, PRECISIONS  # the Predictor's own table
+
+    name = text.lower()
+    name = _ALIASES.get(name, name)
+    if name not in PRECISIONS:
+        raise argparse.ArgumentTypeError(
+            f"expected one of {', '.join(PRECISIONS)} (or {', '.join(_ALIASES)}), "
+            f"got {text!r}")
+    return name
 
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
@@ -86,6 +100,9 @@ PIXEL_MEAN_HELP = (".npy mean image (H, W, C) in [0, 1] units that the network s
                    "from image/255; needed only with a .weights.h5 file, or a .keras "
                    "model that does not normalise its input itself (a run directory and "
                    "a tag have their own)")
+# predict's --precision names as --help lists them (the Predictor's PRECISIONS: a test
+# checks; not imported here, so that the parser is built without the deploy package)
+PREDICT_PRECISIONS = ("float32", "bfloat16", "int8", "auto")
 SKIP_BAD_IMAGES_HELP = ("leave unreadable files of an image folder out (counted) instead of "
                         "stopping with their names; default: as the run did for its own "
                         "folder (train --skip-bad-images), else stop")
@@ -277,11 +294,12 @@ def _add_predict(sub):
     p.add_argument("--backend", default="auto",
                    help="auto (fastest verified candidate), openvino, onnxruntime, litert, "
                         "keras")
-    p.add_argument("--precision", default="float32",
-                   choices=["float32", "bfloat16", "int8", "auto"],
+    p.add_argument("--precision", default="float32", type=_precision,
+                   choices=PREDICT_PRECISIONS,
                    help="float32; bfloat16 (OpenVINO, CPUs with bf16 units); int8 (OpenVINO "
                         "through NNCF, or LiteRT; needs --calibration); auto: the fastest of "
-                        "every precision that keeps --min-agreement")
+                        "every precision that keeps --min-agreement. Any letter case; "
+                        "bf16, fp32, f32 and i8 name them too")
     p.add_argument("--min-agreement", type=_fraction, default=0.995,
                    help="accuracy budget of bfloat16/int8: the fraction of verification "
                         "images whose top-1 class must equal the float32 model's")

@@ -78,6 +78,32 @@ def test_cli_errors_are_one_clear_line(capsys):
     assert "epochs" in capsys.readouterr().err
 
 
+def test_predict_options_print_percent_and_take_the_predictors_precision_names(capsys):
+    """--min-agreement's error said "99.5%%"; --precision refused the Predictor's
+    aliases (bf16, fp32, f32, i8) and other letter cases."""
+    from keras_resnet.cli.main import PREDICT_PRECISIONS, make_parser
+    from keras_resnet.deploy.predictor import PRECISIONS
+
+    assert PREDICT_PRECISIONS == PRECISIONS  # --help lists the Predictor's names
+
+    def parse(*options):
+        return make_parser().parse_args(["predict", "x.png", "--weights", "w", *options])
+
+    with pytest.raises(SystemExit):
+        parse("--min-agreement", "1.5")
+    err = capsys.readouterr().err
+    assert "(99.5% of the images keep their top-1 class)" in err and "%%" not in err
+    for given, name in (("bf16", "bfloat16"), ("BF16", "bfloat16"), ("fp32", "float32"),
+                        ("F32", "float32"), ("i8", "int8"), ("INT8", "int8"),
+                        ("Float32", "float32"), ("Auto", "auto")):
+        assert parse("--precision", given).precision == name, given
+    assert parse().precision == "float32"
+    with pytest.raises(SystemExit):
+        parse("--precision", "fp16")
+    assert ("argument --precision: expected one of float32, bfloat16, int8, auto (or bf16, "
+            "fp32, f32, i8), got 'fp16'") in capsys.readouterr().err
+
+
 def fake_trained():
     """What export_trained reads of a trained network, for an export without
     verification whose writer is replaced."""

@@ -42,13 +42,16 @@ def export_trained(trained, path, format: str, *, dataset: str | None = None,
                    representative: int = 300, skip_bad_images: bool | None = None) -> dict:
     """Export a network trained here (:class:`keras_resnet.zoo.Trained`: a run
     directory or a shipped tag, from :func:`keras_resnet.zoo.load_trained`), verified
-    on the first ``verify_images`` test images of ``dataset``, with its preprocessing
-    and class names in the file. What ``keras-resnet export`` runs.
+    on ``verify_images`` test images of ``dataset``, with its preprocessing and class
+    names in the file. What ``keras-resnet export`` runs.
 
     The file takes the run's input size (:attr:`Trained.input_shape`; an
     ImageNet-family network trained on any size is fixed to its crop), and images are
     brought to it as evaluation does (resized; ImageNet family: resized and
-    centre-cropped).
+    centre-cropped). The verification and calibration images are a random choice, the
+    same on every call (:meth:`~keras_resnet.data.sources.Split.sample`, seed 0): an
+    image folder lists its files class by class, and its first few hundred would be a
+    class or two.
 
     Args:
         dataset: where the verification (test split) and calibration (train split)
@@ -108,9 +111,11 @@ def export_trained(trained, path, format: str, *, dataset: str | None = None,
 
     x = y = rep = None
     if verify_images:
-        x, y = eval_arrays(split("test"), trained.family, mean, verify_images, **sizes)
+        x, y = eval_arrays(split("test").sample(verify_images), trained.family, mean,
+                           verify_images, **sizes)
     if quantization == "int8":
-        rep, _ = eval_arrays(split("train"), trained.family, mean, representative, **sizes)
+        rep, _ = eval_arrays(split("train").sample(representative), trained.family, mean,
+                             representative, **sizes)
     options = {"preprocessing": settings, "class_names": trained.class_names}
     if include_preprocessing:
         options["include_preprocessing"] = settings

@@ -294,6 +294,39 @@ def test_export_and_evaluate_read_the_runs_folder_as_the_run_did(tmp_path, monke
         assert parser.parse_args(command + ["--skip-bad-images"]).skip_bad_images is True
 
 
+def test_export_verifies_and_calibrates_on_images_of_most_classes(tmp_path, monkeypatch):
+    """A folder lists its files class by class: the first 12 verification and
+    calibration images were its first 3 classes."""
+    import types
+
+    from keras_resnet import workflows
+
+    classes = tuple(f"c{i}" for i in range(10))
+    write_image_folder(tmp_path / "sorted", per_class=4, size=(28, 28),
+                       kinds=("png8_grey",), classes=classes)
+    trained = types.SimpleNamespace(
+        pixel_mean=np.zeros((28, 28, 1), "float32"), preprocessing=None, resize=None,
+        input_shape=(28, 28, 1), family="cifar", class_names=classes,
+        fixed_size_model=lambda: None)
+    seen = []
+
+    def eval_arrays(*args, **kwargs):  # the real one, its labels recorded
+        x, y = real(*args, **kwargs)
+        seen.append(set(y.tolist()))
+        return x, y
+
+    real = workflows.eval_arrays
+    monkeypatch.setattr(workflows, "eval_arrays", eval_arrays)
+    monkeypatch.setattr(workflows, "tflite", lambda model, path, **kwargs: kwargs)
+    got = workflows.export_trained(trained, str(tmp_path / "m.tflite"), "tflite",
+                                   dataset=str(tmp_path / "sorted"), quantization="int8",
+                                   verify_images=12, representative=12,
+                                   skip_bad_images=False)
+    assert len(got["verify_images"]) == len(got["representative_data"]) == 12
+    verified, calibrated = seen
+    assert len(verified) >= 6 and len(calibrated) >= 6  # of 10 classes; the first 12: 3
+
+
 def test_a_runs_model_file_reads_as_its_run_in_predict_evaluate_and_export(
         tmp_path, monkeypatch, capsys):
     """`predict --weights RUN/model.keras` asked for --pixel-mean, and with one printed

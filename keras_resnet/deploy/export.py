@@ -27,6 +27,9 @@ policy's tolerance); TFLite float16 top-1 agreement >= 99.5%, dynamic-range and 
 (TFLite, and OpenVINO through NNCF) >= 98%; quantised feature maps within rtol 0.01
 (float16) or 0.1. With ``labels`` (100 or more), an export whose Keras model is itself at chance
 level on the verification images is refused: those images are not what the model
+takes. An int8 file given no ``verify_images`` is checked on its ``representative_data``
+(with a :class:`CalibrationVerificationWarning`: those are the images it was calibrated
+on); calibration and verification images are refused where they are not what the file
 takes. A file that fails is never left behind (it is checked before it is moved into
 place) and :class:`ExportVerificationError` says by how much. Every file carries its
 metadata (input, outputs, preprocessing, class names: :mod:`.metadata`) and gets a
@@ -41,7 +44,7 @@ file). Exporting a run directory of this repository is
 
 from __future__ import annotations
 
-from .job import check_destination
+from .job import CalibrationVerificationWarning, check_destination
 from .job import tag_class_names as _tag_class_names  # noqa: F401  (kept for callers)
 from .metadata import read_metadata  # noqa: F401  (export.read_metadata, as in the README)
 from .runtimes import open_artifact  # noqa: F401  (export.open_artifact, as in the README)
@@ -58,6 +61,7 @@ from .writers import OPENVINO_QUANTIZATIONS, onnx, openvino, saved_model
 __all__ = [
     "saved_model", "onnx", "openvino", "tflite", "tflite_flatbuffer", "verify_tflite",
     "read_metadata", "open_artifact", "check_destination", "reference_outputs",
+    "CalibrationVerificationWarning",
     "compare", "check_quantized", "check_not_chance", "class_indices",
     "keras_latency_key", "ExportVerificationError", "ChanceLevelError", "QUANTIZATIONS",
     "OPENVINO_QUANTIZATIONS", "MIN_AGREEMENT", "QUANTIZED_RTOL", "SAVED_MODEL_RTOL",

@@ -11,6 +11,9 @@ import dataclasses
 import errno
 import json
 import os
+import signal
+import threading
+import warnings
 
 from ..io import write_file
 from ..pretrained.transforms import as_preprocessing
@@ -18,8 +21,9 @@ from ..pretrained.weights import registered
 from . import metadata as meta
 from . import verify
 from .keras_export import ModelRebuildError, _first_line
-from .serving import (check_batch, check_preprocessed, check_preprocessing_fits,
-                      normalises_inside, serving_model, with_preprocessing)
+from .serving import (as_batch, check_batch, check_preprocessed, check_preprocessing_fits,
+                      check_raw_pixels, normalises_inside, serving_model, takes_0_255,
+                      with_preprocessing)
 
 
 @dataclasses.dataclass
@@ -33,6 +37,8 @@ class Job:
     ref: dict | None  # the Keras model's outputs on x, by name (float32 arrays)
     rtol: float  # the full-precision tolerance of this export
     record: dict  # the metadata stored in the file
+    rep: object = None  # int8 calibration images as the file takes them, or None
+    verified_on: str | None = None  # "verify_images", "representative_data" or None
 
 
 # What to do about a folder the export cannot write (the end of its PermissionError)
@@ -143,6 +149,16 @@ def removing_created_folders():
     outer = _CREATED.get()
     created = []
     token = _CREATED.set(created)
+    # SIGTERM (docker stop, a CI timeout, systemd) ends Python without running any
+    # `finally`: an export stopped by it left its hidden temporary folder and a half-
+    # written file beside the destination. While the outermost export runs in the main
+    # thread with the default handler, SIGTERM raises SystemExit instead, so that the
+    # exporters' clean-up runs (once the running converter call returns) and the
+    # process still ends, with the status a default SIGTERM ends it with.
+    previous = None
+    if (outer is None and threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL):
+        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         yield created
     except BaseException:
@@ -150,8 +166,14 @@ def removing_created_folders():
         raise
     finally:
         _CREATED.reset(token)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if outer is not None:
         outer.extend(created)
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 def tag_class_names(settings) -> list | None:
@@ -184,10 +206,15 @@ def check_class_names(class_names, serving, model_name) -> None:
 
 
 def prepare(model, *, input_name, raw_uint8, verify_images, labels, rtol, default_rtol,
-            preprocessing, class_names, include_preprocessing, batch_size=None) -> Job:
+            preprocessing, class_names, include_preprocessing, batch_size=None,
+            representative_data=None) -> Job:
     """The checks and the Keras reference that come before anything is written (the
     exporters' arguments, as :func:`keras_resnet.deploy.writers.saved_model` documents
     them; ``default_rtol``: the format's full-precision tolerance for a float32 model).
+
+    ``representative_data`` (int8 files) is checked as ``verify_images`` are; without
+    ``verify_images`` the int8 file is verified on it (``Job.verified_on``), with a
+    :class:`CalibrationVerificationWarning`: an int8 file is never written unchecked.
 
     Raises:
         ValueError: a model, argument or preprocessing that does not fit (said why).
@@ -214,12 +241,27 @@ def prepare(model, *, input_name, raw_uint8, verify_images, labels, rtol, defaul
             class_names = None
     else:
         check_class_names(class_names, serving, model.name)
-    x = ref = None
+    pre = None if preprocessing is None else as_preprocessing(preprocessing)
+    inside = (normalises_inside(model), takes_0_255(model))
+    rep = None
+    if representative_data is not None:
+        rep = _images(representative_data, signature, pre, inside, "representative_data")
+    x = ref = verified_on = None
     if verify_images is not None:
-        if (preprocessing is not None and signature.input_dtype != "uint8"
-                and not normalises_inside(model)):
-            _check_preprocessed_images(verify_images, as_preprocessing(preprocessing))
-        x = check_batch(verify_images, signature, "verify_images")
+        x, verified_on = _images(verify_images, signature, pre, inside, "verify_images"), \
+            "verify_images"
+    elif rep is not None:
+        if labels is not None:
+            raise ValueError("labels belong to verify_images; without verify_images the "
+                             "int8 file is checked on representative_data, which has none: "
+                             "pass verify_images= too, or leave labels out")
+        warnings.warn(
+            "no verify_images: the int8 file is checked on representative_data, the images "
+            "it was calibrated on; pass verify_images= (held-out images, with labels= for "
+            "accuracy) to check it on images it has not seen",
+            CalibrationVerificationWarning, stacklevel=3)
+        x, verified_on = rep, "representative_data"
+    if x is not None:
         ref = verify.reference_outputs(model, signature, x)
         verify.check_not_chance(ref, labels)
     if rtol is None:  # a mixed-precision model is compared at its policy's tolerance
@@ -227,24 +269,49 @@ def prepare(model, *, input_name, raw_uint8, verify_images, labels, rtol, defaul
     record = meta.build_metadata(
         signature, model.name, class_names=class_names,
         in_model=signature.input_dtype == "uint8",
-        preprocessing=None if preprocessing is None else as_preprocessing(preprocessing))
-    return Job(model, serving, signature, x, ref, rtol, record)
+        preprocessing=pre)
+    return Job(model, serving, signature, x, ref, rtol, record, rep, verified_on)
 
 
-def _check_preprocessed_images(images, preprocessing) -> None:
-    """Raise ValueError where ``verify_images`` for a file that records a preprocessing
-    outside it are pixels (integers, or 0-255 floats by
-    :func:`.serving.check_preprocessed`): the file's runner refuses them, so a
-    verification on them would check an input the file never takes."""
-    import numpy as np
+class CalibrationVerificationWarning(UserWarning):
+    """An int8 export was verified on the images it was calibrated on (no
+    ``verify_images`` given)."""
 
-    x = np.asarray(images)
-    how = ("give them preprocessed (the preprocessing's __call__), or export with "
-           "include_preprocessing= to write a file that takes uint8 pixels")
-    if x.dtype.kind in "iu" and not preprocessing.is_identity:
-        raise ValueError(f"verify_images: {x.dtype} pixels, but the file takes preprocessed "
-                         f"float images ({preprocessing.mode} preprocessing, recorded): {how}")
-    check_preprocessed(x, preprocessing, "verify_images", how)
+
+def _images(images, signature, preprocessing, inside, what):
+    """``images`` (verification or calibration images) as the file takes them
+    (:func:`.serving.check_batch`), refused where they are not what it takes: integer
+    pixels for a float model when nothing says how they are preprocessed (the
+    Predictor's rule); pixels (integers, or 0-255 floats by
+    :func:`.serving.check_preprocessed`) for a file that records a preprocessing outside
+    it; normalised floats (:func:`.serving.check_raw_pixels`) for a model that
+    normalises 0-255 pixels in its first layer. ``inside``: the model's
+    (:func:`.serving.normalises_inside`, :func:`.serving.takes_0_255`). The file's
+    runner refuses pixels for a preprocessed input; every case would calibrate or check
+    the file on an input it never takes."""
+    x = as_batch(images, what)
+    normalises, pixels = inside
+    if signature.input_dtype != "uint8":
+        if x.dtype.kind in "iu" and not normalises and preprocessing is None:
+            raise ValueError(
+                f"{what}: {x.dtype} pixels, but this model takes float32 images and nothing "
+                "says how they are made from pixels: give preprocessing= (a weights tag, a "
+                "run's load_trained(...).preprocessing or a keras_resnet.Preprocessing) and "
+                "pass preprocessed images, or export with include_preprocessing= for a file "
+                "that takes uint8 pixels; if the model takes 0-255 values as they are, pass "
+                f"{what}.astype('float32')")
+        if pixels:
+            check_raw_pixels(x, what, "give the pixels as they are (0-255), before any "
+                                      "normalisation")
+        elif preprocessing is not None and not normalises:
+            how = ("give them preprocessed (the preprocessing's __call__), or export with "
+                   "include_preprocessing= to write a file that takes uint8 pixels")
+            if x.dtype.kind in "iu" and not preprocessing.is_identity:
+                raise ValueError(f"{what}: {x.dtype} pixels, but the file takes preprocessed "
+                                 f"float images ({preprocessing.mode} preprocessing, "
+                                 f"recorded): {how}")
+            check_preprocessed(x, preprocessing, what, how)
+    return check_batch(x, signature, what)
 
 
 def report_fields(fmt, path, job, size, **extra) -> dict:
@@ -254,6 +321,7 @@ def report_fields(fmt, path, job, size, **extra) -> dict:
     return {"format": fmt, "path": path, "input": sig.input_name,
             "input_dtype": sig.input_dtype, "input_shape": [None, *sig.input_shape],
             "outputs": list(sig.output_names), "policy": sig.policy, "size_bytes": size,
+            **({"verified_on": job.verified_on} if job.verified_on else {}),
             **extra, "metadata": job.record}
 
 

@@ -45,10 +45,12 @@ from __future__ import annotations
 
 import numbers
 import os
+import shutil
 import tempfile
 import time
 import typing
 import warnings
+import weakref
 
 import numpy as np
 
@@ -56,11 +58,12 @@ from .keras_export import export_with_keras
 from .quantize import quantize_ir
 from .runtimes import LiteRTRunner, OnnxRuntimeRunner, OpenVINORunner, openvino_cpu_capabilities
 from ..pretrained.transforms import as_preprocessing
-from .serving import (check_batch, check_preprocessed, keras_call, normalises_inside,
-                      raw_pixel_bound, serving_model)
+from .serving import (as_batch, check_batch, check_preprocessed, check_raw_pixels,
+                      keras_call, looks_like_pixels, normalises_inside, raw_pixel_bound,
+                      serving_model, takes_0_255)
 from .timing import interleaved_latency_ms
 from .tflite import tflite_flatbuffer
-from .verify import ExportVerificationError, check_outputs, classifier_key, reference_outputs
+from .verify import ExportVerificationError, check_outputs, reference_outputs, score_keys
 
 BACKENDS = ("openvino", "onnxruntime", "litert", "keras")
 PRECISIONS = ("float32", "bfloat16", "int8", "auto")
@@ -205,6 +208,7 @@ class _FastPath(typing.NamedTuple):
     dtype: np.dtype
     shape: tuple
     bound: float  # values above it look like raw pixels cast to float
+    pixels: bool  # the model takes 0-255 pixels (serving.looks_like_pixels must hold)
     call: typing.Callable
 
 
@@ -253,7 +257,8 @@ class Predictor:
             ``precision``, ``verified``, ``error`` or ``skipped`` reason,
             ``verified_images`` (how many images it was checked on),
             ``max_abs_error``, ``top1_agreement`` (reduced precisions on classifiers),
-            ``build_s`` and, when timed, ``latency_ms`` at ``timing_batch`` with the
+            ``build_s``, ``chosen`` (True on the one that serves) and, when timed,
+            ``latency_ms`` at ``timing_batch`` with the
             ``num_threads`` it runs on (without ``num_threads``, each runtime's file is
             timed on all cores and on one, and the faster kept; for the chosen
             candidate decided by ``latency_ms_alone_by_threads``, its two variants timed
@@ -276,7 +281,9 @@ class Predictor:
             integer pixels (as images, calibration or verification images) for a
             model that takes float images, unless ``preprocessing`` leaves pixels as
             they are or the model's first layer normalises them; float values no pixel
-            0-255 becomes under ``preprocessing`` (raw pixels cast to float).
+            0-255 becomes under ``preprocessing`` (raw pixels cast to float); for a
+            model that normalises 0-255 pixels in its first layer, floats that look
+            normalised already (negative values all below 20, or fractions in [0, 1]).
         ImportError: ``precision="bfloat16"`` or ``"int8"`` on OpenVINO without it.
         RuntimeError: no candidate reproduced the model (each one's reason listed).
     """
@@ -293,6 +300,7 @@ class Predictor:
                              f"choose 'auto' or one of {BACKENDS}")
         if backend != "auto" and backend not in BACKENDS:
             raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, got {backend!r}")
+        backend, precision = backend.strip().lower(), precision.strip().lower()
         precision = _ALIASES.get(precision, precision)
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
@@ -324,6 +332,7 @@ class Predictor:
                              "build the model with input_shape=(H, W, C)")
         self.preprocessing = None if preprocessing is None else as_preprocessing(preprocessing)
         self._normalises_inside = normalises_inside(model)
+        self._takes_0_255 = takes_0_255(model)
         if self.preprocessing is not None:
             self.preprocessing.check_fits(shape, self.signature.data_format,
                                           f"model {model.name!r}")
@@ -345,18 +354,24 @@ class Predictor:
             source = "random images"
         x = self._batch(verify_images, "verify_images")
         reference = reference_outputs(model, self.signature, x)
-        classifier = classifier_key(reference) is not None
+        scores = score_keys(reference)
+        outputs = ("classifier" if len(scores) == len(reference)
+                   else "classifier and feature maps" if scores else "feature maps")
         self.verification = {
             "images": int(len(x)), "source": source, "min_agreement": min_agreement,
-            "outputs": "classifier" if classifier else "feature maps",
-            "images_to_resolve": (images_to_resolve(min_agreement) if classifier
+            "outputs": outputs,
+            "images_to_resolve": (images_to_resolve(min_agreement) if scores
                                   else FEATURE_MAP_IMAGES)}
+        # a single class on made-up (random) images says nothing about the caller's data
+        self._one_class_min = None if source == "random images" else ...
         rtol = max(rtol, self.signature.rtol)
         self.report = dict(skipped)
         self._runners = {}
-        self._folder = tempfile.TemporaryDirectory(prefix="keras_resnet-predictor-")
-        convert = _Converter(serving, self.signature, num_threads, self._folder.name,
-                             calibration)
+        # the converted files live as long as the Predictor (OpenVINO compiles a new
+        # batch size from its IR): removed by close() or when it is garbage-collected
+        folder = tempfile.mkdtemp(prefix="keras_resnet-predictor-")
+        self._cleanup = weakref.finalize(self, shutil.rmtree, folder, True)
+        convert = _Converter(serving, self.signature, num_threads, folder, calibration)
         for name, prec in candidates:
             key = candidate_name(name, prec)
             entry = self.report[key] = {"backend": name, "precision": prec,
@@ -366,7 +381,8 @@ class Predictor:
                 runner = _build(name, prec, model, serving, self.signature, num_threads,
                                 convert)
                 got = runner(x)
-                entry.update(self._check(got, reference, rtol, prec, min_agreement))
+                entry.update(self._check(got, reference, rtol, prec, min_agreement,
+                                         self._one_class_min))
             except ImportError as e:
                 entry.update(verified=False, error=f"not installed: {e}")
                 continue
@@ -387,6 +403,7 @@ class Predictor:
         else:
             (chosen,) = self._runners
         self.candidate = chosen
+        self.report[chosen]["chosen"] = True
         self.backend = self.report[chosen]["backend"]
         self.precision = self.report[chosen]["precision"]
         self._run = self._runners[chosen]
@@ -418,7 +435,7 @@ class Predictor:
                 try:
                     single = runner.with_threads(1)
                     check = self._check(single(x), reference, rtol, entry["precision"],
-                                        min_agreement)
+                                        min_agreement, self._one_class_min)
                 except Exception:  # keep the verified multi-threaded runner
                     continue
                 if check["verified"]:
@@ -510,19 +527,25 @@ class Predictor:
             SmallVerificationWarning, stacklevel=3)
 
     @staticmethod
-    def _check(got, reference, rtol, precision, min_agreement=MIN_AGREEMENT):
+    def _check(got, reference, rtol, precision, min_agreement=MIN_AGREEMENT,
+               one_class_min_images=...):
         """A candidate's report entry by :func:`.verify.check_outputs`: float32 within
-        ``rtol``; bfloat16 and int8 by top-1 agreement >= ``min_agreement``
-        (classifiers) or within :data:`REDUCED_RTOL` (feature maps). ``verified`` says
-        whether it passed, ``error`` why not (a failed check does not raise)."""
+        ``rtol``; bfloat16 and int8 by top-1 agreement >= ``min_agreement`` (every 2-D
+        output: classifiers, each head) and within :data:`REDUCED_RTOL` (feature maps),
+        on verification images that do not all get one class. ``verified`` says whether
+        it passed, ``error`` why not (a failed check does not raise); a reduced
+        precision's entry also keeps the bound it was checked against."""
         reduced = precision != "float32"
         try:  # what="": the report is keyed by candidate already
             fields, failure = check_outputs(
                 got, reference, rtol=REDUCED_RTOL.get(precision, rtol),
-                min_agreement=min_agreement if reduced else None), None
+                min_agreement=min_agreement if reduced else None,
+                one_class_min_images=one_class_min_images), None
         except ExportVerificationError as e:
             fields, failure = e.fields, str(e)
-        entry = {k: fields[k] for k in ("max_abs_error", "top1_agreement") if k in fields}
+        entry = {k: fields[k] for k in ("max_abs_error", "top1_agreement",
+                                        "top1_agreement_by_output", "required_agreement",
+                                        "rtol") if k in fields}
         entry["verified"] = failure is None
         if failure:
             entry["error"] = failure
@@ -549,7 +572,7 @@ class Predictor:
             call = runner.run_checked
         bound = (float("inf") if self._normalises_inside
                  else raw_pixel_bound(self.preprocessing))
-        return _FastPath(dtype, shape, bound, call)
+        return _FastPath(dtype, shape, bound, self._takes_0_255, call)
 
     def __call__(self, images):
         """Outputs for a batch ``(N, H, W, C)`` or one image ``(H, W, C)``."""
@@ -559,8 +582,11 @@ class Predictor:
                 and images.flags.c_contiguous):
             if fast.dtype.kind != "f":
                 return self.signature.pack(fast.call(images))
-            # NaN fails both comparisons; -inf the first; +inf and raw pixels the second
-            if -np.inf < float(images.min()) and float(images.max()) < fast.bound:
+            # NaN fails both comparisons; -inf the first; +inf and raw pixels the second;
+            # a model that takes pixels sends normalised-looking batches to the checks
+            low, high = float(images.min()), float(images.max())
+            if (-np.inf < low and high < fast.bound
+                    and (not fast.pixels or looks_like_pixels(low, high))):
                 return self.signature.pack(fast.call(images))
         return self._serve(images)
 
@@ -582,8 +608,10 @@ class Predictor:
         refused where it is raw uint8 pixels for a model that takes preprocessed float
         images: cast to float they would run, and give wrong answers (or, as calibration
         and verification images, an int8 candidate calibrated and checked on the wrong
-        values)."""
-        x = np.asarray(x)
+        values); and, for a model that normalises 0-255 pixels in its first layer
+        (:func:`.serving.takes_0_255`), where the floats look normalised already (:func:`.serving.check_raw_pixels`). A
+        dataset or an iterable of images is gathered first (:func:`.serving.as_batch`)."""
+        x = as_batch(x, what)
         # a model that normalises in its first layer takes pixels (integer or float) as
         # they are: refusing them would send the caller to normalise twice
         if self.signature.input_dtype != "uint8" and not self._normalises_inside:
@@ -602,6 +630,9 @@ class Predictor:
                     "if the model takes 0-255 pixel values as they are, pass "
                     "images.astype('float32')")
             check_preprocessed(x, pre, what, "pass predictor.preprocessing(pixels) instead")
+        elif self.signature.input_dtype != "uint8" and self._takes_0_255:
+            check_raw_pixels(x, what, "pass the pixels as they are (0-255), before any "
+                                      "normalisation")
         return check_batch(x, self.signature, what)
 
     def runner(self, candidate: str):
@@ -617,6 +648,17 @@ class Predictor:
     @property
     def input_shape(self):
         return self.signature.input_shape
+
+    def close(self):
+        """Remove the converted files (also done when the Predictor is garbage-collected);
+        calls after this may fail where a runtime reads its file again."""
+        self._cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def __repr__(self):
         return (f"Predictor(backend={self.backend!r}, precision={self.precision!r}, "

@@ -399,6 +399,20 @@ def check_uint8_values(x, what="images"):
                          "give the images as stored, before any normalisation")
 
 
+def _first_layer(model):
+    """The model's first layer after its input, looking into nested models (a
+    ``Sequential`` around a network); None for a model without layers."""
+    import keras
+
+    for layer in getattr(model, "layers", ()):
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if isinstance(layer, keras.Model):
+            return _first_layer(layer)
+        return layer
+    return None
+
+
 def normalises_inside(model) -> bool:
     """Whether the model's first layer after its input rescales or normalises (what
     ``build(..., include_preprocessing=...)`` puts there), looking into nested models
@@ -406,23 +420,88 @@ def normalises_inside(model) -> bool:
     input."""
     import keras
 
-    for layer in getattr(model, "layers", ()):
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        if isinstance(layer, keras.Model):
-            return normalises_inside(layer)
-        return isinstance(layer, (keras.layers.Rescaling, keras.layers.Normalization))
+    return isinstance(_first_layer(model), (keras.layers.Rescaling, keras.layers.Normalization))
+
+
+# A first layer that multiplies by at most this (or divides by a spread of at least its
+# inverse) brings 0-255 into a few units: what build(..., include_preprocessing=...)
+# puts there (1/255 to 1/(255 x 0.225) in torch mode). A Rescaling(255) in front of a
+# network (inputs in [0, 1]) or a Normalization adapted on data of unit scale is not.
+PIXEL_SCALE = 1 / 20
+
+
+def takes_0_255(model) -> bool:
+    """Whether the model normalises 0-255 pixels in its first layer
+    (:func:`normalises_inside`, with a scale that brings 0-255 into a few units:
+    :data:`PIXEL_SCALE`): floats that look normalised already are then refused
+    (:func:`check_raw_pixels`)."""
+    import keras
+
+    layer = _first_layer(model)
+    if isinstance(layer, keras.layers.Rescaling):
+        scale = np.abs(np.asarray(keras.ops.convert_to_numpy(layer.scale), "float64"))
+        return bool(scale.size) and float(scale.max()) <= PIXEL_SCALE
+    if isinstance(layer, keras.layers.Normalization):
+        variance = getattr(layer, "variance", None)
+        if variance is None:
+            return False
+        spread = np.sqrt(np.asarray(keras.ops.convert_to_numpy(variance), "float64"))
+        return bool(spread.size) and float(spread.min()) >= 1 / PIXEL_SCALE
     return False
+
+
+# Preprocessed values stay within a few units of zero ([-2.2, 2.7] in torch mode, [-1, 1]
+# in tf mode): a batch that never goes above this is not 0-255 pixels, and one that goes
+# above it is not preprocessed (caffe mode, on the pixels' own scale, aside).
+PIXEL_FLOOR = 20.0
 
 
 def raw_pixel_bound(preprocessing) -> float:
     """The highest value :func:`check_preprocessed` lets through for ``preprocessing``:
     the top of :meth:`~keras_resnet.Preprocessing.value_range` plus the range's width,
-    and at least 20; ``inf`` for None or a preprocessing that leaves pixels alone."""
+    and at least :data:`PIXEL_FLOOR`; ``inf`` for None or a preprocessing that leaves
+    pixels alone."""
     if preprocessing is None or preprocessing.is_identity:
         return float("inf")
     low, high = preprocessing.value_range()
-    return max(high + (high - low), 20.0)
+    return max(high + (high - low), PIXEL_FLOOR)
+
+
+def looks_like_pixels(low: float, high: float) -> bool:
+    """Whether a float batch whose values span ``[low, high]`` can be 0-255 pixels
+    without a further look: nothing negative and something above 1, or something above
+    :data:`PIXEL_FLOOR` (a resize's overshoot may dip below 0). Batches within [0, 1]
+    need :func:`check_raw_pixels`' look at fractions."""
+    return (low >= 0 and high > 1) or high > PIXEL_FLOOR
+
+
+def check_raw_pixels(x, what="images", how="pass the pixels as they are (0-255)"):
+    """Raise ValueError where ``x`` (float, for a model that takes 0-255 pixels and
+    normalises them in its first layer) looks normalised already, which would run and
+    answer for the wrong input:
+
+    * negative values with nothing above :data:`PIXEL_FLOOR`: mean/std or [-1, 1]
+      scaling (pixels are never negative; a resize's small overshoot comes with the
+      rest of the image's range, up to 255);
+    * fractions within [0, 1]: ``x / 255``.
+
+    A batch of whole numbers within [0, 1] (an all-black image) passes; so do NaN and
+    inf, which :func:`check_batch` refuses by name."""
+    if x.dtype.kind != "f" or not x.size:
+        return
+    low, high = float(np.min(x)), float(np.max(x))
+    if not (np.isfinite(low) and np.isfinite(high)) or looks_like_pixels(low, high):
+        return
+    if low < 0:
+        raise ValueError(
+            f"{what}: values in [{low:.3g}, {high:.3g}], but this model takes 0-255 pixels "
+            "and normalises them in its first layer: these look normalised already "
+            f"(pixels are never negative); {how}")
+    if np.any(x != np.round(x)):
+        raise ValueError(
+            f"{what}: fractions in [{low:.3g}, {high:.3g}], but this model takes 0-255 "
+            "pixels and normalises them in its first layer: these look scaled to [0, 1] "
+            f"already (x / 255); {how}")
 
 
 def check_preprocessed(x, preprocessing, what="images", how="preprocess them first"):
@@ -441,6 +520,70 @@ def check_preprocessed(x, preprocessing, what="images", how="preprocess them fir
             f"{what}: values up to {top:.4g}, but {preprocessing.mode} preprocessing makes "
             f"pixels 0-255 into [{low:.3g}, {high:.3g}]: these look like raw pixels cast to "
             f"float; {how}")
+
+
+# The most images as_batch gathers from a dataset or an iterable: calibration and
+# verification take hundreds to a few thousand; more is a dataset meant to be cut.
+MAX_GATHERED = 100_000
+
+
+def as_batch(images, what="images"):
+    """``images`` as one numpy batch: an array-like as it is, or the images of a
+    ``tf.data.Dataset`` or any other iterable of images or of batches (with or without
+    labels: ``(images, labels)`` elements give their images), stacked.
+
+    Raises:
+        ValueError: a path (read the images first: the command line's ``--calibration``
+            takes a folder), an infinite dataset or more than :data:`MAX_GATHERED`
+            images (cut it with ``.take(n)``), elements of different sizes or dtypes."""
+    import os
+
+    if isinstance(images, (str, bytes, os.PathLike)):
+        raise ValueError(
+            f"{what}: got the path {os.fspath(images)!r}; this takes an array of images as "
+            "the model takes them (N, H, W, C), or a dataset of them: read a folder with "
+            "keras.utils.image_dataset_from_directory (mapped through the model's "
+            "preprocessing, if it has one outside), or use the command line's "
+            "--calibration FOLDER")
+    if isinstance(images, np.ndarray) or np.isscalar(images):
+        return images
+    if hasattr(images, "shape") and hasattr(images, "dtype"):  # a tensor
+        return np.asarray(images)
+    gathered = None
+    if hasattr(images, "element_spec") and hasattr(images, "cardinality"):  # tf.data
+        import tensorflow as tf
+
+        if int(images.cardinality()) == int(tf.data.INFINITE_CARDINALITY):
+            raise ValueError(f"{what}: an infinite tf.data.Dataset (repeat()); cut it with "
+                             ".take(n), e.g. a few hundred images")
+        gathered = images.as_numpy_iterator()
+    elif not isinstance(images, (list, tuple)) and hasattr(images, "__iter__"):
+        gathered = iter(images)
+    if gathered is None:
+        try:
+            return np.asarray(images)
+        except ValueError as e:  # a ragged list
+            raise ValueError(f"{what}: the images are not one batch of equal-sized arrays "
+                             f"({e}); give an array (N, H, W, C)") from None
+    parts, count = [], 0
+    for element in gathered:
+        if isinstance(element, (tuple, list)) and len(element) in (2, 3):
+            element = element[0]  # (images, labels[, weights])
+        element = np.asarray(element)
+        parts.append(element)
+        count += len(element) if element.ndim == 4 else 1
+        if count > MAX_GATHERED:
+            raise ValueError(f"{what}: more than {MAX_GATHERED} images; cut the dataset "
+                             "with .take(n) (a few hundred calibrate int8)")
+    if not parts:
+        raise ValueError(f"{what}: the dataset holds no images")
+    ranks = {p.ndim for p in parts}
+    try:
+        if ranks == {4}:  # batches
+            return np.concatenate(parts)
+        return np.stack(parts)  # one image per element
+    except ValueError as e:
+        raise ValueError(f"{what}: the dataset's elements do not form one batch ({e})") from None
 
 
 def check_batch(x, signature: Signature, what: str = "images"):

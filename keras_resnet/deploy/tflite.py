@@ -22,10 +22,11 @@ import numpy as np
 
 from ..io import write_file
 from . import metadata as meta
-from .job import check_destination, prepare, report_fields, write_report
+from .job import (check_destination, prepare, removing_created_folders, report_fields,
+                  write_report)
 from .keras_export import write_saved_model
 from .runtimes import SIGNATURE, LiteRTRunner
-from .serving import INPUT_NAME, check_batch, model_policy, policy_rtol
+from .serving import INPUT_NAME, model_policy, policy_rtol
 from .timing import keras_latency_key
 from .verify import TFLITE_RTOL, verify_runner
 
@@ -85,6 +86,7 @@ def tflite_flatbuffer(serving, signature, quantization=None, representative_data
                              "as ONNX or OpenVINO, or replace those operations") from None
 
 
+@removing_created_folders()
 def tflite(model, path, *, quantization=None, representative_data=None,
            int8_io: bool = False, raw_uint8: bool = False, input_name: str = INPUT_NAME,
            verify_images=None, labels=None, num_threads=None,
@@ -126,13 +128,12 @@ def tflite(model, path, *, quantization=None, representative_data=None,
                   verify_images=verify_images, labels=labels, rtol=None,
                   default_rtol=TFLITE_RTOL, preprocessing=preprocessing,
                   class_names=class_names, include_preprocessing=include_preprocessing,
-                  batch_size=1)
+                  batch_size=1,
+                  representative_data=representative_data)
     if None in job.signature.input_shape:
         raise ValueError("TFLite export needs a fixed input size: build the model with "
                          "input_shape=(H, W, C)")
-    rep = None
-    if representative_data is not None:
-        rep = check_batch(representative_data, job.signature, "representative_data")
+    rep = job.rep
     flatbuffer = tflite_flatbuffer(job.serving, job.signature, quantization, rep, int8_io)
     if int8_io:  # the file's tensors are int8: say so, with their quantisation
         job.record = int8_io_record(flatbuffer, job.record, input_name)

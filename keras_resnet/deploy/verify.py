@@ -96,42 +96,76 @@ def reference_outputs(model, signature, x, batch_size=64) -> dict:
 
 def classifier_key(ref) -> str | None:
     """The output name of a classifier's scores (one output, 2-D ``(N, classes)``),
-    else None: top-1 is counted on that output only."""
+    else None: labels are counted against that output only."""
     key = next(iter(ref))
     return key if ref[key].ndim == 2 and len(ref) == 1 else None
 
 
+def score_keys(ref) -> list:
+    """The outputs whose top-1 (or, with one column, decision) a reduced precision is
+    checked by: every 2-D ``(N, classes)`` output, each head of a multi-head classifier
+    on its own. The other outputs (feature maps) get a relative-error bound."""
+    return [k for k, v in ref.items() if np.ndim(v) == 2]
+
+
+def decisions(scores, ref_scores=None):
+    """Each row's class: the argmax of ``(N, classes)`` scores; for one column
+    ``(N, 1)`` (a binary classifier) whether the score is above 0.5 when the reference
+    scores ``ref_scores`` (default: ``scores``) all lie in [0, 1] (a sigmoid), else above
+    0 (a logit)."""
+    scores = np.asarray(scores)
+    if scores.shape[1] > 1:
+        return scores.argmax(1)
+    ref_scores = scores if ref_scores is None else np.asarray(ref_scores)
+    threshold = 0.5 if ref_scores.min() >= 0 and ref_scores.max() <= 1 else 0.0
+    return (scores[:, 0] > threshold).astype("int64")
+
+
 def top1_agreement(got, ref) -> float:
-    """The fraction (0..1) of rows of two ``(N, classes)`` score arrays whose argmax
-    is the same."""
-    return float(np.mean(np.asarray(got).argmax(1) == np.asarray(ref).argmax(1)))
+    """The fraction (0..1) of rows of two ``(N, classes)`` score arrays whose class is
+    the same (:func:`decisions`: argmax, or a one-column classifier's decision)."""
+    return float(np.mean(decisions(got, ref) == decisions(ref)))
+
+
+# Top-1 agreement on images to which the Keras model gives one class says nothing (a
+# broken int8 file that answers that class everywhere agrees on all of them): from this
+# many verification images on, that is refused.
+ONE_CLASS_MIN_IMAGES = 20
 
 
 def check_outputs(got, ref, *, rtol: float, min_agreement: float | None = None,
-                  what: str = "") -> dict:
+                  what: str = "", one_class_min_images=...) -> dict:
     """The rule every exporter and the Predictor verify with.
 
     Args:
         got, ref: ``{output name: array (N, ...)}`` of the runtime and of Keras.
         rtol: the relative bound, ``max|got-ref| <= rtol * max(1, max|ref|)`` per
-            output: full precision, and reduced precision on outputs that are not one
-            classifier's scores.
+            output: full precision, and reduced precision on outputs that are not class
+            scores.
         min_agreement: None for full precision; for a reduced precision the least top-1
-            agreement (0..1] with Keras on a classifier (:func:`classifier_key`), whose
-            scores must also be finite.
+            agreement (0..1] with Keras on every 2-D output (:func:`score_keys`: a
+            classifier, each head of a multi-head one, a one-column binary classifier by
+            its decision), whose scores must also be finite; other outputs within
+            ``rtol``.
         what: who produced ``got`` for the messages (``"ONNX Runtime"``, ``"int8
             TFLite"``); a named file's reduced-precision outputs that are not class
             scores are called its feature maps. Empty for the Predictor, whose report is
             keyed by candidate already.
+        one_class_min_images: with a reduced precision, refuse verification images to
+            which Keras gives a single class on an output, from this many images on
+            (default ``...``: :data:`ONE_CLASS_MIN_IMAGES`; None: never, for images made
+            up by the caller, such as random ones).
 
     Returns:
-        report fields: ``max_abs_error`` (by output), then ``top1_agreement`` and
-        ``required_agreement`` (agreement counted) or ``rtol`` and ``within_tolerance``.
+        report fields: ``max_abs_error`` (by output), then ``top1_agreement`` (the lowest
+        over the score outputs; ``top1_agreement_by_output`` when there are several) and
+        ``required_agreement`` where agreement was counted, ``rtol`` and
+        ``within_tolerance`` where every output was bounded.
 
     Raises:
         ExportVerificationError: other output names, non-finite class scores, agreement
-            below ``min_agreement``, or an error beyond ``rtol`` (each said with the
-            numbers).
+            below ``min_agreement``, verification images that all get one class, or an
+            error beyond ``rtol`` (each said with the numbers).
     """
     who = f"{what} " if what else ""
     if set(got) != set(ref):
@@ -143,25 +177,48 @@ def check_outputs(got, ref, *, rtol: float, min_agreement: float | None = None,
         error.fields = result
         return error
 
-    key = classifier_key(ref)
-    if min_agreement is not None and key is not None:
+    keys = score_keys(ref) if min_agreement is not None else []
+    if one_class_min_images is ...:
+        one_class_min_images = ONE_CLASS_MIN_IMAGES
+    for key in keys:
+        classes = np.unique(decisions(ref[key]))
+        if one_class_min_images is not None and len(ref[key]) >= one_class_min_images \
+                and len(classes) == 1:
+            name = f" on output {key!r}" if len(ref) > 1 else ""
+            raise fail(
+                f"the Keras model gives all {len(ref[key])} verification images the same "
+                f"class ({int(classes[0])}){name}: top-1 agreement on them cannot tell a "
+                "working reduced-precision model from one that answers that class for "
+                "everything. Verify on real images of several classes, preprocessed as the "
+                "model takes them (verify_images=)")
+    agreement = {}
+    for key in keys:
         if not np.all(np.isfinite(got[key])):
             raise fail(f"{who}outputs are not finite")
-        agree = top1_agreement(got[key], ref[key])
-        result.update(top1_agreement=agree, required_agreement=min_agreement)
-        if agree < min_agreement:
-            raise fail(f"{what or 'the runtime'} agrees with Keras on {agree:.2%} of top-1 "
-                       f"predictions (< {min_agreement:.2%} on {len(ref[key])} images)")
+        agreement[key] = top1_agreement(got[key], ref[key])
+    if agreement:
+        lowest = min(agreement, key=agreement.get)
+        result.update(top1_agreement=agreement[lowest], required_agreement=min_agreement)
+        if len(agreement) > 1:
+            result["top1_agreement_by_output"] = agreement
+        if agreement[lowest] < min_agreement:
+            name = f" on output {lowest!r}" if len(agreement) > 1 else ""
+            raise fail(f"{what or 'the runtime'} agrees with Keras on "
+                       f"{agreement[lowest]:.2%} of top-1 predictions{name} (< "
+                       f"{min_agreement:.2%} on {len(ref[lowest])} images)")
+    bounded = [k for k in ref if k not in agreement]
+    if all(within_tolerance(got[k], ref[k], rtol) for k in bounded):
+        if bounded:
+            result.update(rtol=rtol, within_tolerance=True)
         return result
-    if all(within_tolerance(got[k], ref[k], rtol) for k in ref):
-        return {**result, "rtol": rtol, "within_tolerance": True}
-    allowed = {k: float(tolerance(ref[k], rtol)) for k in ref}
+    allowed = {k: float(tolerance(ref[k], rtol)) for k in bounded}
     raise fail(
         f"{who}{'feature maps' if min_agreement is not None and what else 'outputs'} "
-        f"differ from Keras beyond rtol={rtol}: max|error| {result['max_abs_error']}, "
+        f"differ from Keras beyond rtol={rtol}: max|error| "
+        f"{ {k: result['max_abs_error'][k] for k in bounded} }, "
         f"allowed {allowed} (rtol {rtol:g} x max(1, max|Keras|))"
-        + (" (int8: are the calibration images preprocessed like the verification "
-           "images?)" if min_agreement is not None else ""))
+        + (" (int8: were the calibration images preprocessed as the model takes them?)"
+           if min_agreement is not None else ""))
 
 
 def compare(got, ref, rtol: float, what: str) -> dict:
@@ -225,14 +282,14 @@ def check_not_chance(ref, labels, what="verify_images") -> float | None:
     key = classifier_key(ref)
     if labels is None or key is None:
         return None
-    y = class_indices(labels, ref[key].shape[1])
+    classes = max(2, ref[key].shape[1])  # one column: a binary classifier
+    y = class_indices(labels, classes)
     if len(y) != len(ref[key]):
         raise ValueError(f"labels: {len(y)} labels for {len(ref[key])} images")
-    classes = ref[key].shape[1]
     if y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= classes:
         raise ValueError(f"labels: expected class indices in 0..{classes - 1} (the model has "
                          f"{classes} outputs), got values {y.min()}..{y.max()}")
-    accuracy = float(np.mean(ref[key].argmax(1) == y))
+    accuracy = float(np.mean(decisions(ref[key]) == y))
     chance = accuracy <= chance_threshold(classes, len(y))
     if len(y) < CHANCE_MIN_IMAGES and chance:
         warnings.warn(f"the Keras model is at chance level on {what} ({accuracy:.1%} top-1 on "
@@ -259,9 +316,9 @@ def accuracy_fields(got, ref, labels) -> dict:
         return {}
     out = {"top1_agreement": top1_agreement(got[key], ref[key])}
     if labels is not None:
-        y = class_indices(labels, ref[key].shape[1])
-        out["keras_accuracy"] = float(np.mean(ref[key].argmax(1) == y))
-        out["artifact_accuracy"] = float(np.mean(got[key].argmax(1) == y))
+        y = class_indices(labels, max(2, ref[key].shape[1]))
+        out["keras_accuracy"] = float(np.mean(decisions(ref[key]) == y))
+        out["artifact_accuracy"] = float(np.mean(decisions(got[key], ref[key]) == y))
     return out
 
 

@@ -17,17 +17,18 @@ import tempfile
 
 from ..io import atomic_write
 from . import metadata as meta
-from .job import (check_destination, converter_errors, dir_size, prepare, report_fields,
-                  write_report)
+from .job import (check_destination, converter_errors, dir_size, prepare,
+                  removing_created_folders, report_fields, write_report)
 from .keras_export import export_with_keras, write_saved_model
 from .quantize import nncf_version, quantize_ir
 from .runtimes import OnnxRuntimeRunner, OpenVINORunner, SavedModelRunner
-from .serving import INPUT_NAME, check_batch
+from .serving import INPUT_NAME
 from .verify import ONNX_RTOL, OPENVINO_RTOL, SAVED_MODEL_RTOL, verify_runner
 
 OPENVINO_QUANTIZATIONS = (None, "int8")
 
 
+@removing_created_folders()
 def saved_model(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = False,
                 verify_images=None, labels=None, rtol: float | None = None,
                 preprocessing=None, class_names=None,
@@ -88,6 +89,7 @@ def saved_model(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = 
     return report
 
 
+@removing_created_folders()
 def onnx(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = False,
          verify_images=None, labels=None, rtol: float | None = None,
          preprocessing=None, class_names=None, include_preprocessing=None,
@@ -124,6 +126,7 @@ def onnx(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = False,
     return report
 
 
+@removing_created_folders()
 def openvino(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = False,
              verify_images=None, labels=None, rtol: float | None = None,
              preprocessing=None, class_names=None,
@@ -164,10 +167,9 @@ def openvino(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = Fal
     job = prepare(model, input_name=input_name, raw_uint8=raw_uint8,
                   verify_images=verify_images, labels=labels, rtol=rtol,
                   default_rtol=OPENVINO_RTOL, preprocessing=preprocessing,
-                  class_names=class_names, include_preprocessing=include_preprocessing)
-    rep = None
-    if representative_data is not None:
-        rep = check_batch(representative_data, job.signature, "representative_data")
+                  class_names=class_names, include_preprocessing=include_preprocessing,
+                  representative_data=representative_data)
+    rep = job.rep
     parent = os.path.dirname(os.path.abspath(path))
     tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:

@@ -81,3 +81,41 @@ def test_an_unwritable_parent_and_a_file_in_the_way(tmp_path, monkeypatch):
     with pytest.raises(PermissionError, match=r"^cannot write to '.*new': choose a folder"):
         check_destination(tmp_path / "new" / "m.onnx", ".onnx")
     assert not (tmp_path / "new").exists()
+
+
+SIGTERM_SCRIPT = """
+import sys, time
+import keras
+from keras_resnet.deploy import export, writers
+model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3),
+                          keras.layers.GlobalAveragePooling2D()])
+def slow_export(serving, path, fmt, signature):  # stands in for a long conversion
+    open(path, "w").write("half-written")
+    print("converting", flush=True)
+    while True:
+        time.sleep(0.05)
+writers.export_with_keras = slow_export
+export.openvino(model, sys.argv[1])
+"""
+
+
+def test_sigterm_during_an_export_leaves_nothing_behind(tmp_path):
+    """docker stop / a CI timeout send SIGTERM, which ended Python without its clean-up:
+    the hidden temporary folder with a half-written model.xml stayed beside the
+    destination. The process still ends, with SIGTERM's status, and leaves nothing."""
+    import signal
+    import subprocess
+    import sys
+
+    pytest.importorskip("openvino")
+    out = tmp_path / "new" / "m.xml"
+    proc = subprocess.Popen([sys.executable, "-c", SIGTERM_SCRIPT, str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "converting"
+        assert [p.name for p in out.parent.iterdir()][0].startswith(".export-")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        proc.kill()
+    assert not (tmp_path / "new").exists()  # nor the folder made for the file

@@ -315,8 +315,8 @@ def test_openvino_int8_export_refused_leaves_nothing(shipped, tmp_path, monkeypa
     with pytest.raises(export.ExportVerificationError, match="int8 OpenVINO agrees with Keras on"):
         export.openvino(model, path, quantization="int8", representative_data=cal,
                         verify_images=x)
-    assert not path.exists() and not path.with_suffix(".bin").exists()
-    assert [p.name for p in path.parent.iterdir()] == []
+    # nothing left, not even the folder the export made for the file
+    assert not path.parent.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_openvino_quantization_argument_errors(shipped, tmp_path):
@@ -430,3 +430,104 @@ def test_openvino_runner_reuses_its_bound_input_buffer_without_stale_data(tmp_pa
         assert float(np.max(np.abs(got - ref))) <= 1e-4 * max(1.0, float(np.abs(ref).max()))
     assert float(np.max(np.abs(outs[0] - outs[1]))) > 1e-3  # different images, different outputs
     assert list(run._static) == [(2, 28, 28, 1)]  # the last batch ran the bound buffer
+
+
+# ------------------------------------------------- inputs that ran and answered wrongly
+def test_a_model_that_normalises_inside_refuses_normalised_floats(shipped):
+    """A model built with include_preprocessing takes 0-255 pixels: already-normalised
+    floats ran (as calibration images an int8 candidate passed its check on them, then
+    agreed with Keras on 12% of real images). Refused as calibration images, as
+    verification images, and as served batches on the fast path and the general one;
+    0-255 floats (and a resize's overshoot below 0) still serve."""
+    _, _, ready, _ = shipped
+    _, (x_test, _) = load_embedded()
+    raw = np.asarray(x_test[:64]).reshape(-1, 28, 28, 1)
+    inside = keras_resnet.build("resnet20", input_shape=(28, 28, 1), classes=10,
+                                weights="resnet20.fashion_mnist", include_preprocessing=True)
+    for what in ("calibration_images", "verify_images"):
+        with pytest.raises(ValueError, match=rf"{what}: values in \[-.*look normalised already"):
+            keras_resnet.Predictor(inside, backend="keras", **{what: ready[:32]})
+    with pytest.raises(ValueError, match=r"calibration_images: fractions in \[0, 1\].*x / 255"):
+        keras_resnet.Predictor(inside, backend="keras",
+                               calibration_images=raw.astype("float32") / 255)
+    p = keras_resnet.Predictor(inside, backend="litert", verify_images=raw[:4])
+    assert p._fast is not None and p._fast.pixels
+    for batch in (ready[:1], ready[:8], np.asarray(ready[:8], "float64")):
+        with pytest.raises(ValueError, match="look normalised already"):
+            p(batch)
+    with pytest.raises(ValueError, match="scaled to \\[0, 1\\]"):
+        p(raw[:2].astype("float32") / 255)
+    want = np.asarray(inside(raw[:8].astype("float32"), training=False))
+    np.testing.assert_allclose(p(raw[:8].astype("float32")), want, rtol=1e-4, atol=1e-5)
+    overshoot = raw[:8].astype("float32") - 3.0  # a bicubic resize's dip below 0
+    np.testing.assert_allclose(p(overshoot), np.asarray(inside(overshoot, training=False)),
+                               rtol=1e-4, atol=1e-5)
+    black = np.zeros((1, 28, 28, 1), "float32")  # whole numbers in [0, 1]: pixels
+    assert p(black).shape == (1, 10)
+
+
+def test_int8_calibrated_and_checked_on_one_class_images_is_refused(shipped):
+    """All-zero calibration images, checked on themselves: the int8 file "agreed" with
+    Keras on 100% of them (every one is the same class) and served at 10% agreement."""
+    model = shipped[0]
+    zeros = np.zeros((300, 28, 28, 1), "float32")
+    with pytest.raises(RuntimeError, match=r"litert:int8: the Keras model gives all 300 "
+                                           r"verification images the same class"):
+        keras_resnet.Predictor(model, backend="litert", precision="int8",
+                               calibration_images=zeros)
+    p = keras_resnet.Predictor(model, precision="auto", calibration_images=zeros,
+                               timing_repeats=1)
+    assert p.precision == "float32"
+    assert "same class" in p.report["litert:int8"]["error"]
+
+
+def test_int8_tflite_export_is_never_written_unchecked(shipped, tmp_path):
+    """Without verify_images the int8 file was written with no check at all (6.7%
+    agreement from raw-pixel calibration data went unnoticed): it is now checked on its
+    representative data, with a warning, and that data is refused where it is not what
+    the file takes."""
+    model, cal, x, _ = shipped
+    path = tmp_path / "m.tflite"
+    with pytest.warns(export.CalibrationVerificationWarning, match="calibrated on"):
+        report = export.tflite(model, path, quantization="int8", representative_data=cal,
+                               preprocessing="resnet20.fashion_mnist")
+    assert report["verified_on"] == "representative_data"
+    assert report["verified_images"] == len(cal) and report["top1_agreement"] >= 0.98
+    _, (x_test, _) = load_embedded()
+    raw = np.asarray(x_test[:100]).reshape(-1, 28, 28, 1)
+    for data, match in ((raw, "representative_data: uint8 pixels"),
+                        (raw.astype("float32"), "representative_data: values up to")):
+        bad = tmp_path / "new" / "sub" / "bad.tflite"
+        with pytest.raises(ValueError, match=match):
+            export.tflite(model, bad, quantization="int8", representative_data=data,
+                          verify_images=x, preprocessing="resnet20.fashion_mnist")
+        assert not (tmp_path / "new").exists()  # nor the folders made for it
+    with pytest.raises(ValueError, match="labels belong to verify_images"):
+        export.tflite(model, tmp_path / "l.tflite", quantization="int8",
+                      representative_data=cal, labels=np.zeros(len(cal), int))
+
+
+def test_calibration_images_as_a_dataset_an_iterable_or_a_path(shipped):
+    """A tf.data.Dataset (of images, or of (images, labels) batches) and a generator give
+    the same Predictor as the array; a path and an endless dataset get errors that say
+    what to pass (they read "expected real numbers ... dtype object")."""
+    import tensorflow as tf
+
+    model, cal, x, y = shipped
+    cal = cal[:40]
+    labelled = tf.data.Dataset.from_tensor_slices((cal, np.zeros(len(cal)))).batch(16)
+    for given in (tf.data.Dataset.from_tensor_slices(cal), labelled,
+                  (image for image in cal), list(cal)):
+        p = keras_resnet.Predictor(model, backend="keras", verify_images=given)
+        assert p.verification["images"] == len(cal)
+    with pytest.raises(ValueError, match=r"got the path '/tmp/x'.*--calibration FOLDER"):
+        keras_resnet.Predictor(model, backend="keras", calibration_images="/tmp/x")
+    with pytest.raises(ValueError, match=r"infinite tf.data.Dataset.*take\(n\)"):
+        keras_resnet.Predictor(model, backend="keras",
+                               verify_images=tf.data.Dataset.from_tensor_slices(cal).repeat())
+    with pytest.raises(ValueError, match="not one batch of equal-sized arrays"):
+        keras_resnet.Predictor(model, backend="keras", verify_images=[cal[0], cal[1, :20]])
+    # precision spellings in any case, the chosen candidate marked in the report
+    with keras_resnet.Predictor(model, backend="keras", precision=" FP32",
+                                verify_images=x[:4]) as p:
+        assert p.precision == "float32" and p.report["keras"]["chosen"] is True

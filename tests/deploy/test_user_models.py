@@ -291,7 +291,7 @@ def test_raw_images_for_a_net_trained_on_preprocessed_input_are_refused(shipped,
     for fmt in ("tflite", "savedmodel"):
         file_name, write = EXPORTS[fmt]
         path = tmp_path / file_name
-        options = dict(quantization="int8", representative_data=x_train[:50, ..., None]) \
+        options = dict(quantization="int8", representative_data=preprocess(x_train[:50])) \
             if fmt == "tflite" else {}
         with pytest.raises(export.ExportVerificationError,
                            match="chance level.*not preprocessed as the model expects"):

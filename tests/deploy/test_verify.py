@@ -117,3 +117,62 @@ def test_the_chance_level_rule():
         check_not_chance(trained, labels[:199])
     with pytest.raises(ValueError, match=r"class indices in 0\.\.9"):
         check_not_chance(trained, labels + 10)
+
+
+def test_a_one_column_classifier_is_checked_by_its_decisions():
+    """A binary classifier's (N, 1) output: argmax is always 0, so top-1 "agreed" on
+    every image whatever the file answered. Its decision (above 0.5 for a sigmoid's
+    probabilities, above 0 for a logit) is what is counted."""
+    rng = np.random.default_rng(0)
+    prob = {"p": rng.uniform(0, 1, (200, 1)).astype("float32")}
+    flipped = {"p": 1 - prob["p"]}  # every decision the other way
+    assert verify.top1_agreement(flipped["p"], prob["p"]) == 0.0
+    with pytest.raises(ExportVerificationError, match="agrees with Keras on 0.00%"):
+        check_quantized(flipped, prob, "int8", "TFLite")
+    ok = check_quantized({"p": prob["p"] + 0.01 * (prob["p"] < 0.49)}, prob, "int8", "TFLite")
+    assert ok["top1_agreement"] == 1.0
+    logit = {"z": rng.normal(size=(200, 1)).astype("float32")}
+    assert verify.top1_agreement(-logit["z"], logit["z"]) == 0.0
+    # with labels: accuracy by the same decision, and chance level counted on 2 classes
+    y = (prob["p"][:, 0] > 0.5).astype(int)
+    assert verify.accuracy_fields(prob, prob, y)["keras_accuracy"] == 1.0
+    assert check_not_chance(prob, y) == 1.0
+
+
+def test_every_head_of_a_multi_head_classifier_is_held_to_the_budget():
+    """Two 2-D outputs were "feature maps" (a 0.1 bound on probabilities lets top-1
+    flip) and min_agreement was ignored; now each head is counted, the lowest is
+    reported, and a feature-map output beside them is still bounded."""
+    ref = {"a": scores(seed=1), "b": scores(seed=2)}
+    got = {"a": ref["a"], "b": flip_top1(ref["b"], 0.01)}
+    with pytest.raises(ExportVerificationError, match=r"99.00% of top-1 predictions on "
+                                                      r"output 'b' \(< 99.50%"):
+        check_outputs(got, ref, rtol=0.1, min_agreement=0.995)
+    fields = check_outputs(got, ref, rtol=0.1, min_agreement=0.99)
+    assert fields["top1_agreement"] == pytest.approx(0.99)
+    assert fields["top1_agreement_by_output"] == {"a": 1.0, "b": pytest.approx(0.99)}
+    assert "within_tolerance" not in fields  # nothing was bounded
+    mixed = {"a": ref["a"], "C5": np.ones((400, 2, 2, 4), "float32")}
+    fields = check_outputs({"a": ref["a"], "C5": mixed["C5"] + 0.05}, mixed, rtol=0.1,
+                           min_agreement=0.995)
+    assert fields["top1_agreement"] == 1.0 and fields["within_tolerance"]
+    with pytest.raises(ExportVerificationError, match=r"beyond rtol=0.1: max\|error\| \{'C5'"):
+        check_outputs({"a": ref["a"], "C5": mixed["C5"] + 0.2}, mixed, rtol=0.1,
+                      min_agreement=0.995)
+
+
+def test_verification_images_that_all_get_one_class_are_refused():
+    """Calibration and verification on all-zero images: Keras gives every one the same
+    class, and a broken int8 file answering that class everywhere "agreed" 100%."""
+    one = np.zeros((verify.ONE_CLASS_MIN_IMAGES, 10), "float32")
+    one[:, 3] = 1
+    with pytest.raises(ExportVerificationError, match=r"gives all 20 verification images "
+                                                      r"the same class \(3\).*several classes"):
+        check_quantized({"predictions": one}, {"predictions": one}, "int8", "TFLite")
+    # fewer images, or the caller's own made-up images (Predictor: random ones): counted
+    few = {"predictions": one[:-1]}
+    assert check_quantized(few, few, "int8", "TFLite")["top1_agreement"] == 1.0
+    assert check_outputs({"predictions": one}, {"predictions": one}, rtol=0.1,
+                         min_agreement=0.99, one_class_min_images=None)["top1_agreement"] == 1
+    # full precision compares values: not concerned
+    assert check_outputs({"predictions": one}, {"predictions": one}, rtol=1e-4)

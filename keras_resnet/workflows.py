@@ -274,12 +274,20 @@ def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,
                                    f"the other runtimes pays off above {FAST_PATH_IMAGES})")
     probs = np.asarray(predictor(x))
     k = min(top, probs.shape[-1])
-    predictions = []
+    predictions, tied = [], 0
     for path, p in zip(paths, probs):
-        order = np.argsort(-p)[:k]
+        order = np.argsort(-p, kind="stable")[:k]
+        # a reduced precision rounds the scores (int8: steps of 1/256): a listed place
+        # whose probability equals another class's is a tie, not a ranking
+        tied += any(np.sum(p == p[i]) > 1 for i in order[1:])
         predictions.append({"image": os.fspath(path), "top": [
             {"class": int(i), "name": names[i] if names else str(int(i)),
              "probability": float(p[i])} for i in order]})
+    if tied and k > 1 and predictor.precision != "float32":
+        notes.append(
+            f"for {tied} image(s) places after the first tie with other classes (equal "
+            f"probabilities from the {predictor.precision} runtime's rounding): those are "
+            "listed in class order, not ranked; --precision float32 ranks them")
     return {"backend": predictor.backend, "precision": predictor.precision,
             "backends": report, "verification": predictor.verification,
             "predictions": predictions, "notes": notes}

@@ -200,7 +200,7 @@ def test_predict_on_a_few_images_runs_keras_without_converting(tmp_path, capsys,
     assert "run by Keras directly" in result["backends"]["keras"]["note"]
     printed = capsys.readouterr().out
     assert "run by Keras directly" in printed
-    assert "on 2 image(s) (the images to classify)" in printed
+    assert "on the 2 image(s) to classify" in printed
 
 
 def test_predict_auto_without_calibration_says_why_in_the_commands_words(tmp_path, capsys):
@@ -250,8 +250,8 @@ def test_predict_precision_auto_with_calibration_folder(tmp_path, capsys):
                                       "images_to_resolve": 100}
     printed = capsys.readouterr().out
     assert "litert:int8" in printed and f"at {result['precision']}" in printed
-    assert "on 100 image(s) (calibration images)" in printed and " of 100" in printed
-    assert "note:" not in printed  # 100 images resolve a 99% budget
+    assert "on 100 calibration image(s)" in printed and " of 100" in printed
+    assert "cannot check" not in printed  # 100 images resolve a 99% budget
     model, preprocess = keras_resnet.load_pretrained("resnet20.fashion_mnist")
     ref = np.asarray(model(preprocess(x_test[:40]), training=False)).argmax(1)
     got = np.array([r["top"][0]["class"] for r in result["predictions"]])
@@ -275,10 +275,16 @@ def test_predict_int8_checked_on_three_images_says_they_cannot_check_the_budget(
     assert result["verification"]["images"] == 3
     assert result["backends"]["litert:int8"]["verified_images"] == 3
     printed = capsys.readouterr().out
-    assert "on 3 image(s) (calibration images)" in printed
+    assert "on 3 calibration image(s)" in printed
     assert result["precision"] == "int8"  # (only int8 was asked for: it passed on 3)
     assert "note: 3 image(s) cannot check a 99.5% top-1 agreement budget" in printed
     assert "--calibration FOLDER" in printed
+    # int8 probabilities come in steps of 1/256: listed places after the first that
+    # equal another class's probability are ties, and the command says so
+    ties = sum(any(sum(t["probability"] == u["probability"] for u in p["top"]) > 1
+                   for t in p["top"][1:]) or p["top"][-1]["probability"] == 0.0
+               for p in result["predictions"])
+    assert ties and "image(s) places after the first tie with other classes" in printed
 
 
 def test_predict_with_grey_weights_says_colour_images_are_read_in_grey(tmp_path, capsys):

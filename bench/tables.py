@@ -158,11 +158,16 @@ def profile(r):
 
 
 def onednn_primitives(r):
-    """oneDNN's time per primitive kind in one bf16 training step, TensorFlow beside
-    PyTorch, then what the step spends outside oneDNN."""
+    """oneDNN's time per primitive kind in one training step: ours in bf16 beside
+    PyTorch's bf16 and our float32, what each step spends outside oneDNN, and the
+    convolutions' rate against the machine's peaks."""
     from onednn_primitives import KINDS
 
-    tf_, pt = r["tensorflow"], r["torch"]
+    tf_, pt, f32 = r["tensorflow"], r["torch"], r["tensorflow_float32"]
+    peaks = r["peaks"]
+    peak_text = (f"float32 FMA {peaks['float32_gflops']:.0f} GFLOP/s, bf16 `vdpbf16ps` "
+                 + (f"{peaks['bfloat16_gflops']:.0f} GFLOP/s" if peaks["bfloat16_gflops"]
+                    else "not available"))
     out = [f"Machine: {r['cpu']}, {r['cpu_count']} cores (bf16 units: "
            f"{', '.join(r['bf16_units']) or 'none'}); "
            + "".join(f"{k} {v}, " for k, v in r.get("versions", {}).items() if v)
@@ -170,32 +175,88 @@ def onednn_primitives(r):
            f"TensorFlow one op at a time (inter-op threads {r['tensorflow_inter_op']}); "
            f"{r['rounds']} rounds of {r['steps']} logged steps; oneDNN in TensorFlow "
            f"{tf_['onednn']} (runtime: {tf_['onednn_runtime']}), in PyTorch "
-           f"{pt['onednn']} (runtime: {pt['onednn_runtime']}).", "",
-           "| oneDNN primitive | kernel (TensorFlow) | ours ms/step | PyTorch ms/step |",
-           "|---|---|---:|---:|"]
+           f"{pt['onednn']} (runtime: {pt['onednn_runtime']}). Peaks measured in the same "
+           f"run on {r['threads']} threads (`bench/fma_peak.py`): {peak_text}.", "",
+           "| oneDNN primitive | kernel (ours, bf16) | GFLOP/step | ours bf16 ms/step "
+           "(% of bf16 peak) | PyTorch bf16 ms/step (%) | ours float32 ms/step (% of float32 "
+           "peak) | float32 / bf16 time |",
+           "|---|---|---:|---:|---:|---:|---:|"]
     rows = [k for k in list(KINDS.values()) + ["other oneDNN primitives"]
-            if k in tf_["rows"] or k in pt["rows"]]
+            if k in tf_["rows"] or k in pt["rows"] or k in f32["rows"]]
 
     def ms(fw, k):
         return fw["rows"].get(k, {}).get("ms", 0.0)
+
+    def rate(fw, k, peak):
+        v = fw["rows"].get(k, {})
+        if not v.get("gflop") or not v["ms"] or not peak:
+            return ""
+        return f" ({_pct(100 * v['gflop'] / v['ms'] * 1000 / peak)})"
 
     for k in rows:
         kernels = ", ".join(f"`{x}`" for x in tf_["rows"].get(k, {}).get("kernels", []))
         same = tf_["rows"].get(k, {}).get("kernels") == pt["rows"].get(k, {}).get("kernels")
         note = " (PyTorch: the same)" if same and kernels else (
             "" if k in pt["rows"] else " (PyTorch: not oneDNN)")
-        out.append(f"| {k} | {kernels}{note} | {ms(tf_, k):.1f} | {ms(pt, k):.1f} |")
+        gflop = tf_["rows"].get(k, {}).get("gflop")
+        gain = (f"{ms(f32, k) / ms(tf_, k):.2f}x" if ms(tf_, k) and ms(f32, k) else "–")
+        out.append(f"| {k} | {kernels}{note} | {f'{gflop:.1f}' if gflop else ''} | "
+                   f"{ms(tf_, k):.1f}{rate(tf_, k, peaks['bfloat16_gflops'])} | "
+                   f"{ms(pt, k):.1f}{rate(pt, k, peaks['bfloat16_gflops'])} | "
+                   f"{ms(f32, k):.1f}{rate(f32, k, peaks['float32_gflops'])} "
+                   f"| {gain} |")
     total = {n: sum(v["ms"] for v in fw["rows"].values()) for n, fw in
-             (("tf", tf_), ("pt", pt))}
-    out.append(f"| **all oneDNN** | | {total['tf']:.1f} | {total['pt']:.1f} |")
-    out.append(f"| step wall time (median) | | {tf_['wall_ms_per_step']:.1f} | "
-               f"{pt['wall_ms_per_step']:.1f} |")
+             (("tf", tf_), ("pt", pt), ("f32", f32))}
+    out.append(f"| **all oneDNN** | | | {total['tf']:.1f} | {total['pt']:.1f} | "
+               f"{total['f32']:.1f} | {total['f32'] / total['tf']:.2f}x |")
+    walls = {n: fw["wall_ms_per_step"] for n, fw in (("tf", tf_), ("pt", pt), ("f32", f32))}
+    out.append(f"| step wall time (median) | | | {walls['tf']:.1f} | {walls['pt']:.1f} | "
+               f"{walls['f32']:.1f} | {walls['f32'] / walls['tf']:.2f}x |")
     out.append(f"| outside oneDNN (wall − oneDNN) | element-wise ops, PyTorch's batch norm, "
-               f"optimizer, framework | {tf_['wall_ms_per_step'] - total['tf']:.1f} | "
-               f"{pt['wall_ms_per_step'] - total['pt']:.1f} |")
-    c = r["convolutions_tf_over_torch"]
-    out += ["", f"Convolutions, ours / PyTorch's time (per round): "
-                f"{_ratio(c['median'], *c['range'])}."]
+               f"optimizer, framework | | {walls['tf'] - total['tf']:.1f} | "
+               f"{walls['pt'] - total['pt']:.1f} | {walls['f32'] - total['f32']:.1f} | |")
+    floor = r["convolution_floor_ms"]
+    if floor.get("tensorflow") and floor.get("tensorflow_float32"):
+        out.append(f"| convolutions at 100% of the peak | the floor for this model's "
+                   f"multiply-adds | | {floor['tensorflow']:.1f} | {floor['torch']:.1f} | "
+                   f"{floor['tensorflow_float32']:.1f} | "
+                   f"{floor['tensorflow_float32'] / floor['tensorflow']:.2f}x |")
+    c, g = r["convolutions_tf_over_torch"], r["convolutions_float32_over_bf16"]
+    out += ["", f"Convolutions, per round: ours bf16 / PyTorch bf16 time "
+                f"{_ratio(c['median'], *c['range'])}; ours float32 / ours bf16 time "
+                f"{_ratio(g['median'], *g['range'])}."]
+    out += ["", _conv_shapes(r)]
+    return "\n".join(out)
+
+
+def _conv_shapes(r):
+    """Our convolutions by layer shape: each pass's rate as a share of the peak of its
+    precision (bf16 step: bf16 peak; float32 step: float32 peak)."""
+    from onednn_primitives import PROBLEM_TERM
+
+    passes = ("convolution, forward", "convolution, backward data",
+              "convolution, backward weights")
+    steps = (("tensorflow", r["peaks"]["bfloat16_gflops"], "bf16"),
+             ("tensorflow_float32", r["peaks"]["float32_gflops"], "float32"))
+    shapes = {}
+    for worker, peak, _ in steps:
+        for kind in passes:
+            for problem, p in r[worker]["rows"].get(kind, {}).get("problems", {}).items():
+                t = dict((k, int(v)) for k, v in reversed(PROBLEM_TERM.findall(problem)))
+                key = (t["ih"], t["ic"], t["oc"], t["kh"], t["sh"])
+                entry = shapes.setdefault(key, {"calls": p["calls"], "gflop": p["gflop"]})
+                entry[(worker, kind)] = (100 * p["gflop"] / p["ms"] * 1000 / peak
+                                         if p["ms"] and peak else None)
+    head = ("| layer (input size, channels, kernel, stride) | calls/step | GFLOP/step | "
+            + " | ".join(f"{label} {kind.split(', ')[1]} (% of {label} peak)"
+                         for _, _, label in steps for kind in passes) + " |")
+    out = [head, "|---|---:|---:|" + "---:|" * (2 * len(passes))]
+    for key in sorted(shapes, key=lambda k: (-k[0], k[1], k[2])):
+        h, ci, co, k, st = key
+        e = shapes[key]
+        cells = " | ".join(_pct(e.get((w, kind))) for w, _, _ in steps for kind in passes)
+        out.append(f"| {h}x{h}, {ci}→{co}, {k}x{k}, stride {st} | {e['calls']} | "
+                   f"{e['gflop']:.2f} | {cells} |")
     return "\n".join(out)
 
 

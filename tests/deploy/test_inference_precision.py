@@ -475,8 +475,8 @@ def test_int8_calibrated_and_checked_on_one_class_images_is_refused(shipped):
                                            r"verification images the same class"):
         keras_resnet.Predictor(model, backend="litert", precision="int8",
                                calibration_images=zeros)
-    p = keras_resnet.Predictor(model, precision="auto", calibration_images=zeros,
-                               timing_repeats=1)
+    p = keras_resnet.Predictor(model, backend="litert", precision="auto",
+                               calibration_images=zeros, timing_repeats=1)
     assert p.precision == "float32"
     assert "same class" in p.report["litert:int8"]["error"]
 

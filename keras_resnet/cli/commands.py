@@ -264,9 +264,11 @@ def cmd_predict(args):
     from ..io import write_file
 
     from ..deploy.predictor import SmallVerificationWarning
+    from ..deploy.verify import CalibrationVerificationWarning
 
     with warnings.catch_warnings():  # said below in the command's own words
         warnings.simplefilter("ignore", SmallVerificationWarning)
+        warnings.simplefilter("ignore", CalibrationVerificationWarning)
         r = classify_files(args.images, args.weights, model=args.model,
                            pixel_mean=args.pixel_mean, backend=args.backend,
                            precision=args.precision, top=args.top,
@@ -293,6 +295,9 @@ def cmd_predict(args):
               f"top-1 agreement budget (that takes {v['images_to_resolve']}): give "
               "--calibration FOLDER with a few hundred images like these, or "
               "--precision float32")
+    if r["precision"] == "int8" and v["source"] == "calibration_images":
+        print("note: int8 was checked on the calibration images it was calibrated on; on "
+              "new images it may agree a little less with Keras")
     for note in r.get("notes", ()):
         print(f"note: {note}")
     for p in r["predictions"]:

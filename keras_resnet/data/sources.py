@@ -228,18 +228,36 @@ def holdout_split(s: Split, k: int) -> tuple[Split, Split]:
     return _apply_holdout(s, "train", k), _apply_holdout(s, "holdout", k)
 
 
+def _spread_holdout(size: int, k: int):
+    """A mask of ``k`` of ``size`` examples spread evenly (every (size/k)-th): on data
+    listed class by class, each class in about its share."""
+    held = np.zeros(size, bool)
+    held[np.round(np.linspace(0, size - 1, k)).astype(int)] = True
+    return held
+
+
 def _apply_holdout(s: Split, split: str, k: int) -> Split:
     if not 0 < k < s.size:
         raise ValueError(f"holdout={k} must be between 1 and the training size {s.size} - 1")
     n = s.size - k
     if s.arrays is not None:
         x, y = s.arrays
-        part = (x[:n], y[:n]) if split == "train" else (x[n:], y[n:])
-        return dataclasses.replace(s, size=len(part[0]), arrays=part)
+        classes = np.asarray(y).reshape(len(y), -1)
+        classes = classes[:, 0] if classes.shape[1] == 1 else classes.argmax(1)
+        present, tail = np.unique(classes), np.unique(classes[n:])
+        if k < len(present) or len(tail) == len(present):
+            # the last k, as Keras' validation_split takes them (the shipped datasets
+            # are stored in random order)
+            part = (x[:n], y[:n]) if split == "train" else (x[n:], y[n:])
+            return dataclasses.replace(s, size=len(part[0]), arrays=part)
+        # stored sorted by class (the last k miss classes they could hold): spread
+        # picks, as for an image folder
+        keep = _spread_holdout(s.size, k)
+        keep = ~keep if split == "train" else keep
+        return dataclasses.replace(s, size=int(keep.sum()), arrays=(x[keep], y[keep]))
     if s.files is not None:  # listed class by class: hold out every (size/k)-th file
         paths, labels = s.files
-        held = np.zeros(s.size, bool)
-        held[np.round(np.linspace(0, s.size - 1, k)).astype(int)] = True
+        held = _spread_holdout(s.size, k)
         keep = ~held if split == "train" else held
         return _refile(s, tuple(p for p, h in zip(paths, keep) if h),
                        tuple(lab for lab, h in zip(labels, keep) if h))

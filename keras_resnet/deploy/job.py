@@ -20,6 +20,7 @@ from ..pretrained.transforms import as_preprocessing
 from ..pretrained.weights import registered
 from . import metadata as meta
 from . import verify
+from .verify import CalibrationVerificationWarning
 from .keras_export import ModelRebuildError, _first_line
 from .serving import (as_batch, check_batch, check_preprocessed, check_preprocessing_fits,
                       check_raw_pixels, normalises_inside, serving_model, takes_0_255,
@@ -158,6 +159,7 @@ def removing_created_folders():
     previous = None
     if (outer is None and threading.current_thread() is threading.main_thread()
             and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL):
+        _TERMINATED.clear()
         previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         yield created
@@ -172,7 +174,14 @@ def removing_created_folders():
         outer.extend(created)
 
 
+# Set by SIGTERM during an export: a converter that runs Python inside its own C++ code
+# (OpenVINO's frontend) turns the SystemExit into its own RuntimeError, which
+# converter_errors would report as "cannot take model"; it re-raises the exit instead.
+_TERMINATED = threading.Event()
+
+
 def _exit_on_sigterm(signum, frame):
+    _TERMINATED.set()
     raise SystemExit(128 + signum)
 
 
@@ -273,11 +282,6 @@ def prepare(model, *, input_name, raw_uint8, verify_images, labels, rtol, defaul
     return Job(model, serving, signature, x, ref, rtol, record, rep, verified_on)
 
 
-class CalibrationVerificationWarning(UserWarning):
-    """An int8 export was verified on the images it was calibrated on (no
-    ``verify_images`` given)."""
-
-
 def _images(images, signature, preprocessing, inside, what):
     """``images`` (verification or calibration images) as the file takes them
     (:func:`.serving.check_batch`), refused where they are not what it takes: integer
@@ -344,6 +348,8 @@ def converter_errors(name, job):
     except ModelRebuildError:
         raise  # already says what happened and what to do
     except Exception as e:
+        if _TERMINATED.is_set():  # stopped by SIGTERM inside the converter, not failed
+            raise SystemExit(128 + signal.SIGTERM) from None
         raise ValueError(f"the {name} converter cannot take model "
                          f"{job.model.name!r} ({type(e).__name__}: {_first_line(e)[:240]}); "
                          "the other formats may: try export.saved_model / tflite / onnx / "

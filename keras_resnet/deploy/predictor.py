@@ -63,7 +63,8 @@ from .serving import (as_batch, check_batch, check_preprocessed, check_raw_pixel
                       serving_model, takes_0_255)
 from .timing import interleaved_latency_ms
 from .tflite import tflite_flatbuffer
-from .verify import ExportVerificationError, check_outputs, reference_outputs, score_keys
+from .verify import (CalibrationVerificationWarning, ExportVerificationError, check_outputs,
+                     reference_outputs, score_keys)
 
 BACKENDS = ("openvino", "onnxruntime", "litert", "keras")
 PRECISIONS = ("float32", "bfloat16", "int8", "auto")
@@ -410,6 +411,14 @@ class Predictor:
         self._fast = self._fast_path(self._run)
         if self.precision != "float32":
             self._warn_if_unresolved(chosen)
+        if self.precision == "int8" and source == "calibration_images":
+            agreement = self.report[chosen].get("top1_agreement")
+            there = "" if agreement is None else f" ({agreement:.2%} top-1 agreement there)"
+            warnings.warn(
+                f"{chosen} serves after a check on calibration_images, the images it was "
+                f"calibrated on{there}; on new images it may agree less: pass "
+                "verify_images= (held-out images like the ones it will serve) to check it "
+                "on those", CalibrationVerificationWarning, stacklevel=2)
 
     def _time_candidates(self, probe, rounds, try_one_thread, x, reference, rtol,
                          min_agreement):

@@ -400,15 +400,25 @@ def check_uint8_values(x, what="images"):
 
 
 def _first_layer(model):
-    """The model's first layer after its input, looking into nested models (a
-    ``Sequential`` around a network); None for a model without layers."""
+    """The model's first layer that changes pixel values at inference: looking into
+    nested models (a ``Sequential`` around a network, an augmentation block in front of
+    it) and past the layers that keep the pixels' scale (augmentation, the identity at
+    inference: :func:`is_augmentation`; ``Resizing``, ``CenterCrop``), so that
+    Keras' transfer-learning pattern (augmentation, then ``Rescaling``) is seen as
+    normalising inside. None for a model without such a layer."""
     import keras
 
+    keeps_scale = tuple(getattr(keras.layers, n) for n in ("Resizing", "CenterCrop")
+                        if hasattr(keras.layers, n))
     for layer in getattr(model, "layers", ()):
-        if isinstance(layer, keras.layers.InputLayer):
+        if (isinstance(layer, keras.layers.InputLayer) or is_augmentation(layer)
+                or isinstance(layer, keeps_scale)):
             continue
         if isinstance(layer, keras.Model):
-            return _first_layer(layer)
+            inner = _first_layer(layer)
+            if inner is None:  # an augmentation block: the network comes after it
+                continue
+            return inner
         return layer
     return None
 
@@ -530,7 +540,8 @@ MAX_GATHERED = 100_000
 def as_batch(images, what="images"):
     """``images`` as one numpy batch: an array-like as it is, or the images of a
     ``tf.data.Dataset`` or any other iterable of images or of batches (with or without
-    labels: ``(images, labels)`` elements give their images), stacked.
+    labels: ``(images, labels)`` elements and tensorflow-datasets' ``{"image": ...,
+    "label": ...}`` dicts give their images), stacked.
 
     Raises:
         ValueError: a path (read the images first: the command line's ``--calibration``
@@ -569,6 +580,13 @@ def as_batch(images, what="images"):
     for element in gathered:
         if isinstance(element, (tuple, list)) and len(element) in (2, 3):
             element = element[0]  # (images, labels[, weights])
+        if isinstance(element, dict):  # tensorflow-datasets' default: {"image", "label"}
+            key = next((k for k in ("image", "images") if k in element), None)
+            if key is None:
+                raise ValueError(f"{what}: the dataset yields dicts with keys "
+                                 f"{sorted(element)}, none of them 'image': map it to the "
+                                 "images, e.g. ds.map(lambda d: d['<key>'])")
+            element = element[key]
         element = np.asarray(element)
         parts.append(element)
         count += len(element) if element.ndim == 4 else 1

@@ -51,6 +51,11 @@ class ExportVerificationError(RuntimeError):
     fields: dict = {}
 
 
+class CalibrationVerificationWarning(UserWarning):
+    """An int8 file or candidate was checked on the images it was calibrated on (no
+    ``verify_images`` given): its agreement with Keras on new images may be lower."""
+
+
 class ChanceLevelError(ExportVerificationError):
     """The Keras model itself is at chance level on the labelled verification images.
 
@@ -95,36 +100,36 @@ def reference_outputs(model, signature, x, batch_size=64) -> dict:
 
 
 def classifier_key(ref) -> str | None:
-    """The output name of a classifier's scores (one output, 2-D ``(N, classes)``),
-    else None: labels are counted against that output only."""
+    """The output name of a classifier's scores (one output, counted by
+    :func:`score_keys`), else None: labels are counted against that output only."""
     key = next(iter(ref))
-    return key if ref[key].ndim == 2 and len(ref) == 1 else None
+    return key if len(ref) == 1 and score_keys(ref) == [key] else None
 
 
 def score_keys(ref) -> list:
-    """The outputs whose top-1 (or, with one column, decision) a reduced precision is
-    checked by: every 2-D ``(N, classes)`` output, each head of a multi-head classifier
-    on its own. The other outputs (feature maps) get a relative-error bound."""
-    return [k for k, v in ref.items() if np.ndim(v) == 2]
+    """The outputs whose top-1 (or decision) a reduced precision is checked by: every
+    2-D ``(N, classes)`` output with two or more columns, each head of a multi-head
+    classifier on its own, and one-column outputs whose values all lie in [0, 1] (a
+    sigmoid's probabilities: a binary classifier). The other outputs get a relative-error
+    bound: feature maps, and one-column outputs that may be a regression or a logit
+    (nothing tells them apart, and a regression has no class to count)."""
+    return [k for k, v in ref.items() if np.ndim(v) == 2 and (
+        np.shape(v)[1] > 1 or (np.size(v) and np.min(v) >= 0 and np.max(v) <= 1))]
 
 
-def decisions(scores, ref_scores=None):
+def decisions(scores):
     """Each row's class: the argmax of ``(N, classes)`` scores; for one column
-    ``(N, 1)`` (a binary classifier) whether the score is above 0.5 when the reference
-    scores ``ref_scores`` (default: ``scores``) all lie in [0, 1] (a sigmoid), else above
-    0 (a logit)."""
+    ``(N, 1)`` (a sigmoid's probabilities) whether the score is above 0.5."""
     scores = np.asarray(scores)
     if scores.shape[1] > 1:
         return scores.argmax(1)
-    ref_scores = scores if ref_scores is None else np.asarray(ref_scores)
-    threshold = 0.5 if ref_scores.min() >= 0 and ref_scores.max() <= 1 else 0.0
-    return (scores[:, 0] > threshold).astype("int64")
+    return (scores[:, 0] > 0.5).astype("int64")
 
 
 def top1_agreement(got, ref) -> float:
     """The fraction (0..1) of rows of two ``(N, classes)`` score arrays whose class is
     the same (:func:`decisions`: argmax, or a one-column classifier's decision)."""
-    return float(np.mean(decisions(got, ref) == decisions(ref)))
+    return float(np.mean(decisions(got) == decisions(ref)))
 
 
 # Top-1 agreement on images to which the Keras model gives one class says nothing (a
@@ -318,7 +323,7 @@ def accuracy_fields(got, ref, labels) -> dict:
     if labels is not None:
         y = class_indices(labels, max(2, ref[key].shape[1]))
         out["keras_accuracy"] = float(np.mean(decisions(ref[key]) == y))
-        out["artifact_accuracy"] = float(np.mean(decisions(got[key], ref[key]) == y))
+        out["artifact_accuracy"] = float(np.mean(decisions(got[key]) == y))
     return out
 
 

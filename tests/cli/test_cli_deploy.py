@@ -279,6 +279,7 @@ def test_predict_int8_checked_on_three_images_says_they_cannot_check_the_budget(
     assert result["precision"] == "int8"  # (only int8 was asked for: it passed on 3)
     assert "note: 3 image(s) cannot check a 99.5% top-1 agreement budget" in printed
     assert "--calibration FOLDER" in printed
+    assert "note: int8 was checked on the calibration images it was calibrated on" in printed
     # int8 probabilities come in steps of 1/256: listed places after the first that
     # equal another class's probability are ties, and the command says so
     ties = sum(any(sum(t["probability"] == u["probability"] for u in p["top"]) > 1

@@ -133,9 +133,13 @@ def test_without_calibration_images_int8_is_no_candidate_and_the_report_says_why
 
 
 def test_calibration_images_verify_when_no_verify_images_are_given(shipped):
-    model, cal, _, _ = shipped
-    p = keras_resnet.Predictor(model, backend="litert", precision="int8",
-                               calibration_images=cal, min_agreement=0.9)
+    model, cal, x, _ = shipped
+    # checked on the images it was calibrated on: said, as the int8 export says it
+    with pytest.warns(predictor.CalibrationVerificationWarning,
+                      match=r"litert:int8 serves after a check on calibration_images.*"
+                            r"top-1 agreement there"):
+        p = keras_resnet.Predictor(model, backend="litert", precision="int8",
+                                   calibration_images=cal, min_agreement=0.9)
     assert p.verification["source"] == "calibration_images"
     assert p.verification["images"] == len(cal)
     assert p.precision == "int8"
@@ -464,6 +468,22 @@ def test_a_model_that_normalises_inside_refuses_normalised_floats(shipped):
                                rtol=1e-4, atol=1e-5)
     black = np.zeros((1, 28, 28, 1), "float32")  # whole numbers in [0, 1]: pixels
     assert p(black).shape == (1, 10)
+    # Keras' transfer-learning pattern: augmentation (and a resize) before the
+    # normalisation; those keep the pixels' scale, and the check looks past them. A
+    # Rescaling(255) in front (inputs in [0, 1]) is no 0-255 model.
+    inp = keras.Input((28, 28, 1))
+    augmented = keras.layers.Resizing(28, 28)(keras.Sequential(
+        [keras.layers.RandomFlip("horizontal")])(inp))
+    tutorial = keras.Model(inp, inside(augmented))
+    served = keras_resnet.Predictor(tutorial, backend="keras", verify_images=raw[:4])
+    with pytest.raises(ValueError, match="look normalised already"):
+        served(ready[:8])
+    np.testing.assert_allclose(served(raw[:8].astype("float32")), want, rtol=1e-4, atol=1e-5)
+    unit = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Rescaling(255.0), inside])
+    scaled = raw[:8].astype("float32") / 255
+    np.testing.assert_allclose(keras_resnet.Predictor(unit, backend="keras",
+                                                      verify_images=scaled)(scaled),
+                               want, rtol=1e-4, atol=1e-5)
 
 
 def test_int8_calibrated_and_checked_on_one_class_images_is_refused(shipped):
@@ -516,7 +536,8 @@ def test_calibration_images_as_a_dataset_an_iterable_or_a_path(shipped):
     model, cal, x, y = shipped
     cal = cal[:40]
     labelled = tf.data.Dataset.from_tensor_slices((cal, np.zeros(len(cal)))).batch(16)
-    for given in (tf.data.Dataset.from_tensor_slices(cal), labelled,
+    tfds_style = tf.data.Dataset.from_tensor_slices({"image": cal, "label": np.zeros(len(cal))})
+    for given in (tf.data.Dataset.from_tensor_slices(cal), labelled, tfds_style.batch(8),
                   (image for image in cal), list(cal)):
         p = keras_resnet.Predictor(model, backend="keras", verify_images=given)
         assert p.verification["images"] == len(cal)

@@ -121,8 +121,8 @@ def test_the_chance_level_rule():
 
 def test_a_one_column_classifier_is_checked_by_its_decisions():
     """A binary classifier's (N, 1) output: argmax is always 0, so top-1 "agreed" on
-    every image whatever the file answered. Its decision (above 0.5 for a sigmoid's
-    probabilities, above 0 for a logit) is what is counted."""
+    every image whatever the file answered. A sigmoid's probabilities are counted by
+    their decision (above 0.5); any other one-column output is bounded."""
     rng = np.random.default_rng(0)
     prob = {"p": rng.uniform(0, 1, (200, 1)).astype("float32")}
     flipped = {"p": 1 - prob["p"]}  # every decision the other way
@@ -131,8 +131,13 @@ def test_a_one_column_classifier_is_checked_by_its_decisions():
         check_quantized(flipped, prob, "int8", "TFLite")
     ok = check_quantized({"p": prob["p"] + 0.01 * (prob["p"] < 0.49)}, prob, "int8", "TFLite")
     assert ok["top1_agreement"] == 1.0
-    logit = {"z": rng.normal(size=(200, 1)).astype("float32")}
-    assert verify.top1_agreement(-logit["z"], logit["z"]) == 0.0
+    # one column that is not a probability (a logit, or a regression: nothing tells them
+    # apart) has no class to count: it is bounded, like a feature map
+    value = {"z": rng.normal(40, 3, size=(200, 1)).astype("float32")}
+    assert verify.score_keys(value) == [] and verify.score_keys(prob) == ["p"]
+    assert check_quantized({"z": value["z"] + 4}, value, "int8", "TFLite")["within_tolerance"]
+    with pytest.raises(ExportVerificationError, match="beyond rtol=0.1"):
+        check_quantized({"z": value["z"] + 6}, value, "int8", "TFLite")
     # with labels: accuracy by the same decision, and chance level counted on 2 classes
     y = (prob["p"][:, 0] > 0.5).astype(int)
     assert verify.accuracy_fields(prob, prob, y)["keras_accuracy"] == 1.0

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_resnet.data import load_embedded
+from keras_resnet.data import load_split
 
 
 @pytest.mark.slow
@@ -26,7 +26,8 @@ def test_random_search_three_trials_two_depths_best_model_reproduces(tmp_path):
     # Reload the best model and reproduce its recorded validation accuracy.
     model = keras.saving.load_model(tmp_path / "best.keras")
     assert model.name.startswith(f"resnet{6 * best['hyperparameters']['n'] + 2}_")
-    (_, _), (x, y) = load_embedded()
-    x = x[:400, ..., None] / np.float32(255) - np.load(tmp_path / "pixel_mean.npy")
-    accuracy = float(np.mean(np.argmax(model.predict(x, verbose=0), 1) == y[:400]))
+    # the search scored a seeded random choice of 400 test images (Split.sample)
+    x, y = load_split("embedded", "test").sample(400, 0).arrays
+    x = x / np.float32(255) - np.load(tmp_path / "pixel_mean.npy")
+    accuracy = float(np.mean(np.argmax(model.predict(x, verbose=0), 1) == y))
     assert accuracy == pytest.approx(result["best_val_accuracy"], abs=1e-6)

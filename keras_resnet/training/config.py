@@ -32,6 +32,21 @@ DEFAULT_HOLDOUT = 0.1  # of the training data: the paper's CIFAR 45k/5k split
 # precision: Keras' dtype policy for each (variables stay float32 in the mixed ones)
 PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 PRECISION_OF_POLICY = {policy: name for name, policy in PRECISIONS.items()}
+# Other spellings of the names (any letter case), as the Predictor takes bf16/fp32
+PRECISION_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "f16": "float16",
+                     "half": "float16", "fp32": "float32", "f32": "float32"}
+
+
+def precision_name(text):
+    """``text`` as one of :data:`PRECISIONS`' names: an alias (:data:`PRECISION_ALIASES`)
+    or a Keras policy name (``mixed_bfloat16``) in any letter case becomes its name;
+    anything else comes back as it was (validation names it)."""
+    if not isinstance(text, str):
+        return text
+    name = text.strip().lower()
+    name = PRECISION_ALIASES.get(name, name)
+    name = PRECISION_OF_POLICY.get(name, name)
+    return name if name in PRECISIONS else text
 # Quoted by train()'s warnings and --precision's help; measured by
 # bench/train_throughput_vs_torch.py on a 2-core AVX2 AMD EPYC, docs/benchmarks.md
 # "Training precision" (keep the two in step).
@@ -170,8 +185,9 @@ class TrainConfig:
         None, "compute precision: Keras' float32, mixed_bfloat16 or mixed_float16 policy "
         "(variables and the classifier's output stay float32; float16 adds loss "
         "scaling). bfloat16 pays off only on accelerators and CPUs with AVX512_BF16/AMX: "
-        f"elsewhere it is emulated, ~{BF16_SLOWDOWN_MEASURED} slower than float32",
-        choices=tuple(PRECISIONS), cli_default="float32")
+        f"elsewhere it is emulated, ~{BF16_SLOWDOWN_MEASURED} slower than float32. Any "
+        "letter case; bf16, fp16 and fp32 name them too",
+        choices=tuple(PRECISIONS), type=precision_name, cli_default="float32")
 
     def __post_init__(self):
         # Normal forms (the dataclass is frozen: object.__setattr__). A folder is
@@ -180,8 +196,8 @@ class TrainConfig:
         normal = {}
         if isinstance(self.dataset, (str, os.PathLike)) and os.path.isdir(self.dataset):
             normal["dataset"] = os.path.abspath(self.dataset)
-        if isinstance(self.precision, str):  # a policy name names its precision
-            normal["precision"] = PRECISION_OF_POLICY.get(self.precision, self.precision)
+        if isinstance(self.precision, str):  # an alias or a policy name names its precision
+            normal["precision"] = precision_name(self.precision)
         if self.image_size is not None and not isinstance(self.image_size, (str, bytes)):
             try:
                 normal["image_size"] = tuple(self.image_size)

@@ -66,7 +66,7 @@ def test_cli_values_reach_the_config(monkeypatch):
     monkeypatch.setattr(keras_resnet.training, "train", fake_train)
     assert main(["train", "--model", "resnet8", "--epochs", "2", "--no-lr-scaling",
                  "--image-size", "28", "28", "--holdout", "10%", "--log-epochs",
-                 "--precision", "bfloat16", "--out", "runs/x"]) == 0
+                 "--precision", "BF16", "--out", "runs/x"]) == 0
     assert seen["config"] == TrainConfig("resnet8", epochs=2, scale_lr=False,
                                          image_size=(28, 28), holdout=0.1,
                                          precision="bfloat16", out="runs/x")
@@ -141,6 +141,12 @@ def test_freezing_without_weights_says_freezing_needs_them_and_names_the_flag(ca
 def test_normal_forms_and_the_resolved_defaults(tmp_path, monkeypatch):
     config = TrainConfig(precision="mixed_float16", image_size=[28, 28])
     assert config.precision == "float16" and config.image_size == (28, 28)
+    # the Predictor's spellings too (predict --precision bf16 worked, train's did not)
+    for text, name in (("bf16", "bfloat16"), ("BF16", "bfloat16"), (" FP32", "float32"),
+                       ("fp16", "float16"), ("Mixed_BFloat16", "bfloat16")):
+        assert TrainConfig(precision=text).precision == name
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TrainConfig(precision="int8")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "photos").mkdir()
     assert TrainConfig(dataset="photos").dataset == str(tmp_path / "photos")

@@ -122,6 +122,14 @@ class SmallVerificationWarning(UserWarning):
     :data:`FEATURE_MAP_IMAGES`."""
 
 
+def ranking_ms(entry: dict) -> float:
+    """The time a timed candidate's report ``entry`` ranks by when ``backend="auto"``
+    chooses: its faster thread variant's side-by-side latency (ms), its ``latency_ms``
+    when it was timed on one thread count only."""
+    by = entry.get("latency_ms_by_threads")
+    return min(by.values()) if by else entry["latency_ms"]
+
+
 def images_to_resolve(min_agreement) -> int:
     """The fewest verification images whose top-1 agreement can fall below
     ``min_agreement`` by one disagreement and still be distinguished from it: with N
@@ -261,9 +269,13 @@ class Predictor:
             ``build_s``, ``chosen`` (True on the one that serves) and, when timed,
             ``latency_ms`` at ``timing_batch`` with the
             ``num_threads`` it runs on (without ``num_threads``, each runtime's file is
-            timed on all cores and on one, and the faster kept; for the chosen
-            candidate decided by ``latency_ms_alone_by_threads``, its two variants timed
-            again without the other candidates).
+            timed on all cores and on one, ``latency_ms_by_threads``, and one thread
+            kept only where it is at least 10% faster; for the chosen candidate
+            decided by ``latency_ms_alone_by_threads``, its two variants timed again
+            without the other candidates). ``backend="auto"`` chooses the candidate
+            with the lowest :func:`ranking_ms` (its faster variant's time), so the
+            chosen one's ``latency_ms`` (of the variant it serves) need not be the
+            lowest in the report.
         verification: how many images the candidates were checked on (``images``),
             which (``source``), ``min_agreement``, ``outputs`` (``"classifier"``:
             reduced precisions checked by top-1 agreement; ``"feature maps"``: by
@@ -461,7 +473,10 @@ class Predictor:
                                                        1: times[key, 1]}
                 if by[1] < ONE_THREAD_MARGIN * by[threads]:
                     self._use_variant(key, 1, variants, checks, times)
-        chosen = min(self._runners, key=lambda k: self.report[k]["latency_ms"])
+        # each candidate ranks by its faster variant side by side (a variant it does not
+        # serve when one thread is not clearly faster): the chosen one's thread count is
+        # settled below, timed alone, and may serve the other variant
+        chosen = min(self._runners, key=lambda k: ranking_ms(self.report[k]))
         if chosen in all_cores:
             # The chosen candidate's thread count, timed again with only its own two
             # variants side by side: among all candidates each runtime's worker threads

@@ -1,48 +1,69 @@
 """keras_resnet.deploy.timing.interleaved_latency_ms: how the Predictor times its
-candidates. Callables here wait on the wall clock (busy loops), so the times they take
-are known and load on the machine lengthens them only by being descheduled."""
+candidates. The callables here run on a virtual clock (each call advances it by the time
+the callable takes), so what the timing sees is exactly what the test scripts, whatever
+the load on the machine that runs the suite."""
 
-import time
+import types
 
+import pytest
+
+from keras_resnet.deploy import timing
 from keras_resnet.deploy.timing import interleaved_latency_ms
 
 
-def _busy(ms, slow_until=None, factor=2.0):
-    """A callable that takes ``ms`` of wall time, ``factor`` times that while the wall
-    clock is before ``slow_until`` (a slow phase of a shared machine)."""
+@pytest.fixture
+def clock(monkeypatch):
+    """A virtual clock in seconds that the timing module reads as time.perf_counter."""
+    now = [0.0]
+    monkeypatch.setattr(timing, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
+    return now
+
+
+def _taking(clock, ms, slow_until=None, factor=2.0):
+    """A callable that takes ``ms`` of the clock's time, ``factor`` times that while the
+    clock is before ``slow_until`` seconds (a slow phase of a shared machine)."""
     calls = []
 
     def f(x):
-        now = time.perf_counter()
-        calls.append(now)
-        scale = factor if slow_until is not None and now < slow_until[0] else 1.0
-        end = now + ms / 1000 * scale
-        while time.perf_counter() < end:
-            pass
+        calls.append(clock[0])
+        scale = factor if slow_until is not None and clock[0] < slow_until else 1.0
+        clock[0] += ms / 1000 * scale
 
     f.calls = calls
     return f
 
 
-def test_a_slow_phase_does_not_decide_between_equal_candidates():
+def test_a_slow_phase_does_not_decide_between_equal_candidates(clock):
     # the first candidate timed alone would fall wholly in the slow phase and look twice
     # as slow as the second; side by side, both see it in the same rounds
-    slow_until = [0.0]
-    a, b = _busy(0.5, slow_until), _busy(0.5, slow_until)
-    slow_until[0] = time.perf_counter() + 0.015  # the first ~15 ms of the timing
+    a, b = _taking(clock, 0.5, 0.03), _taking(clock, 0.5, 0.03)
     times = interleaved_latency_ms({"a": a, "b": b}, None, rounds=25)
-    assert 0.8 < times["a"] / times["b"] < 1.25, times
-    assert 0.45 < min(times.values()) and max(times.values()) < 0.8, times
+    assert times == pytest.approx({"a": 0.5, "b": 0.5}), times
+    # the contrast: each timed alone for the same number of calls
+    clock[0] = 0.0
+    a, b = _taking(clock, 0.5, 0.03), _taking(clock, 0.5, 0.03)
+    alone = {k: interleaved_latency_ms({k: f}, None, rounds=12)[k]
+             for k, f in (("a", a), ("b", b))}
+    assert alone == pytest.approx({"a": 1.0, "b": 0.5}), alone
 
 
-def test_tells_apart_candidates_and_sizes_blocks_by_their_time():
-    fast, slow = _busy(0.25), _busy(5.0)
+def test_tells_apart_candidates_and_sizes_blocks_by_their_time(clock):
+    fast, slow = _taking(clock, 0.25), _taking(clock, 5.0)
     times = interleaved_latency_ms({"fast": fast, "slow": slow}, None, rounds=4,
                                    warmup=1, block_seconds=0.002)
-    assert times["slow"] / times["fast"] > 12, times
-    # warm-up + sizing call, then blocks of ~2 ms: 8 calls of the fast one, 1 of the slow
+    assert times == pytest.approx({"fast": 0.25, "slow": 5.0}), times
+    # warm-up + sizing call, then blocks of 2 ms: 8 calls of the fast one, 1 of the slow
     assert len(slow.calls) == 1 + 1 + 4
-    assert 1 + 1 + 4 * 4 <= len(fast.calls) <= 1 + 1 + 4 * 9, len(fast.calls)
+    assert len(fast.calls) == 1 + 1 + 4 * 8
+
+
+def test_the_sizing_call_caught_in_a_slow_phase_gives_smaller_blocks_not_wrong_times(clock):
+    # the sizing call takes twice as long: blocks of 4 calls instead of 8, times still right
+    fast = _taking(clock, 0.25, slow_until=0.0006)
+    times = interleaved_latency_ms({"fast": fast}, None, rounds=4, warmup=1,
+                                   block_seconds=0.002)
+    assert times == pytest.approx({"fast": 0.25})
+    assert len(fast.calls) == 1 + 1 + 4 * 4
 
 
 def test_rotates_the_order_from_round_to_round():
@@ -61,7 +82,6 @@ def test_the_chosen_candidates_threads_are_settled_by_its_two_variants_alone(mon
     import os
 
     import keras
-    import pytest
 
     pytest.importorskip("onnxruntime")
     pytest.importorskip("tf2onnx")

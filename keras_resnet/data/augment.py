@@ -185,9 +185,17 @@ def compute_pixel_mean(split, family: str, channels: int, max_images: int = 2000
                        resize=IMAGENET_EVAL_RESIZE, crop=IMAGENET_CROP) -> np.ndarray:
     """The per-pixel mean image of (up to ``max_images`` of) a training split, in [0, 1]
     units: (H, W, C) at the source's size for CIFAR-style nets, at the crop size for
-    ImageNet nets (after the evaluation resize and centre crop)."""
+    ImageNet nets (after the evaluation resize and centre crop).
+
+    Which images: an image folder's ``max_images`` are a seeded random choice
+    (:meth:`Split.sample`: its files are listed class by class, so the first ones would
+    be a few classes' mean); arrays and tensorflow-datasets splits give their first
+    ``max_images`` (stored in shuffled order, as CIFAR's, Fashion-MNIST's and TFDS'
+    are; the shipped recipes' means were computed so)."""
     import tensorflow as tf
 
+    if split.files is not None:
+        split = split.sample(max_images, seed=0)
     if split.arrays is not None and family == "cifar":
         x = split.arrays[0][:max_images]
         x = tf.cast(to_channels(tf.constant(x), channels), "float32").numpy()

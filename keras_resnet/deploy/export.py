@@ -29,7 +29,12 @@ policy's tolerance); TFLite float16 top-1 agreement >= 99.5%, dynamic-range and 
 level on the verification images is refused: those images are not what the model
 takes. An int8 file given no ``verify_images`` is checked on its ``representative_data``
 (with a :class:`CalibrationVerificationWarning`: those are the images it was calibrated
-on); calibration and verification images are refused where they are not what the file
+on); any other file given none, on 4 seeded random images (report ``verified_on``:
+``"random images"``; a quantised one by the feature-map bound on every output, since
+random images' top-1 classes are near-ties), which shows a conversion that breaks the
+network but not what a reduced precision costs on real images. Only where Keras cannot
+run the model (a channels_first model on a CPU) is a file written unverified, with an
+:class:`UnverifiedExportWarning`. Calibration and verification images are refused where they are not what the file
 takes. A file that fails is never left behind (it is checked before it is moved into
 place) and :class:`ExportVerificationError` says by how much. Every file carries its
 metadata (input, outputs, preprocessing, class names: :mod:`.metadata`) and gets a
@@ -52,7 +57,7 @@ from .tflite import QUANTIZATIONS, tflite, tflite_flatbuffer, verify_tflite
 from .timing import keras_latency_key
 from .verify import (MIN_AGREEMENT, ONNX_RTOL, OPENVINO_RTOL, QUANTIZED_RTOL,
                      SAVED_MODEL_RTOL, TFLITE_RTOL, ChanceLevelError,
-                     ExportVerificationError, check_not_chance, check_quantized,
+                     ExportVerificationError, UnverifiedExportWarning, check_not_chance, check_quantized,
                      class_indices, compare, reference_outputs)
 from .writers import OPENVINO_QUANTIZATIONS, onnx, openvino, saved_model
 
@@ -61,7 +66,7 @@ from .writers import OPENVINO_QUANTIZATIONS, onnx, openvino, saved_model
 __all__ = [
     "saved_model", "onnx", "openvino", "tflite", "tflite_flatbuffer", "verify_tflite",
     "read_metadata", "open_artifact", "check_destination", "reference_outputs",
-    "CalibrationVerificationWarning",
+    "CalibrationVerificationWarning", "UnverifiedExportWarning",
     "compare", "check_quantized", "check_not_chance", "class_indices",
     "keras_latency_key", "ExportVerificationError", "ChanceLevelError", "QUANTIZATIONS",
     "OPENVINO_QUANTIZATIONS", "MIN_AGREEMENT", "QUANTIZED_RTOL", "SAVED_MODEL_RTOL",

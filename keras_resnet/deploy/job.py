@@ -22,9 +22,9 @@ from . import metadata as meta
 from . import verify
 from .verify import CalibrationVerificationWarning
 from .keras_export import ModelRebuildError, _first_line
-from .serving import (as_batch, check_batch, check_preprocessed, check_preprocessing_fits,
-                      check_raw_pixels, normalises_inside, serving_model, takes_0_255,
-                      with_preprocessing)
+from .serving import (as_batch, check_batch, check_image_values,
+                      check_preprocessing_fits, normalises_inside, random_images, serving_model,
+                      takes_0_255, with_preprocessing)
 
 
 @dataclasses.dataclass
@@ -39,7 +39,8 @@ class Job:
     rtol: float  # the full-precision tolerance of this export
     record: dict  # the metadata stored in the file
     rep: object = None  # int8 calibration images as the file takes them, or None
-    verified_on: str | None = None  # "verify_images", "representative_data" or None
+    verified_on: str | None = None  # "verify_images", "representative_data" or
+    # "random images" (RANDOM_VERIFY_IMAGES of them: serving.random_images)
 
 
 # What to do about a folder the export cannot write (the end of its PermissionError)
@@ -214,6 +215,12 @@ def check_class_names(class_names, serving, model_name) -> None:
                          f"model {model_name!r}: give one name per output column")
 
 
+# Seeded random images an export is verified on when the caller gives no images: enough
+# to show a conversion that breaks the network (every output element compared), as few
+# as keep an export of a large network quick.
+RANDOM_VERIFY_IMAGES = 4
+
+
 def prepare(model, *, input_name, raw_uint8, verify_images, labels, rtol, default_rtol,
             preprocessing, class_names, include_preprocessing, batch_size=None,
             representative_data=None) -> Job:
@@ -223,7 +230,9 @@ def prepare(model, *, input_name, raw_uint8, verify_images, labels, rtol, defaul
 
     ``representative_data`` (int8 files) is checked as ``verify_images`` are; without
     ``verify_images`` the int8 file is verified on it (``Job.verified_on``), with a
-    :class:`CalibrationVerificationWarning`: an int8 file is never written unchecked.
+    :class:`CalibrationVerificationWarning`. With neither, the file is verified on
+    :data:`RANDOM_VERIFY_IMAGES` seeded random images (:func:`.serving.random_images`):
+    no file is written unchecked.
 
     Raises:
         ValueError: a model, argument or preprocessing that does not fit (said why).
@@ -255,7 +264,7 @@ def prepare(model, *, input_name, raw_uint8, verify_images, labels, rtol, defaul
     rep = None
     if representative_data is not None:
         rep = _images(representative_data, signature, pre, inside, "representative_data")
-    x = ref = verified_on = None
+    x = verified_on = None
     if verify_images is not None:
         x, verified_on = _images(verify_images, signature, pre, inside, "verify_images"), \
             "verify_images"
@@ -270,8 +279,21 @@ def prepare(model, *, input_name, raw_uint8, verify_images, labels, rtol, defaul
             "accuracy) to check it on images it has not seen",
             CalibrationVerificationWarning, stacklevel=3)
         x, verified_on = rep, "representative_data"
-    if x is not None:
+    elif labels is not None:
+        raise ValueError("labels belong to verify_images: pass verify_images= too (the "
+                         "images they label, as the model takes them), or leave labels out")
+    else:  # nothing given: checked on RANDOM_VERIFY_IMAGES random images
+        x = random_images(signature, inside[1], RANDOM_VERIFY_IMAGES)
+        verified_on = "random images"
+    try:
         ref = verify.reference_outputs(model, signature, x)
+    except verify.ReferenceUnavailableError as e:
+        if verified_on != "random images":
+            raise
+        warnings.warn(f"the file is written unverified: {str(e).split('. Export')[0]}",
+                      verify.UnverifiedExportWarning, stacklevel=3)
+        x = ref = verified_on = None
+    if ref is not None:
         verify.check_not_chance(ref, labels)
     if rtol is None:  # a mixed-precision model is compared at its policy's tolerance
         rtol = default_rtol if signature.policy == "float32" else signature.rtol
@@ -282,39 +304,24 @@ def prepare(model, *, input_name, raw_uint8, verify_images, labels, rtol, defaul
     return Job(model, serving, signature, x, ref, rtol, record, rep, verified_on)
 
 
+# What to do, in the exporters' words, when verification or calibration images are not
+# what the model takes (serving.check_image_values)
+_FIX = {
+    "preprocess": "give them preprocessed (the preprocessing's __call__), or export with "
+                  "include_preprocessing= to write a file that takes uint8 pixels",
+    "unknown": "pass preprocessed images, or export with include_preprocessing= for a "
+               "file that takes uint8 pixels",
+    "raw": "give the pixels as they are (0-255), before any normalisation",
+}
+
+
 def _images(images, signature, preprocessing, inside, what):
-    """``images`` (verification or calibration images) as the file takes them
-    (:func:`.serving.check_batch`), refused where they are not what it takes: integer
-    pixels for a float model when nothing says how they are preprocessed (the
-    Predictor's rule); pixels (integers, or 0-255 floats by
-    :func:`.serving.check_preprocessed`) for a file that records a preprocessing outside
-    it; normalised floats (:func:`.serving.check_raw_pixels`) for a model that
-    normalises 0-255 pixels in its first layer. ``inside``: the model's
-    (:func:`.serving.normalises_inside`, :func:`.serving.takes_0_255`). The file's
-    runner refuses pixels for a preprocessed input; every case would calibrate or check
-    the file on an input it never takes."""
+    """``images`` (verification or calibration images) as one batch the file takes
+    (:func:`.serving.check_batch`), refused by :func:`.serving.check_image_values`
+    where they are not what the model takes: a file calibrated or checked on an input it
+    never takes would pass its check and serve wrong answers."""
     x = as_batch(images, what)
-    normalises, pixels = inside
-    if signature.input_dtype != "uint8":
-        if x.dtype.kind in "iu" and not normalises and preprocessing is None:
-            raise ValueError(
-                f"{what}: {x.dtype} pixels, but this model takes float32 images and nothing "
-                "says how they are made from pixels: give preprocessing= (a weights tag, a "
-                "run's load_trained(...).preprocessing or a keras_resnet.Preprocessing) and "
-                "pass preprocessed images, or export with include_preprocessing= for a file "
-                "that takes uint8 pixels; if the model takes 0-255 values as they are, pass "
-                f"{what}.astype('float32')")
-        if pixels:
-            check_raw_pixels(x, what, "give the pixels as they are (0-255), before any "
-                                      "normalisation")
-        elif preprocessing is not None and not normalises:
-            how = ("give them preprocessed (the preprocessing's __call__), or export with "
-                   "include_preprocessing= to write a file that takes uint8 pixels")
-            if x.dtype.kind in "iu" and not preprocessing.is_identity:
-                raise ValueError(f"{what}: {x.dtype} pixels, but the file takes preprocessed "
-                                 f"float images ({preprocessing.mode} preprocessing, "
-                                 f"recorded): {how}")
-            check_preprocessed(x, preprocessing, what, how)
+    check_image_values(x, signature, preprocessing, inside, what, _FIX)
     return check_batch(x, signature, what)
 
 

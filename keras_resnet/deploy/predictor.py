@@ -58,8 +58,8 @@ from .keras_export import export_with_keras
 from .quantize import quantize_ir
 from .runtimes import LiteRTRunner, OnnxRuntimeRunner, OpenVINORunner, openvino_cpu_capabilities
 from ..pretrained.transforms import as_preprocessing
-from .serving import (as_batch, check_batch, check_preprocessed, check_raw_pixels,
-                      keras_call, looks_like_pixels, normalises_inside, raw_pixel_bound,
+from .serving import (as_batch, check_batch, check_image_values, keras_call,
+                      looks_like_pixels, normalises_inside, random_images, raw_pixel_bound,
                       serving_model, takes_0_255)
 from .timing import interleaved_latency_ms
 from .tflite import tflite_flatbuffer
@@ -221,6 +221,15 @@ class _FastPath(typing.NamedTuple):
     call: typing.Callable
 
 
+# What to do, in the Predictor's words, when images are not what the model takes
+# (serving.check_image_values)
+_FIX = {
+    "preprocess": "pass predictor.preprocessing(pixels) instead",
+    "unknown": "pass predictor.preprocessing(images)",
+    "raw": "pass the pixels as they are (0-255), before any normalisation",
+}
+
+
 class Predictor:
     """Run a Keras image model (classifier, feature extractor, backbone) fast.
 
@@ -244,7 +253,8 @@ class Predictor:
             says so).
         verify_images: inputs as the model takes them to check each candidate on;
             default: ``calibration_images`` if given, else seeded uniform [-1, 1]
-            images (0-255 for uint8 models), 4 of them (32 when a reduced precision is
+            images (0-255 for uint8 models and for models that normalise 0-255
+            pixels in their first layer: :func:`.serving.takes_0_255`), 4 of them (32 when a reduced precision is
             a candidate, whose check counts top-1 agreement).
         rtol: float32 tolerance, ``max|b - keras| <= rtol * max(1, max|keras|)``
             (mixed-precision models: at least their policy's tolerance).
@@ -359,11 +369,9 @@ class Predictor:
         elif calibration is not None:
             verify_images, source = calibration, "calibration_images"
         else:
-            rng = np.random.default_rng(0)
-            n = DEFAULT_VERIFY["reduced" if reduced else "float32"]
-            verify_images = (rng.integers(0, 256, (n, *shape))
-                             if self.signature.input_dtype == "uint8"
-                             else rng.uniform(-1, 1, (n, *shape)))
+            verify_images = random_images(
+                self.signature, self._takes_0_255,
+                DEFAULT_VERIFY["reduced" if reduced else "float32"])
             source = "random images"
         x = self._batch(verify_images, "verify_images")
         reference = reference_outputs(model, self.signature, x)
@@ -628,35 +636,16 @@ class Predictor:
         return self.signature.pack(out)
 
     def _batch(self, x, what):
-        """``x`` checked against the model's input (:func:`.serving.check_batch`), and
-        refused where it is raw uint8 pixels for a model that takes preprocessed float
-        images: cast to float they would run, and give wrong answers (or, as calibration
-        and verification images, an int8 candidate calibrated and checked on the wrong
-        values); and, for a model that normalises 0-255 pixels in its first layer
-        (:func:`.serving.takes_0_255`), where the floats look normalised already (:func:`.serving.check_raw_pixels`). A
-        dataset or an iterable of images is gathered first (:func:`.serving.as_batch`)."""
+        """``x`` (an array, or a dataset or iterable of images: :func:`.serving.as_batch`)
+        as one batch the model takes (:func:`.serving.check_batch`), refused by
+        :func:`.serving.check_image_values` where its values are not what the model
+        takes (raw pixels for a preprocessed input, normalised floats for a model that
+        normalises 0-255 pixels itself): they would run and give wrong answers, or, as
+        calibration and verification images, pass an int8 candidate checked on the wrong
+        values."""
         x = as_batch(x, what)
-        # a model that normalises in its first layer takes pixels (integer or float) as
-        # they are: refusing them would send the caller to normalise twice
-        if self.signature.input_dtype != "uint8" and not self._normalises_inside:
-            pre = self.preprocessing
-            if x.dtype.kind in "iu" and pre is not None and not pre.is_identity:
-                raise ValueError(
-                    f"{what}: {x.dtype} pixels, but this model takes preprocessed float "
-                    f"images ({pre.mode} preprocessing): pass predictor.preprocessing(images) "
-                    "instead")
-            if x.dtype.kind in "iu" and pre is None:
-                raise ValueError(
-                    f"{what}: {x.dtype} pixels, but this model takes float32 images and "
-                    "nothing says how they are made from pixels: give preprocessing= (a "
-                    "weights tag, a run's load_trained(...).preprocessing or a "
-                    "keras_resnet.Preprocessing) and pass predictor.preprocessing(images); "
-                    "if the model takes 0-255 pixel values as they are, pass "
-                    "images.astype('float32')")
-            check_preprocessed(x, pre, what, "pass predictor.preprocessing(pixels) instead")
-        elif self.signature.input_dtype != "uint8" and self._takes_0_255:
-            check_raw_pixels(x, what, "pass the pixels as they are (0-255), before any "
-                                      "normalisation")
+        check_image_values(x, self.signature, self.preprocessing,
+                           (self._normalises_inside, self._takes_0_255), what, _FIX)
         return check_batch(x, self.signature, what)
 
     def runner(self, candidate: str):

@@ -532,6 +532,67 @@ def check_preprocessed(x, preprocessing, what="images", how="preprocess them fir
             f"float; {how}")
 
 
+def random_images(signature, takes_pixels: bool, n: int, seed: int = 0):
+    """``n`` seeded random images as the model takes them, for a check when the caller
+    gave none (an export's or the Predictor's verification): uint8 0-255 for a uint8
+    input, float32 0-255 for a model that normalises 0-255 pixels in its first layer
+    (``takes_pixels``: :func:`takes_0_255`), float32 uniform in [-1, 1] (the scale of a
+    preprocessed image) otherwise. A free size (None) is taken as 224. They show a
+    conversion that breaks the network, not an accuracy loss on real images."""
+    rng = np.random.default_rng(seed)
+    shape = (n, *(224 if d is None else d for d in signature.input_shape))
+    if signature.input_dtype == "uint8":
+        return rng.integers(0, 256, shape).astype("uint8")
+    low, high = (0, 255) if takes_pixels else (-1, 1)
+    return rng.uniform(low, high, shape).astype("float32")
+
+
+def check_image_values(x, signature, preprocessing, inside, what, fix):
+    """Raise ValueError where the batch ``x`` (numpy) holds values the model never takes,
+    values that would run and answer (or calibrate and check a reduced-precision file)
+    for the wrong input. One rule set for everything that takes images for a model: the
+    Predictor's calls, calibration and verification images; the exporters'
+    ``verify_images`` and ``representative_data``.
+
+    * integer pixels for a float model that does not normalise them itself and whose
+      ``preprocessing`` is not known, or is not the identity;
+    * pixels (integers, or 0-255 floats by :func:`check_preprocessed`) for a model that
+      takes ``preprocessing``'s output;
+    * normalised floats (:func:`check_raw_pixels`) for a model that normalises 0-255
+      pixels in its first layer.
+
+    Args:
+        x: the images (numpy), as the model takes them.
+        signature: the model's :class:`Signature` (a uint8 input takes pixels: no check).
+        preprocessing: a :class:`~keras_resnet.Preprocessing` or None (not known).
+        inside: ``(normalises_inside(model), takes_0_255(model))``.
+        what: the argument's name, first in every message.
+        fix: ``{"preprocess": ..., "unknown": ..., "raw": ...}``: what the caller should
+            do when pixels need preprocessing, when nothing says how, and when the
+            values look normalised already."""
+    if signature.input_dtype == "uint8":
+        return
+    normalises, pixels = inside
+    if pixels:
+        check_raw_pixels(x, what, fix["raw"])
+        return
+    if normalises:  # takes pixels (integer or float) as they are
+        return
+    if x.dtype.kind in "iu" and preprocessing is None:
+        raise ValueError(
+            f"{what}: {x.dtype} pixels, but this model takes float32 images and nothing says "
+            "how they are made from pixels: give preprocessing= (a weights tag, a run's "
+            "load_trained(...).preprocessing or a keras_resnet.Preprocessing) and "
+            f"{fix['unknown']}; if the model takes 0-255 values as they are, pass "
+            f"{what}.astype('float32')")
+    if preprocessing is None:
+        return
+    if x.dtype.kind in "iu" and not preprocessing.is_identity:
+        raise ValueError(f"{what}: {x.dtype} pixels, but this model takes preprocessed float "
+                         f"images ({preprocessing.mode} preprocessing): {fix['preprocess']}")
+    check_preprocessed(x, preprocessing, what, fix["preprocess"])
+
+
 # The most images as_batch gathers from a dataset or an iterable: calibration and
 # verification take hundreds to a few thousand; more is a dataset meant to be cut.
 MAX_GATHERED = 100_000

@@ -104,7 +104,9 @@ def tflite(model, path, *, quantization=None, representative_data=None,
             (the report's numbers are then computed after dequantising).
         raw_uint8: as :func:`~keras_resnet.deploy.writers.saved_model`.
         input_name: the input tensor's name in the file.
-        verify_images: inputs to compare on, as the model takes them (None: no check).
+        verify_images: inputs to compare on, as the model takes them (None: the
+            representative_data for int8, else seeded random images, whose check shows
+            a broken conversion but not an accuracy loss on real images).
         labels: their class indices, for accuracy and the chance-level check.
         num_threads: LiteRT's threads for the verification run (default: its own).
         preprocessing: as :func:`~keras_resnet.deploy.writers.saved_model`.
@@ -145,7 +147,8 @@ def tflite(model, path, *, quantization=None, representative_data=None,
     report["input_dtype"] = job.record["input"]["dtype"]
     if job.x is not None:
         report.update(verify_tflite(job.model, content, job.x, job.ref, labels, quantization,
-                                    input_name, num_threads, rtol=job.rtol))
+                                    input_name, num_threads, rtol=job.rtol,
+                                    verified_on=job.verified_on))
     write_file(path, content)
     write_report(path, report)
     return report
@@ -173,11 +176,12 @@ def int8_io_record(content, record, input_name) -> dict:
 
 
 def verify_tflite(model, content, x, ref, labels, quantization, input_name=INPUT_NAME,
-                  num_threads=None, rtol=None) -> dict:
+                  num_threads=None, rtol=None, verified_on=None) -> dict:
     """Run the flatbuffer ``content`` with LiteRT on ``x`` and compare with Keras'
     outputs ``ref`` (:func:`.verify.verify_runner`): float32 within ``rtol`` (default
     1e-4, or the model's dtype policy's tolerance), reduced precisions by top-1
-    agreement. Report fields as there, plus ``tflite_accuracy`` (with ``labels``) and
+    agreement (bounded, on ``verified_on="random images"``). Report fields as there,
+    plus ``tflite_accuracy`` (with ``labels``) and
     ``speedup_vs_keras`` at batch 1; ExportVerificationError when the check fails."""
     if rtol is None:
         policy = model_policy(model)
@@ -185,7 +189,7 @@ def verify_tflite(model, content, x, ref, labels, quantization, input_name=INPUT
     run = LiteRTRunner(content, input_name, num_threads)
     what = "TFLite" if quantization else "float32 TFLite"
     result = verify_runner(run, model, x, ref, labels, rtol=rtol, quantization=quantization,
-                           what=what)
+                           what=what, verified_on=verified_on)
     if "artifact_accuracy" in result:
         result["tflite_accuracy"] = result["artifact_accuracy"]
     latency, keras_key = result["latency_ms_batch1"], keras_latency_key()

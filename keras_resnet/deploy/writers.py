@@ -45,7 +45,11 @@ def saved_model(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = 
         raw_uint8: the input is uint8 images; for a model that normalises its input
             itself (built with ``include_preprocessing``).
         verify_images: inputs ``(N, H, W, C)`` to compare on, as the model takes them;
-            None skips the comparison.
+            None: 4 seeded random images (:func:`.serving.random_images`; the report's
+            ``verified_on`` says which), which show a conversion that breaks the
+            network; real images also show what a reduced precision costs. (A
+            channels_first model on a CPU, which Keras cannot run there, is then
+            written unverified, with an :class:`~.verify.UnverifiedExportWarning`.)
         labels: class indices of ``verify_images`` (accuracy in the report, and the
             chance-level check).
         rtol: default 1e-5 (float32 model) or the model's dtype policy's tolerance.

@@ -307,3 +307,21 @@ def test_a_holdout_of_arrays_stored_by_class_takes_every_class():
     shuffled = np.random.default_rng(0).permutation(1000)
     train, held = holdout_split(_array_split("shuffled", x[shuffled], y[shuffled], 10), 200)
     np.testing.assert_array_equal(held.arrays[1], y[shuffled][800:])
+
+
+def test_the_pixel_mean_of_a_large_folder_holds_every_class(tmp_path):
+    """A folder lists its files class by class: the mean of its first max_images would
+    be the first class's. Two classes, black and white, 12 images each, 12 taken: a
+    random choice holds both (the mean of the first 12 would be 0)."""
+    for label, value in (("black", 0), ("white", 255)):
+        (tmp_path / label).mkdir()
+        for i in range(12):
+            png = tf.io.encode_png(np.full((8, 8, 3), value, np.uint8)).numpy()
+            (tmp_path / label / f"{i:02d}.png").write_bytes(png)
+    train = load_split(str(tmp_path), "train", holdout=0)
+    assert train.files[1][:12] == (0,) * 12  # stored class by class
+    mean = augment.compute_pixel_mean(train, "cifar", 3, max_images=12)
+    white = np.isin(np.arange(24), np.random.default_rng(0).choice(24, 12, replace=False)
+                    ).reshape(2, 12)[1].sum()  # the images Split.sample(12, 0) takes
+    np.testing.assert_allclose(mean, white / 12, atol=1e-6)
+    assert 0.2 < float(mean.mean()) < 0.8

@@ -103,7 +103,8 @@ def test_layout_is_the_models_not_the_global_setting(tmp_path):
         model = keras_resnet.build("resnet20", input_shape=(1, 28, 28))
     finally:
         keras.config.set_image_data_format("channels_last")
-    export.saved_model(model, str(tmp_path / "sm"))  # no verify: TF CPU convs are NHWC
+    report = export.saved_model(model, str(tmp_path / "sm"))
+    assert report["verified_on"] == "random images" and report["within_tolerance"]
     record = read_metadata(tmp_path / "sm")
     assert record["input"]["layout"] == "NCHW" and record["input"]["shape"] == [None, 1, 28, 28]
     # and the grayscale hint names the channels-first axis
@@ -286,3 +287,107 @@ def test_served_batches_are_checked_once_and_refused_as_before(backend, monkeypa
         bad[1, 2, 3, 0] = value
         with pytest.raises(ValueError, match=message):
             p(bad)
+
+
+def test_the_predictor_and_the_exporters_refuse_the_same_images(tmp_path):
+    """One rule set (serving.check_image_values) for every way images reach a model: a
+    case one of them let through would calibrate or check a file on an input it never
+    takes. Each case is refused by the Predictor's call, its verify_images, and the
+    exporters' verify_images and representative_data, each message naming the argument
+    and how to fix it in that caller's words. (The Predictor of a model that normalises
+    0-255 pixels itself, made without verify_images, once checked itself on random
+    [-1, 1] images and refused them: its random images are pixels now.)"""
+    from keras_resnet.deploy import job as job_module
+
+    plain = _tiny()
+    inp = keras.Input((16, 16, 3))
+    normalising = keras.Model(inp, plain(keras.layers.Rescaling(1 / 127.5, -1)(inp)))
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (8, 16, 16, 3)).astype("uint8")
+    cases = [  # (model, preprocessing, images, what the message says)
+        (plain, None, pixels, "nothing says how they are made"),
+        (plain, "torch", pixels, "takes preprocessed float images"),
+        (plain, "torch", pixels.astype("float32"), "look like raw pixels"),
+        (normalising, None, pixels / 255.0, "look scaled to \\[0, 1\\]"),
+        (normalising, None, pixels / 127.5 - 1, "look normalised already"),
+    ]
+    fixes = {"predictor": "predictor.preprocessing|pixels as they are",
+             "export": "include_preprocessing=|pixels as they are"}
+    for model, pre, x, says in cases:
+        x = np.asarray(x, "float32") if x.dtype.kind == "f" else x
+        served = Predictor(model, backend="keras", preprocessing=pre)
+        attempts = {
+            ("predictor", "images"): lambda: served(x),
+            ("predictor", "verify_images"): lambda: Predictor(
+                model, backend="keras", preprocessing=pre, verify_images=x),
+        }
+        for arg in ("verify_images", "representative_data"):
+            attempts["export", arg] = (lambda arg=arg: job_module.prepare(
+                model, input_name="images", raw_uint8=False, labels=None, rtol=None,
+                default_rtol=1e-4, preprocessing=pre, class_names=None,
+                include_preprocessing=None, **{"verify_images": None, arg: x}))
+        for (who, arg), attempt in attempts.items():
+            with pytest.raises(ValueError, match=rf"^{arg}: .*{says}.*({fixes[who]})"):
+                attempt()
+        # what the rules let through still runs: the same images made right
+        if pre is not None:
+            assert served(served.preprocessing(pixels)).shape == (8, 4)
+        elif model is normalising:
+            assert served(pixels.astype("float32")).shape == (8, 4)
+
+
+def test_an_export_given_no_images_is_verified_on_random_ones(tmp_path, monkeypatch):
+    """No file is written unchecked: without verify_images each exporter compares the
+    file with Keras on seeded random images (pixels for a model that normalises them
+    itself), a quantised one by the error bound on every output (random images' top-1
+    classes are near-ties); a conversion that breaks the network is refused and leaves
+    nothing behind. labels without the images they label are refused."""
+    from keras_resnet.deploy import job as job_module, writers
+
+    model = _tiny()
+    report = export.onnx(model, str(tmp_path / "m.onnx"))
+    assert report["verified_on"] == "random images"
+    assert report["verified_images"] == job_module.RANDOM_VERIFY_IMAGES
+    assert report["within_tolerance"] and report["rtol"] == export.ONNX_RTOL
+    report = export.tflite(model, str(tmp_path / "m16.tflite"), quantization="float16")
+    assert report["verified_on"] == "random images" and "required_agreement" not in report
+    assert report["rtol"] == export.QUANTIZED_RTOL["float16"] and report["within_tolerance"]
+    # a model that normalises 0-255 pixels in its first layer is checked on pixels (it
+    # refuses normalised floats)
+    inp = keras.Input((16, 16, 3))
+    normalising = keras.Model(inp, model(keras.layers.Rescaling(1 / 127.5, -1)(inp)))
+    assert export.saved_model(normalising, str(tmp_path / "sm"))["verified_on"] == \
+        "random images"
+
+    class Broken(writers.OnnxRuntimeRunner):  # a conversion that moves the logits
+        def __call__(self, x):
+            return {k: v + 1.0 for k, v in super().__call__(x).items()}
+
+    monkeypatch.setattr(writers, "OnnxRuntimeRunner", Broken)
+    with pytest.raises(export.ExportVerificationError, match="differ from Keras"):
+        export.onnx(model, str(tmp_path / "broken.onnx"))
+    assert not os.path.exists(tmp_path / "broken.onnx")
+    assert not os.path.exists(tmp_path / "broken.onnx.report.json")
+    with pytest.raises(ValueError, match="labels belong to verify_images"):
+        export.saved_model(model, str(tmp_path / "sm2"), labels=np.zeros(4, "int64"))
+
+
+def test_where_keras_cannot_run_the_model_an_export_without_images_says_it_is_unchecked(
+        tmp_path, monkeypatch):
+    """A channels_first model on a CPU whose TensorFlow convolutions take NHWC only (some
+    builds: verify.reference_outputs' error): with images given, the error says what to
+    do; without, the file is written, unverified, with a warning that says so."""
+    from keras_resnet.deploy import verify
+
+    def unavailable(*args, **kwargs):
+        raise verify.ReferenceUnavailableError(
+            "the Keras reference cannot run: TensorFlow's CPU convolutions take "
+            "channels_last (NHWC) only, and this model is channels_first. Export it ...")
+
+    monkeypatch.setattr(verify, "reference_outputs", unavailable)
+    with pytest.warns(export.UnverifiedExportWarning, match="written unverified.*channels_first"):
+        report = export.onnx(_tiny(), str(tmp_path / "m.onnx"))
+    assert "verified_on" not in report and "max_abs_error" not in report
+    assert os.path.exists(tmp_path / "m.onnx")
+    with pytest.raises(ValueError, match="channels_first"):
+        export.onnx(_tiny(), str(tmp_path / "m2.onnx"), verify_images=images((2, 16, 16, 3)))

@@ -293,7 +293,7 @@ def test_raw_pixels_as_floats_into_a_preprocessed_file_are_refused(tmp_path):
     # noise of the preprocessed scale is not refused (a probe batch, say)
     run(np.random.default_rng(8).normal(0, 3, (2, 12, 12, 3)).astype("float32"))
     # the export's verification refuses what the file's runner refuses, before writing
-    for given, match in ((pixels.astype("uint8"), "uint8 pixels, but the file takes "
+    for given, match in ((pixels.astype("uint8"), "uint8 pixels, but this model takes "
                                                   "preprocessed float images"),
                          (pixels, "values up to 25\\d.*look like raw pixels")):
         with pytest.raises(ValueError, match=rf"verify_images: {match}"):

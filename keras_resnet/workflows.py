@@ -62,7 +62,10 @@ def export_trained(trained, path, format: str, *, dataset: str | None = None,
             ``representative`` training images.
         int8_io: TFLite int8 only: int8 input and output tensors.
         include_preprocessing: the file takes raw 0-255 pixels (uint8).
-        verify_images: how many test images to verify on; None skips verification.
+        verify_images: how many test images to verify on; None: no test images (the
+            file is still compared with Keras on random images, or an int8 file on its
+            calibration images: the exporters' rule), e.g. for a network not trained
+            enough to pass the chance-level check.
         skip_bad_images: leave unreadable files of an image folder out of the
             verification and calibration images; None: as the run did for its own folder
             (``train --skip-bad-images``, :meth:`~keras_resnet.zoo.Trained.skips_bad_images_in`),
@@ -139,8 +142,9 @@ def export_trained(trained, path, format: str, *, dataset: str | None = None,
         raise ChanceLevelError(
             f"the network is at chance level on the {e.images} {dataset} test images "
             f"({e.accuracy:.1%} top-1), preprocessed with its own settings: it is not trained "
-            "enough to verify an export against. Train it longer, or skip the check "
-            "(--no-verify / verify_images=None). Nothing was written.", e.accuracy,
+            "enough to verify an export against. Train it longer, or leave the test images "
+            "out (--no-verify / verify_images=None: the file is then checked on random "
+            "images only). Nothing was written.", e.accuracy,
             e.images) from None
 
 

@@ -279,7 +279,10 @@ def _add_export(sub):
                    help="test images the file is verified on")
     p.add_argument("--representative", type=_positive, default=300,
                    help="training images int8 quantization is calibrated on")
-    p.add_argument("--no-verify", action="store_true", help="skip the verification")
+    p.add_argument("--no-verify", action="store_true",
+                   help="do not verify on the test images (the file is still compared "
+                        "with Keras on random images, an int8 file on its calibration "
+                        "images)")
     _train_option(p, "skip_bad_images", default=None, help=SKIP_BAD_IMAGES_HELP)
     p.set_defaults(func=commands.cmd_export)
 

@@ -23,8 +23,8 @@ from . import verify
 from .verify import CalibrationVerificationWarning
 from .keras_export import ModelRebuildError, _first_line
 from .serving import (as_batch, check_batch, check_image_values,
-                      check_preprocessing_fits, normalises_inside, random_images, serving_model,
-                      takes_0_255, with_preprocessing)
+                      check_preprocessing_fits, first_layer, random_images, serving_model,
+                      with_preprocessing)
 
 
 @dataclasses.dataclass
@@ -260,7 +260,7 @@ def prepare(model, *, input_name, raw_uint8, verify_images, labels, rtol, defaul
     else:
         check_class_names(class_names, serving, model.name)
     pre = None if preprocessing is None else as_preprocessing(preprocessing)
-    inside = (normalises_inside(model), takes_0_255(model))
+    inside = first_layer(model)
     rep = None
     if representative_data is not None:
         rep = _images(representative_data, signature, pre, inside, "representative_data")
@@ -283,7 +283,7 @@ def prepare(model, *, input_name, raw_uint8, verify_images, labels, rtol, defaul
         raise ValueError("labels belong to verify_images: pass verify_images= too (the "
                          "images they label, as the model takes them), or leave labels out")
     else:  # nothing given: checked on RANDOM_VERIFY_IMAGES random images
-        x = random_images(signature, inside[1], RANDOM_VERIFY_IMAGES)
+        x = random_images(signature, inside.pixels, RANDOM_VERIFY_IMAGES)
         verified_on = "random images"
     try:
         ref = verify.reference_outputs(model, signature, x)
@@ -294,6 +294,7 @@ def prepare(model, *, input_name, raw_uint8, verify_images, labels, rtol, defaul
                       verify.UnverifiedExportWarning, stacklevel=3)
         x = ref = verified_on = None
     if ref is not None:
+        verify.check_reference_finite(ref, verified_on)
         verify.check_not_chance(ref, labels)
     if rtol is None:  # a mixed-precision model is compared at its policy's tolerance
         rtol = default_rtol if signature.policy == "float32" else signature.rtol

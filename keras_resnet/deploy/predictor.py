@@ -58,13 +58,13 @@ from .keras_export import export_with_keras
 from .quantize import quantize_ir
 from .runtimes import LiteRTRunner, OnnxRuntimeRunner, OpenVINORunner, openvino_cpu_capabilities
 from ..pretrained.transforms import as_preprocessing
-from .serving import (as_batch, check_batch, check_image_values, keras_call,
-                      looks_like_pixels, normalises_inside, random_images, raw_pixel_bound,
-                      serving_model, takes_0_255)
+from .serving import (as_batch, check_batch, check_image_values, first_layer, keras_call,
+                      looks_like_pixels, random_images, raw_pixel_bound, serving_model,
+                      takes_negatives)
 from .timing import interleaved_latency_ms
 from .tflite import tflite_flatbuffer
 from .verify import (CalibrationVerificationWarning, ExportVerificationError, check_outputs,
-                     reference_outputs, score_keys)
+                     check_reference_finite, reference_outputs, score_keys)
 
 BACKENDS = ("openvino", "onnxruntime", "litert", "keras")
 PRECISIONS = ("float32", "bfloat16", "int8", "auto")
@@ -218,6 +218,8 @@ class _FastPath(typing.NamedTuple):
     shape: tuple
     bound: float  # values above it look like raw pixels cast to float
     pixels: bool  # the model takes 0-255 pixels (serving.looks_like_pixels must hold)
+    negatives: bool  # its preprocessing takes a mean off: a batch with none goes the
+    # general way (serving.check_preprocessed: x / 255 with the mean left out)
     call: typing.Callable
 
 
@@ -354,8 +356,7 @@ class Predictor:
             raise ValueError(f"Predictor needs a fixed input size, got {(None, *shape)}: "
                              "build the model with input_shape=(H, W, C)")
         self.preprocessing = None if preprocessing is None else as_preprocessing(preprocessing)
-        self._normalises_inside = normalises_inside(model)
-        self._takes_0_255 = takes_0_255(model)
+        self._first_layer = first_layer(model)
         if self.preprocessing is not None:
             self.preprocessing.check_fits(shape, self.signature.data_format,
                                           f"model {model.name!r}")
@@ -370,11 +371,12 @@ class Predictor:
             verify_images, source = calibration, "calibration_images"
         else:
             verify_images = random_images(
-                self.signature, self._takes_0_255,
+                self.signature, self._first_layer.pixels,
                 DEFAULT_VERIFY["reduced" if reduced else "float32"])
             source = "random images"
         x = self._batch(verify_images, "verify_images")
         reference = reference_outputs(model, self.signature, x)
+        check_reference_finite(reference, source)
         scores = score_keys(reference)
         outputs = ("classifier" if len(scores) == len(reference)
                    else "classifier and feature maps" if scores else "feature maps")
@@ -602,9 +604,10 @@ class Predictor:
                                                 zip(file_input.shape, shape)):
                 return None
             call = runner.run_checked
-        bound = (float("inf") if self._normalises_inside
-                 else raw_pixel_bound(self.preprocessing))
-        return _FastPath(dtype, shape, bound, self._takes_0_255, call)
+        inside = self._first_layer
+        bound = inside.bound if inside.normalises else raw_pixel_bound(self.preprocessing)
+        negatives = not inside.normalises and takes_negatives(self.preprocessing)
+        return _FastPath(dtype, shape, bound, inside.pixels, negatives, call)
 
     def __call__(self, images):
         """Outputs for a batch ``(N, H, W, C)`` or one image ``(H, W, C)``."""
@@ -618,7 +621,8 @@ class Predictor:
             # a model that takes pixels sends normalised-looking batches to the checks
             low, high = float(images.min()), float(images.max())
             if (-np.inf < low and high < fast.bound
-                    and (not fast.pixels or looks_like_pixels(low, high))):
+                    and (not fast.pixels or looks_like_pixels(low, high))
+                    and (not fast.negatives or low < 0)):
                 return self.signature.pack(fast.call(images))
         return self._serve(images)
 
@@ -644,8 +648,8 @@ class Predictor:
         calibration and verification images, pass an int8 candidate checked on the wrong
         values."""
         x = as_batch(x, what)
-        check_image_values(x, self.signature, self.preprocessing,
-                           (self._normalises_inside, self._takes_0_255), what, _FIX)
+        check_image_values(x, self.signature, self.preprocessing, self._first_layer, what,
+                           _FIX)
         return check_batch(x, self.signature, what)
 
     def runner(self, candidate: str):

@@ -135,7 +135,8 @@ class OnnxRuntimeRunner:
                 "tf2onnx made some of the model's variables (e.g. an adapted "
                 "Normalization layer's mean and variance) into inputs; export this model "
                 "as OpenVINO, TFLite or SavedModel, or give Normalization fixed "
-                "mean=/variance= values")
+                "per-channel mean=/variance= lists (e.g. mean=[0.5, 0.5, 0.5]: single "
+                "numbers are made into inputs too)")
         self.input_name = inputs[0]
         declared = self.session.get_inputs()[0]
         self.file_input = _FileInput(

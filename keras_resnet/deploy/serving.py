@@ -19,6 +19,9 @@ from __future__ import annotations
 import dataclasses
 import re
 
+import typing
+import warnings
+
 import numpy as np
 
 from ..pretrained.transforms import as_preprocessing
@@ -443,20 +446,30 @@ PIXEL_SCALE = 1 / 20
 def takes_0_255(model) -> bool:
     """Whether the model normalises 0-255 pixels in its first layer
     (:func:`normalises_inside`, with a scale that brings 0-255 into a few units:
-    :data:`PIXEL_SCALE`): floats that look normalised already are then refused
+    :data:`PIXEL_SCALE`, or taking off a mean of pixel scale, 1/PIXEL_SCALE or more, as
+    caffe mode does at scale 1): floats that look normalised already are then refused
     (:func:`check_raw_pixels`)."""
     import keras
 
+    def arr(v):
+        return np.asarray(keras.ops.convert_to_numpy(v), "float64").ravel()
+
     layer = _first_layer(model)
     if isinstance(layer, keras.layers.Rescaling):
-        scale = np.abs(np.asarray(keras.ops.convert_to_numpy(layer.scale), "float64"))
-        return bool(scale.size) and float(scale.max()) <= PIXEL_SCALE
+        scale, offset = np.broadcast_arrays(arr(layer.scale), arr(layer.offset))
+        if not scale.size:
+            return False
+        # or it takes off a mean of pixel scale (caffe mode: scale 1, offset -mean)
+        centre = np.abs(-offset / np.where(scale == 0, np.inf, scale))
+        return (float(np.abs(scale).max()) <= PIXEL_SCALE
+                or float(centre.max()) >= 1 / PIXEL_SCALE)
     if isinstance(layer, keras.layers.Normalization):
         variance = getattr(layer, "variance", None)
         if variance is None:
             return False
-        spread = np.sqrt(np.asarray(keras.ops.convert_to_numpy(variance), "float64"))
-        return bool(spread.size) and float(spread.min()) >= 1 / PIXEL_SCALE
+        spread, mean = np.sqrt(arr(variance)), np.abs(arr(layer.mean))
+        return bool(spread.size) and (float(spread.min()) >= 1 / PIXEL_SCALE
+                                      or float(mean.max()) >= 1 / PIXEL_SCALE)
     return False
 
 
@@ -464,6 +477,40 @@ def takes_0_255(model) -> bool:
 # in tf mode): a batch that never goes above this is not 0-255 pixels, and one that goes
 # above it is not preprocessed (caffe mode, on the pixels' own scale, aside).
 PIXEL_FLOOR = 20.0
+
+
+class FirstLayer(typing.NamedTuple):
+    """What a model's first value-changing layer (:func:`_first_layer`) says about the
+    input values it takes: ``normalises`` (:func:`normalises_inside`), ``pixels``
+    (:func:`takes_0_255`: 0-255 pixels, integer or float) and ``bound``: for a first
+    layer that rescales or normalises with a scale that does not bring 0-255 into a few
+    units (a ``Rescaling(2, offset=-1)`` or ``Rescaling(255)`` for [0, 1] inputs, a
+    ``Normalization`` adapted on such data), the highest input value of the scale it
+    was made for, :data:`PIXEL_FLOOR` divided by the smallest scale where that is below
+    1: above it, values look like raw pixels; ``inf`` otherwise."""
+
+    normalises: bool
+    pixels: bool
+    bound: float
+
+
+def first_layer(model) -> FirstLayer:
+    """The :class:`FirstLayer` of ``model``."""
+    import keras
+
+    normalises, pixels = normalises_inside(model), takes_0_255(model)
+    bound = float("inf")
+    if normalises and not pixels:
+        layer = _first_layer(model)
+        if isinstance(layer, keras.layers.Rescaling):
+            scale = np.abs(np.asarray(keras.ops.convert_to_numpy(layer.scale), "float64"))
+        else:  # a Normalization: not adapted yet (no variance) leaves the bound open
+            variance = getattr(layer, "variance", None)
+            scale = (np.zeros(0) if variance is None else 1 / np.sqrt(np.maximum(
+                np.asarray(keras.ops.convert_to_numpy(variance), "float64"), 1e-12)))
+        if scale.size and float(scale.min()) > 0:
+            bound = PIXEL_FLOOR / min(1.0, float(scale.min()))
+    return FirstLayer(normalises, pixels, bound)
 
 
 def raw_pixel_bound(preprocessing) -> float:
@@ -514,13 +561,36 @@ def check_raw_pixels(x, what="images", how="pass the pixels as they are (0-255)"
             f"already (x / 255); {how}")
 
 
+# A preprocessing whose output for 0-255 pixels goes below this takes a mean off (torch,
+# tf and caffe modes, a per-pixel mean): its images have negative values somewhere.
+SCALED_MARGIN = 0.1
+# From this many images on, a batch within [0, 1] with nothing negative for such a
+# preprocessing is refused (x / 255 without the mean); fewer get a warning: a single very
+# bright photo can stay above the mean everywhere.
+SCALED_MIN_IMAGES = 8
+
+
+def takes_negatives(preprocessing) -> bool:
+    """Whether ``preprocessing`` (or None) makes some 0-255 pixels into values below
+    ``-SCALED_MARGIN``: it subtracts a mean, and its images are never all >= 0."""
+    return (preprocessing is not None and not preprocessing.is_identity
+            and preprocessing.value_range()[0] < -SCALED_MARGIN)
+
+
 def check_preprocessed(x, preprocessing, what="images", how="preprocess them first"):
     """Raise ValueError where ``x`` (float, for a network that takes ``preprocessing``'s
-    output) holds values no 0-255 pixel becomes: above :func:`raw_pixel_bound`. That is
-    raw pixels cast to float (0-255 where e.g. torch-mode values lie in [-2.2, 2.7]),
-    which would run and answer for the wrong input. Caffe-mode values share the pixels'
-    scale, and are not told apart from them; a preprocessing that leaves pixels alone
-    checks nothing."""
+    output) holds values no 0-255 pixel becomes, which would run and answer for the
+    wrong input:
+
+    * above :func:`raw_pixel_bound`: raw pixels cast to float (0-255 where e.g.
+      torch-mode values lie in [-2.2, 2.7]); caffe-mode values share the pixels' scale
+      and are not told apart from them;
+    * within [0, 1], fractions, nothing negative, for a preprocessing that subtracts a
+      mean (:func:`takes_negatives`): pixels scaled by 1/255 with the mean (and std)
+      left out, the usual mistake; from :data:`SCALED_MIN_IMAGES` images on, a warning
+      below that.
+
+    A preprocessing that leaves pixels alone checks nothing."""
     if preprocessing is None or preprocessing.is_identity or x.dtype.kind != "f" or not x.size:
         return
     low, high = preprocessing.value_range()
@@ -530,6 +600,19 @@ def check_preprocessed(x, preprocessing, what="images", how="preprocess them fir
             f"{what}: values up to {top:.4g}, but {preprocessing.mode} preprocessing makes "
             f"pixels 0-255 into [{low:.3g}, {high:.3g}]: these look like raw pixels cast to "
             f"float; {how}")
+    bottom = float(np.min(x))
+    if (takes_negatives(preprocessing) and 0 <= bottom and top <= 1
+            and np.any(x != np.round(x))):
+        message = (
+            f"{what}: values in [{bottom:.3g}, {top:.3g}], none negative, but "
+            f"{preprocessing.mode} preprocessing makes pixels 0-255 into [{low:.3g}, "
+            f"{high:.3g}] (it subtracts a mean): these look like pixels scaled to [0, 1] "
+            f"(x / 255) with the mean left out; {how}")
+        images = len(x) if x.ndim == 4 else 1
+        if images >= SCALED_MIN_IMAGES:
+            raise ValueError(message)
+        warnings.warn(f"{message} (from {SCALED_MIN_IMAGES} images on this is an error)",
+                      stacklevel=3)
 
 
 def random_images(signature, takes_pixels: bool, n: int, seed: int = 0):
@@ -559,24 +642,37 @@ def check_image_values(x, signature, preprocessing, inside, what, fix):
     * pixels (integers, or 0-255 floats by :func:`check_preprocessed`) for a model that
       takes ``preprocessing``'s output;
     * normalised floats (:func:`check_raw_pixels`) for a model that normalises 0-255
-      pixels in its first layer.
+      pixels in its first layer;
+    * integer pixels, or floats above its :attr:`FirstLayer.bound`, for a model whose
+      first layer rescales values of another scale (such as [0, 1]).
 
     Args:
         x: the images (numpy), as the model takes them.
         signature: the model's :class:`Signature` (a uint8 input takes pixels: no check).
         preprocessing: a :class:`~keras_resnet.Preprocessing` or None (not known).
-        inside: ``(normalises_inside(model), takes_0_255(model))``.
+        inside: the model's :class:`FirstLayer` (:func:`first_layer`).
         what: the argument's name, first in every message.
         fix: ``{"preprocess": ..., "unknown": ..., "raw": ...}``: what the caller should
             do when pixels need preprocessing, when nothing says how, and when the
             values look normalised already."""
     if signature.input_dtype == "uint8":
         return
-    normalises, pixels = inside
-    if pixels:
+    if inside.pixels:  # takes 0-255 pixels (integer or float) as they are
         check_raw_pixels(x, what, fix["raw"])
         return
-    if normalises:  # takes pixels (integer or float) as they are
+    if inside.normalises:  # from values of another scale, such as [0, 1]
+        if x.dtype.kind in "iu":
+            raise ValueError(
+                f"{what}: {x.dtype} pixels, but this model's first layer rescales values of "
+                "about unit scale, not 0-255 pixels: pass them scaled as the model was "
+                "trained on (e.g. images / 255 for [0, 1] inputs)")
+        top = float(np.max(x)) if x.size else 0.0
+        if np.isfinite(top) and top > inside.bound:
+            raise ValueError(
+                f"{what}: values up to {top:.4g}, but this model's first layer rescales "
+                f"values of about unit scale (up to {inside.bound:.3g} at most): these look "
+                "like raw pixels cast to float; pass them scaled as the model was trained "
+                "on (e.g. images / 255 for [0, 1] inputs)")
         return
     if x.dtype.kind in "iu" and preprocessing is None:
         raise ValueError(

@@ -79,7 +79,8 @@ def saved_model(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = 
         report = report_fields("savedmodel", path, job, dir_size(tmp))
         if job.x is not None:
             report.update(verify_runner(SavedModelRunner(tmp, input_name), job.model, job.x,
-                                        job.ref, labels, rtol=job.rtol, what="SavedModel"))
+                                        job.ref, labels, rtol=job.rtol, what="SavedModel",
+                                        verified_on=job.verified_on))
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would hide it from a server
@@ -122,7 +123,8 @@ def onnx(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = False,
         report.update(report_fields("onnx", path, job, os.path.getsize(tmp)))
         if job.x is not None:
             report.update(verify_runner(OnnxRuntimeRunner(tmp), job.model, job.x, job.ref,
-                                        labels, rtol=job.rtol, what="ONNX Runtime"))
+                                        labels, rtol=job.rtol, what="ONNX Runtime",
+                                        verified_on=job.verified_on))
 
     report = {}
     atomic_write(path, write)
@@ -195,7 +197,7 @@ def openvino(model, path, *, input_name: str = INPUT_NAME, raw_uint8: bool = Fal
             runner = OpenVINORunner(xml, "float32", output_names=job.signature.output_names)
             report.update(verify_runner(runner, job.model, job.x, job.ref, labels,
                                         rtol=job.rtol, quantization=quantization,
-                                        what="OpenVINO"))
+                                        what="OpenVINO", verified_on=job.verified_on))
         # the weights first: a reader who finds the .xml finds a .bin; an overwrite
         # stopped between the two renames leaves a pair open_artifact refuses (the
         # .xml records its .bin's SHA-256: metadata.check_openvino_weights)

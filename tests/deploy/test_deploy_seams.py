@@ -351,6 +351,7 @@ def test_an_export_given_no_images_is_verified_on_random_ones(tmp_path, monkeypa
     assert report["within_tolerance"] and report["rtol"] == export.ONNX_RTOL
     report = export.tflite(model, str(tmp_path / "m16.tflite"), quantization="float16")
     assert report["verified_on"] == "random images" and "required_agreement" not in report
+    assert "top1_agreement" not in report  # near-ties on random images: says nothing
     assert report["rtol"] == export.QUANTIZED_RTOL["float16"] and report["within_tolerance"]
     # a model that normalises 0-255 pixels in its first layer is checked on pixels (it
     # refuses normalised floats)
@@ -391,3 +392,96 @@ def test_where_keras_cannot_run_the_model_an_export_without_images_says_it_is_un
     assert os.path.exists(tmp_path / "m.onnx")
     with pytest.raises(ValueError, match="channels_first"):
         export.onnx(_tiny(), str(tmp_path / "m2.onnx"), verify_images=images((2, 16, 16, 3)))
+
+
+def test_a_first_layer_made_for_unit_scale_inputs_refuses_pixels():
+    """A model whose first layer rescales [0, 1] inputs (Rescaling(2, offset=-1), a
+    Normalization of such data, a Rescaling(255) to a pixel-scale network) served uint8
+    pixels, or 0-255 floats, 255x too large and answered: refused by the Predictor (its
+    fast path too) and the exporters; [0, 1] inputs run."""
+    from keras_resnet.deploy import job as job_module
+
+    net = _tiny()
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (8, 16, 16, 3)).astype("uint8")
+    for first in (keras.layers.Rescaling(2.0, offset=-1.0),
+                  keras.layers.Normalization(mean=[0.5] * 3, variance=[0.0625] * 3),
+                  keras.layers.Rescaling(255.0)):
+        model = keras.Sequential([keras.Input((16, 16, 3)), first, net])
+        served = Predictor(model, backend="keras")
+        for x, says in ((pixels, "uint8 pixels.*unit scale"),
+                        (pixels.astype("float32"), "values up to 25.*raw pixels")):
+            with pytest.raises(ValueError, match=rf"images: {says}.*images / 255"):
+                served(x)
+            with pytest.raises(ValueError, match=rf"verify_images: {says}"):
+                job_module.prepare(
+                    model, input_name="images", raw_uint8=False, verify_images=x,
+                    labels=None, rtol=None, default_rtol=1e-4, preprocessing=None,
+                    class_names=None, include_preprocessing=None)
+        unit = (pixels / 255.0).astype("float32")
+        np.testing.assert_allclose(served(unit), np.asarray(model(unit)), rtol=1e-5,
+                                   atol=1e-5)
+
+
+def test_pixels_over_255_without_the_mean_are_refused_for_a_preprocessing_that_takes_it(
+        tmp_path):
+    """The usual mistake: x / 255 for a net trained on x / 255 - mean lies within the
+    preprocessing's range, and ran with wrong answers. Refused from 8 images on (a
+    batch with nothing negative), a warning for fewer; the fast path too."""
+    from keras_resnet.data.embedded import load_embedded
+
+    model, preprocess = keras_resnet.load_pretrained("resnet20.fashion_mnist")
+    _, (x, _) = load_embedded()
+    scaled = (x[:8, ..., None] / 255.0).astype("float32")
+    served = Predictor(model, backend="keras", preprocessing="resnet20.fashion_mnist")
+    with pytest.raises(ValueError, match=r"none negative.*x / 255\) with the mean left out"):
+        served(scaled)  # a C-ordered float32 batch: the fast path's kind
+    with pytest.warns(UserWarning, match="mean left out.*from 8 images on"):
+        served(scaled[:1])
+    with pytest.raises(ValueError, match="verify_images: .*mean left out"):
+        export.onnx(model, str(tmp_path / "m.onnx"), preprocessing="resnet20.fashion_mnist",
+                    verify_images=scaled)
+    assert not os.path.exists(tmp_path / "m.onnx")
+    ready = preprocess(x[:8])
+    np.testing.assert_allclose(served(ready), np.asarray(model(ready)), rtol=1e-5, atol=1e-5)
+
+
+def test_a_model_that_gives_nan_on_the_verification_images_says_so(tmp_path):
+    """Keras' own NaN on made-up images (a square root of negative values) was blamed on
+    every runtime ("outputs differ from Keras ... nan"): the error names the model's
+    outputs and says to give images it takes."""
+    inp = keras.Input((16, 16, 3))
+    model = keras.Model(inp, _tiny()(keras.layers.Lambda(keras.ops.sqrt)(inp)))
+    for attempt in (lambda: export.onnx(model, str(tmp_path / "m.onnx")),
+                    lambda: Predictor(model, backend="keras")):
+        with pytest.raises(ValueError, match=r"Keras model's own outputs on the random images "
+                                             r"are not finite.*give verify_images="):
+            attempt()
+    assert not os.path.exists(tmp_path / "m.onnx")
+    positive = np.random.default_rng(0).uniform(0.1, 1, (4, 16, 16, 3)).astype("float32")
+    assert export.onnx(model, str(tmp_path / "m.onnx"),
+                       verify_images=positive)["verified_on"] == "verify_images"
+
+
+def test_what_the_first_layer_says_about_the_input():
+    """serving.first_layer, which both the Predictor and the exporters check images by:
+    pixels for a first layer that brings 0-255 into a few units or takes off a mean of
+    pixel scale (the zoo's in-model preprocessing in every mode, caffe's at scale 1);
+    values of unit scale (bound 20) for one made for [0, 1] inputs; nothing said for a
+    model that does not normalise first."""
+    from keras_resnet.deploy.serving import first_layer
+
+    def behind(*layers):
+        return keras.Sequential([keras.Input((16, 16, 3)), *layers, _tiny()])
+
+    for mode in ("caffe", "torch", "tf"):
+        model = keras_resnet.build("resnet20", input_shape=(32, 32, 3), classes=3,
+                                   include_preprocessing=mode)
+        assert first_layer(model) == (True, True, float("inf")), mode
+    assert first_layer(behind(keras.layers.Rescaling(1 / 255))) == (True, True, float("inf"))
+    assert first_layer(behind(keras.layers.Normalization(mean=[120.0] * 3,
+                                                         variance=[3600.0] * 3))).pixels
+    for made_for_unit in (keras.layers.Rescaling(2.0, offset=-1.0), keras.layers.Rescaling(255.0),
+                          keras.layers.Normalization(mean=[0.5] * 3, variance=[0.0625] * 3)):
+        assert first_layer(behind(made_for_unit)) == (True, False, 20.0), made_for_unit
+    assert first_layer(_tiny()) == (False, False, float("inf"))

@@ -174,8 +174,9 @@ def _check_not_a_folder(path: str) -> None:
     raise ValueError(
         f"{path!r} is a folder, given where an image file goes: predict classifies image "
         f"files ({', '.join(IMAGE_EXTENSIONS)}); name them, e.g. "
-        f"{os.path.join(path, '*.png')} (the model goes after --weights: a run directory, "
-        "a .keras file or a registry tag)")
+        f"{os.path.join(path, '*.png')} {os.path.join(path, '*.jpg')} (every image type "
+        "the folder holds; the model goes after --weights: a run directory, a .keras file "
+        "or a registry tag)")
 
 
 def classify_files(paths, weights, *, model: str | None = None, pixel_mean=None,

@@ -28,8 +28,9 @@ import numpy as np
 # Files at least this many: scan_images shows a progress bar.
 SCAN_PROGRESS_MIN_FILES = 1000
 # What the decoder below reads, as file name endings (case-insensitive) and as format
-# names: image folders (training, evaluation, export) and predict's folders list files
-# by these, and the docs name the same formats (tests/data/test_folders.py checks).
+# names: image folders (training, evaluation, export) and predict's --calibration
+# folder list files by these, and the docs name the same formats
+# (tests/data/test_folders.py checks).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 IMAGE_FORMATS = "PNG, JPEG, BMP, GIF, WebP"
 

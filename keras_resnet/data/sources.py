@@ -399,6 +399,14 @@ def image_folder_split(path: str, split: str = "train", *, skip_bad_images: bool
             _warn_unread_beside_train(path, classes)
     else:
         classes = _class_folders(path)
+        splits = {d for names in SPLIT_FOLDERS.values() for d in names}
+        if classes and all(d.lower() in splits for d in classes):
+            # test/ (or val/) with no train/ beside it: split folders, not classes
+            raise ValueError(
+                f"{path} has {', '.join(d + '/' for d in classes)} but no train/ folder: a "
+                "folder with splits needs train/ (whose class folders define the classes) "
+                "beside test/; or give one split's class folders directly, e.g. --dataset "
+                f"{os.path.join(path, classes[0])}")
     if not classes:
         raise ValueError(f"{path}: no class folders found (expected <class>/<image> files)")
     if len(classes) == 1:

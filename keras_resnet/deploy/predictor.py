@@ -58,9 +58,9 @@ from .keras_export import export_with_keras
 from .quantize import quantize_ir
 from .runtimes import LiteRTRunner, OnnxRuntimeRunner, OpenVINORunner, openvino_cpu_capabilities
 from ..pretrained.transforms import as_preprocessing
-from .serving import (as_batch, check_batch, check_image_values, first_layer, keras_call,
-                      looks_like_pixels, random_images, raw_pixel_bound, serving_model,
-                      takes_negatives)
+from .serving import (as_batch, as_image_array, check_batch, check_image_values,
+                      first_layer, keras_call, looks_like_pixels, random_images,
+                      raw_pixel_bound, serving_model, takes_negatives)
 from .timing import interleaved_latency_ms
 from .tflite import tflite_flatbuffer
 from .verify import (CalibrationVerificationWarning, ExportVerificationError, check_outputs,
@@ -628,7 +628,7 @@ class Predictor:
 
     def _serve(self, images):
         """The general path of :meth:`__call__`: every check, any array-like."""
-        x = np.asarray(images)
+        x = as_image_array(images)
         shape = self.signature.input_shape
         single = x.ndim == len(shape) and all(s in (None, d) for s, d in zip(shape, x.shape))
         if single:

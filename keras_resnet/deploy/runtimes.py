@@ -27,8 +27,8 @@ import threading
 import numpy as np
 
 from .metadata import check_openvino_weights, read_metadata, read_preprocessing
-from .serving import (Signature, check_batch, check_batch_shape, check_preprocessed,
-                      check_uint8_values)
+from .serving import (Signature, as_image_array, check_batch, check_batch_shape,
+                      check_preprocessed, check_uint8_values)
 
 SIGNATURE = "serving_default"
 OPENVINO_PRECISIONS = {"float32": "f32", "bfloat16": "bf16"}
@@ -537,7 +537,7 @@ class CheckedRunner:
         return (self.record or {}).get("class_names")
 
     def __call__(self, x):
-        x = np.asarray(x)
+        x = as_image_array(x)
         info = (self.record or {}).get("input")
         integers = x.dtype.kind in "iu"
         if not info:  # a file written elsewhere: checked as its runtime declares it

@@ -615,6 +615,35 @@ def check_preprocessed(x, preprocessing, what="images", how="preprocess them fir
                       stacklevel=3)
 
 
+def as_image_array(x, what="images"):
+    """``x`` (an array, or a list of images) as one numpy array, with a clear error for
+    what numpy would stack wrongly or refuse in its own words: file paths (nothing here
+    decodes files) and a list of images of different sizes.
+
+    Raises:
+        ValueError: paths, or images of different shapes (said with what to do)."""
+    import os
+
+    paths = (str, bytes, os.PathLike)
+    if isinstance(x, paths) or (isinstance(x, (list, tuple)) and x
+                                and isinstance(x[0], paths)):
+        raise ValueError(
+            f"{what}: got file paths; this takes decoded images (N, H, W, C): read them "
+            "first, e.g. keras_resnet.data.images.read_image(path), resized to the input "
+            "size with keras_resnet.data.images.resize_to(image, (H, W)); `keras-resnet "
+            "predict FILES` reads and classifies files")
+    try:
+        return np.asarray(x)
+    except ValueError as e:
+        if not isinstance(x, (list, tuple)):
+            raise
+        shapes = sorted({tuple(np.shape(i)) for i in x}, key=str)
+        raise ValueError(
+            f"{what}: a list of images of different shapes ({', '.join(map(str, shapes[:4]))}"
+            f"{', ...' if len(shapes) > 4 else ''}): resize each to the input size first, "
+            "e.g. keras_resnet.data.images.resize_to(image, (H, W))") from e
+
+
 def random_images(signature, takes_pixels: bool, n: int, seed: int = 0):
     """``n`` seeded random images as the model takes them, for a check when the caller
     gave none (an export's or the Predictor's verification): uint8 0-255 for a uint8

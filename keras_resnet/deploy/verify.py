@@ -236,9 +236,16 @@ def check_outputs(got, ref, *, rtol: float, min_agreement: float | None = None,
             result["top1_agreement_by_output"] = agreement
         if agreement[lowest] < min_agreement:
             name = f" on output {lowest!r}" if len(agreement) > 1 else ""
+            n = len(ref[lowest])
+            # the fewest images on which min_agreement tolerates one disagreement
+            needed = int(np.ceil(1 / max(1 - min_agreement, 1e-9) - 1e-9))
+            few = (f"; with {n} images a single disagreement fails it ({min_agreement:.2%} "
+                   f"tolerates one from {needed} images on): check on more images (more "
+                   "verify_images, or more calibration images where those are checked)"
+                   if n < needed and round((1 - agreement[lowest]) * n) <= 1 else "")
             raise fail(f"{what or 'the runtime'} agrees with Keras on "
                        f"{agreement[lowest]:.2%} of top-1 predictions{name} (< "
-                       f"{min_agreement:.2%} on {len(ref[lowest])} images)")
+                       f"{min_agreement:.2%} on {n} images){few}")
     bounded = [k for k in ref if k not in agreement]
     if all(within_tolerance(got[k], ref[k], rtol) for k in bounded):
         if bounded:

@@ -325,3 +325,20 @@ def test_the_pixel_mean_of_a_large_folder_holds_every_class(tmp_path):
                     ).reshape(2, 12)[1].sum()  # the images Split.sample(12, 0) takes
     np.testing.assert_allclose(mean, white / 12, atol=1e-6)
     assert 0.2 < float(mean.mean()) < 0.8
+
+
+def test_split_folders_without_train_are_not_taken_for_classes(tmp_path):
+    """A folder with test/ (or test/ and val/) but no train/ read its split folders as two
+    classes, or said "one class folder (test)": the error says train/ is missing."""
+    for splits in (("test",), ("test", "val")):
+        root = tmp_path / "_".join(splits)
+        for split in splits:
+            for label in ("cat", "dog"):
+                (root / split / label).mkdir(parents=True)
+                png = tf.io.encode_png(np.zeros((8, 8, 3), np.uint8)).numpy()
+                (root / split / label / "0.png").write_bytes(png)
+        for split in ("train", "test"):
+            with pytest.raises(ValueError, match=r"has test/.*but no train/ folder.*"
+                                                 r"--dataset .*test"):
+                load_split(str(root), split)
+        assert load_split(str(root / "test"), "test").num_classes == 2

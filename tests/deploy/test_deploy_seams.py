@@ -485,3 +485,21 @@ def test_what_the_first_layer_says_about_the_input():
                           keras.layers.Normalization(mean=[0.5] * 3, variance=[0.0625] * 3)):
         assert first_layer(behind(made_for_unit)) == (True, False, 20.0), made_for_unit
     assert first_layer(_tiny()) == (False, False, float("inf"))
+
+
+def test_paths_and_ragged_lists_get_a_clear_error_from_the_runners(tmp_path):
+    """open_artifact's runner and the Predictor given file paths, or a list of decoded
+    images of different sizes, raised numpy's own words ("dtype <U31", "inhomogeneous
+    shape"): each now says what to do."""
+    model = _tiny()
+    path = str(tmp_path / "m.onnx")
+    export.onnx(model, path)
+    ragged = [np.zeros((16, 16, 3), "float32"), np.zeros((20, 18, 3), "float32")]
+    for run in (open_artifact(path), Predictor(model, backend="keras")):
+        with pytest.raises(ValueError, match=r"images: got file paths.*read_image"):
+            run(["a.jpg", "b.jpg"])
+        with pytest.raises(ValueError, match=r"images: a list of images of different shapes "
+                                             r"\(\(16, 16, 3\), \(20, 18, 3\)\).*resize_to"):
+            run(ragged)
+        out = run([ragged[0], ragged[0]])  # a list of same-size images still runs
+        assert (next(iter(out.values())) if isinstance(out, dict) else out).shape == (2, 4)

@@ -181,3 +181,21 @@ def test_verification_images_that_all_get_one_class_are_refused():
                          min_agreement=0.99, one_class_min_images=None)["top1_agreement"] == 1
     # full precision compares values: not concerned
     assert check_outputs({"predictions": one}, {"predictions": one}, rtol=1e-4)
+
+
+def test_one_disagreement_among_too_few_images_says_to_check_on_more():
+    """98% tolerates no disagreement below 50 images: an int8 file that differs on one of
+    49 calibration images failed with no way forward. The error says so, and only then."""
+    ref = {"predictions": scores(n=49)}
+    one = {"predictions": flip_top1(ref["predictions"], 1 / 49)}
+    with pytest.raises(ExportVerificationError,
+                       match=r"97.96% .*on 49 images\); with 49 images a single disagreement "
+                             r"fails it \(98.00% tolerates one from 50 images on\): check on "
+                             r"more images") as e:
+        check_quantized(one, ref, "int8", "TFLite")
+    assert e.value.fields["top1_agreement"] == pytest.approx(48 / 49)
+    ref = {"predictions": scores(n=40)}
+    with pytest.raises(ExportVerificationError) as e:  # four disagreements: no such hint
+        check_quantized({"predictions": flip_top1(ref["predictions"], 0.1)}, ref, "int8",
+                        "TFLite")
+    assert "single disagreement" not in str(e.value)

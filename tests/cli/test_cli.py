@@ -374,3 +374,23 @@ def test_predict_refuses_a_pixel_mean_of_other_units_shape_or_size(tmp_path, cap
     # the shipped mean itself still serves
     assert main(["predict", str(image), "--weights", str(weights), "--model", "resnet20",
                  "--pixel-mean", str(tmp_path / "good.npy"), "--backend", "keras"]) == 0
+
+
+def test_python_dash_m_runs_the_command_line(capsys):
+    """``python -m keras_resnet`` and ``python -m keras_resnet.cli`` are the command line
+    (for a scripts folder not on PATH): the same output and exit status as main()."""
+    import subprocess
+    import sys
+
+    from keras_resnet.cli import main
+
+    assert main(["models"]) == 0
+    expected = capsys.readouterr().out
+    for module in ("keras_resnet", "keras_resnet.cli"):
+        done = subprocess.run([sys.executable, "-m", module, "models"], capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout == expected, module
+    bad = subprocess.run([sys.executable, "-m", "keras_resnet", "summary", "resnet7"],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "resnet7" in bad.stderr

@@ -40,6 +40,7 @@ RANKS = {
     "demo": 6,                                 # train + evaluate + export
     "cli": 7,                                  # argument parsing
     "__init__": 8,                             # the lazy public API
+    "__main__": 8,                             # python -m keras_resnet: the cli
     # files that stand for a module elsewhere (0.2.0's paths, keras_resnet.export)
     "models": 8, "blocks": 8, "classifiers": 8, "layers": 8, "export": 8,
 }

@@ -431,9 +431,26 @@ def normalises_inside(model) -> bool:
     ``build(..., include_preprocessing=...)`` puts there), looking into nested models
     (a ``Sequential`` around such a model): raw pixels, cast to float, are then its
     input."""
+    return first_layer(model).normalises
+
+
+def _affine(layer):
+    """``(scale, offset)`` (float64 arrays, broadcast to one shape) of a ``Rescaling``
+    or an adapted ``Normalization`` (``1 / std``, ``-mean / std``): ``x * scale +
+    offset`` is what it computes; None for any other layer."""
     import keras
 
-    return isinstance(_first_layer(model), (keras.layers.Rescaling, keras.layers.Normalization))
+    def arr(v):
+        return np.asarray(keras.ops.convert_to_numpy(v), "float64").ravel()
+
+    if isinstance(layer, keras.layers.Rescaling):
+        return np.broadcast_arrays(arr(layer.scale), arr(layer.offset))
+    variance = getattr(layer, "variance", None)
+    if not isinstance(layer, keras.layers.Normalization) or variance is None:
+        return None
+    spread = np.sqrt(arr(variance))
+    scale = 1 / np.maximum(spread, 1e-6)
+    return np.broadcast_arrays(scale, -arr(layer.mean) * scale)
 
 
 # A first layer that multiplies by at most this (or divides by a spread of at least its
@@ -449,28 +466,7 @@ def takes_0_255(model) -> bool:
     :data:`PIXEL_SCALE`, or taking off a mean of pixel scale, 1/PIXEL_SCALE or more, as
     caffe mode does at scale 1): floats that look normalised already are then refused
     (:func:`check_raw_pixels`)."""
-    import keras
-
-    def arr(v):
-        return np.asarray(keras.ops.convert_to_numpy(v), "float64").ravel()
-
-    layer = _first_layer(model)
-    if isinstance(layer, keras.layers.Rescaling):
-        scale, offset = np.broadcast_arrays(arr(layer.scale), arr(layer.offset))
-        if not scale.size:
-            return False
-        # or it takes off a mean of pixel scale (caffe mode: scale 1, offset -mean)
-        centre = np.abs(-offset / np.where(scale == 0, np.inf, scale))
-        return (float(np.abs(scale).max()) <= PIXEL_SCALE
-                or float(centre.max()) >= 1 / PIXEL_SCALE)
-    if isinstance(layer, keras.layers.Normalization):
-        variance = getattr(layer, "variance", None)
-        if variance is None:
-            return False
-        spread, mean = np.sqrt(arr(variance)), np.abs(arr(layer.mean))
-        return bool(spread.size) and (float(spread.min()) >= 1 / PIXEL_SCALE
-                                      or float(mean.max()) >= 1 / PIXEL_SCALE)
-    return False
+    return first_layer(model).pixels
 
 
 # Preprocessed values stay within a few units of zero ([-2.2, 2.7] in torch mode, [-1, 1]
@@ -495,21 +491,22 @@ class FirstLayer(typing.NamedTuple):
 
 
 def first_layer(model) -> FirstLayer:
-    """The :class:`FirstLayer` of ``model``."""
+    """The :class:`FirstLayer` of ``model`` (its first layer found and read once)."""
     import keras
 
-    normalises, pixels = normalises_inside(model), takes_0_255(model)
+    layer = _first_layer(model)
+    normalises = isinstance(layer, (keras.layers.Rescaling, keras.layers.Normalization))
+    affine = _affine(layer) if normalises else None
+    if affine is None or not affine[0].size:
+        return FirstLayer(normalises, False, float("inf"))
+    scale, offset = np.abs(affine[0]), affine[1]
+    # it brings 0-255 into a few units, or takes off a mean of pixel scale (caffe mode:
+    # scale 1, offset -mean)
+    centre = np.abs(offset / np.where(scale == 0, np.inf, scale))
+    pixels = (float(scale.max()) <= PIXEL_SCALE or float(centre.max()) >= 1 / PIXEL_SCALE)
     bound = float("inf")
-    if normalises and not pixels:
-        layer = _first_layer(model)
-        if isinstance(layer, keras.layers.Rescaling):
-            scale = np.abs(np.asarray(keras.ops.convert_to_numpy(layer.scale), "float64"))
-        else:  # a Normalization: not adapted yet (no variance) leaves the bound open
-            variance = getattr(layer, "variance", None)
-            scale = (np.zeros(0) if variance is None else 1 / np.sqrt(np.maximum(
-                np.asarray(keras.ops.convert_to_numpy(variance), "float64"), 1e-12)))
-        if scale.size and float(scale.min()) > 0:
-            bound = PIXEL_FLOOR / min(1.0, float(scale.min()))
+    if not pixels and float(scale.min()) > 0:
+        bound = PIXEL_FLOOR / min(1.0, float(scale.min()))
     return FirstLayer(normalises, pixels, bound)
 
 
